@@ -1,0 +1,50 @@
+"""The Glue transform state both workflows start with."""
+
+from __future__ import annotations
+
+from mlops_pipeline.builders.common import (
+    GLUE_TRANSIENT_ERRORS,
+    landed_object_uri,
+    s3_prefix,
+    service_arn,
+    transient_retry,
+)
+from mlops_pipeline.builders.sdk import Task
+from mlops_pipeline.config import PipelineConfig
+from mlops_pipeline.target import Target
+
+#: Where deploy uploads ``glue_transforms/`` in the source-repository store.
+GLUE_SCRIPTS_PREFIX = "glue_transforms/"
+
+
+def glue_transform(state_id: str, config: PipelineConfig, target: Target, kind: str, extra: dict | None = None) -> Task:
+    """``glue:startJobRun.sync`` of the pipeline's transform on the landed object.
+
+    The extract goes to ``s3://<extracts>/<pipeline>/<job stem>/`` (``train/``, ``validation/``
+    and ``schema.json`` for training, ``score/`` for scoring). The transform module is shipped
+    with ``--extra-py-files`` so one Glue job serves every pipeline's transform.
+    """
+    transform = config.transform
+    arguments = {
+        "--KIND": kind,
+        "--S3_SOURCE.$": landed_object_uri(),
+        "--S3_DEST.$": s3_prefix(target.extracts_bucket, config),
+        "--LABEL": config.data.label,
+        "--ID_COLUMN": config.data.id_column,
+        "--VALIDATION_FRACTION": repr(transform.validation_fraction),
+        "--SEED": str(transform.seed),
+        "--TRANSFORM_MODULE": transform.module,
+        "--extra-py-files": f"s3://{target.source_repository_bucket}/{GLUE_SCRIPTS_PREFIX}{transform.script}",
+        **{f"--{key}": value for key, value in transform.arguments.items()},
+        **(extra or {}),
+    }
+    return Task(
+        state_id,
+        resource=service_arn(target, "glue", "startJobRun", sync=True),
+        comment=f"Glue transform ({transform.script}) of the landed {kind} file into the extracts store.",
+        parameters={"JobName": target.glue_job_name, "Arguments": arguments},
+        result_selector={"JobRunId.$": "$.Id", "JobRunState.$": "$.JobRunState"},
+        result_path="$.transform",
+        timeout_seconds=transform.timeout_seconds,
+        retry=[transient_retry(config.retry, GLUE_TRANSIENT_ERRORS)],  # bad input fails the same way twice
+    )

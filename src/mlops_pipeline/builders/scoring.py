@@ -1,0 +1,164 @@
+"""The scoring workflow: approved model → transform → batch transform → publish → crawl."""
+
+from __future__ import annotations
+
+from mlops_pipeline.builders.common import (
+    S3_TRANSIENT_ERRORS,
+    SAGEMAKER_TRANSIENT_ERRORS,
+    aws_sdk_arn,
+    catch_into,
+    failure,
+    job_name,
+    job_retries,
+    s3_prefix,
+    service_arn,
+    states_format,
+    transient_retry,
+    validate_input,
+)
+from mlops_pipeline.builders.glue import glue_transform
+from mlops_pipeline.builders.sdk import Catch, Chain, Fail, Pass, Succeed, Task, render
+from mlops_pipeline.builders.training import latest_model_key
+from mlops_pipeline.config import PipelineConfig
+from mlops_pipeline.target import Target
+
+#: The scoring extract holds the id first, then the features in training order.
+INPUT_FILTER = "$[1:]"
+OUTPUT_FILTER = "$[0,-1]"
+SCORING_EXTRACT_FILE = "score.csv"
+
+
+def predictions_prefix(config: PipelineConfig) -> str:
+    """Output-store prefix the crawler catalogs: one readable CSV per landed scoring file."""
+    return f"{config.name}/predictions/"
+
+
+def resolve_model_step(config: PipelineConfig, target: Target) -> Task:
+    """Read the latest approved model record the training workflow wrote."""
+    no_model = Fail(
+        "NoApprovedModel",
+        error="NoApprovedModel",
+        cause=(
+            f"Pipeline {config.name} has no approved model yet (no s3://{target.metadata_bucket}/"
+            f"{latest_model_key(config)}). Land a training file under {target.training_prefix} and let it pass "
+            "the quality gate, then land this scoring file again."
+        ),
+    )
+    step = Task(
+        "ResolveApprovedModel",
+        resource=aws_sdk_arn(target, "s3", "getObject"),
+        comment="The latest model that passed the quality gate.",
+        parameters={"Bucket": target.metadata_bucket, "Key": latest_model_key(config)},
+        result_selector={"record.$": "States.StringToJson($.Body)"},
+        result_path="$.approved",
+        retry=[transient_retry(config.retry, S3_TRANSIENT_ERRORS)],
+    )
+    step.add_catch(Catch(error_equals=["S3.NoSuchKeyException"], next_step=no_model, result_path="$.error"))
+    step.add_catch(catch_into(failure("ResolveApprovedModelFailed", "ResolveApprovedModelFailed", f"Reading s3://{target.metadata_bucket}/{latest_model_key(config)}")))
+    return step
+
+
+def batch_transform_step(config: PipelineConfig, target: Target) -> Task:
+    """Score the extract with the approved model; ids are joined back by SageMaker itself."""
+    inference = config.inference
+    return Task(
+        "BatchTransform",
+        resource=service_arn(target, "sagemaker", "createTransformJob", sync=True),
+        parameters={
+            "TransformJobName.$": job_name(config),
+            "ModelName.$": "$.approved.record.model_name",
+            "BatchStrategy": inference.batch_strategy,
+            "MaxPayloadInMB": inference.max_payload_mb,
+            "MaxConcurrentTransforms": inference.max_concurrent_transforms,
+            "TransformInput": {
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri.$": s3_prefix(target.extracts_bucket, config, "score")}
+                },
+                "ContentType": "text/csv",
+                "SplitType": "Line",
+            },
+            "TransformOutput": {
+                "S3OutputPath.$": s3_prefix(target.output_bucket, config, "transform"),
+                "Accept": "text/csv",
+                "AssembleWith": "Line",
+            },
+            "TransformResources": {"InstanceType": inference.instance_type, "InstanceCount": inference.instance_count},
+            "DataProcessing": {"InputFilter": INPUT_FILTER, "JoinSource": "Input", "OutputFilter": OUTPUT_FILTER},
+        },
+        result_selector={"TransformJobName.$": "$.TransformJobName", "TransformOutput.$": "$.TransformOutput"},
+        result_path="$.transform_job",
+        timeout_seconds=inference.timeout_seconds,
+        retry=job_retries(config.retry, SAGEMAKER_TRANSIENT_ERRORS),
+    )
+
+
+def name_predictions(config: PipelineConfig, target: Target) -> Pass:
+    """``<pipeline>/predictions/<landed file name>`` — stable and readable."""
+    file_name = "States.ArrayGetItem(States.StringSplit($.key, '/'), States.MathAdd(States.ArrayLength(States.StringSplit($.key, '/')), -1))"
+    return Pass(
+        "NamePredictions",
+        parameters={
+            "source_key.$": states_format(f"{config.name}/{{}}/transform/{SCORING_EXTRACT_FILE}.out", "$.job_stem"),
+            "file_name.$": file_name,
+        },
+        result_path="$.published",
+    )
+
+
+def publish_step(config: PipelineConfig, target: Target) -> Task:
+    bucket = target.output_bucket
+    return Task(
+        "PublishPredictions",
+        resource=aws_sdk_arn(target, "s3", "copyObject"),
+        comment="Copy the transform output (id, probability per line) to its published name.",
+        parameters={
+            "Bucket": bucket,
+            "CopySource.$": states_format(f"{bucket}/{{}}", "$.published.source_key"),
+            "Key.$": states_format(f"{predictions_prefix(config)}{{}}", "$.published.file_name"),
+            "ContentType": "text/csv",
+        },
+        result_path=None,
+        retry=[transient_retry(config.retry, S3_TRANSIENT_ERRORS)],
+    )
+
+
+def crawl_step(config: PipelineConfig, target: Target, done) -> Task:
+    """Refresh the catalog table over the predictions; a crawl already running is fine."""
+    step = Task(
+        "CatalogPredictions",
+        resource=aws_sdk_arn(target, "glue", "startCrawler"),
+        parameters={"Name": target.glue_crawler_name},
+        result_path=None,
+        retry=[transient_retry(config.retry, ("Glue.OperationTimeoutException", "Glue.ThrottlingException"))],
+    )
+    step.add_catch(Catch(error_equals=["Glue.CrawlerRunningException"], next_step=done, result_path=None))
+    return step
+
+
+def build_scoring(config: PipelineConfig, target: Target) -> dict:
+    """The scoring state machine definition as an ASL dict."""
+    resolve = resolve_model_step(config, target)
+    transform = glue_transform(
+        "TransformScoringData", config, target, "score", {"--SCHEMA_URI.$": "$.approved.record.schema_uri"}
+    )
+    batch = batch_transform_step(config, target)
+    name = name_predictions(config, target)
+    publish = publish_step(config, target)
+    done = Pass(
+        "SummarizeScoring",
+        parameters={
+            "predictions.$": states_format(f"s3://{target.output_bucket}/{predictions_prefix(config)}{{}}", "$.published.file_name"),
+            "model_name.$": "$.approved.record.model_name",
+            "transform_job_name.$": "$.transform_job.TransformJobName",
+            "source.$": states_format("s3://{}/{}", "$.bucket", "$.key"),
+        },
+    )
+    crawl = crawl_step(config, target, done)
+
+    transform.add_catch(catch_into(failure("ScoringTransformFailed", "TransformFailed", "The Glue transform of s3://{}/{}", "$.bucket", "$.key")))
+    batch.add_catch(catch_into(failure("BatchTransformFailed", "BatchTransformFailed", "Batch transform with model {}", "$.approved.record.model_name")))
+    publish.add_catch(catch_into(failure("PublishPredictionsFailed", "PublishPredictionsFailed", f"Publishing predictions to s3://{target.output_bucket}/{predictions_prefix(config)}")))
+    crawl.add_catch(catch_into(failure("CatalogPredictionsFailed", "CatalogPredictionsFailed", f"Starting the crawler {target.glue_crawler_name}")))
+
+    Chain([resolve, transform, batch, name, publish, crawl, done, Succeed("PredictionsPublished")])
+    return render(validate_input("ValidateInput", resolve, "scoring"))

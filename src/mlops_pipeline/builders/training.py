@@ -1,0 +1,299 @@
+"""The training workflow: transform → tune → read best job → quality gate → model → record."""
+
+from __future__ import annotations
+
+from mlops_pipeline.builders.common import (
+    S3_TRANSIENT_ERRORS,
+    SAGEMAKER_TRANSIENT_ERRORS,
+    aws_sdk_arn,
+    catch_into,
+    failure,
+    job_name,
+    job_retries,
+    landed_object_uri,
+    s3_prefix,
+    service_arn,
+    states_format,
+    transient_retry,
+    validate_input,
+)
+from mlops_pipeline.builders.glue import glue_transform
+from mlops_pipeline.builders.sdk import Chain, ChoiceRule, Choice, Fail, Pass, Succeed, Task, render
+from mlops_pipeline.config import CategoricalRange, ContinuousRange, PipelineConfig
+from mlops_pipeline.target import Target
+
+COMPARISONS = {
+    ">=": ChoiceRule.NumericGreaterThanEquals,
+    ">": ChoiceRule.NumericGreaterThan,
+    "<=": ChoiceRule.NumericLessThanEquals,
+    "<": ChoiceRule.NumericLessThan,
+}
+NUMBER_REGEX = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+
+
+def latest_model_key(config: PipelineConfig) -> str:
+    """Metadata-store key of the pipeline's latest approved model record."""
+    return f"{config.name}/models/latest.json"
+
+
+def image_uri(config: PipelineConfig, target: Target) -> str:
+    """A repository:tag in this account's ECR, or the full URI the user gave."""
+    image = config.model.image
+    return image if "/" in image else f"{target.ecr_registry}/{image}"
+
+
+def metric_definitions(config: PipelineConfig) -> list[dict]:
+    """One regex per metric, matching the container's ``name: value`` log lines."""
+    return [{"Name": name, "Regex": rf"\b{name}: {NUMBER_REGEX}"} for name in config.model.metrics]
+
+
+def hyperparameter_string(value: bool | int | float | str) -> str:
+    """SageMaker passes every hyperparameter as a string; booleans the way containers parse them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def parameter_ranges(config: PipelineConfig) -> dict:
+    ranges: dict[str, list] = {"ContinuousParameterRanges": [], "IntegerParameterRanges": [], "CategoricalParameterRanges": []}
+    for item in config.tuning.ranges:
+        if isinstance(item, CategoricalRange):
+            ranges["CategoricalParameterRanges"].append({"Name": item.name, "Values": list(item.values)})
+            continue
+        kind = "ContinuousParameterRanges" if isinstance(item, ContinuousRange) else "IntegerParameterRanges"
+        ranges[kind].append(
+            {"Name": item.name, "MinValue": str(item.min), "MaxValue": str(item.max), "ScalingType": item.scaling}
+        )
+    return ranges
+
+
+def tuning_job_config(config: PipelineConfig) -> dict:
+    tuning = config.tuning
+    limits = {"MaxParallelTrainingJobs": tuning.max_parallel_jobs}
+    if tuning.max_jobs is not None:
+        limits["MaxNumberOfTrainingJobs"] = tuning.max_jobs
+    return {
+        "Strategy": tuning.strategy,
+        "HyperParameterTuningJobObjective": {"Type": tuning.objective_type, "MetricName": tuning.objective_metric},
+        "ResourceLimits": limits,
+        "ParameterRanges": parameter_ranges(config),
+        "TrainingJobEarlyStoppingType": "Off",
+    }
+
+
+def training_job_definition(config: PipelineConfig, target: Target) -> dict:
+    model = config.model
+    channels = ["train"] + (["validation"] if config.transform.validation_fraction > 0 else [])
+    return {
+        "StaticHyperParameters": {k: hyperparameter_string(v) for k, v in model.hyperparameters.items()},
+        "AlgorithmSpecification": {
+            "TrainingImage": image_uri(config, target),
+            "TrainingInputMode": "File",
+            "MetricDefinitions": metric_definitions(config),
+        },
+        "RoleArn": target.sagemaker_role_arn,
+        "InputDataConfig": [
+            {
+                "ChannelName": channel,
+                "ContentType": "text/csv",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri.$": s3_prefix(target.extracts_bucket, config, channel),
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+            for channel in channels
+        ],
+        "OutputDataConfig": {"S3OutputPath.$": s3_prefix(target.model_bucket, config)},
+        "ResourceConfig": {
+            "InstanceType": model.instance_type,
+            "InstanceCount": model.instance_count,
+            "VolumeSizeInGB": model.volume_size_gb,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": model.max_runtime_seconds},
+    }
+
+
+def tune_step(config: PipelineConfig, target: Target) -> Task:
+    return Task(
+        "TuneHyperparameters",
+        resource=service_arn(target, "sagemaker", "createHyperParameterTuningJob", sync=True),
+        comment="SageMaker hyperparameter tuning over the training extract.",
+        parameters={
+            "HyperParameterTuningJobName.$": job_name(config),
+            "HyperParameterTuningJobConfig": tuning_job_config(config),
+            "TrainingJobDefinition": training_job_definition(config, target),
+        },
+        result_selector={
+            "TuningJobName.$": "$.HyperParameterTuningJobName",
+            "BestTrainingJobName.$": "$.BestTrainingJob.TrainingJobName",
+            "ObjectiveValue.$": "$.BestTrainingJob.FinalHyperParameterTuningJobObjectiveMetric.Value",
+            "TrainingJobStatusCounters.$": "$.TrainingJobStatusCounters",
+        },
+        result_path="$.tuning",
+        timeout_seconds=config.tuning.timeout_seconds,
+        retry=job_retries(config.retry, SAGEMAKER_TRANSIENT_ERRORS),
+    )
+
+
+def describe_best_step(config: PipelineConfig, target: Target) -> Task:
+    """Artifact, metrics and hyperparameters of the best job, and whether it reported the gate metric."""
+    return Task(
+        "DescribeBestTrainingJob",
+        resource=aws_sdk_arn(target, "sagemaker", "describeTrainingJob"),
+        parameters={"TrainingJobName.$": "$.tuning.BestTrainingJobName"},
+        result_selector={
+            "TrainingJobName.$": "$.TrainingJobName",
+            "ModelArtifact.$": "$.ModelArtifacts.S3ModelArtifacts",
+            "HyperParameters.$": "$.HyperParameters",
+            "Metrics.$": "$.FinalMetricDataList",
+            "GateMetricReported.$": f"States.ArrayContains($.FinalMetricDataList[*].MetricName, '{config.gate_metric}')",
+        },
+        result_path="$.best",
+        retry=[transient_retry(config.retry, SAGEMAKER_TRANSIENT_ERRORS)],
+    )
+
+
+def gate_metric_check(config: PipelineConfig, read_metric) -> Choice:
+    """A filter that matches nothing is a runtime error, so check the metric is there first."""
+    metric = config.gate_metric
+    missing = Fail(
+        "GateMetricMissing",
+        error="GateMetricMissing",
+        cause_path=states_format(
+            f"The best training job {{}} reported no {metric} metric; the container must print lines like {metric}: 0.87",
+            "$.best.TrainingJobName",
+        ),
+    )
+    choice = Choice("CheckGateMetricReported")
+    choice.add_choice(ChoiceRule.BooleanEquals("$.best.GateMetricReported", False), missing)
+    choice.default_choice(read_metric)
+    return choice
+
+
+def read_gate_metric(config: PipelineConfig) -> Pass:
+    """The gate metric picked by name, never by position."""
+    metric_filter = f"$.best.Metrics[?(@.MetricName == '{config.gate_metric}')].Value"
+    return Pass("ReadGateMetric", parameters={"values.$": metric_filter}, result_path="$.gate")
+
+
+def quality_gate(config: PipelineConfig, approve) -> Choice:
+    gate = config.quality_gate
+    rule = f"{config.gate_metric} {gate.comparison} {gate.threshold}"
+    failed = Fail(
+        "QualityGateFailed",
+        error="QualityGateFailed",
+        cause_path=states_format(
+            f"Quality gate failed: the best training job {{}} has {config.gate_metric} = {{}} but the gate requires {rule}",
+            "$.best.TrainingJobName",
+            "$.gate.values[0]",
+        ),
+    )
+    choice = Choice("QualityGate", comment=f"Approve the model only if {rule}.")
+    choice.add_choice(COMPARISONS[gate.comparison]("$.gate.values[0]", gate.threshold), approve)
+    choice.default_choice(failed)
+    return choice
+
+
+def create_model_step(config: PipelineConfig, target: Target) -> Task:
+    return Task(
+        "CreateModel",
+        resource=service_arn(target, "sagemaker", "createModel"),
+        parameters={
+            "ModelName.$": job_name(config),
+            "ExecutionRoleArn": target.sagemaker_role_arn,
+            "PrimaryContainer": {"Image": image_uri(config, target), "ModelDataUrl.$": "$.best.ModelArtifact"},
+        },
+        result_selector={
+            "ModelArn.$": "$.ModelArn",
+            "ModelName.$": "States.ArrayGetItem(States.StringSplit($.ModelArn, '/'), 1)",
+        },
+        result_path="$.model",
+        retry=[transient_retry(config.retry, SAGEMAKER_TRANSIENT_ERRORS)],
+    )
+
+
+def approval_record(config: PipelineConfig, target: Target) -> Pass:
+    """What scoring needs and what an auditor asks: which model, from what, how good."""
+    gate = config.quality_gate
+    return Pass(
+        "DescribeApprovedModel",
+        parameters={
+            "pipeline": config.name,
+            "model_name.$": "$.model.ModelName",
+            "model_arn.$": "$.model.ModelArn",
+            "model_artifact.$": "$.best.ModelArtifact",
+            "image": image_uri(config, target),
+            "training_job_name.$": "$.best.TrainingJobName",
+            "tuning_job_name.$": "$.tuning.TuningJobName",
+            "objective": {
+                "metric": config.tuning.objective_metric,
+                "type": config.tuning.objective_type,
+                "value.$": "$.tuning.ObjectiveValue",
+            },
+            "gate": {
+                "metric": config.gate_metric,
+                "comparison": gate.comparison,
+                "threshold": gate.threshold,
+                "value.$": "$.gate.values[0]",
+            },
+            "metrics.$": "$.best.Metrics",
+            "hyperparameters.$": "$.best.HyperParameters",
+            "schema_uri.$": states_format(f"s3://{target.extracts_bucket}/{config.name}/{{}}/schema.json", "$.job_stem"),
+            "source": {"bucket.$": "$.bucket", "key.$": "$.key", "uri.$": landed_object_uri()},
+            "execution_id.$": "$$.Execution.Id",
+            "approved_at.$": "$$.State.EnteredTime",
+        },
+        result_path="$.record",
+    )
+
+
+def put_record_step(state_id: str, config: PipelineConfig, target: Target, key: str) -> Task:
+    """Write ``$.record`` as JSON to the metadata store; ``key`` may be a ``States.Format``."""
+    key_field = {"Key.$": key} if key.startswith("States.") else {"Key": key}
+    return Task(
+        state_id,
+        resource=aws_sdk_arn(target, "s3", "putObject"),
+        parameters={
+            "Bucket": target.metadata_bucket,
+            **key_field,
+            "Body.$": "States.JsonToString($.record)",
+            "ContentType": "application/json",
+        },
+        result_path=None,
+        retry=[transient_retry(config.retry, S3_TRANSIENT_ERRORS)],
+    )
+
+
+def build_training(config: PipelineConfig, target: Target) -> dict:
+    """The training state machine definition as an ASL dict."""
+    transform = _glue(config, target)
+    tune = tune_step(config, target)
+    describe = describe_best_step(config, target)
+    create = create_model_step(config, target)
+    record = approval_record(config, target)
+    per_execution_key = states_format(f"{config.name}/models/executions/{{}}.json", "$$.Execution.Name")
+    save_execution = put_record_step("RecordApprovalForExecution", config, target, per_execution_key)
+    save_latest = put_record_step("RecordLatestApprovedModel", config, target, latest_model_key(config))
+    done = Succeed("ModelApproved", output_path="$.record")
+
+    transform.add_catch(catch_into(failure("TrainingTransformFailed", "TransformFailed", "The Glue transform of s3://{}/{}", "$.bucket", "$.key")))
+    tune.add_catch(catch_into(failure("TuningFailed", "TuningFailed", "Hyperparameter tuning of the extract of s3://{}/{}", "$.bucket", "$.key")))
+    describe.add_catch(catch_into(failure("DescribeBestTrainingJobFailed", "DescribeBestTrainingJobFailed", "Reading the best training job {}", "$.tuning.BestTrainingJobName")))
+    create.add_catch(catch_into(failure("CreateModelFailed", "CreateModelFailed", "Creating a model from the best training job {}", "$.best.TrainingJobName")))
+    record_failed = failure("RecordModelFailed", "RecordModelFailed", f"Recording the approved model {{}} in s3://{target.metadata_bucket}", "$.model.ModelName")
+    save_execution.add_catch(catch_into(record_failed))
+    save_latest.add_catch(catch_into(record_failed))
+
+    read_metric = read_gate_metric(config)
+    Chain([transform, tune, describe])
+    describe.next(gate_metric_check(config, read_metric))
+    read_metric.next(quality_gate(config, create))
+    Chain([create, record, save_execution, save_latest, done])
+    return render(validate_input("ValidateInput", transform, "training"))
+
+
+def _glue(config: PipelineConfig, target: Target) -> Task:
+    return glue_transform("TransformTrainingData", config, target, "train")

@@ -1,0 +1,38 @@
+"""What every command shares: user errors as one line and exit 1, tables on the terminal."""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import click
+
+from mlops_pipeline.errors import PipelineError
+
+
+class _UserErrors:
+    """Turn a PipelineError into click's one-line ``Error: ...`` and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)  # type: ignore[misc]
+        except PipelineError as error:
+            raise click.ClickException(error.headline) from None
+
+
+class UserErrorCommand(_UserErrors, click.Command):
+    pass
+
+
+class UserErrorGroup(_UserErrors, click.Group):
+    pass
+
+
+def echo_table(headers: Sequence[str], rows: Iterable[Sequence[object]], title: str | None = None) -> None:
+    """A readable table on stdout (plain text when not a terminal)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*headers, title=title, show_lines=False)
+    for row in rows:
+        table.add_row(*(str(cell) for cell in row))
+    Console(soft_wrap=False).print(table)

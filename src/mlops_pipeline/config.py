@@ -1,0 +1,312 @@
+"""Typed pipeline configuration, validated when a workflow file is loaded.
+
+A workflow file in ``workflows/`` builds a :class:`PipelineConfig` and assigns it to
+``PIPELINE``. Every mistake is reported as one line naming the file, the field and the
+allowed values, before anything is rendered or deployed.
+"""
+
+from __future__ import annotations
+
+import re
+import runpy
+import traceback
+from pathlib import Path
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mlops_pipeline.errors import PipelineError
+from mlops_pipeline.naming import max_pipeline_name_length
+
+#: Metrics whose values are probabilities or rates, so a gate threshold must lie in [0, 1].
+PROBABILITY_METRICS = frozenset(
+    {"accuracy", "balanced_accuracy", "roc_auc", "auc", "pr_auc", "f1", "precision", "recall"}
+)
+#: What the example container prints, one ``name: value`` line each.
+DEFAULT_METRICS = ("accuracy", "roc_auc", "f1", "precision", "recall", "logloss")
+SCALING_TYPES = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
+HyperparameterValue = Union[bool, int, float, str]
+
+
+class _Settings(BaseModel):
+    """Strict base: unknown fields are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSchema(_Settings):
+    """Columns of the landed CSV files that the pipeline itself must know about."""
+
+    label: str = Field(min_length=1, description="Label column in training files (0/1).")
+    id_column: str = Field(min_length=1, description="Row identifier kept to join predictions back.")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "DataSchema":
+        if self.label == self.id_column:
+            raise ValueError(f"label and id_column must differ (both are {self.label!r})")
+        return self
+
+
+class TransformSettings(_Settings):
+    """The Glue transform: which script in ``glue_transforms/`` and its arguments."""
+
+    script: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*\.py$", description="File in glue_transforms/.")
+    validation_fraction: float = Field(default=0.2, ge=0.0, lt=0.9)
+    seed: int = Field(default=42, ge=0)
+    arguments: dict[str, str] = Field(default_factory=dict, description="Extra --KEY value job arguments.")
+    timeout_seconds: int = Field(default=3600, ge=60, le=172800)
+
+    @field_validator("arguments")
+    @classmethod
+    def _argument_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]*", key):
+                raise ValueError(f"argument name {key!r} must be UPPER_SNAKE_CASE without leading dashes")
+        return value
+
+    @property
+    def module(self) -> str:
+        return self.script[: -len(".py")]
+
+
+class ModelSettings(_Settings):
+    """The training container, its static hyperparameters and the metrics it prints."""
+
+    image: str = Field(
+        min_length=1,
+        description="ECR repository name with tag in this account (byo-xgboost:1.0) or a full image URI.",
+    )
+    instance_type: str = Field(default="ml.m5.large", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_count: int = Field(default=1, ge=1, le=20)
+    volume_size_gb: int = Field(default=10, ge=1, le=16384)
+    max_runtime_seconds: int = Field(default=3600, ge=60, le=432000)
+    hyperparameters: dict[str, HyperparameterValue] = Field(default_factory=dict)
+    metrics: tuple[str, ...] = Field(default=DEFAULT_METRICS, min_length=1)
+
+    @field_validator("image")
+    @classmethod
+    def _image_has_tag(cls, value: str) -> str:
+        if ":" not in value.rsplit("/", 1)[-1] and "@" not in value:
+            raise ValueError(f"image {value!r} needs a tag (ECR repositories here use immutable tags), e.g. {value}:1.0")
+        return value
+
+    @field_validator("metrics")
+    @classmethod
+    def _metric_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_:]*", name):
+                raise ValueError(f"metric name {name!r} must be lowercase letters, digits, '_' or ':'")
+        if len(set(value)) != len(value):
+            raise ValueError("metric names must be unique")
+        return value
+
+
+class ContinuousRange(_Settings):
+    type: Literal["continuous"] = "continuous"
+    name: str = Field(min_length=1)
+    min: float
+    max: float
+    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = "Auto"
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "ContinuousRange":
+        _check_bounds(self.name, self.min, self.max, self.scaling)
+        if self.scaling == "ReverseLogarithmic" and not (0 <= self.min and self.max < 1):
+            raise ValueError(f"range {self.name!r}: ReverseLogarithmic scaling needs 0 <= min < max < 1")
+        return self
+
+
+class IntegerRange(_Settings):
+    type: Literal["integer"] = "integer"
+    name: str = Field(min_length=1)
+    min: int
+    max: int
+    scaling: Literal["Auto", "Linear", "Logarithmic"] = "Auto"
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "IntegerRange":
+        _check_bounds(self.name, self.min, self.max, self.scaling)
+        return self
+
+
+class CategoricalRange(_Settings):
+    type: Literal["categorical"] = "categorical"
+    name: str = Field(min_length=1)
+    values: tuple[str, ...] = Field(min_length=1, max_length=30)
+
+    @field_validator("values")
+    @classmethod
+    def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("categorical values must be unique")
+        return value
+
+
+def _check_bounds(name: str, low: float, high: float, scaling: str) -> None:
+    if not low < high:
+        raise ValueError(f"range {name!r}: min ({low}) must be less than max ({high})")
+    if scaling == "Logarithmic" and low <= 0:
+        raise ValueError(f"range {name!r}: Logarithmic scaling needs min > 0 (got {low})")
+
+
+ParameterRange = Annotated[Union[ContinuousRange, IntegerRange, CategoricalRange], Field(discriminator="type")]
+
+
+class TuningSettings(_Settings):
+    """Hyperparameter tuning: strategy, objective, limits and the ranges searched."""
+
+    strategy: Literal["Bayesian", "Random", "Grid"] = "Bayesian"
+    objective_metric: str = Field(min_length=1)
+    objective_type: Literal["Maximize", "Minimize"] = "Maximize"
+    max_jobs: Optional[int] = Field(default=None, ge=1, le=500)
+    max_parallel_jobs: int = Field(default=2, ge=1, le=100)
+    ranges: tuple[ParameterRange, ...] = Field(min_length=1)
+    timeout_seconds: int = Field(default=4 * 3600, ge=60, le=30 * 86400)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TuningSettings":
+        names = [r.name for r in self.ranges]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"parameter ranges are declared twice: {', '.join(duplicates)}")
+        if self.strategy == "Grid":
+            _check_grid(self)
+        elif self.max_jobs is None:
+            raise ValueError(f"max_jobs is required with the {self.strategy} strategy")
+        elif self.max_parallel_jobs > self.max_jobs:
+            raise ValueError(f"max_parallel_jobs ({self.max_parallel_jobs}) exceeds max_jobs ({self.max_jobs})")
+        return self
+
+
+def _check_grid(tuning: TuningSettings) -> None:
+    """SageMaker's Grid strategy searches categorical ranges only and sizes the job itself."""
+    other = [r.name for r in tuning.ranges if not isinstance(r, CategoricalRange)]
+    if other:
+        raise ValueError(f"the Grid strategy takes categorical ranges only; not categorical: {', '.join(other)}")
+    if tuning.max_jobs is not None:
+        raise ValueError("max_jobs must be left unset with the Grid strategy (it runs every combination)")
+
+
+class QualityGate(_Settings):
+    """The approval rule: ``metric comparison threshold`` on the best training job."""
+
+    metric: Optional[str] = Field(default=None, description="Defaults to the tuning objective metric.")
+    comparison: Literal[">=", ">", "<=", "<"] = ">="
+    threshold: float
+
+
+class InferenceSettings(_Settings):
+    """Batch transform over the scoring extract."""
+
+    mode: Literal["batch"] = "batch"
+    instance_type: str = Field(default="ml.m5.large", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_count: int = Field(default=1, ge=1, le=20)
+    batch_strategy: Literal["MultiRecord", "SingleRecord"] = "MultiRecord"
+    max_payload_mb: int = Field(default=6, ge=1, le=100)
+    max_concurrent_transforms: int = Field(default=2, ge=1, le=100)
+    timeout_seconds: int = Field(default=2 * 3600, ge=60, le=30 * 86400)
+
+    @model_validator(mode="after")
+    def _payload_budget(self) -> "InferenceSettings":
+        if self.max_payload_mb * self.max_concurrent_transforms > 100:
+            raise ValueError(
+                f"max_payload_mb × max_concurrent_transforms must not exceed 100 "
+                f"(got {self.max_payload_mb} × {self.max_concurrent_transforms})"
+            )
+        return self
+
+
+class RetrySettings(_Settings):
+    """Backoff for transient AWS errors (throttling, capacity) and retries of failed jobs."""
+
+    interval_seconds: int = Field(default=10, ge=1, le=3600)
+    max_attempts: int = Field(default=5, ge=0, le=99)
+    backoff_rate: float = Field(default=2.0, ge=1.0, le=10.0)
+    failed_job_retries: int = Field(default=1, ge=0, le=10)
+    failed_job_interval_seconds: int = Field(default=60, ge=1, le=3600)
+
+
+class PipelineConfig(_Settings):
+    """One pipeline: its name, data schema, transform, model, tuning, gate and inference."""
+
+    name: str = Field(description="Lowercase letters, digits and '-'; prefixes every job and state machine.")
+    data: DataSchema
+    transform: TransformSettings
+    model: ModelSettings
+    tuning: TuningSettings
+    quality_gate: QualityGate
+    inference: InferenceSettings = InferenceSettings()
+    retry: RetrySettings = RetrySettings()
+    scoring_wait_seconds: int = Field(
+        default=3600, ge=0, le=86400, description="How long scoring waits for a running training to approve a model."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        limit = max_pipeline_name_length()
+        if not re.fullmatch(r"[a-z][a-z0-9-]*[a-z0-9]", value) or "--" in value:
+            raise ValueError(f"name {value!r} must be lowercase letters, digits and single '-', starting with a letter")
+        if len(value) > limit:
+            raise ValueError(
+                f"name {value!r} is {len(value)} characters; tuning job names are limited to 32 and the "
+                f"job stem and retry count take the rest, so the name may have at most {limit}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _metrics_known(self) -> "PipelineConfig":
+        known = self.model.metrics
+        for field, metric in (("tuning.objective_metric", self.tuning.objective_metric), ("quality_gate.metric", self.gate_metric)):
+            if metric not in known:
+                raise ValueError(f"{field} {metric!r} is not one of the model's metrics: {', '.join(known)}")
+        if self.gate_metric in PROBABILITY_METRICS and not 0 <= self.quality_gate.threshold <= 1:
+            raise ValueError(
+                f"quality_gate.threshold {self.quality_gate.threshold} is outside [0, 1], "
+                f"the range of the probability metric {self.gate_metric!r}"
+            )
+        tuned = {r.name for r in self.tuning.ranges} & set(self.model.hyperparameters)
+        if tuned:
+            raise ValueError(f"hyperparameters both static and tuned: {', '.join(sorted(tuned))}")
+        return self
+
+    @property
+    def gate_metric(self) -> str:
+        return self.quality_gate.metric or self.tuning.objective_metric
+
+
+def load_workflow(path: str | Path) -> PipelineConfig:
+    """Run a workflow file and return its validated ``PIPELINE``; user mistakes become PipelineError."""
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(f"workflow file not found: {path}")
+    try:
+        namespace = runpy.run_path(str(path), run_name=f"workflow:{path.stem}")
+    except ValidationError as error:
+        raise PipelineError(f"{path}{_line_in(path, error)}: {describe_validation_error(error)}") from None
+    pipeline = namespace.get("PIPELINE")
+    if not isinstance(pipeline, PipelineConfig):
+        raise PipelineError(f"{path}: define PIPELINE = PipelineConfig(...) (found {type(pipeline).__name__})")
+    return pipeline
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """First problem of a pydantic error as ``Model.field.path: message (got value)``."""
+    first = error.errors(include_url=False)[0]
+    location = ".".join(str(part) for part in first["loc"] if not _is_union_tag(part))
+    where = f"{error.title}.{location}" if location else error.title
+    message = first["msg"].removeprefix("Value error, ")
+    got = "" if first["type"].startswith(("value_error", "missing")) else f" (got {first.get('input')!r})"
+    more = error.error_count() - 1
+    suffix = f" [and {more} more problem{'s' if more > 1 else ''}]" if more else ""
+    return f"{where}: {message}{got}{suffix}"
+
+
+def _is_union_tag(part: object) -> bool:
+    return part in {"continuous", "integer", "categorical"}
+
+
+def _line_in(path: Path, error: BaseException) -> str:
+    """``:LINE`` of the deepest frame inside the workflow file, so the user can jump there."""
+    lines = [f.lineno for f in traceback.extract_tb(error.__traceback__) if Path(f.filename).resolve() == path.resolve()]
+    return f":{lines[-1]}" if lines else ""

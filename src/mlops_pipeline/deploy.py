@@ -1,0 +1,276 @@
+"""Render the pipeline's state machines and deploy them on top of the Terraform stores.
+
+``python -m mlops_pipeline.deploy --only-json --out DIR`` renders only (no AWS, no credentials).
+Without ``--only-json`` it uploads ``glue_transforms/``, validates both definitions, creates or
+updates the state machines by name, publishes a version and points the ``live`` alias at it.
+Running it twice changes nothing the second time; ``--dry-run`` shows what would change.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from mlops_pipeline.builders import WORKFLOWS, build_definitions, definition_json
+from mlops_pipeline.builders.glue import GLUE_SCRIPTS_PREFIX
+from mlops_pipeline.cli_support import UserErrorCommand, echo_table
+from mlops_pipeline.config import PipelineConfig, load_workflow
+from mlops_pipeline.errors import PipelineError
+from mlops_pipeline.naming import state_machine_name
+from mlops_pipeline.target import Target, local_target, read_terraform_outputs_file, target_from_terraform_outputs
+
+ALIAS = "live"
+DEFAULT_WORKFLOW = Path("workflows/attrition.py")
+UNVALIDATED = "endpoint does not offer ValidateStateMachineDefinition"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row of the deploy summary."""
+
+    resource: str
+    name: str
+    action: str  # created | updated | unchanged | would create | would update | uploaded | ...
+    detail: str = ""
+    diff: str = ""  # for "would update": the definition change, printed below the table
+
+
+def render(config: PipelineConfig, target: Target, out_dir: Path) -> list[Path]:
+    """Write ``training.asl.json`` and ``scoring.asl.json``; return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for workflow, definition in build_definitions(config, target).items():
+        path = out_dir / f"{workflow}.asl.json"
+        path.write_text(definition_json(definition), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def terraform_target(tf_outputs: Path | None, terraform_dir: Path) -> Target:
+    """Target from an outputs file, or from ``terraform output -json`` run here."""
+    if tf_outputs is not None:
+        return read_terraform_outputs_file(tf_outputs)
+    if shutil.which("terraform") is None:
+        raise PipelineError("terraform is not on PATH: install it or pass --tf-outputs FILE (from `terraform output -json`)")
+    command = ["terraform", f"-chdir={terraform_dir}", "output", "-json"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise PipelineError(f"`{' '.join(command)}` failed: {reason}")
+    try:
+        outputs = json.loads(result.stdout or "{}")
+    except json.JSONDecodeError:
+        raise PipelineError(f"`{' '.join(command)}` did not print JSON") from None
+    return target_from_terraform_outputs(outputs, f"{terraform_dir} (terraform output)")
+
+
+def check_target_matches(config: PipelineConfig, target: Target) -> None:
+    """IAM scopes job names to the Terraform pipeline name, so the workflow must use the same one."""
+    if target.pipeline_name != config.name:
+        raise PipelineError(
+            f"the workflow's name is {config.name!r} but Terraform was applied with pipeline_name "
+            f"{target.pipeline_name!r}: make them equal (IAM policies are scoped to that name)"
+        )
+
+
+def upload_glue_scripts(s3, target: Target, glue_dir: Path, dry_run: bool) -> list[Change]:
+    """Upload each ``glue_transforms/*.py`` whose content changed (compared by SHA-256 metadata)."""
+    if not glue_dir.is_dir():
+        raise PipelineError(f"Glue scripts folder not found: {glue_dir}")
+    bucket = target.source_repository_bucket
+    changes = []
+    for path in sorted(glue_dir.glob("*.py")):
+        body = path.read_bytes()
+        digest = hashlib.sha256(body).hexdigest()
+        key = f"{GLUE_SCRIPTS_PREFIX}{path.name}"
+        current = _object_sha256(s3, bucket, key)
+        if current == digest:
+            changes.append(Change("glue script", f"s3://{bucket}/{key}", "unchanged"))
+            continue
+        action = "uploaded" if current is None else "replaced"
+        if dry_run:
+            changes.append(Change("glue script", f"s3://{bucket}/{key}", f"would be {action}"))
+            continue
+        s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": digest}, ContentType="text/x-python")
+        changes.append(Change("glue script", f"s3://{bucket}/{key}", action))
+    return changes
+
+
+def _object_sha256(s3, bucket: str, key: str) -> str | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        return s3.head_object(Bucket=bucket, Key=key).get("Metadata", {}).get("sha256", "")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def validate_definition(sfn, name: str, text: str) -> str:
+    """``ValidateStateMachineDefinition`` where the endpoint has it; an invalid one stops deploy."""
+    from botocore.exceptions import ClientError
+
+    try:
+        result = sfn.validate_state_machine_definition(definition=text, type="STANDARD")
+    except NotImplementedError:
+        return UNVALIDATED
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("UnknownOperationException", "InvalidAction", "NotImplemented"):
+            return UNVALIDATED
+        raise
+    if result.get("result") == "FAIL":
+        first = result.get("diagnostics", [{}])[0]
+        raise PipelineError(f"state machine {name} is invalid: {first.get('code')} at {first.get('location')}: {first.get('message')}")
+    return "valid"
+
+
+def sync_state_machine(sfn, target: Target, name: str, text: str, dry_run: bool) -> list[Change]:
+    """Create or update one state machine, publish a version, point the alias at it."""
+    from botocore.exceptions import ClientError
+
+    arn = target.state_machine_arn(name)
+    try:
+        current = sfn.describe_state_machine(stateMachineArn=arn)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "StateMachineDoesNotExist":
+            raise
+        current = None
+    if current is None:
+        if dry_run:
+            return [Change("state machine", name, "would create", f"{len(text)} bytes")]
+        created = sfn.create_state_machine(name=name, definition=text, type="STANDARD", publish=True, **_settings(target))
+        return [Change("state machine", name, "created", _version(created)), _point_alias(sfn, arn, created["stateMachineVersionArn"])]
+    unchanged = _same_json(current["definition"], text) and current.get("roleArn") == target.step_functions_role_arn
+    alias = _alias(sfn, arn)
+    if unchanged and alias is not None:
+        return [Change("state machine", name, "unchanged"), Change("alias", f"{name}:{ALIAS}", "unchanged", alias)]
+    if dry_run:
+        diff = definition_diff(current["definition"], text, name)
+        return [Change("state machine", name, "would update", "diff below", diff)]
+    updated = sfn.update_state_machine(stateMachineArn=arn, definition=text, publish=True, **_settings(target))
+    return [Change("state machine", name, "updated", _version(updated)), _point_alias(sfn, arn, updated["stateMachineVersionArn"])]
+
+
+def _settings(target: Target) -> dict:
+    return {
+        "roleArn": target.step_functions_role_arn,
+        "loggingConfiguration": {
+            "level": "ERROR",
+            "includeExecutionData": True,
+            "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": target.state_machine_log_group_arn}}],
+        },
+        "tracingConfiguration": {"enabled": True},
+    }
+
+
+def _version(response: dict) -> str:
+    return "version " + response["stateMachineVersionArn"].rsplit(":", 1)[-1]
+
+
+def _alias(sfn, arn: str) -> str | None:
+    """The version ARN the alias routes to, or None when there is no alias yet."""
+    from botocore.exceptions import ClientError
+
+    try:
+        alias = sfn.describe_state_machine_alias(stateMachineAliasArn=f"{arn}:{ALIAS}")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("ResourceNotFound", "ResourceNotFoundException"):
+            return None
+        raise
+    return alias["routingConfiguration"][0]["stateMachineVersionArn"]
+
+
+def _point_alias(sfn, arn: str, version_arn: str) -> Change:
+    routing = [{"stateMachineVersionArn": version_arn, "weight": 100}]
+    name = f"{arn.rsplit(':', 1)[-1]}:{ALIAS}"
+    if _alias(sfn, arn) is None:
+        sfn.create_state_machine_alias(name=ALIAS, routingConfiguration=routing)
+        return Change("alias", name, "created", version_arn)
+    sfn.update_state_machine_alias(stateMachineAliasArn=f"{arn}:{ALIAS}", routingConfiguration=routing)
+    return Change("alias", name, "moved", version_arn)
+
+
+def _same_json(left: str, right: str) -> bool:
+    return json.loads(left) == json.loads(right)
+
+
+def definition_diff(old: str, new: str, name: str) -> str:
+    """Unified diff of two definitions, both pretty-printed, so the change reads line by line."""
+    before = definition_json(json.loads(old)).splitlines()
+    after = definition_json(json.loads(new)).splitlines()
+    lines = difflib.unified_diff(before, after, f"{name} (deployed)", f"{name} (rendered)", lineterm="", n=2)
+    return "\n".join(lines)
+
+
+def deploy(config: PipelineConfig, target: Target, glue_dir: Path, dry_run: bool = False) -> list[Change]:
+    """Upload scripts, validate and sync both state machines; return what changed."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    check_target_matches(config, target)
+    definitions = {w: definition_json(d) for w, d in build_definitions(config, target).items()}
+    kinds = {"training": "train", "scoring": "score"}
+    try:
+        s3 = boto3.client("s3", region_name=target.region)
+        sfn = boto3.client("stepfunctions", region_name=target.region)
+        changes = upload_glue_scripts(s3, target, glue_dir, dry_run)
+        for workflow in WORKFLOWS:
+            name = state_machine_name(config.name, kinds[workflow])
+            validity = validate_definition(sfn, name, definitions[workflow])
+            changes.append(Change("definition", name, validity))
+            changes.extend(sync_state_machine(sfn, target, name, definitions[workflow], dry_run))
+    except NoCredentialsError:
+        raise PipelineError("no AWS credentials found: configure a profile or AWS_* variables, or use --only-json") from None
+    except ClientError as error:
+        info = error.response.get("Error", {})
+        raise PipelineError(f"AWS refused {error.operation_name}: {info.get('Code')}: {info.get('Message')}") from None
+    except BotoCoreError as error:
+        raise PipelineError(f"AWS call failed: {error}") from None
+    return changes
+
+
+@click.command(
+    "deploy",
+    cls=UserErrorCommand,
+    help="Render the training and scoring state machines and deploy them (or only render with --only-json).",
+)
+@click.option("--workflow", type=click.Path(path_type=Path), default=DEFAULT_WORKFLOW, show_default=True,
+              help="Workflow file that defines PIPELINE.")
+@click.option("--only-json", is_flag=True, help="Only render the definitions to --out; no AWS call, no credentials.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("build/definitions"), show_default=True,
+              help="Folder for training.asl.json and scoring.asl.json.")
+@click.option("--tf-outputs", type=click.Path(path_type=Path),
+              help="JSON from `terraform output -json`; without it deploy runs that command itself.")
+@click.option("--terraform-dir", type=click.Path(path_type=Path), default=Path("infra/terraform"), show_default=True)
+@click.option("--glue-dir", type=click.Path(path_type=Path), default=Path("glue_transforms"), show_default=True,
+              help="Folder of Glue scripts uploaded to the source-repository store.")
+@click.option("--dry-run", is_flag=True, help="Show what would change (with a diff of each definition), change nothing.")
+def main(workflow: Path, only_json: bool, out: Path, tf_outputs: Path | None, terraform_dir: Path,
+         glue_dir: Path, dry_run: bool) -> None:
+    config = load_workflow(workflow)
+    if only_json:
+        target = read_terraform_outputs_file(tf_outputs) if tf_outputs else local_target(config.name)
+        for path in render(config, target, out):
+            click.echo(f"wrote {path}")
+        return
+    changes = deploy(config, terraform_target(tf_outputs, terraform_dir), glue_dir, dry_run)
+    echo_table(["resource", "name", "action", "detail"], [(c.resource, c.name, c.action, c.detail) for c in changes])
+    for change in changes:
+        if change.diff:
+            click.echo(change.diff)
+    if all(c.action in ("unchanged", "valid", UNVALIDATED) for c in changes):
+        click.echo("Nothing to change: AWS already runs these definitions.")
+    elif dry_run:
+        click.echo("Dry run: nothing was changed.")
+
+
+if __name__ == "__main__":
+    main()

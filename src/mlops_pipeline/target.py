@@ -1,0 +1,102 @@
+"""Where a pipeline runs: account, region, store names and roles, fixed at deploy time.
+
+On AWS these come from ``terraform output -json`` (see ``infra/terraform/outputs.tf``); on one
+machine :func:`local_target` supplies names the local runtime serves. The definitions built for
+either differ only in these values.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from mlops_pipeline.errors import PipelineError
+
+STORES = ("feature_store", "source_repository", "extracts", "model", "metadata", "output")
+LOCAL_ACCOUNT_ID = "123456789012"  # moto's default account, so local ARNs resolve
+LOCAL_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Every deploy-time value a definition may contain."""
+
+    pipeline_name: str
+    partition: str
+    region: str
+    account_id: str
+    feature_store_bucket: str
+    source_repository_bucket: str
+    extracts_bucket: str
+    model_bucket: str
+    metadata_bucket: str
+    output_bucket: str
+    sagemaker_role_arn: str
+    step_functions_role_arn: str
+    glue_job_name: str
+    glue_crawler_name: str
+    ecr_registry: str
+    state_machine_log_group_arn: str
+    training_prefix: str = "data/train/"
+    scoring_prefix: str = "data/score/"
+
+    def bucket(self, store: str) -> str:
+        """Bucket name of one of the six stores."""
+        return getattr(self, f"{store}_bucket")
+
+    def state_machine_arn(self, name: str) -> str:
+        return f"arn:{self.partition}:states:{self.region}:{self.account_id}:stateMachine:{name}"
+
+
+#: Keys deploy reads from ``terraform output -json``; outputs.tf must declare each of them.
+TERRAFORM_OUTPUT_KEYS = tuple(f.name for f in fields(Target))
+
+
+def local_target(pipeline_name: str) -> Target:
+    """The target the local runtime serves: fixed store names under the workspace."""
+    role = f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:role/{pipeline_name}"
+    return Target(
+        pipeline_name=pipeline_name,
+        partition="aws",
+        region=LOCAL_REGION,
+        account_id=LOCAL_ACCOUNT_ID,
+        **{f"{store}_bucket": f"{pipeline_name}-{store.replace('_', '-')}" for store in STORES},
+        sagemaker_role_arn=f"{role}-sagemaker",
+        step_functions_role_arn=f"{role}-states",
+        glue_job_name=f"{pipeline_name}-transform",
+        glue_crawler_name=f"{pipeline_name}-output",
+        ecr_registry=f"{LOCAL_ACCOUNT_ID}.dkr.ecr.{LOCAL_REGION}.amazonaws.com",
+        state_machine_log_group_arn=(
+            f"arn:aws:logs:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:log-group:/aws/vendedlogs/states/{pipeline_name}:*"
+        ),
+    )
+
+
+def target_from_terraform_outputs(outputs: dict[str, Any], source: str) -> Target:
+    """Build a Target from parsed ``terraform output -json``; name every missing key at once."""
+    values = {key: item.get("value") if isinstance(item, dict) else item for key, item in outputs.items()}
+    missing = [f.name for f in fields(Target) if f.default is MISSING and f.name not in values]
+    if missing:
+        raise PipelineError(
+            f"{source}: terraform outputs lack {', '.join(missing)} — run `terraform -chdir=infra/terraform apply` first"
+        )
+    wrong = [key for key in TERRAFORM_OUTPUT_KEYS if key in values and not isinstance(values[key], str)]
+    if wrong:
+        raise PipelineError(f"{source}: terraform outputs {', '.join(wrong)} must be strings")
+    return Target(**{key: values[key] for key in TERRAFORM_OUTPUT_KEYS if key in values})
+
+
+def read_terraform_outputs_file(path: str | Path) -> Target:
+    """Parse a file written by ``terraform output -json``."""
+    path = Path(path)
+    try:
+        outputs = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PipelineError(f"terraform outputs file not found: {path}") from None
+    except json.JSONDecodeError as error:
+        raise PipelineError(f"{path}: not JSON from `terraform output -json` ({error.msg} at line {error.lineno})") from None
+    if not isinstance(outputs, dict):
+        raise PipelineError(f"{path}: expected a JSON object from `terraform output -json`")
+    return target_from_terraform_outputs(outputs, str(path))

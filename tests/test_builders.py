@@ -1,0 +1,133 @@
+"""Rendered definitions: golden files, naming rules, failure paths, and no network while building."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlops_pipeline.builders import build_definitions, definition_json
+from mlops_pipeline.target import local_target
+
+GOLDEN = Path(__file__).parent / "golden"
+#: The name field of each SageMaker resource a workflow creates.
+CREATED_NAME_FIELD = {
+    "createHyperParameterTuningJob.sync": "HyperParameterTuningJobName.$",
+    "createModel": "ModelName.$",
+    "createTransformJob.sync": "TransformJobName.$",
+}
+
+
+@pytest.fixture(scope="module")
+def definitions(example_config):
+    return build_definitions(example_config, local_target(example_config.name))
+
+
+@pytest.mark.parametrize("workflow", ["training", "scoring"])
+def test_rendered_definition_matches_golden_file(definitions, workflow):
+    """Regenerate after a reviewed change with: UPDATE_GOLDEN=1 python -m pytest tests/test_builders.py"""
+    path = GOLDEN / f"{workflow}.asl.json"
+    rendered = definition_json(definitions[workflow])
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(rendered, encoding="utf-8")
+    assert rendered == path.read_text(encoding="utf-8"), f"{path.name} changed: review it, then UPDATE_GOLDEN=1"
+
+
+def tasks(definition):
+    return {name: state for name, state in definition["States"].items() if state["Type"] == "Task"}
+
+
+@pytest.mark.parametrize("workflow", ["training", "scoring"])
+def test_every_task_failure_ends_in_a_named_fail_state_with_a_cause(definitions, workflow):
+    states = definitions[workflow]["States"]
+    for name, state in tasks(definitions[workflow]).items():
+        catch_all = [c for c in state.get("Catch", []) if "States.ALL" in c["ErrorEquals"]]
+        assert catch_all, f"{name} has no catch-all"
+        target = states[catch_all[0]["Next"]]
+        assert target["Type"] == "Fail"
+        assert target.get("Cause") or target.get("CausePath", "").startswith("States.Format(")
+
+
+@pytest.mark.parametrize("workflow", ["training", "scoring"])
+def test_sagemaker_names_are_unique_per_execution_and_retry(definitions, workflow, example_config):
+    names = [
+        state["Parameters"][CREATED_NAME_FIELD[api]]
+        for state in tasks(definitions[workflow]).values()
+        if (api := state["Resource"].rsplit(":", 1)[-1]) in CREATED_NAME_FIELD
+    ]
+    assert names
+    for name in names:
+        assert name == f"States.Format('{example_config.name}-{{}}-{{}}', $.job_stem, $$.State.RetryCount)"
+
+
+def test_transient_errors_are_retried_with_backoff(definitions):
+    tune = definitions["training"]["States"]["TuneHyperparameters"]
+    transient = tune["Retry"][0]
+    assert "SageMaker.ThrottlingException" in transient["ErrorEquals"]
+    assert transient["BackoffRate"] > 1 and transient["MaxAttempts"] >= 1
+    glue = definitions["training"]["States"]["TransformTrainingData"]["Retry"][0]
+    assert "Glue.ConcurrentRunsExceededException" in glue["ErrorEquals"]
+
+
+def test_s3_uris_come_from_the_execution_input_except_store_names(definitions):
+    text = json.dumps(definitions)
+    assert "data/train" not in text.replace("under data/train/", "")
+    glue_args = definitions["training"]["States"]["TransformTrainingData"]["Parameters"]["Arguments"]
+    assert glue_args["--S3_SOURCE.$"] == "States.Format('s3://{}/{}', $.bucket, $.key)"
+
+
+def test_quality_gate_reads_the_named_metric_and_states_value_and_threshold(definitions):
+    states = definitions["training"]["States"]
+    assert "'roc_auc'" in states["DescribeBestTrainingJob"]["ResultSelector"]["GateMetricReported.$"]
+    assert states["ReadGateMetric"]["Parameters"]["values.$"] == "$.best.Metrics[?(@.MetricName == 'roc_auc')].Value"
+    gate = states["QualityGate"]
+    assert gate["Choices"][0] == {"Variable": "$.gate.values[0]", "NumericGreaterThanEquals": 0.7, "Next": "CreateModel"}
+    cause = states[gate["Default"]]["CausePath"]
+    assert "roc_auc = {}" in cause and "roc_auc >= 0.7" in cause and "$.gate.values[0]" in cause
+
+
+def test_gate_comparison_and_grid_strategy_render(example_config):
+    config = example_config.model_copy(
+        update={
+            "quality_gate": example_config.quality_gate.model_copy(update={"metric": "logloss", "comparison": "<", "threshold": 0.4}),
+        }
+    )
+    states = build_definitions(config, local_target(config.name))["training"]["States"]
+    assert states["QualityGate"]["Choices"][0]["NumericLessThan"] == 0.4
+    ranges = states["TuneHyperparameters"]["Parameters"]["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    assert ranges["ContinuousParameterRanges"][0] == {"Name": "eta", "MinValue": "0.01", "MaxValue": "0.5", "ScalingType": "Logarithmic"}
+    assert ranges["CategoricalParameterRanges"][0]["Values"] == ["depthwise", "lossguide"]
+
+
+def test_scoring_fails_fast_without_an_approved_model(definitions):
+    resolve = definitions["scoring"]["States"]["ResolveApprovedModel"]
+    first = resolve["Catch"][0]
+    assert first["ErrorEquals"] == ["S3.NoSuchKeyException"]
+    assert definitions["scoring"]["States"][first["Next"]]["Error"] == "NoApprovedModel"
+
+
+def test_rendering_needs_no_network_and_no_credentials(tmp_path):
+    """Run the real CLI with sockets disabled and every AWS credential source removed."""
+    code = (
+        "import socket\n"
+        "def refuse(*a, **k): raise OSError('network disabled in this test')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "socket.getaddrinfo = refuse\n"
+        "from mlops_pipeline.deploy import main\n"
+        "main()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+    result = subprocess.run(
+        [sys.executable, "-c", code, "--only-json", "--out", str(tmp_path / "out")],
+        cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "training.asl.json" in result.stdout
+    rendered = (tmp_path / "out" / "training.asl.json").read_text()
+    assert rendered == (GOLDEN / "training.asl.json").read_text()

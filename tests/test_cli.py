@@ -1,0 +1,47 @@
+"""The mlops-pipeline command: help, rendering, and user errors as one line with exit 1."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from mlops_pipeline.cli import main
+
+from conftest import REPO
+
+
+def test_help_lists_the_commands():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("deploy", "render", "demo"):
+        assert command in result.output
+
+
+def test_render_writes_both_definitions(tmp_path):
+    result = CliRunner().invoke(main, ["render", "--workflow", str(REPO / "workflows/attrition.py"), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scoring.asl.json", "training.asl.json"]
+
+
+def test_user_error_is_one_line_and_exit_1(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from mlops_pipeline.config import QualityGate\nGATE = QualityGate(comparison='==', threshold=0.5)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mlops_pipeline.cli", "render", "--workflow", str(bad), "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {bad}:2: QualityGate.comparison: Input should be '>=', '>', '<=' or '<' (got '==')"
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_deploy_module_runs_as_a_script():
+    result = subprocess.run([sys.executable, "-m", "mlops_pipeline.deploy", "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert "--only-json" in result.stdout and "--dry-run" in result.stdout

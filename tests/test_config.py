@@ -1,0 +1,148 @@
+"""Configuration is validated at load time; every mistake names the field and what is allowed."""
+
+from __future__ import annotations
+
+import copy
+import textwrap
+
+import pytest
+from pydantic import ValidationError
+
+from mlops_pipeline.config import PipelineConfig, describe_validation_error, load_workflow
+from mlops_pipeline.errors import PipelineError
+from mlops_pipeline.naming import max_pipeline_name_length
+
+VALID = {
+    "name": "attrition",
+    "data": {"label": "attrition", "id_column": "employee_id"},
+    "transform": {"script": "attrition_transform.py"},
+    "model": {"image": "byo-xgboost:1.0", "hyperparameters": {"num_round": 50}},
+    "tuning": {
+        "objective_metric": "roc_auc",
+        "max_jobs": 4,
+        "max_parallel_jobs": 2,
+        "ranges": [
+            {"type": "continuous", "name": "eta", "min": 0.01, "max": 0.3, "scaling": "Logarithmic"},
+            {"type": "integer", "name": "max_depth", "min": 2, "max": 6},
+            {"type": "categorical", "name": "grow_policy", "values": ["depthwise", "lossguide"]},
+        ],
+    },
+    "quality_gate": {"threshold": 0.7},
+}
+
+
+def with_change(path: str, value):
+    config = copy.deepcopy(VALID)
+    *parents, last = path.split(".")
+    node = config
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node[part]
+    if value is DELETE:
+        del node[last]
+    elif last.isdigit():
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return config
+
+
+DELETE = object()
+
+
+def error_for(config: dict) -> str:
+    with pytest.raises(ValidationError) as caught:
+        PipelineConfig.model_validate(config)
+    return describe_validation_error(caught.value)
+
+
+def test_the_valid_configuration_loads():
+    config = PipelineConfig.model_validate(VALID)
+    assert config.gate_metric == "roc_auc"
+    assert config.transform.module == "attrition_transform"
+
+
+BAD_CONFIGURATIONS = [
+    # (what is wrong, path, value, words the message must contain)
+    ("wrong type", "tuning.max_jobs", "many", ["tuning.max_jobs", "integer", "'many'"]),
+    ("unknown strategy", "tuning.strategy", "Bayes", ["tuning.strategy", "'Bayesian'", "'Random'", "'Grid'", "'Bayes'"]),
+    ("empty ranges", "tuning.ranges", [], ["tuning.ranges", "at least 1"]),
+    ("min > max", "tuning.ranges.0", {"type": "continuous", "name": "eta", "min": 0.5, "max": 0.1}, ["'eta'", "min (0.5) must be less than max (0.1)"]),
+    ("log scale from zero", "tuning.ranges.1", {"type": "integer", "name": "max_depth", "min": 0, "max": 6, "scaling": "Logarithmic"}, ["'max_depth'", "Logarithmic", "min > 0"]),
+    ("probability threshold > 1", "quality_gate.threshold", 1.5, ["quality_gate.threshold 1.5", "[0, 1]", "'roc_auc'"]),
+    ("name too long for tuning jobs", "name", "a-very-long-pipeline-name", ["name 'a-very-long-pipeline-name'", "32", f"at most {max_pipeline_name_length()}"]),
+    ("name with capitals", "name", "Attrition", ["name 'Attrition'", "lowercase"]),
+    ("unknown field", "tuning.max_job", 3, ["tuning.max_job", "Extra inputs are not permitted"]),
+    ("objective not printed by the model", "tuning.objective_metric", "auc_pr", ["tuning.objective_metric 'auc_pr'", "accuracy, roc_auc"]),
+    ("comparison unknown", "quality_gate.comparison", "=>", ["quality_gate.comparison", "'>='", "'=>'"]),
+    ("payload budget", "inference", {"max_payload_mb": 50, "max_concurrent_transforms": 4}, ["max_payload_mb × max_concurrent_transforms", "100", "50 × 4"]),
+    ("image without tag", "model.image", "byo-xgboost", ["model.image", "needs a tag"]),
+    ("grid with continuous ranges", "tuning.strategy", "Grid", ["Grid strategy takes categorical ranges only", "eta", "max_depth"]),
+    ("parallel above total", "tuning.max_parallel_jobs", 9, ["max_parallel_jobs (9) exceeds max_jobs (4)"]),
+    ("missing label", "data.label", DELETE, ["data.label", "Field required"]),
+    ("tuned and static", "model.hyperparameters", {"eta": 0.1}, ["both static and tuned: eta"]),
+    ("bad script name", "transform.script", "transform.sh", ["transform.script", "pattern"]),
+    ("reverse log outside [0,1)", "tuning.ranges.0", {"type": "continuous", "name": "eta", "min": 0.5, "max": 2, "scaling": "ReverseLogarithmic"}, ["ReverseLogarithmic", "0 <= min < max < 1"]),
+    ("range type unknown", "tuning.ranges.0", {"type": "float", "name": "eta", "min": 0.1, "max": 0.2}, ["tuning.ranges.0", "'continuous', 'integer', 'categorical'"]),
+]
+
+
+@pytest.mark.parametrize("what, path, value, expected", BAD_CONFIGURATIONS, ids=[c[0] for c in BAD_CONFIGURATIONS])
+def test_bad_configuration_is_rejected_with_a_message_naming_the_field(what, path, value, expected):
+    message = error_for(with_change(path, value))
+    assert "\n" not in message
+    for words in expected:
+        assert words in message, f"{what}: {words!r} not in {message!r}"
+
+
+def test_grid_strategy_accepts_categorical_ranges_without_max_jobs():
+    config = copy.deepcopy(VALID)
+    config["tuning"] = {
+        "strategy": "Grid",
+        "objective_metric": "roc_auc",
+        "ranges": [{"type": "categorical", "name": "max_depth", "values": ["3", "5"]}],
+    }
+    assert PipelineConfig.model_validate(config).tuning.max_jobs is None
+
+
+def test_threshold_outside_unit_interval_is_fine_for_a_loss_metric():
+    config = copy.deepcopy(VALID)
+    config["quality_gate"] = {"metric": "logloss", "comparison": "<=", "threshold": 2.0}
+    assert PipelineConfig.model_validate(config).gate_metric == "logloss"
+
+
+def test_load_workflow_names_the_file_line_and_field(tmp_path):
+    path = tmp_path / "bad.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            from mlops_pipeline.config import TuningSettings, IntegerRange
+            TUNING = TuningSettings(
+                strategy="Hyperband",
+                objective_metric="roc_auc",
+                ranges=(IntegerRange(name="max_depth", min=2, max=6),),
+            )
+            """
+        )
+    )
+    with pytest.raises(PipelineError) as caught:
+        load_workflow(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:3: TuningSettings.strategy:")
+    assert "'Bayesian', 'Random' or 'Grid'" in message and "'Hyperband'" in message
+
+
+def test_load_workflow_requires_pipeline(tmp_path):
+    path = tmp_path / "empty.py"
+    path.write_text("X = 1\n")
+    with pytest.raises(PipelineError, match=r"define PIPELINE = PipelineConfig\(\.\.\.\) \(found NoneType\)"):
+        load_workflow(path)
+
+
+def test_load_workflow_missing_file(tmp_path):
+    with pytest.raises(PipelineError, match="workflow file not found"):
+        load_workflow(tmp_path / "nope.py")
+
+
+def test_example_workflow_loads(example_config):
+    assert example_config.name == "attrition"
+    assert {r.type for r in example_config.tuning.ranges} == {"continuous", "integer", "categorical"}

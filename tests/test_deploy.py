@@ -1,0 +1,154 @@
+"""Deploy against moto: create, no-op, update with a new version, dry run, and clear errors."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+
+import boto3
+import pytest
+from click.testing import CliRunner
+from moto import mock_aws
+
+from mlops_pipeline.deploy import main
+from mlops_pipeline.target import local_target
+
+from conftest import EXAMPLE_WORKFLOW
+
+
+def terraform_outputs(target) -> dict:
+    """The shape of `terraform output -json`."""
+    return {key: {"sensitive": False, "type": "string", "value": value} for key, value in asdict(target).items()}
+
+
+@pytest.fixture
+def project(tmp_path, aws_credentials, example_config):
+    """A workflow, its Glue scripts and a Terraform outputs file, with the stores created in moto."""
+    target = local_target(example_config.name)
+    (tmp_path / "glue").mkdir()
+    (tmp_path / "glue" / "attrition_transform.py").write_text("print('transform')\n")
+    (tmp_path / "outputs.json").write_text(json.dumps(terraform_outputs(target)))
+    workflow = tmp_path / "attrition.py"
+    workflow.write_text(EXAMPLE_WORKFLOW.read_text())
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for store in ("source_repository", "metadata"):
+            s3.create_bucket(Bucket=target.bucket(store))
+        boto3.client("iam").create_role(RoleName="attrition-states", AssumeRolePolicyDocument="{}")
+        yield tmp_path, target
+
+
+def run_deploy(tmp_path, *extra, workflow=None):
+    args = [
+        "--workflow", str(workflow or tmp_path / "attrition.py"),
+        "--tf-outputs", str(tmp_path / "outputs.json"),
+        "--glue-dir", str(tmp_path / "glue"),
+        *extra,
+    ]
+    return CliRunner().invoke(main, args, catch_exceptions=False, terminal_width=200)
+
+
+def machine(target, name):
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    arn = target.state_machine_arn(name)
+    return sfn.describe_state_machine(stateMachineArn=arn), sfn.describe_state_machine_alias(stateMachineAliasArn=f"{arn}:live")
+
+
+def test_first_run_creates_everything(project):
+    tmp_path, target = project
+    result = run_deploy(tmp_path)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("created") == 4  # two state machines and two aliases
+    for name in ("attrition-training", "attrition-scoring"):
+        described, alias = machine(target, name)
+        assert json.loads(described["definition"])["StartAt"] == "ValidateInput"
+        assert described["roleArn"] == target.step_functions_role_arn
+        assert described["tracingConfiguration"] == {"enabled": True}
+        assert alias["routingConfiguration"][0]["stateMachineVersionArn"].endswith(f"{name}:1")
+    body = boto3.client("s3").get_object(Bucket=target.source_repository_bucket, Key="glue_transforms/attrition_transform.py")
+    assert body["Body"].read() == b"print('transform')\n"
+
+
+def test_second_run_changes_nothing_and_says_so(project):
+    tmp_path, target = project
+    run_deploy(tmp_path)
+    result = run_deploy(tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "Nothing to change" in result.output
+    assert "created" not in result.output and "updated" not in result.output
+    _, alias = machine(target, "attrition-training")
+    assert alias["routingConfiguration"][0]["stateMachineVersionArn"].endswith(":1")
+
+
+def changed_workflow(tmp_path):
+    path = tmp_path / "changed.py"
+    path.write_text((tmp_path / "attrition.py").read_text().replace("threshold=0.70", "threshold=0.75"))
+    return path
+
+
+def test_changed_workflow_updates_and_moves_the_alias_to_a_new_version(project):
+    tmp_path, target = project
+    run_deploy(tmp_path)
+    result = run_deploy(tmp_path, workflow=changed_workflow(tmp_path))
+    assert result.exit_code == 0, result.output
+    training, alias = machine(target, "attrition-training")
+    assert json.loads(training["definition"])["States"]["QualityGate"]["Choices"][0]["NumericGreaterThanEquals"] == 0.75
+    assert alias["routingConfiguration"][0]["stateMachineVersionArn"].endswith("attrition-training:2")
+    scoring, scoring_alias = machine(target, "attrition-scoring")
+    assert scoring_alias["routingConfiguration"][0]["stateMachineVersionArn"].endswith(":1")  # unchanged
+
+
+def test_dry_run_shows_the_diff_and_changes_nothing(project):
+    tmp_path, target = project
+    run_deploy(tmp_path)
+    before, _ = machine(target, "attrition-training")
+    (tmp_path / "glue" / "attrition_transform.py").write_text("print('changed')\n")
+    result = run_deploy(tmp_path, "--dry-run", workflow=changed_workflow(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "would update" in result.output and "would be replaced" in result.output
+    assert '-          "NumericGreaterThanEquals": 0.7,' in result.output
+    assert '+          "NumericGreaterThanEquals": 0.75,' in result.output
+    assert "Dry run: nothing was changed." in result.output
+    after, alias = machine(target, "attrition-training")
+    assert after["definition"] == before["definition"]
+    assert alias["routingConfiguration"][0]["stateMachineVersionArn"].endswith(":1")
+    body = boto3.client("s3").get_object(Bucket=target.source_repository_bucket, Key="glue_transforms/attrition_transform.py")
+    assert body["Body"].read() == b"print('transform')\n"
+
+
+def test_dry_run_before_anything_exists_creates_nothing(project):
+    tmp_path, target = project
+    result = run_deploy(tmp_path, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("would create") == 2
+    assert boto3.client("stepfunctions").list_state_machines()["stateMachines"] == []
+
+
+def test_missing_outputs_are_named_in_one_line(project):
+    tmp_path, target = project
+    outputs = terraform_outputs(target)
+    del outputs["glue_job_name"], outputs["sagemaker_role_arn"]
+    (tmp_path / "outputs.json").write_text(json.dumps(outputs))
+    result = CliRunner().invoke(main, ["--workflow", str(tmp_path / "attrition.py"), "--tf-outputs", str(tmp_path / "outputs.json")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: {tmp_path / 'outputs.json'}: terraform outputs lack sagemaker_role_arn, glue_job_name — "
+        "run `terraform -chdir=infra/terraform apply` first"
+    ]
+
+
+def test_pipeline_name_must_match_terraform(project):
+    tmp_path, target = project
+    (tmp_path / "outputs.json").write_text(json.dumps(terraform_outputs(replace(target, pipeline_name="churn"))))
+    result = run_deploy(tmp_path)
+    assert result.exit_code == 1
+    assert "Terraform was applied with pipeline_name 'churn'" in result.output
+
+
+def test_clients_honour_aws_endpoint_url(project, monkeypatch):
+    tmp_path, _ = project
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    result = run_deploy(tmp_path)
+    assert result.exit_code == 1
+    assert "http://127.0.0.1:9" in result.output and len(result.output.strip().splitlines()) == 1
