@@ -241,7 +241,7 @@ def approval_record(config: PipelineConfig, target: Target) -> Pass:
             },
             "metrics.$": "$.best.Metrics",
             "hyperparameters.$": "$.best.HyperParameters",
-            "schema_uri.$": states_format(f"s3://{target.extracts_bucket}/{config.name}/{{}}/schema.json", "$.job_stem"),
+            "schema_uri.$": states_format(f"s3://{target.extracts_bucket}/{config.name}/{{}}/train/schema.json", "$.job_stem"),
             "source": {"bucket.$": "$.bucket", "key.$": "$.key", "uri.$": landed_object_uri()},
             "execution_id.$": "$$.Execution.Id",
             "approved_at.$": "$$.State.EnteredTime",

@@ -1,0 +1,5 @@
+"""gunicorn entry point: ``gunicorn wsgi:app``."""
+
+import predictor
+
+app = predictor.create_app()
