@@ -29,3 +29,73 @@ def aws_credentials(monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+CONTAINER = REPO / "containers" / "byo-xgboost"
+PROGRAM = CONTAINER / "program"
+GLUE_DIR = REPO / "glue_transforms"
+
+
+def run_glue_transform(*args: str, cwd=GLUE_DIR):
+    """The Glue entry point as a subprocess, the way the local runtime runs it."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "run_transform.py", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def glue_args(kind: str, source, dest, **extra) -> list[str]:
+    args = ["--KIND", kind, "--S3_SOURCE", str(source), "--S3_DEST", f"{dest}/", "--LABEL", "attrition",
+            "--ID_COLUMN", "employee_id", "--TRANSFORM_MODULE", "attrition_transform"]
+    for key, value in extra.items():
+        args += [f"--{key}", str(value)]
+    return args
+
+
+def training_env(root, **channels) -> dict:
+    """The sagemaker-training-toolkit variables for an /opt/ml-like tree under ``root``."""
+    import os
+
+    env = dict(os.environ)
+    env.update(
+        SM_MODEL_DIR=str(root / "model"),
+        SM_INPUT_CONFIG_DIR=str(root / "input" / "config"),
+        SM_OUTPUT_DIR=str(root / "output"),
+        SM_OUTPUT_DATA_DIR=str(root / "output" / "data"),
+    )
+    for name, path in channels.items():
+        env[f"SM_CHANNEL_{name.upper()}"] = str(path)
+    return env
+
+
+def run_train(root, hyperparameters: dict, **channels):
+    import json
+    import subprocess
+    import sys
+
+    (root / "input" / "config").mkdir(parents=True, exist_ok=True)
+    (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    return subprocess.run([sys.executable, str(PROGRAM / "train")], env=training_env(root, **channels),
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def demo_extract(tmp_path_factory):
+    """Demo data transformed by the real Glue entry point: landed files and extract folder."""
+    from mlops_pipeline.demo_data import write_demo_pair
+
+    root = tmp_path_factory.mktemp("extract")
+    train, score = write_demo_pair(root / "landed", 4000, 500)
+    for kind, source, extra in (("train", train, {}), ("score", score, {"SCHEMA_URI": root / "extract/train/schema.json"})):
+        result = run_glue_transform(*glue_args(kind, source, root / "extract", **extra))
+        assert result.returncode == 0, result.stderr
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained_model(demo_extract, tmp_path_factory):
+    """A model directory written by the real ``train`` program."""
+    root = tmp_path_factory.mktemp("opt_ml")
+    extract = demo_extract / "extract"
+    result = run_train(root, {"num_round": "30", "max_depth": "4"}, train=extract / "train", validation=extract / "validation")
+    assert result.returncode == 0, result.stderr
+    return root / "model"

@@ -1,0 +1,103 @@
+"""The container's ``serve`` program on a free localhost port, spoken to over real HTTP."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import requests
+
+from mlops_pipeline.container import start_server
+
+from conftest import PROGRAM
+
+PAYLOAD_LIMIT_MB = 20
+
+
+@pytest.fixture(scope="module")
+def server(trained_model, tmp_path_factory):
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with start_server(PROGRAM, trained_model, log, workers=2, max_payload_mb=PAYLOAD_LIMIT_MB) as running:
+        yield running.url
+    assert running.process.poll() is not None  # stopped with its workers
+
+
+@pytest.fixture(scope="module")
+def scoring_rows(demo_extract):
+    """Feature rows as the batch transform sends them (the id column filtered off)."""
+    lines = (demo_extract / "extract" / "score" / "score.csv").read_text().splitlines()
+    return [line.split(",", 1)[1] for line in lines]
+
+
+def local_predictions(trained_model, rows: list[str]) -> np.ndarray:
+    import xgboost as xgb
+
+    booster = xgb.Booster()
+    booster.load_model(str(trained_model / "xgboost-model.json"))
+    matrix = np.array([[float(v) if v else np.nan for v in row.split(",")] for row in rows])
+    return booster.inplace_predict(matrix)
+
+
+def post_csv(url: str, body: str | bytes):
+    return requests.post(f"{url}/invocations", data=body, headers={"Content-Type": "text/csv"}, timeout=120)
+
+
+def test_ping(server):
+    assert requests.get(f"{server}/ping", timeout=5).status_code == 200
+
+
+@pytest.mark.parametrize("count", [1, 10_000, 100_000])
+def test_one_prediction_per_row_in_input_order(server, trained_model, scoring_rows, count):
+    rows = [scoring_rows[i % len(scoring_rows)] for i in range(count)]
+    answer = post_csv(server, "\n".join(rows) + "\n")
+    assert answer.status_code == 200, answer.text
+    values = np.array([float(v) for v in answer.text.splitlines()])
+    assert len(values) == count
+    expected = local_predictions(trained_model, scoring_rows)
+    np.testing.assert_allclose(values, expected[np.arange(count) % len(scoring_rows)], atol=1e-6)
+
+
+def test_header_row_is_optional(server, trained_model, scoring_rows):
+    features = (trained_model / "features.json").read_text()
+    import json
+
+    header = ",".join(json.loads(features)["features"])
+    answer = post_csv(server, f"{header}\n{scoring_rows[0]}\n{scoring_rows[1]}\n")
+    assert answer.status_code == 200
+    assert len(answer.text.splitlines()) == 2
+
+
+def test_json_instances(server, trained_model, scoring_rows):
+    rows = [[float(v) if v else None for v in row.split(",")] for row in scoring_rows[:3]]
+    answer = requests.post(f"{server}/invocations", json={"instances": rows}, timeout=30)
+    assert answer.status_code == 200
+    np.testing.assert_allclose(answer.json()["predictions"], local_predictions(trained_model, scoring_rows[:3]), atol=1e-6)
+
+
+def test_wrong_content_type_is_415(server):
+    answer = requests.post(f"{server}/invocations", data="1,2", headers={"Content-Type": "text/plain"}, timeout=5)
+    assert answer.status_code == 415
+    assert "send text/csv or application/json" in answer.text
+
+
+def test_wrong_column_count_is_400_naming_the_row_and_columns(server, scoring_rows):
+    body = f"{scoring_rows[0]}\n{scoring_rows[1]},7\n"
+    answer = post_csv(server, body)
+    assert answer.status_code == 400
+    assert answer.text.startswith("row 2 has 27 columns; expected 26 columns: age, job_level,")
+
+
+def test_non_numeric_value_is_400_naming_the_row(server, scoring_rows):
+    bad = scoring_rows[1].replace(scoring_rows[1].split(",")[0], "forty", 1)
+    answer = post_csv(server, f"{scoring_rows[0]}\n{bad}\n")
+    assert answer.status_code == 400
+    assert answer.text.startswith("row 2 has a non-numeric value 'forty'; expected 26 columns")
+
+
+def test_empty_body_is_400(server):
+    answer = post_csv(server, "")
+    assert answer.status_code == 400 and "no rows to score" in answer.text
+
+
+def test_oversized_payload_is_413(server):
+    answer = post_csv(server, b"1" * (PAYLOAD_LIMIT_MB * 1024 * 1024 + 1))
+    assert answer.status_code == 413
