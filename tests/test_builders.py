@@ -131,3 +131,19 @@ def test_rendering_needs_no_network_and_no_credentials(tmp_path):
     assert "training.asl.json" in result.stdout
     rendered = (tmp_path / "out" / "training.asl.json").read_text()
     assert rendered == (GOLDEN / "training.asl.json").read_text()
+
+
+def test_scoring_waits_for_a_running_training_with_a_bounded_number_of_polls(definitions, example_config):
+    states = definitions["scoring"]["States"]
+    check = states["CheckTrainingRunning"]
+    assert check["Resource"] == "arn:aws:states:::aws-sdk:sfn:listExecutions"
+    assert check["Parameters"] == {
+        "StateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:attrition-training",
+        "StatusFilter": "RUNNING",
+        "MaxResults": 1,
+    }
+    decide = states["TrainingStillRunning"]
+    bound = decide["Choices"][0]["And"][1]
+    assert bound == {"Variable": "$.wait.polls", "NumericLessThan": example_config.scoring_wait_seconds // example_config.scoring_poll_seconds}
+    assert decide["Choices"][0]["Next"] == "WaitForTraining" and decide["Default"] == "ResolveApprovedModel"
+    assert states["WaitForTraining"]["Next"] == "CountWait" and states["CountWait"]["Next"] == "CheckTrainingRunning"

@@ -240,6 +240,7 @@ class PipelineConfig(_Settings):
     scoring_wait_seconds: int = Field(
         default=3600, ge=0, le=86400, description="How long scoring waits for a running training to approve a model."
     )
+    scoring_poll_seconds: int = Field(default=60, ge=1, le=3600, description="How often scoring checks on that training.")
 
     @field_validator("name")
     @classmethod

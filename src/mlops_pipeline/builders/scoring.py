@@ -17,9 +17,10 @@ from mlops_pipeline.builders.common import (
     validate_input,
 )
 from mlops_pipeline.builders.glue import glue_transform
-from mlops_pipeline.builders.sdk import Catch, Chain, Fail, Pass, Succeed, Task, render
+from mlops_pipeline.builders.sdk import Catch, Chain, Choice, ChoiceRule, Fail, Pass, Succeed, Task, Wait, render
 from mlops_pipeline.builders.training import latest_model_key
 from mlops_pipeline.config import PipelineConfig
+from mlops_pipeline.naming import state_machine_name
 from mlops_pipeline.target import Target
 
 #: The scoring extract holds the id first, then the features in training order.
@@ -39,9 +40,9 @@ def resolve_model_step(config: PipelineConfig, target: Target) -> Task:
         "NoApprovedModel",
         error="NoApprovedModel",
         cause=(
-            f"Pipeline {config.name} has no approved model yet (no s3://{target.metadata_bucket}/"
-            f"{latest_model_key(config)}). Land a training file under {target.training_prefix} and let it pass "
-            "the quality gate, then land this scoring file again."
+            f"Pipeline {config.name} has no approved model (no s3://{target.metadata_bucket}/"
+            f"{latest_model_key(config)}) and no training is running. Land a training file under "
+            f"{target.training_prefix} and let it pass the quality gate, then land this scoring file again."
         ),
     )
     step = Task(
@@ -56,6 +57,37 @@ def resolve_model_step(config: PipelineConfig, target: Target) -> Task:
     step.add_catch(Catch(error_equals=["S3.NoSuchKeyException"], next_step=no_model, result_path="$.error"))
     step.add_catch(catch_into(failure("ResolveApprovedModelFailed", "ResolveApprovedModelFailed", f"Reading s3://{target.metadata_bucket}/{latest_model_key(config)}")))
     return step
+
+
+def wait_for_running_training(config: PipelineConfig, target: Target, resolve) -> Pass:
+    """Scoring that lands while a training runs waits for it, up to ``scoring_wait_seconds``.
+
+    S3 events arrive in any order, so a scoring file dropped right after a training file may start
+    first; polling the training state machine keeps it from scoring with a stale (or no) model.
+    """
+    polls = -(-config.scoring_wait_seconds // config.scoring_poll_seconds)
+    training_arn = target.state_machine_arn(state_machine_name(config.name, "train"))
+    start = Pass("StartWaitBudget", result={"polls": 0}, result_path="$.wait")
+    check = Task(
+        "CheckTrainingRunning",
+        resource=aws_sdk_arn(target, "sfn", "listExecutions"),
+        parameters={"StateMachineArn": training_arn, "StatusFilter": "RUNNING", "MaxResults": 1},
+        result_selector={"running.$": "States.ArrayLength($.Executions)"},
+        result_path="$.training",
+        retry=[transient_retry(config.retry, ("Sfn.ThrottlingException", "Sfn.InternalServerException"))],
+    )
+    check.add_catch(catch_into(failure("CheckTrainingRunningFailed", "CheckTrainingRunningFailed", f"Listing running executions of {training_arn}")))
+    wait = Wait("WaitForTraining", seconds=config.scoring_poll_seconds)
+    count = Pass("CountWait", parameters={"polls.$": "States.MathAdd($.wait.polls, 1)"}, result_path="$.wait")
+    decide = Choice("TrainingStillRunning", comment=f"Wait up to {config.scoring_wait_seconds} s for a running training.")
+    decide.add_choice(
+        ChoiceRule.And([ChoiceRule.NumericGreaterThan("$.training.running", 0), ChoiceRule.NumericLessThan("$.wait.polls", polls)]),
+        wait,
+    )
+    decide.default_choice(resolve)
+    Chain([start, check, decide])
+    Chain([wait, count, check])
+    return start
 
 
 def batch_transform_step(config: PipelineConfig, target: Target) -> Task:
@@ -161,4 +193,4 @@ def build_scoring(config: PipelineConfig, target: Target) -> dict:
     crawl.add_catch(catch_into(failure("CatalogPredictionsFailed", "CatalogPredictionsFailed", f"Starting the crawler {target.glue_crawler_name}")))
 
     Chain([resolve, transform, batch, name, publish, crawl, done, Succeed("PredictionsPublished")])
-    return render(validate_input("ValidateInput", resolve, "scoring"))
+    return render(validate_input("ValidateInput", wait_for_running_training(config, target, resolve), "scoring"))

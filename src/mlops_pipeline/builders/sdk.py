@@ -41,6 +41,7 @@ Graph = _states.Graph
 Pass = _states.Pass
 Retry = _states.Retry
 Succeed = _states.Succeed
+Wait = _states.Wait
 
 
 class _ExtraFields:
