@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test test-fast demo render clean
+.PHONY: venv test test-fast demo render lambda-zip clean
 
 # Create or refresh the virtual environment whenever the declared dependencies change.
 $(STAMP): setup.cfg pyproject.toml
@@ -27,6 +27,10 @@ demo: $(STAMP)
 
 render: $(STAMP)
 	$(BIN)/python -m mlops_pipeline.deploy --only-json --out build/definitions
+
+# The landing Lambda's deployment package (Terraform uploads it).
+lambda-zip: $(STAMP)
+	$(BIN)/python -m mlops_pipeline.lambda_zip build/landing_handler.zip
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

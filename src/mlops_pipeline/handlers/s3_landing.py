@@ -23,6 +23,7 @@ import os
 import random
 import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
@@ -139,7 +140,8 @@ def execution_name(kind: str, obj: LandedObject) -> str:
     """``train-<file slug>-<hash>``: readable, ``[A-Za-z0-9_-]``, at most 80 characters."""
     digest = hashlib.sha256(obj.identity.encode("utf-8")).hexdigest()[:HASH_LENGTH]
     stem = obj.key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "file"
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()  # données -> donnees
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_stem.lower()).strip("-") or "file"
     room = EXECUTION_NAME_MAX - len(kind) - len(digest) - 2
     return f"{kind}-{slug[:room].strip('-') or 'file'}-{digest}"
 
