@@ -24,7 +24,6 @@ PROBABILITY_METRICS = frozenset(
 )
 #: What the example container prints, one ``name: value`` line each.
 DEFAULT_METRICS = ("accuracy", "roc_auc", "f1", "precision", "recall", "logloss")
-SCALING_TYPES = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
 HyperparameterValue = Union[bool, int, float, str]
 
 
