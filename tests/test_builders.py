@@ -147,3 +147,22 @@ def test_scoring_waits_for_a_running_training_with_a_bounded_number_of_polls(def
     assert bound == {"Variable": "$.wait.polls", "NumericLessThan": example_config.scoring_wait_seconds // example_config.scoring_poll_seconds}
     assert decide["Choices"][0]["Next"] == "WaitForTraining" and decide["Default"] == "ResolveApprovedModel"
     assert states["WaitForTraining"]["Next"] == "CountWait" and states["CountWait"]["Next"] == "CheckTrainingRunning"
+
+
+@pytest.mark.parametrize("workflow", ["training", "scoring"])
+def test_definitions_parse_as_amazon_states_language(definitions, workflow):
+    """moto's port of the AWS ASL grammar accepts every state and field we render."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    program, _ = AmazonStateLanguageParser.parse(definition_json(definitions[workflow]))
+    assert set(program.states.states) == set(definitions[workflow]["States"])
+
+
+@pytest.mark.parametrize("field, value", [("Type", "Taks"), ("ResultSelectorr", {}), ("TimeoutSeconds", "soon")])
+def test_the_parser_check_can_fail(definitions, field, value):
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    broken = json.loads(definition_json(definitions["scoring"]))
+    broken["States"]["BatchTransform"][field] = value
+    with pytest.raises(Exception):
+        AmazonStateLanguageParser.parse(json.dumps(broken))
