@@ -145,6 +145,16 @@ def test_pipeline_name_must_match_terraform(project):
     assert "Terraform was applied with pipeline_name 'churn'" in result.output
 
 
+def test_render_with_terraform_outputs_names_the_terraform_stores(project):
+    tmp_path, target = project
+    renamed = replace(target, extracts_bucket="acme-extracts-7f3a")
+    (tmp_path / "outputs.json").write_text(json.dumps(terraform_outputs(renamed)))
+    result = run_deploy(tmp_path, "--only-json", "--out", str(tmp_path / "rendered"))
+    assert result.exit_code == 0, result.output
+    assert "s3://acme-extracts-7f3a/attrition/" in (tmp_path / "rendered" / "training.asl.json").read_text()
+    assert boto3.client("stepfunctions").list_state_machines()["stateMachines"] == []  # rendering deploys nothing
+
+
 def test_clients_honour_aws_endpoint_url(project, monkeypatch):
     tmp_path, _ = project
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")

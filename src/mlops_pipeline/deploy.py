@@ -258,6 +258,7 @@ def main(workflow: Path, only_json: bool, out: Path, tf_outputs: Path | None, te
     config = load_workflow(workflow)
     if only_json:
         target = read_terraform_outputs_file(tf_outputs) if tf_outputs else local_target(config.name)
+        check_target_matches(config, target)
         for path in render(config, target, out):
             click.echo(f"wrote {path}")
         return
