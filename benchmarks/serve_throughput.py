@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ import pandas as pd
 import requests
 import xgboost as xgb
 
-from mlops_pipeline.container import start_server
+from mlops_pipeline.container import run_training, start_server
 from mlops_pipeline.demo_data import write_demo_csv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,12 +39,10 @@ def prepare(work: Path, rows: int) -> tuple[Path, bytes]:
     run("run_transform.py", "--KIND", "train", "--S3_SOURCE", str(work / "train.csv"), "--S3_DEST", f"{work}/x/", *glue)
     run("run_transform.py", "--KIND", "score", "--S3_SOURCE", str(work / "score.csv"), "--S3_DEST", f"{work}/x/",
         "--SCHEMA_URI", f"{work}/x/train/schema.json", *glue)
-    env_dirs = {"SM_MODEL_DIR": work / "model", "SM_CHANNEL_TRAIN": work / "x/train", "SM_CHANNEL_VALIDATION": work / "x/validation",
-                "SM_INPUT_CONFIG_DIR": work / "config", "SM_OUTPUT_DIR": work / "output"}
-    (work / "config").mkdir()
-    (work / "config/hyperparameters.json").write_text('{"num_round": "100", "max_depth": "6"}')
-    subprocess.run([sys.executable, str(PROGRAM / "train")], check=True, capture_output=True,
-                   env={**os.environ, **{k: str(v) for k, v in env_dirs.items()}})
+    channels = {"train": work / "x/train", "validation": work / "x/validation"}
+    trained = run_training(PROGRAM, work, {"num_round": "100", "max_depth": "6"}, channels)
+    if trained.returncode != 0:
+        raise SystemExit(f"train failed: {trained.stderr}")
     lines = (work / "x/score/score.csv").read_bytes().splitlines()
     return work / "model", b"\n".join(line.split(b",", 1)[1] for line in lines) + b"\n"
 

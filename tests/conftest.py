@@ -51,31 +51,11 @@ def glue_args(kind: str, source, dest, **extra) -> list[str]:
     return args
 
 
-def training_env(root, **channels) -> dict:
-    """The sagemaker-training-toolkit variables for an /opt/ml-like tree under ``root``."""
-    import os
-
-    env = dict(os.environ)
-    env.update(
-        SM_MODEL_DIR=str(root / "model"),
-        SM_INPUT_CONFIG_DIR=str(root / "input" / "config"),
-        SM_OUTPUT_DIR=str(root / "output"),
-        SM_OUTPUT_DATA_DIR=str(root / "output" / "data"),
-    )
-    for name, path in channels.items():
-        env[f"SM_CHANNEL_{name.upper()}"] = str(path)
-    return env
-
-
 def run_train(root, hyperparameters: dict, **channels):
-    import json
-    import subprocess
-    import sys
+    """The container's ``train`` program with channels as ``name=folder`` keywords."""
+    from mlops_pipeline.container import run_training
 
-    (root / "input" / "config").mkdir(parents=True, exist_ok=True)
-    (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-    return subprocess.run([sys.executable, str(PROGRAM / "train")], env=training_env(root, **channels),
-                          capture_output=True, text=True, timeout=300)
+    return run_training(PROGRAM, root, hyperparameters, channels, timeout=300)
 
 
 @pytest.fixture(scope="session")

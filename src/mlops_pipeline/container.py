@@ -6,6 +6,7 @@ environment they expect, which is how the local runtime, the tests and the bench
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -25,6 +26,30 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def training_environment(root: Path, channels: dict[str, Path]) -> dict[str, str]:
+    """The sagemaker-training-toolkit variables for an ``/opt/ml``-like tree under ``root``."""
+    env = dict(os.environ)
+    env.update(
+        SM_MODEL_DIR=str(root / "model"),
+        SM_INPUT_CONFIG_DIR=str(root / "input" / "config"),
+        SM_OUTPUT_DIR=str(root / "output"),
+        SM_OUTPUT_DATA_DIR=str(root / "output" / "data"),
+    )
+    for name, path in channels.items():
+        env[f"SM_CHANNEL_{name.upper()}"] = str(path)
+    return env
+
+
+def run_training(program_dir: Path, root: Path, hyperparameters: dict[str, str], channels: dict[str, Path],
+                 timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run ``train`` once: hyperparameters written as SageMaker does (all strings), output captured."""
+    config_dir = root / "input" / "config"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    return subprocess.run([sys.executable, str(program_dir / "train")], env=training_environment(root, channels),
+                          capture_output=True, text=True, timeout=timeout)
 
 
 @dataclass
