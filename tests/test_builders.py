@@ -61,7 +61,8 @@ def test_sagemaker_names_are_unique_per_execution_and_retry(definitions, workflo
     ]
     assert names
     for name in names:
-        assert name == f"States.Format('{example_config.name}-{{}}-{{}}', $.job_stem, $$.State.RetryCount)"
+        assert name == (f"States.Format('{example_config.name}-{{}}-{{}}-{{}}', $.job_stem, "
+                        "$$.Execution.RedriveCount, $$.State.RetryCount)")
 
 
 def test_transient_errors_are_retried_with_backoff(definitions):

@@ -23,9 +23,9 @@ def test_job_stem_is_short_lowercase_and_deterministic():
     assert job_stem("score", "x").startswith("s")
 
 
-def test_longest_pipeline_name_still_fits_a_tuning_job_name_with_two_digit_retries():
+def test_longest_pipeline_name_still_fits_a_tuning_job_name_with_two_digit_redrives_and_retries():
     name = "p" * max_pipeline_name_length()
-    longest = f"{name}-{job_stem('train', 'x')}-99"
+    longest = f"{name}-{job_stem('train', 'x')}-99-99"
     assert len(longest) == TUNING_JOB_NAME_MAX
     assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*", longest)
 

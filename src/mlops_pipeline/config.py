@@ -250,7 +250,7 @@ class PipelineConfig(_Settings):
         if len(value) > limit:
             raise ValueError(
                 f"name {value!r} is {len(value)} characters; tuning job names are limited to 32 and the "
-                f"job stem and retry count take the rest, so the name may have at most {limit}"
+                f"job stem, redrive and retry counts take the rest, so the name may have at most {limit}"
             )
         return value
 

@@ -2,10 +2,12 @@
 
 Standard library only: the landing handler imports this module inside Lambda.
 
-Every SageMaker name a workflow creates is ``<pipeline>-<job stem>-<retry count>``:
+Every SageMaker name a workflow creates is ``<pipeline>-<job stem>-<redrive count>-<retry count>``:
 the pipeline name is fixed at deploy time (IAM policies scope job names to it), the job
-stem comes from the execution input (derived from the landed object by the handler) and
-``$$.State.RetryCount`` keeps a retried state from colliding with its own earlier attempt.
+stem comes from the execution input (derived from the landed object by the handler),
+``$$.Execution.RedriveCount`` keeps a redriven execution from colliding with the jobs of its
+failed run and ``$$.State.RetryCount`` keeps a retried state from colliding with its own
+earlier attempt (SageMaker answers ``ResourceInUse`` to a name used before).
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ TUNING_JOB_NAME_MAX = 32  # tuning jobs prefix their training jobs, so the limit
 EXECUTION_NAME_MAX = 80  # Step Functions execution names
 JOB_STEM_LENGTH = 12  # one letter for the kind plus 11 hex digits of the object identity
 RETRY_COUNT_DIGITS = 2  # Retry MaxAttempts is at most 99
+REDRIVE_COUNT_DIGITS = 2  # names stay valid for 99 redrives of one execution
 
 KINDS = ("train", "score")
 
 
 def max_pipeline_name_length() -> int:
-    """Longest pipeline name that still fits ``<name>-<stem>-<retry>`` in a tuning job name."""
-    return TUNING_JOB_NAME_MAX - JOB_STEM_LENGTH - RETRY_COUNT_DIGITS - 2
+    """Longest pipeline name that still fits ``<name>-<stem>-<redrive>-<retry>`` in a tuning job name."""
+    return TUNING_JOB_NAME_MAX - JOB_STEM_LENGTH - REDRIVE_COUNT_DIGITS - RETRY_COUNT_DIGITS - 3
 
 
 def job_stem(kind: str, identity: str) -> str:

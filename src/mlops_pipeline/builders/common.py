@@ -46,8 +46,8 @@ def states_format(template: str, *paths: str) -> str:
 
 
 def job_name(config: PipelineConfig) -> str:
-    """``<pipeline>-<job stem>-<retry count>``: unique per execution and per retry (see naming)."""
-    return states_format(f"{config.name}-{{}}-{{}}", "$.job_stem", "$$.State.RetryCount")
+    """``<pipeline>-<job stem>-<redrive count>-<retry count>``: unique per execution, redrive and retry (see naming)."""
+    return states_format(f"{config.name}-{{}}-{{}}-{{}}", "$.job_stem", "$$.Execution.RedriveCount", "$$.State.RetryCount")
 
 
 def s3_prefix(bucket: str, config: PipelineConfig, *parts: str) -> str:
