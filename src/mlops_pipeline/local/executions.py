@@ -1,0 +1,125 @@
+"""Execution records in the metadata store, so they outlive the process.
+
+``s3://<metadata>/<pipeline>/executions/<name>/`` holds ``execution.json`` (status, input, output,
+error, the failed state and the definition that ran), ``history.json`` (every event) and ``logs/``
+(one log per job the execution ran).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlops_pipeline.errors import PipelineError
+from mlops_pipeline.local.stores import Workspace, write_atomic
+
+FAILURE_EVENTS = ("TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut", "ExecutionFailed",
+                  "ExecutionAborted", "ExecutionTimedOut")
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    name: str
+    workflow: str
+    status: str
+    output: dict | None
+    error: str | None
+    cause: str | None
+    failed_state: str | None
+    fail_state: str | None
+    folder: Path
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    def newest_log(self) -> Path | None:
+        logs = sorted((self.folder / "logs").rglob("*.log"), key=lambda p: p.stat().st_mtime)
+        return logs[-1] if logs else None
+
+
+def summarize(status: dict, events: list[dict], workflow: str, definition: str, redrive_count: int) -> dict:
+    """The execution.json record of a finished execution."""
+    failed_state, fail_state, state_input = failure_point(events, json.loads(definition))
+    failure = next((e for e in reversed(events) if e["type"] == "ExecutionFailed"), None)
+    details = failure.get("executionFailedEventDetails", {}) if failure else {}
+    return {
+        "name": status["name"], "workflow": workflow, "status": status["status"],
+        "execution_arn": status["executionArn"], "state_machine_arn": status["stateMachineArn"],
+        "start_date": status["startDate"].isoformat(),
+        "stop_date": status["stopDate"].isoformat() if status.get("stopDate") else None,
+        "input": json.loads(status.get("input") or "null"),
+        "output": json.loads(status["output"]) if status.get("output") else None,
+        "error": details.get("error") or status.get("error"), "cause": details.get("cause") or status.get("cause"),
+        "failed_state": failed_state, "fail_state": fail_state, "failed_state_input": state_input,
+        "redrive_count": redrive_count, "definition": definition, "history": events,
+    }
+
+
+def failure_point(events: list[dict], definition: dict) -> tuple[str | None, str | None, dict | None]:
+    """(state whose error failed the execution, the Fail state it led to, that state's input).
+
+    A Task caught into a Fail state is the failed state; a Fail state reached by a Choice (a gate that
+    said no) has no failed Task, so there is nothing to redrive.
+    """
+    entered = [(e["stateEnteredEventDetails"]["name"], e["stateEnteredEventDetails"].get("input"))
+               for e in events if e["type"].endswith("StateEntered")]
+    if not entered or not any(e["type"] in FAILURE_EVENTS for e in events):
+        return None, None, None
+    states = definition.get("States", {})
+    last_name, last_input = entered[-1]
+    if states.get(last_name, {}).get("Type") != "Fail":
+        return last_name, None, json.loads(last_input or "null")
+    if len(entered) < 2 or states.get(entered[-2][0], {}).get("Type") != "Task":
+        return None, last_name, None
+    name, state_input = entered[-2]
+    return name, last_name, json.loads(state_input or "null")
+
+
+class ExecutionRecords:
+    def __init__(self, workspace: Workspace, root: Path):
+        self.workspace, self.root = workspace, root
+
+    def write(self, record: dict) -> ExecutionResult:
+        folder = self.root / record["name"]
+        history = record.pop("history")
+        suffix = f"-redrive-{record['redrive_count']}" if record["redrive_count"] else ""
+        write_atomic(folder / f"history{suffix}.json", json.dumps(history, indent=2, default=str).encode())
+        write_atomic(folder / "execution.json", json.dumps(record, indent=2, default=str).encode())
+        return ExecutionResult(record["name"], record["workflow"], record["status"], record["output"], record["error"],
+                               record["cause"], record["failed_state"], record["fail_state"], folder)
+
+    def read(self, name: str) -> dict:
+        path = self.root / name / "execution.json"
+        if not path.exists():
+            known = ", ".join(self.names()[-5:]) or "none"
+            raise PipelineError(f"no execution named {name!r} in {self.root} (latest: {known})")
+        return json.loads(path.read_text())
+
+    def names(self) -> list[str]:
+        folders = [p.parent for p in self.root.glob("*/execution.json")] if self.root.is_dir() else []
+        return [p.name for p in sorted(folders, key=lambda p: (p / "execution.json").stat().st_mtime)]
+
+    def history(self, name: str) -> list[dict]:
+        self.read(name)
+        histories = sorted((self.root / name).glob("history*.json"), key=_redrive_order)
+        return [event for path in histories for event in json.loads(path.read_text())]
+
+    @staticmethod
+    def redrive_point(record: dict) -> tuple[str, dict]:
+        """Where a redrive starts, or a clear reason why this execution cannot be redriven."""
+        if record["status"] == "SUCCEEDED":
+            raise PipelineError(f"execution {record['name']} succeeded; only failed, timed-out or aborted executions can be redriven")
+        if record["status"] == "RUNNING":
+            raise PipelineError(f"execution {record['name']} is still running")
+        if not record.get("failed_state"):
+            raise PipelineError(f"execution {record['name']} ended in {record.get('fail_state')} by a decision, not an error; "
+                                "there is no failed state to redrive (land the file again after fixing the cause)")
+        return record["failed_state"], record["failed_state_input"]
+
+
+def _redrive_order(path: Path) -> int:
+    match = re.search(r"-redrive-(\d+)", path.name)
+    return int(match.group(1)) if match else 0

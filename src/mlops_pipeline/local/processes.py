@@ -1,0 +1,41 @@
+"""Jobs run as subprocesses that die with their state: a state timeout or StopExecution kills them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from mlops_pipeline.local.tasks import TaskControl, TaskStopped
+
+POLL_SECONDS = 0.1
+
+
+def run_job(argv: list[str], env: dict[str, str], log_path: Path, control: TaskControl,
+            on_start=None) -> int:
+    """Run to completion with output appended to ``log_path``; kill the process group if the state ends."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    if on_start is not None:
+        on_start(process.pid)
+    while process.poll() is None:
+        if not control.running():
+            kill_group(process)
+            raise TaskStopped(f"the state timed out or the execution was stopped; killed pid {process.pid}")
+        time.sleep(POLL_SECONDS)
+    return process.returncode
+
+
+def kill_group(process: subprocess.Popen, grace: float = 5.0) -> None:
+    """SIGTERM the job and its children, SIGKILL after ``grace`` seconds."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass

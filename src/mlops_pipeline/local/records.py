@@ -1,0 +1,44 @@
+"""Job records of the local services, one JSON file each under ``<workspace>/services/``.
+
+They hold the AWS Describe* shapes, so describe calls, name clashes (``ResourceInUse``) and the
+``local`` commands read the same facts, and they outlive the process.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlops_pipeline.local.stores import write_atomic
+from mlops_pipeline.local.tasks import TaskFailure
+
+
+@dataclass
+class Records:
+    root: Path
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _path(self, kind: str, name: str) -> Path:
+        return self.root / kind / f"{name}.json"
+
+    def create(self, kind: str, name: str, record: dict, error: str) -> None:
+        """Claim a name; ``error`` (e.g. ``SageMaker.ResourceInUse``) if it is taken, as AWS answers."""
+        with self._lock:
+            path = self._path(kind, name)
+            if path.exists():
+                raise TaskFailure(error, f"{kind[:-1] if kind.endswith('s') else kind} {name} already exists")
+            write_atomic(path, json.dumps(record, indent=2, default=str).encode())
+
+    def put(self, kind: str, name: str, record: dict) -> None:
+        with self._lock:
+            write_atomic(self._path(kind, name), json.dumps(record, indent=2, default=str).encode())
+
+    def get(self, kind: str, name: str) -> dict | None:
+        path = self._path(kind, name)
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def names(self, kind: str) -> list[str]:
+        folder = self.root / kind
+        return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []

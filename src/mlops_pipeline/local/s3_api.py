@@ -1,0 +1,55 @@
+"""``aws-sdk:s3:*`` calls the definitions make, served from the workspace with S3's response shapes.
+
+Errors carry the names Step Functions gives S3 errors (``S3.NoSuchKeyException``), so Catch matches.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from urllib.parse import unquote
+
+from mlops_pipeline.local.services import LocalServices
+from mlops_pipeline.local.stores import etag_of
+from mlops_pipeline.local.tasks import TaskControl, TaskFailure
+
+
+def _missing(bucket: str, key: str) -> TaskFailure:
+    return TaskFailure("S3.NoSuchKeyException",
+                       f"The specified key does not exist. (Service: S3, Status Code: 404, Key: s3://{bucket}/{key})")
+
+
+def put_object(services: LocalServices, params: dict, control: TaskControl) -> dict:
+    body = params.get("Body", "")
+    data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    path = services.workspace.put_bytes(params["Bucket"], params["Key"], data)
+    return {"ETag": etag_of(path)}
+
+
+def get_object(services: LocalServices, params: dict, control: TaskControl) -> dict:
+    """The body as text, as Step Functions returns it for the aws-sdk integration."""
+    path = services.workspace.path(params["Bucket"], params["Key"])
+    if not path.is_file():
+        raise _missing(params["Bucket"], params["Key"])
+    return {"Body": path.read_text(), "ContentLength": path.stat().st_size, "ETag": etag_of(path),
+            "LastModified": _modified(path), "ContentType": params.get("ResponseContentType", "binary/octet-stream")}
+
+
+def copy_object(services: LocalServices, params: dict, control: TaskControl) -> dict:
+    source_bucket, _, source_key = unquote(params["CopySource"]).lstrip("/").partition("/")
+    source = services.workspace.path(source_bucket, source_key)
+    if not source.is_file():
+        raise _missing(source_bucket, source_key)
+    target = services.workspace.put_file(params["Bucket"], params["Key"], source)
+    return {"CopyObjectResult": {"ETag": etag_of(target), "LastModified": _modified(target)}}
+
+
+def head_object(services: LocalServices, params: dict, control: TaskControl) -> dict:
+    path = services.workspace.path(params["Bucket"], params["Key"])
+    if not path.is_file():
+        raise TaskFailure("S3.NotFoundException", f"Not Found (Service: S3, Status Code: 404, Key: s3://{params['Bucket']}/{params['Key']})")
+    return {"ContentLength": path.stat().st_size, "ETag": etag_of(path), "LastModified": _modified(path)}
+
+
+def _modified(path) -> str:
+    return datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.timezone.utc).isoformat()

@@ -1,0 +1,226 @@
+"""``sagemaker:createHyperParameterTuningJob(.sync)``: optuna picks the hyperparameters, real training jobs run.
+
+Strategies: Bayesian (TPE), Random and Grid (every categorical combination). Scaling as SageMaker
+defines it: Linear and Auto sample uniformly, Logarithmic uniformly in log space, ReverseLogarithmic
+uniformly in log space of ``1 - x`` (dense near 1). ``MaxParallelTrainingJobs`` jobs run at once, each
+named ``<tuning job>-<NNN>-<8 hex>``. A failed trial does not fail the tuning job unless every trial
+fails (or none reports the objective).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+import optuna
+
+from mlops_pipeline.local.sagemaker_training import aws_shape, run_training_job
+from mlops_pipeline.local.services import LocalServices, now
+from mlops_pipeline.local.tasks import TASK_FAILED, TaskControl, TaskFailure, TaskStopped
+
+KIND = "tuning-jobs"
+REVERSE_LOG_SUFFIX = "__one_minus"
+
+
+def create_tuning_job_sync(services: LocalServices, params: dict, control: TaskControl) -> dict:
+    name = params["HyperParameterTuningJobName"]
+    config = params["HyperParameterTuningJobConfig"]
+    record = _initial_record(services, params)
+    services.records.create(KIND, name, record, "SageMaker.ResourceInUse")
+    tuner = _Tuner(services, params, record, control)
+    try:
+        tuner.run(_trial_count(config), int(config["ResourceLimits"].get("MaxParallelTrainingJobs", 1)))
+    except TaskStopped:
+        _finish(services, record, "Stopped", "the state timed out or the execution was stopped")
+        raise
+    _conclude(services, record)
+    if record["HyperParameterTuningJobStatus"] != "Completed":
+        raise TaskFailure(TASK_FAILED, json.dumps(aws_shape(record)))
+    return aws_shape(record)
+
+
+def describe_tuning_job(services: LocalServices, params: dict, control: TaskControl) -> dict:
+    record = services.records.get(KIND, params["HyperParameterTuningJobName"])
+    if record is None:
+        raise TaskFailure("SageMaker.ResourceNotFound", f"tuning job {params['HyperParameterTuningJobName']} not found")
+    return aws_shape(record)
+
+
+def _initial_record(services: LocalServices, params: dict) -> dict:
+    name = params["HyperParameterTuningJobName"]
+    return {
+        "HyperParameterTuningJobName": name,
+        "HyperParameterTuningJobArn": services.arn("sagemaker", f"hyper-parameter-tuning-job/{name}"),
+        "HyperParameterTuningJobConfig": params["HyperParameterTuningJobConfig"],
+        "TrainingJobDefinition": params["TrainingJobDefinition"],
+        "HyperParameterTuningJobStatus": "InProgress",
+        "CreationTime": now().isoformat(),
+        "TrainingJobStatusCounters": {"Completed": 0, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 0,
+                                      "Stopped": 0},
+        "ObjectiveStatusCounters": {"Succeeded": 0, "Pending": 0, "Failed": 0},
+        "Local": {"Trials": []},
+    }
+
+
+def _trial_count(config: dict) -> int:
+    limit = config["ResourceLimits"].get("MaxNumberOfTrainingJobs")
+    if config.get("Strategy") == "Grid":
+        grid = len(list(itertools.product(*(r["Values"] for r in config["ParameterRanges"].get("CategoricalParameterRanges", [])))))
+        return min(grid, int(limit)) if limit else grid
+    return int(limit)
+
+
+def sampler_for(config: dict) -> optuna.samplers.BaseSampler:
+    seed = config.get("RandomSeed")
+    strategy = config.get("Strategy", "Bayesian")
+    if strategy == "Grid":
+        space = {r["Name"]: list(r["Values"]) for r in config["ParameterRanges"].get("CategoricalParameterRanges", [])}
+        return optuna.samplers.GridSampler(space, seed=seed)
+    if strategy == "Random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if strategy == "Bayesian":
+        return optuna.samplers.TPESampler(seed=seed)
+    raise TaskFailure("SageMaker.ValidationException", f"unsupported tuning strategy {strategy!r} (Bayesian, Random, Grid)")
+
+
+def suggest(trial: optuna.Trial, ranges: dict) -> dict[str, str]:
+    """One hyperparameter set, as the strings SageMaker passes to training jobs."""
+    values: dict[str, str] = {}
+    for r in ranges.get("ContinuousParameterRanges", []):
+        low, high, scaling = float(r["MinValue"]), float(r["MaxValue"]), r.get("ScalingType", "Auto")
+        if scaling == "ReverseLogarithmic":
+            values[r["Name"]] = repr(1 - trial.suggest_float(r["Name"] + REVERSE_LOG_SUFFIX, 1 - high, 1 - low, log=True))
+        else:
+            values[r["Name"]] = repr(trial.suggest_float(r["Name"], low, high, log=scaling == "Logarithmic"))
+    for r in ranges.get("IntegerParameterRanges", []):
+        log = r.get("ScalingType") == "Logarithmic"
+        values[r["Name"]] = str(trial.suggest_int(r["Name"], int(r["MinValue"]), int(r["MaxValue"]), log=log))
+    for r in ranges.get("CategoricalParameterRanges", []):
+        values[r["Name"]] = str(trial.suggest_categorical(r["Name"], list(r["Values"])))
+    return values
+
+
+class _Tuner:
+    """Keeps ``parallel`` trials in flight until ``count`` have run; ask/tell under one lock."""
+
+    def __init__(self, services: LocalServices, params: dict, record: dict, control: TaskControl):
+        self.services, self.params, self.record, self.control = services, params, record, control
+        config = params["HyperParameterTuningJobConfig"]
+        self.objective = config["HyperParameterTuningJobObjective"]
+        direction = "maximize" if self.objective["Type"] == "Maximize" else "minimize"
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.study = optuna.create_study(direction=direction, sampler=sampler_for(config))
+        self.lock = threading.Lock()
+        self.started = 0
+        self.count = 0
+
+    def run(self, count: int, parallel: int) -> None:
+        self.count = count
+        with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="trial") as pool:
+            running: set[Future] = {pool.submit(self._trial) for _ in range(min(parallel, count))}
+            self.started = len(running)
+            while running:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()  # TaskStopped ends the tuning job
+                    if self.started < count and self.control.running():
+                        running.add(pool.submit(self._trial))
+                        self.started += 1
+
+    def _trial(self) -> None:
+        with self.lock:
+            trial = self.study.ask()
+            index = len(self.record["Local"]["Trials"]) + 1
+            hyperparameters = suggest(trial, self.params["HyperParameterTuningJobConfig"]["ParameterRanges"])
+            name = f"{self.params['HyperParameterTuningJobName']}-{index:03d}-{uuid.uuid4().hex[:8]}"
+            self.record["Local"]["Trials"].append(name)
+            self.record["TrainingJobStatusCounters"]["InProgress"] += 1
+            self.services.records.put(KIND, self.record["HyperParameterTuningJobName"], self.record)
+        job = run_training_job(self.services, self._request(name, hyperparameters), self.control)
+        with self.lock:
+            value = _objective_value(job, self.objective["MetricName"])
+            if value is None:
+                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            else:
+                self.study.tell(trial, value)
+            self._count(job, value)
+
+    def _request(self, name: str, tuned: dict[str, str]) -> dict:
+        definition = self.params["TrainingJobDefinition"]
+        return {
+            "TrainingJobName": name,
+            "TuningJobArn": self.record["HyperParameterTuningJobArn"],
+            "HyperParameters": {**definition.get("StaticHyperParameters", {}), **tuned},
+            "AlgorithmSpecification": definition["AlgorithmSpecification"],
+            "RoleArn": definition.get("RoleArn"),
+            "InputDataConfig": definition.get("InputDataConfig", []),
+            "OutputDataConfig": definition["OutputDataConfig"],
+            "ResourceConfig": definition.get("ResourceConfig", {}),
+            "StoppingCondition": definition.get("StoppingCondition", {}),
+            "Tuned": tuned,
+        }
+
+    def _count(self, job: dict, value: float | None) -> None:
+        counters, objective = self.record["TrainingJobStatusCounters"], self.record["ObjectiveStatusCounters"]
+        counters["InProgress"] -= 1
+        status = job["TrainingJobStatus"]
+        counters["Completed" if status == "Completed" else "Stopped" if status == "Stopped" else "NonRetryableError"] += 1
+        objective["Succeeded" if value is not None else "Failed"] += 1
+        if value is not None and _better(value, self.record.get("BestTrainingJob"), self.objective["Type"]):
+            self.record["BestTrainingJob"] = _summary(job, self.objective["MetricName"], value)
+        self.services.records.put(KIND, self.record["HyperParameterTuningJobName"], self.record)
+        best = self.record.get("BestTrainingJob", {}).get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value")
+        self.services.notify({"event": "trial", "tuning_job": self.record["HyperParameterTuningJobName"],
+                              "training_job": job["TrainingJobName"], "status": status, "objective": value,
+                              "best": best, "done": sum(counters.values()) - counters["InProgress"], "total": self.count,
+                              "metric": self.objective["MetricName"], "hyperparameters": job.get("Local", {}).get("Tuned"),
+                              "failure": job.get("FailureReason")})
+
+
+def _objective_value(job: dict, metric: str) -> float | None:
+    if job["TrainingJobStatus"] != "Completed":
+        return None
+    return next((m["Value"] for m in job.get("FinalMetricDataList", []) if m["MetricName"] == metric), None)
+
+
+def _better(value: float, best: dict | None, direction: str) -> bool:
+    if best is None:
+        return True
+    current = best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+    return value > current if direction == "Maximize" else value < current
+
+
+def _summary(job: dict, metric: str, value: float) -> dict:
+    return {
+        "TrainingJobName": job["TrainingJobName"],
+        "TrainingJobArn": job["TrainingJobArn"],
+        "TrainingJobStatus": job["TrainingJobStatus"],
+        "CreationTime": job["CreationTime"],
+        "TrainingStartTime": job.get("TrainingStartTime"),
+        "TrainingEndTime": job.get("TrainingEndTime"),
+        "TunedHyperParameters": job.get("Local", {}).get("Tuned", {}),
+        "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": metric, "Value": value},
+        "ObjectiveStatus": "Succeeded",
+    }
+
+
+def _conclude(services: LocalServices, record: dict) -> None:
+    if "BestTrainingJob" in record:
+        _finish(services, record, "Completed", None)
+        return
+    failures = [services.records.get("training-jobs", name) or {} for name in record["Local"]["Trials"]]
+    reasons = [f"{job.get('TrainingJobName')}: {job.get('FailureReason')}" for job in failures if job.get("FailureReason")]
+    metric = record["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["MetricName"]
+    reason = (f"All {len(failures)} training jobs failed. {reasons[0]}" if reasons
+              else f"No training job reported the objective metric {metric}")
+    _finish(services, record, "Failed", reason)
+
+
+def _finish(services: LocalServices, record: dict, status: str, reason: str | None) -> None:
+    record.update(HyperParameterTuningJobStatus=status, HyperParameterTuningEndTime=now().isoformat())
+    if reason:
+        record["FailureReason"] = reason
+    services.records.put(KIND, record["HyperParameterTuningJobName"], record)

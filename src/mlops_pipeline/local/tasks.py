@@ -1,0 +1,37 @@
+"""What every local integration shares: how it fails and how it learns it must stop.
+
+Integrations never import moto; the engine adapter turns these into Step Functions events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+#: The error Step Functions reports when a ``.sync`` job ends FAILED; Retry/Catch on it behave as on AWS.
+TASK_FAILED = "States.TaskFailed"
+
+
+class TaskFailure(Exception):
+    """A task failed with an AWS error name (``States.TaskFailed``, ``SageMaker.ResourceInUse``...)."""
+
+    def __init__(self, error: str, cause: str):
+        super().__init__(f"{error}: {cause}")
+        self.error = error
+        self.cause = cause
+
+
+class TaskStopped(Exception):
+    """The state timed out or the execution was stopped while the job ran; the job was killed."""
+
+
+@dataclass(frozen=True)
+class TaskControl:
+    """Handed to each integration call: ``running()`` turns false on a state timeout or StopExecution."""
+
+    running: Callable[[], bool]
+    execution_name: str = ""
+
+    def check(self) -> None:
+        if not self.running():
+            raise TaskStopped("the state timed out or the execution was stopped")

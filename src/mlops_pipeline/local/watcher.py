@@ -1,0 +1,58 @@
+"""The local landing trigger: new files in the feature store become S3 ``ObjectCreated`` events that
+the landing handler (the same code as the Lambda) turns into executions.
+
+What was already passed on is remembered in the workspace, so a restarted watcher does not start
+the same file twice (the in-process Step Functions service forgets executions between processes).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote_plus
+
+from mlops_pipeline.handlers.s3_landing import Settings, handle_event
+from mlops_pipeline.local.stores import Workspace, etag_of, write_atomic
+
+
+def object_created_event(bucket: str, key: str, path: Path, region: str = "us-east-1") -> dict:
+    """The record S3 sends for a single-part PUT; the key URL-encoded as S3 encodes it."""
+    stat = path.stat()
+    return {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": region, "eventName": "ObjectCreated:Put",
+        "eventTime": datetime.datetime.fromtimestamp(stat.st_mtime, datetime.timezone.utc).isoformat(),
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+               "object": {"key": quote_plus(key, safe="/"), "size": stat.st_size,
+                          "eTag": etag_of(path).strip('"'), "sequencer": f"{stat.st_mtime_ns:016X}"}},
+    }]}
+
+
+@dataclass
+class FeatureStoreWatcher:
+    workspace: Workspace
+    bucket: str
+    settings: Settings
+    sfn: object
+
+    @property
+    def _state_path(self) -> Path:
+        return self.workspace.root / "watcher" / f"{self.bucket}.json"
+
+    def _seen(self) -> dict[str, str]:
+        return json.loads(self._state_path.read_text()) if self._state_path.exists() else {}
+
+    def poll(self) -> list[dict]:
+        """Pass every new or changed object to the handler once; the handler's outcome per object."""
+        seen = self._seen()
+        outcomes = []
+        for key, path in self.workspace.objects(self.bucket):
+            stamp = f"{path.stat().st_size}:{path.stat().st_mtime_ns}"
+            if seen.get(key) == stamp:
+                continue
+            summary = handle_event(object_created_event(self.bucket, key, path), self.sfn, self.settings)
+            outcomes.append({"key": key, **{action: items for action, items in summary.items() if items}})
+            seen[key] = stamp
+            write_atomic(self._state_path, json.dumps(seen, indent=2).encode())
+        return outcomes
