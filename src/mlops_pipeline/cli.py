@@ -9,6 +9,7 @@ import click
 from mlops_pipeline.cli_support import UserErrorCommand, UserErrorGroup
 from mlops_pipeline.config import load_workflow
 from mlops_pipeline.deploy import DEFAULT_WORKFLOW, main as deploy_command, render
+from mlops_pipeline.local.cli import demo, local
 from mlops_pipeline.target import local_target
 
 
@@ -30,15 +31,8 @@ def render_cmd(workflow: Path, out: Path) -> None:
         click.echo(f"wrote {path}")
 
 
-@main.command("demo", cls=UserErrorCommand, help="Render the example pipeline's state machines and say where they are.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("build/definitions"), show_default=True)
-def demo(out: Path) -> None:
-    config = load_workflow(DEFAULT_WORKFLOW)
-    paths = render(config, local_target(config.name), out)
-    click.echo(f"Rendered the {config.name} pipeline from {DEFAULT_WORKFLOW}:")
-    for path in paths:
-        click.echo(f"  {path}")
-    click.echo("Running them on this machine needs the local runtime, which is not part of this version yet.")
+main.add_command(local)
+main.add_command(demo)
 
 
 if __name__ == "__main__":

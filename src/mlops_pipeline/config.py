@@ -160,7 +160,7 @@ class TuningSettings(_Settings):
     max_jobs: Optional[int] = Field(default=None, ge=1, le=500)
     max_parallel_jobs: int = Field(default=2, ge=1, le=100)
     ranges: tuple[ParameterRange, ...] = Field(min_length=1)
-    timeout_seconds: int = Field(default=4 * 3600, ge=60, le=30 * 86400)
+    timeout_seconds: int = Field(default=4 * 3600, ge=1, le=30 * 86400)
 
     @model_validator(mode="after")
     def _consistent(self) -> "TuningSettings":

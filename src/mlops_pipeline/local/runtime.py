@@ -121,21 +121,41 @@ class LocalRuntime:
     def execution_arn(self, workflow: str, name: str) -> str:
         return self.arns[workflow].replace(":stateMachine:", ":execution:") + f":{name}"
 
+    def workflow_of(self, name: str) -> str:
+        """The landing handler names executions ``train-...`` and ``score-...``."""
+        return "training" if name.startswith("train") else "scoring"
+
     def wait(self, name: str, workflow: str | None = None, redrive_count: int = 0) -> ExecutionResult:
-        """Follow an execution to its end, reporting each state, then keep its record in the metadata store."""
-        workflow = workflow or ("training" if name.startswith("train") else "scoring")
+        return self.follow({name: workflow or self.workflow_of(name)}, redrive_count)[name]
+
+    def follow(self, executions: dict[str, str], redrive_count: int = 0) -> dict[str, ExecutionResult]:
+        """Follow executions ({name: workflow}) to their ends, reporting each state; keep each record."""
+        seen = dict.fromkeys(executions, 0)
+        results: dict[str, ExecutionResult] = {}
+        while len(results) < len(executions):
+            for name, workflow in executions.items():
+                if name not in results:
+                    finished = self.poll(name, workflow, seen, redrive_count)
+                    if finished is not None:
+                        results[name] = finished
+            if len(results) < len(executions):
+                time.sleep(POLL_SECONDS)
+        return results
+
+    def poll(self, name: str, workflow: str, seen: dict[str, int], redrive_count: int = 0) -> ExecutionResult | None:
+        """Report the events since ``seen[name]``; the result once the execution has ended, else None."""
+        seen.setdefault(name, 0)
         arn = self.execution_arn(workflow, name)
-        seen = 0
-        while True:
-            status = self.engine.describe(arn)
-            events = self.engine.history(arn)
-            for event in events[seen:]:
-                self.on_event({"event": "history", "execution": name, **event})
-            seen = len(events)
-            if status["status"] != "RUNNING":
-                break
-            time.sleep(POLL_SECONDS)
-        return self.records.write(summarize(status, events, workflow, self.definitions[workflow], redrive_count))
+        status = self.engine.describe(arn)
+        events = self.engine.history(arn)
+        for event in events[seen[name]:]:
+            self.on_event({"event": "history", "execution": name, **event})
+        seen[name] = len(events)
+        if status["status"] == "RUNNING":
+            return None
+        result = self.records.write(summarize(status, events, workflow, self.definitions[workflow], redrive_count))
+        self.on_event({"event": "finished", "execution": name, "result": result})
+        return result
 
     def stop(self, name: str, workflow: str) -> None:
         self.engine.stop(self.execution_arn(workflow, name))

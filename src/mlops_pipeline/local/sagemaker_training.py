@@ -45,8 +45,12 @@ def aws_shape(record: dict) -> dict:
     return {k: v for k, v in record.items() if k != "Local"}
 
 
-def run_training_job(services: LocalServices, request: dict, control: TaskControl) -> dict:
-    """Run one job to the end and return its DescribeTrainingJob record (Completed, Failed or Stopped)."""
+def run_training_job(services: LocalServices, request: dict, control: TaskControl, cpus: int | None = None) -> dict:
+    """Run one job to the end and return its DescribeTrainingJob record (Completed, Failed or Stopped).
+
+    ``cpus`` caps the job's OpenMP threads: on SageMaker each job has its own instance, here parallel
+    jobs share the machine, and oversubscribed OpenMP threads slow every job down many times over.
+    """
     name = request["TrainingJobName"]
     program = services.program_dir(request["AlgorithmSpecification"]["TrainingImage"])
     record = _initial_record(services, request)
@@ -60,6 +64,8 @@ def run_training_job(services: LocalServices, request: dict, control: TaskContro
         env = training_environment(root, channels)
         env.update(SM_HPS=json.dumps(request.get("HyperParameters", {})), SM_CHANNELS=json.dumps(sorted(channels)),
                    SM_CURRENT_HOST="algo-1", SM_HOSTS=json.dumps(["algo-1"]), TRAINING_JOB_NAME=name)
+        if cpus:
+            env.update(OMP_NUM_THREADS=str(cpus), SM_NUM_CPUS=str(cpus))
 
         def remember_pid(pid: int) -> None:
             record["Local"]["Pid"] = pid

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import threading
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -114,6 +115,8 @@ class _Tuner:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study = optuna.create_study(direction=direction, sampler=sampler_for(config))
         self.lock = threading.Lock()
+        parallel = int(config["ResourceLimits"].get("MaxParallelTrainingJobs", 1))
+        self.cpus_per_job = max(1, (os.cpu_count() or 1) // parallel)
         self.started = 0
         self.count = 0
 
@@ -139,7 +142,7 @@ class _Tuner:
             self.record["Local"]["Trials"].append(name)
             self.record["TrainingJobStatusCounters"]["InProgress"] += 1
             self.services.records.put(KIND, self.record["HyperParameterTuningJobName"], self.record)
-        job = run_training_job(self.services, self._request(name, hyperparameters), self.control)
+        job = run_training_job(self.services, self._request(name, hyperparameters), self.control, self.cpus_per_job)
         with self.lock:
             value = _objective_value(job, self.objective["MetricName"])
             if value is None:

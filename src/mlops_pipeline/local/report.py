@@ -1,0 +1,149 @@
+"""What the user sees while executions run and when they end: one line per state, a tuning progress
+bar with the best objective so far, a summary, and on failure one readable block."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mlops_pipeline.local.executions import ExecutionResult
+from mlops_pipeline.local.records import Records
+from mlops_pipeline.local.stores import Workspace
+
+_JSON_IN_TEXT = re.compile(r"\{.*\}", re.DOTALL)
+
+
+class Reporter:
+    """The runtime's ``on_event`` callback; events come from the runtime thread and tuning threads."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(highlight=False, soft_wrap=True)
+        self.lock = threading.Lock()
+        self.entered: dict[tuple[str, str], object] = {}
+        self.progress: Progress | None = None
+        self.task = None
+
+    def __call__(self, event: dict) -> None:
+        with self.lock:
+            if event["event"] == "history":
+                self._history(event)
+            elif event["event"] == "trial":
+                self._trial(event)
+
+    def _history(self, event: dict) -> None:
+        kind, name = event["type"], event["execution"]
+        if kind.endswith("StateEntered"):
+            state = event["stateEnteredEventDetails"]["name"]
+            self.entered[(name, state)] = event["timestamp"]
+            if kind == "TaskStateEntered":
+                self.console.print(f"  [cyan]running[/]    {state}  [dim]{name}[/]")
+        elif kind.endswith("StateExited"):
+            state = event["stateExitedEventDetails"]["name"]
+            started = self.entered.pop((name, state), event["timestamp"])
+            seconds = (event["timestamp"] - started).total_seconds()
+            if kind == "TaskStateExited":
+                self.console.print(f"  [green]succeeded[/]  {state}  [dim]{seconds:.1f} s[/]")
+        elif kind in ("TaskFailed", "TaskTimedOut"):
+            details = event.get("taskFailedEventDetails") or event.get("taskTimedOutEventDetails") or {}
+            self.console.print(f"  [red]failed[/]     {details.get('resourceType', '')}:{details.get('resource', '')} "
+                               f"with {details.get('error', 'an error')}")
+
+    def _trial(self, event: dict) -> None:
+        if self.progress is None:
+            self.progress = Progress(TextColumn("  tuning"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("best {task.fields[metric]} {task.fields[best]}"), TimeElapsedColumn(),
+                                     console=self.console, transient=False)
+            self.task = self.progress.add_task("tuning", total=event["total"], metric=event["metric"], best="-")
+            self.progress.start()
+        best = "-" if event["best"] is None else f"{event['best']:.4f}"
+        self.progress.update(self.task, completed=event["done"], best=best)
+        if not self.console.is_terminal:
+            value = "failed" if event["objective"] is None else f"{event['metric']} {event['objective']:.4f}"
+            self.console.print(f"  trial {event['done']}/{event['total']} {event['training_job']}: {value} (best {best})")
+        if event["done"] >= event["total"]:
+            self.progress.stop()
+            self.progress = None
+
+
+def explain_cause(cause: str | None) -> str:
+    """A cause that embeds a Describe* JSON becomes its FailureReason or ErrorMessage, which is what matters."""
+    if not cause:
+        return ""
+    match = _JSON_IN_TEXT.search(cause)
+    if not match:
+        return cause
+    try:
+        described = json.loads(match.group(0))
+    except json.JSONDecodeError:
+        return cause
+    reason = described.get("FailureReason") or described.get("ErrorMessage") if isinstance(described, dict) else None
+    return cause[:match.start()] + reason if reason else cause
+
+
+def print_failure(console: Console, result: ExecutionResult) -> None:
+    where = result.failed_state or result.fail_state or "?"
+    lines = [f"[bold red]{result.workflow} execution {result.name} {result.status}[/]",
+             f"state:  {where}" + (f" -> {result.fail_state}" if result.fail_state and result.failed_state else ""),
+             f"error:  {result.error}", f"cause:  {explain_cause(result.cause)}"]
+    log = result.newest_log()
+    if log is not None:
+        lines.append(f"log:    {log}")
+    lines.append(f"record: {result.folder}")
+    console.print("\n".join(lines))
+
+
+def print_training_summary(console: Console, workspace: Workspace, result: ExecutionResult) -> None:
+    record = (result.output or {}).get("record", result.output or {})
+    console.print(f"[bold green]Model approved:[/] {record.get('model_name')}  "
+                  f"({record.get('gate', {}).get('metric')} = {record.get('gate', {}).get('value')}, "
+                  f"gate {record.get('gate', {}).get('comparison')} {record.get('gate', {}).get('threshold')})")
+    metrics = Table("metric", "value", title="Best model")
+    for metric in record.get("metrics", []):
+        metrics.add_row(metric["MetricName"], f"{metric['Value']:.4f}")
+    console.print(metrics)
+    print_trials(console, workspace, record.get("tuning_job_name"), record.get("training_job_name"))
+
+
+def print_trials(console: Console, workspace: Workspace, tuning_job: str | None, best: str | None) -> None:
+    tuning = _record(workspace, "tuning-jobs", tuning_job)
+    if tuning is None:
+        return
+    metric = tuning["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["MetricName"]
+    table = Table("trial", "status", metric, "hyperparameters", title=f"Tuning job {tuning_job} (* best)")
+    for name in tuning.get("Local", {}).get("Trials", []):
+        job = _record(workspace, "training-jobs", name) or {}
+        value = next((m["Value"] for m in job.get("FinalMetricDataList", []) if m["MetricName"] == metric), None)
+        tuned = job.get("Local", {}).get("Tuned", {})
+        marker = " *" if name == best else ""
+        table.add_row(name.removeprefix(f"{tuning_job}-") + marker, job.get("TrainingJobStatus", "?"), "-" if value is None else f"{value:.4f}",
+                      ", ".join(f"{k}={_short(v)}" for k, v in tuned.items()))
+    console.print(table)
+
+
+def print_scoring_summary(console: Console, workspace: Workspace, result: ExecutionResult) -> Path | None:
+    uri = (result.output or {}).get("predictions")
+    if not uri:
+        return None
+    path = workspace.path_of(uri)
+    with open(path, "rb") as handle:
+        rows = sum(1 for _ in handle)
+    console.print(f"[bold green]Predictions:[/] {path}  ({rows} rows: id, probability; model {result.output.get('model_name')})")
+    return path
+
+
+def _record(workspace: Workspace, kind: str, name: str | None) -> dict | None:
+    return Records(workspace.root / "services").get(kind, name) if name else None
+
+
+def _short(value: str) -> str:
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return value if number.is_integer() and "." not in value else f"{number:.4g}"
