@@ -79,3 +79,28 @@ def trained_model(demo_extract, tmp_path_factory):
     result = run_train(root, {"num_round": "30", "max_depth": "4"}, train=extract / "train", validation=extract / "validation")
     assert result.returncode == 0, result.stderr
     return root / "model"
+
+
+def configured(config, **sections):
+    """The example config with some sections changed: ``tuning={"max_jobs": 2}``, ``name="x"``."""
+    updates = {}
+    for section, value in sections.items():
+        current = getattr(config, section)
+        updates[section] = current.model_copy(update=value) if isinstance(value, dict) else value
+    return config.model_copy(update=updates)
+
+
+def local_project(root, train_program: str | None = None, serve_program: str | None = None):
+    """A project folder for the local runtime: the real Glue scripts and a copy of the container,
+    whose ``train`` or ``serve`` program a test may replace."""
+    import shutil
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "glue_transforms").symlink_to(GLUE_DIR, target_is_directory=True)
+    program = root / "containers" / "byo-xgboost" / "program"
+    shutil.copytree(PROGRAM, program)
+    for name, text in (("train", train_program), ("serve", serve_program)):
+        if text is not None:
+            (program / name).write_text(text)
+            (program / name).chmod(0o755)
+    return root

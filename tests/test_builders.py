@@ -152,18 +152,17 @@ def test_scoring_waits_for_a_running_training_with_a_bounded_number_of_polls(def
 
 @pytest.mark.parametrize("workflow", ["training", "scoring"])
 def test_definitions_parse_as_amazon_states_language(definitions, workflow):
-    """moto's port of the AWS ASL grammar accepts every state and field we render."""
-    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    """The local engine's port of the AWS ASL grammar accepts every state and field we render."""
+    from mlops_pipeline.local.engine import parse_definition
 
-    program, _ = AmazonStateLanguageParser.parse(definition_json(definitions[workflow]))
-    assert set(program.states.states) == set(definitions[workflow]["States"])
+    assert set(parse_definition(definition_json(definitions[workflow]))) == set(definitions[workflow]["States"])
 
 
 @pytest.mark.parametrize("field, value", [("Type", "Taks"), ("ResultSelectorr", {}), ("TimeoutSeconds", "soon")])
 def test_the_parser_check_can_fail(definitions, field, value):
-    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from mlops_pipeline.local.engine import parse_definition
 
     broken = json.loads(definition_json(definitions["scoring"]))
     broken["States"]["BatchTransform"][field] = value
     with pytest.raises(Exception):
-        AmazonStateLanguageParser.parse(json.dumps(broken))
+        parse_definition(json.dumps(broken))

@@ -34,6 +34,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
@@ -51,6 +52,12 @@ Dispatcher = Callable[[str, dict, TaskControl], Any]
 def resource_key(resource_arn: str) -> str:
     """``arn:aws:states:::glue:startJobRun.sync`` -> ``glue:startJobRun.sync``; function ARNs stay whole."""
     return resource_arn.split(_STATES_PREFIX, 1)[1] if _STATES_PREFIX in resource_arn else resource_arn
+
+
+def parse_definition(text: str) -> list[str]:
+    """The state names of a definition that the ASL grammar accepts; raises on anything it rejects."""
+    program, _ = AmazonStateLanguageParser.parse(text)
+    return list(program.states.states)
 
 
 def task_resources(definition: dict) -> list[str]:

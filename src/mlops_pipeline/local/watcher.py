@@ -49,10 +49,12 @@ class FeatureStoreWatcher:
         return json.loads(self._state_path.read_text()) if self._state_path.exists() else {}
 
     def poll(self) -> list[dict]:
-        """Pass every new or changed object to the handler once; the handler's outcome per object."""
+        """Pass every new or changed object to the handler once, oldest first (the order S3 would
+        notify in); the handler's outcome per object."""
         seen = self._seen()
         outcomes = []
-        for key, path in self.workspace.objects(self.bucket):
+        landed = sorted(self.workspace.objects(self.bucket), key=lambda item: item[1].stat().st_mtime_ns)
+        for key, path in landed:
             stamp = f"{path.stat().st_size}:{path.stat().st_mtime_ns}"
             if seen.get(key) == stamp:
                 continue

@@ -1,0 +1,146 @@
+"""Guard tests for the one module that touches moto internals: version, seams, a smoke run."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+import time
+
+import pytest
+
+from mlops_pipeline.errors import PipelineError
+from mlops_pipeline.local import engine as engine_module
+from mlops_pipeline.local.engine import Engine, resource_key, task_resources
+from mlops_pipeline.local.tasks import TaskFailure
+
+ROLE = "arn:aws:iam::123456789012:role/states"
+
+
+def test_moto_is_the_exact_version_the_seams_were_verified_with():
+    assert engine_module.installed_moto_version() == engine_module.MOTO_VERSION
+
+
+def test_the_patched_seams_keep_their_signatures():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_factory
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    assert list(inspect.signature(state_task_factory.state_task_service_for).parameters) == ["service_name"]
+    assert list(inspect.signature(lambda_eval_utils._invoke_lambda_function).parameters) == [
+        "parameters", "region", "state_credentials"]
+    assert list(inspect.signature(ExecutionWorker._get_evaluation_environment).parameters) == ["self"]
+    assert list(inspect.signature(StateTaskService._eval_service_task).parameters) == [
+        "self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"]
+
+
+def machine(*states: tuple[str, dict]) -> str:
+    """A definition of Task states run in order."""
+    names = [name for name, _ in states]
+    body = {name: {**spec, **({"Next": names[i + 1]} if i + 1 < len(names) else {"End": True})}
+            for i, (name, spec) in enumerate(states)}
+    return json.dumps({"StartAt": names[0], "States": body})
+
+
+def run(engine: Engine, definition: str, payload: dict, name: str = "run-1", redrive_count: int = 0) -> dict:
+    arn = engine.create_state_machine("sm", definition, ROLE)
+    execution = engine.start_execution(arn, name, payload, redrive_count=redrive_count)
+    deadline = time.monotonic() + 30
+    while engine.describe(execution)["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return {"describe": engine.describe(execution), "history": engine.history(execution)}
+
+
+def test_local_tasks_get_their_parameters_and_return_aws_shapes_unchanged():
+    calls = []
+
+    def dispatch(resource, parameters, control):
+        calls.append((resource, parameters, control.execution_name))
+        return {"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m"}
+
+    definition = machine(("Create", {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createModel",
+                                     "Parameters": {"ModelName.$": "States.Format('m-{}-{}', $.stem, $$.Execution.RedriveCount)"},
+                                     "ResultSelector": {"arn.$": "$.ModelArn"}}))
+    with Engine(dispatch, lambda key: True, ["sagemaker:createModel"]) as engine:
+        outcome = run(engine, definition, {"stem": "abc"}, redrive_count=2)
+    assert outcome["describe"]["status"] == "SUCCEEDED"
+    assert json.loads(outcome["describe"]["output"]) == {"arn": "arn:aws:sagemaker:us-east-1:123456789012:model/m"}
+    assert calls == [("sagemaker:createModel", {"ModelName": "m-abc-2"}, "run-1")]
+
+
+def test_task_failures_keep_their_aws_names_for_retry_and_catch():
+    attempts = []
+
+    def dispatch(resource, parameters, control):
+        attempts.append(resource)
+        raise TaskFailure("States.TaskFailed", '{"FailureReason": "boom"}')
+
+    definition = json.dumps({"StartAt": "Train", "States": {
+        "Train": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+                  "Retry": [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+                  "Catch": [{"ErrorEquals": ["S3.NoSuchKeyException"], "Next": "Wrong"},
+                            {"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "Failed"}],
+                  "End": True},
+        "Wrong": {"Type": "Fail", "Error": "Wrong"},
+        "Failed": {"Type": "Fail", "Error": "TrainingFailed", "CausePath": "$.error.Cause"}}})
+    with Engine(dispatch, lambda key: True, []) as engine:
+        outcome = run(engine, definition, {})
+    assert len(attempts) == 2  # the first try and one retry
+    assert outcome["describe"]["status"] == "FAILED"
+    assert outcome["describe"]["error"] == "TrainingFailed"
+    assert json.loads(outcome["describe"]["cause"]) == {"FailureReason": "boom"}
+
+
+def test_a_state_timeout_tells_the_running_job_to_stop():
+    stopped = threading.Event()
+
+    def dispatch(resource, parameters, control):
+        while control.running():
+            time.sleep(0.05)
+        stopped.set()
+        raise TaskFailure("States.TaskFailed", "stopped")
+
+    definition = machine(("Slow", {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync", "TimeoutSeconds": 1}))
+    with Engine(dispatch, lambda key: True, []) as engine:
+        outcome = run(engine, definition, {})
+    assert outcome["describe"]["status"] == "FAILED" and outcome["describe"]["error"] == "States.Timeout"
+    assert stopped.wait(5)
+
+
+def test_lambda_tasks_call_in_process_handlers():
+    definition = machine(("Hello", {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                                    "Parameters": {"FunctionName": "greet", "Payload": {"who.$": "$.who"}},
+                                    "OutputPath": "$.Payload"}))
+    handlers = {"greet": lambda event: {"greeting": f"hello {event['who']}"}}
+    with Engine(lambda *a: None, lambda key: key == "lambda:invoke", ["lambda:invoke"], handlers) as engine:
+        outcome = run(engine, definition, {"who": "you"})
+    assert json.loads(outcome["describe"]["output"]) == {"greeting": "hello you"}
+
+
+def test_a_resource_the_runtime_cannot_serve_is_refused_when_the_machine_is_created():
+    definition = machine(("Crawl", {"Type": "Task", "Resource": "arn:aws:states:::athena:startQueryExecution.sync"}))
+    with Engine(lambda *a: None, lambda key: key == "sagemaker:createModel", ["sagemaker:createModel"]) as engine:
+        with pytest.raises(PipelineError, match=r"athena:startQueryExecution\.sync.*supports: sagemaker:createModel"):
+            engine.create_state_machine("sm", definition, ROLE)
+
+
+def test_task_resources_are_found_in_nested_branches():
+    nested = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync", "End": True}}}]}}}
+    assert task_resources(nested) == ["arn:aws:states:::glue:startJobRun.sync"]
+    assert resource_key("arn:aws:states:::aws-sdk:s3:getObject") == "aws-sdk:s3:getObject"
+
+
+def test_the_engine_restores_every_seam_on_exit():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_factory
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    before = (state_task_factory.state_task_service_for, lambda_eval_utils._invoke_lambda_function,
+              ExecutionWorker._get_evaluation_environment)
+    with Engine(lambda *a: None, lambda key: True, []):
+        assert state_task_factory.state_task_service_for is not before[0]
+    after = (state_task_factory.state_task_service_for, lambda_eval_utils._invoke_lambda_function,
+             ExecutionWorker._get_evaluation_environment)
+    assert after == before

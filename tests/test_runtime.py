@@ -1,0 +1,163 @@
+"""End to end: the rendered state machines run locally with real Glue, tuning, training and scoring."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import textwrap
+
+import pytest
+from rich.console import Console
+
+from conftest import configured, local_project
+from mlops_pipeline.demo_data import write_demo_pair
+from mlops_pipeline.local.runtime import LocalRuntime
+from mlops_pipeline.local.stores import Workspace
+
+pytestmark = pytest.mark.slow
+
+FAST = {"tuning": {"max_jobs": 2, "max_parallel_jobs": 2},
+        "retry": {"failed_job_retries": 0, "failed_job_interval_seconds": 1, "interval_seconds": 1}}
+
+
+@pytest.fixture(scope="module")
+def landed(tmp_path_factory):
+    return write_demo_pair(tmp_path_factory.mktemp("landed"), 3000, 700)
+
+
+def runtime_for(config, tmp_path, project=None, events=None):
+    project = project or local_project(tmp_path / "project")
+    return LocalRuntime(config, Workspace.resolve(tmp_path / "ws"), project,
+                        on_event=(events.append if events is not None else lambda e: None))
+
+
+def test_training_then_scoring_publishes_one_prediction_per_row_in_order(example_config, tmp_path, landed):
+    train, score = landed
+    events = []
+    with runtime_for(configured(example_config, **FAST), tmp_path, events=events) as runtime:
+        trained = runtime.run_file("train", train)
+        scored = runtime.run_file("score", score)
+    assert trained.succeeded, (trained.error, trained.cause)
+    assert scored.succeeded, (scored.error, scored.cause)
+    predictions = runtime.workspace.path_of(scored.output["predictions"])
+    with open(score) as landed_file, open(predictions) as predicted:
+        ids = [row["employee_id"] for row in csv.DictReader(landed_file)]
+        rows = list(csv.reader(predicted))
+    assert [row[0] for row in rows] == ids
+    assert all(0.0 <= float(row[1]) <= 1.0 for row in rows)
+    trials = [e for e in events if e["event"] == "trial"]
+    assert len(trials) == 2 and trials[-1]["best"] is not None
+    assert (trained.folder / "history.json").exists() and list((trained.folder / "logs").rglob("*.log"))
+    tables = json.loads(runtime.workspace.path("attrition-metadata", "attrition/catalog/tables.json").read_text())
+    assert [c["Type"] for c in tables["Tables"]["predictions"]["Columns"]] == ["string", "double"]
+
+
+def test_a_model_below_the_quality_gate_is_not_approved(example_config, tmp_path, landed):
+    config = configured(example_config, quality_gate={"threshold": 0.999}, **FAST)
+    with runtime_for(config, tmp_path) as runtime:
+        result = runtime.run_file("train", landed[0])
+    assert result.status == "FAILED" and result.error == "QualityGateFailed"
+    assert "has roc_auc = 0." in result.cause and "requires roc_auc >= 0.999" in result.cause
+    assert not runtime.workspace.path("attrition-metadata", "attrition/models/latest.json").exists()
+
+
+CRASHING_TRAIN = textwrap.dedent("""\
+    #!/usr/bin/env python3
+    import os, pathlib
+    counter = pathlib.Path(os.environ["SM_INPUT_CONFIG_DIR"]).parents[2] / "train-attempts"
+    counter.open("a").write("x")
+    out = pathlib.Path(os.environ["SM_OUTPUT_DIR"])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "failure").write_text("CUDA out of memory while building the histogram")
+    raise SystemExit(1)
+    """)
+
+
+def test_a_crashing_trainer_is_retried_then_fails_with_its_failure_text(example_config, tmp_path, landed):
+    config = configured(example_config, tuning={"max_jobs": 2, "max_parallel_jobs": 2},
+                        retry={"failed_job_retries": 1, "failed_job_interval_seconds": 1})
+    project = local_project(tmp_path / "project", train_program=CRASHING_TRAIN)
+    with runtime_for(config, tmp_path, project) as runtime:
+        result = runtime.run_file("train", landed[0])
+    assert result.status == "FAILED" and result.error == "TuningFailed"
+    assert "CUDA out of memory while building the histogram" in result.cause
+    tuning_jobs = sorted(p.stem for p in (runtime.workspace.root / "services" / "tuning-jobs").glob("*.json"))
+    assert [name[-4:] for name in tuning_jobs] == ["-0-0", "-0-1"]  # the first try and the retry, distinct names
+
+
+SLEEPING_TRAIN = textwrap.dedent("""\
+    #!/usr/bin/env python3
+    import time
+    time.sleep(600)
+    """)
+
+
+def test_a_state_timeout_kills_the_trainer(example_config, tmp_path, landed):
+    config = configured(example_config, tuning={"max_jobs": 1, "max_parallel_jobs": 1, "timeout_seconds": 3}, **{
+        "retry": FAST["retry"]})
+    project = local_project(tmp_path / "project", train_program=SLEEPING_TRAIN)
+    with runtime_for(config, tmp_path, project) as runtime:
+        result = runtime.run_file("train", landed[0])
+        trials = [json.loads(p.read_text()) for p in (runtime.workspace.root / "services" / "training-jobs").glob("*.json")]
+    assert result.error == "TuningFailed" and "States.Timeout" in result.cause
+    pid = trials[0]["Local"]["Pid"]
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert trials[0]["TrainingJobStatus"] == "Stopped"
+
+
+def test_scoring_before_any_approved_model_fails_clearly(example_config, tmp_path, landed):
+    with runtime_for(configured(example_config, **FAST), tmp_path) as runtime:
+        result = runtime.run_file("score", landed[1])
+    assert result.status == "FAILED" and result.error == "NoApprovedModel"
+    assert "has no approved model" in result.cause and "Land a training file" in result.cause
+
+
+FLAKY_SERVE = textwrap.dedent("""\
+    #!/usr/bin/env python3
+    import os, pathlib, sys
+    here = pathlib.Path(__file__).resolve().parent
+    if (here / "broken").exists():
+        sys.exit("the model server cannot start: broken")
+    os.execv(sys.executable, [sys.executable, str(here / "serve-real")])
+    """)
+
+
+def test_redrive_after_a_transform_failure_reruns_only_the_failed_part(example_config, tmp_path, landed):
+    project = local_project(tmp_path / "project")
+    program = project / "containers" / "byo-xgboost" / "program"
+    (program / "serve").rename(program / "serve-real")
+    (program / "serve").write_text(FLAKY_SERVE)
+    (program / "broken").write_text("")
+    config = configured(example_config, **FAST)
+    with runtime_for(config, tmp_path, project) as runtime:
+        assert runtime.run_file("train", landed[0]).succeeded
+        failed = runtime.run_file("score", landed[1])
+    assert failed.error == "BatchTransformFailed" and failed.failed_state == "BatchTransform"
+    assert "cannot start: broken" in failed.cause or "exited with status" in failed.cause
+    services = runtime.workspace.root / "services"
+    glue_runs, trainings = len(list((services / "glue-job-runs").glob("*"))), len(list((services / "training-jobs").glob("*")))
+    (program / "broken").unlink()
+    with runtime_for(config, tmp_path, project) as runtime:
+        redriven = runtime.redrive(failed.name)
+    assert redriven.succeeded, (redriven.error, redriven.cause)
+    assert len(list((services / "glue-job-runs").glob("*"))) == glue_runs
+    assert len(list((services / "training-jobs").glob("*"))) == trainings
+    transforms = sorted(p.stem for p in (services / "transform-jobs").glob("*.json"))
+    assert [name[-4:] for name in transforms] == ["-0-0", "-1-0"]  # the failed run's name is not reused
+    assert runtime.workspace.path_of(redriven.output["predictions"]).exists()
+
+
+def test_scoring_landed_while_training_runs_waits_for_the_model(example_config, tmp_path, landed):
+    from mlops_pipeline.local.cli import watch
+
+    config = configured(example_config, scoring_poll_seconds=1, **FAST)
+    with runtime_for(config, tmp_path) as runtime:
+        runtime.land("train", landed[0])
+        runtime.land("score", landed[1])
+        results = {r.workflow: r for r in watch(runtime, Console(quiet=True), interval=0.2, rounds=1)}
+    assert results["training"].succeeded and results["scoring"].succeeded
+    history = json.loads((results["scoring"].folder / "history.json").read_text())
+    waited = [e for e in history if e["type"] == "WaitStateEntered"]
+    assert waited, "scoring should have waited for the running training"
