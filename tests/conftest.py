@@ -104,3 +104,43 @@ def local_project(root, train_program: str | None = None, serve_program: str | N
             (program / name).write_text(text)
             (program / name).chmod(0o755)
     return root
+
+
+
+@pytest.fixture
+def services(tmp_path):
+    """Local services over a fresh workspace, serving the repository's containers."""
+    from mlops_pipeline.local.services import LocalServices
+    from mlops_pipeline.local.stores import Workspace
+
+    workspace = Workspace.resolve(tmp_path / "ws")
+    return LocalServices(workspace, containers_dir=REPO / "containers", logs_root=tmp_path / "ws" / "logs")
+
+
+def running_control(name: str = "exec-1"):
+    from mlops_pipeline.local.tasks import TaskControl
+
+    return TaskControl(running=lambda: True, execution_name=name)
+
+
+def stage_extract(services, demo_extract, stem: str = "t1") -> str:
+    """Copy the demo extract into the extracts store; returns its s3:// prefix."""
+    for path in (demo_extract / "extract").rglob("*"):
+        if path.is_file():
+            key = f"attrition/{stem}/{path.relative_to(demo_extract / 'extract').as_posix()}"
+            services.workspace.put_file("attrition-extracts", key, path)
+    return f"s3://attrition-extracts/attrition/{stem}/"
+
+
+def training_request(prefix: str, name: str = "job-1", **hyperparameters) -> dict:
+    metric = r"\b{}: ([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+    return {
+        "TrainingJobName": name,
+        "HyperParameters": {"num_round": "20", **hyperparameters},
+        "AlgorithmSpecification": {"TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/byo-xgboost:1.0",
+                                   "TrainingInputMode": "File",
+                                   "MetricDefinitions": [{"Name": m, "Regex": metric.format(m)} for m in ("roc_auc", "logloss")]},
+        "InputDataConfig": [{"ChannelName": c, "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{prefix}{c}/"}}}
+                            for c in ("train", "validation")],
+        "OutputDataConfig": {"S3OutputPath": "s3://attrition-model/attrition/t1/"},
+    }

@@ -69,18 +69,22 @@ def _initial_record(services: LocalServices, params: dict) -> dict:
 def _trial_count(config: dict) -> int:
     limit = config["ResourceLimits"].get("MaxNumberOfTrainingJobs")
     if config.get("Strategy") == "Grid":
-        grid = len(list(itertools.product(*(r["Values"] for r in config["ParameterRanges"].get("CategoricalParameterRanges", [])))))
-        return min(grid, int(limit)) if limit else grid
+        combinations = len(grid(config))
+        return min(combinations, int(limit)) if limit else combinations
     return int(limit)
 
 
+def grid(config: dict) -> list[dict[str, str]]:
+    """Every combination of the categorical ranges, in order, as SageMaker's Grid strategy runs them."""
+    ranges = config["ParameterRanges"].get("CategoricalParameterRanges", [])
+    return [dict(zip([r["Name"] for r in ranges], values)) for values in itertools.product(*(r["Values"] for r in ranges))]
+
+
 def sampler_for(config: dict) -> optuna.samplers.BaseSampler:
+    """Grid combinations are enqueued instead (optuna's GridSampler stops the study, which ask/tell forbids)."""
     seed = config.get("RandomSeed")
     strategy = config.get("Strategy", "Bayesian")
-    if strategy == "Grid":
-        space = {r["Name"]: list(r["Values"]) for r in config["ParameterRanges"].get("CategoricalParameterRanges", [])}
-        return optuna.samplers.GridSampler(space, seed=seed)
-    if strategy == "Random":
+    if strategy in ("Random", "Grid"):
         return optuna.samplers.RandomSampler(seed=seed)
     if strategy == "Bayesian":
         return optuna.samplers.TPESampler(seed=seed)
@@ -114,6 +118,9 @@ class _Tuner:
         direction = "maximize" if self.objective["Type"] == "Maximize" else "minimize"
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study = optuna.create_study(direction=direction, sampler=sampler_for(config))
+        if config.get("Strategy") == "Grid":
+            for combination in grid(config):
+                self.study.enqueue_trial(combination)
         self.lock = threading.Lock()
         parallel = int(config["ResourceLimits"].get("MaxParallelTrainingJobs", 1))
         self.cpus_per_job = max(1, (os.cpu_count() or 1) // parallel)

@@ -1,0 +1,108 @@
+"""createTransformJob: serve on a free port, line-split mini-batches, joined output in input order."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+
+import pytest
+
+from conftest import running_control
+from mlops_pipeline.local.sagemaker_model import create_model
+from mlops_pipeline.local.sagemaker_transform import (
+    TransformFailed,
+    apply_filter,
+    create_transform_job_sync,
+    mini_batches,
+)
+from mlops_pipeline.local.tasks import TaskFailure
+
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/byo-xgboost:1.0"
+
+
+@pytest.fixture
+def model(services, trained_model):
+    archive = services.workspace.path("attrition-model", "m/model.tar.gz")
+    archive.parent.mkdir(parents=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in trained_model.iterdir():
+            tar.add(path, arcname=path.name)
+    create_model(services, {"ModelName": "m-1", "PrimaryContainer": {"Image": IMAGE,
+                                                                     "ModelDataUrl": "s3://attrition-model/m/model.tar.gz"}},
+                 running_control())
+    return "m-1"
+
+
+def transform_request(name: str = "tj-1", **overrides) -> dict:
+    return {"TransformJobName": name, "ModelName": "m-1", "BatchStrategy": "MultiRecord", "MaxPayloadInMB": 1,
+            "MaxConcurrentTransforms": 2,
+            "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://attrition-extracts/s1/score/"}},
+                               "ContentType": "text/csv", "SplitType": "Line"},
+            "TransformOutput": {"S3OutputPath": "s3://attrition-output/s1/transform/", "Accept": "text/csv", "AssembleWith": "Line"},
+            "DataProcessing": {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}, **overrides}
+
+
+def test_every_scoring_row_gets_its_id_and_probability_in_input_order(services, model, demo_extract):
+    score = (demo_extract / "extract" / "score" / "score.csv").read_bytes()
+    big = score * 8  # several 1 MB mini-batches
+    services.workspace.put_bytes("attrition-extracts", "s1/score/score.csv", big)
+    job = create_transform_job_sync(services, transform_request(), running_control())
+    assert job["TransformJobStatus"] == "Completed"
+    lines = services.workspace.path("attrition-output", "s1/transform/score.csv.out").read_text().splitlines()
+    ids = [line.split(",")[0] for line in big.decode().splitlines()]
+    assert [line.split(",")[0] for line in lines] == ids
+    assert all(0 <= float(line.split(",")[1]) <= 1 for line in lines)
+
+
+def test_single_record_batches_give_the_same_predictions(services, model, demo_extract):
+    score = b"".join((demo_extract / "extract" / "score" / "score.csv").read_bytes().splitlines(keepends=True)[:40])
+    services.workspace.put_bytes("attrition-extracts", "s1/score/score.csv", score)
+    create_transform_job_sync(services, transform_request("multi"), running_control())
+    multi = services.workspace.path("attrition-output", "s1/transform/score.csv.out").read_text()
+    create_transform_job_sync(services, transform_request("single", BatchStrategy="SingleRecord"), running_control())
+    assert services.workspace.path("attrition-output", "s1/transform/score.csv.out").read_text() == multi
+
+
+def test_a_record_the_model_rejects_fails_the_job_naming_the_line(services, model, demo_extract):
+    good = (demo_extract / "extract" / "score" / "score.csv").read_bytes().splitlines(keepends=True)[:5]
+    services.workspace.put_bytes("attrition-extracts", "s1/score/score.csv", b"".join(good) + b"E9,1,2\n")
+    with pytest.raises(TaskFailure) as failure:
+        create_transform_job_sync(services, transform_request(BatchStrategy="SingleRecord"), running_control())
+    described = json.loads(failure.value.cause)
+    assert described["TransformJobStatus"] == "Failed"
+    assert "answered 400 for the mini-batch at line 6" in described["FailureReason"]
+    assert not services.workspace.path("attrition-output", "s1/transform/score.csv.out").exists()
+
+
+def test_mini_batches_stay_under_the_payload_limit_and_keep_line_numbers(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"".join(b"%06d,%s\n" % (n, b"x" * 100) for n in range(30000)))
+    batches = list(mini_batches(source, {"MaxPayloadInMB": 1}))
+    assert all(sum(len(r) + 1 for r in records) <= 1024 * 1024 for _, records in batches)
+    assert sum(len(records) for _, records in batches) == 30000 and len(batches) == 4
+    assert [first for first, _ in batches][1] == len(batches[0][1]) + 1
+    assert all(len(records) == 1 for _, records in mini_batches(source, {"BatchStrategy": "SingleRecord"}) if _ < 5)
+
+
+def test_a_line_over_the_payload_limit_is_named(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"1,2\n" + b"9" * (1024 * 1024 + 10) + b"\n")
+    with pytest.raises(TransformFailed, match="line 2 is 1048586 bytes, over MaxPayloadInMB"):
+        list(mini_batches(source, {"MaxPayloadInMB": 1}))
+
+
+@pytest.mark.parametrize("expression, expected", [(None, b"a,b,c"), ("$", b"a,b,c"), ("$[1:]", b"b,c"), ("$[0,-1]", b"a,c"),
+                                                  ("$[1]", b"b"), ("$[:-1]", b"a,b")])
+def test_csv_filters_select_fields_like_sagemaker(expression, expected):
+    assert apply_filter(b"a,b,c", expression) == expected
+
+
+def test_an_unsupported_filter_is_named():
+    with pytest.raises(TransformFailed, match=r"unsupported DataProcessing filter '\$\.features'"):
+        apply_filter(b"a", "$.features")
+
+
+def test_an_unknown_model_is_a_validation_error(services):
+    with pytest.raises(TaskFailure, match='Could not find model "m-1"') as failure:
+        create_transform_job_sync(services, transform_request(), running_control())
+    assert failure.value.error == "SageMaker.ValidationException"

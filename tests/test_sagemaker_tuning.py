@@ -1,0 +1,100 @@
+"""createHyperParameterTuningJob: optuna samples, real training jobs run, SageMaker's Describe shape."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import optuna
+import pytest
+
+from conftest import running_control, stage_extract, training_request
+from mlops_pipeline.local.sagemaker_tuning import _trial_count, create_tuning_job_sync, grid, sampler_for, suggest
+from mlops_pipeline.local.tasks import TaskFailure
+
+
+def tuning_request(prefix: str, ranges: dict, jobs: int = 3, parallel: int = 2, strategy: str = "Random") -> dict:
+    definition = training_request(prefix)
+    return {
+        "HyperParameterTuningJobName": "tune-1",
+        "HyperParameterTuningJobConfig": {
+            "Strategy": strategy, "RandomSeed": 3,
+            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "roc_auc"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": jobs, "MaxParallelTrainingJobs": parallel},
+            "ParameterRanges": ranges,
+        },
+        "TrainingJobDefinition": {"StaticHyperParameters": definition["HyperParameters"],
+                                  **{k: definition[k] for k in ("AlgorithmSpecification", "InputDataConfig", "OutputDataConfig")}},
+    }
+
+
+def test_a_tuning_job_runs_every_trial_and_names_the_best(services, demo_extract):
+    prefix = stage_extract(services, demo_extract)
+    events = []
+    services.notify = events.append
+    ranges = {"IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "2", "MaxValue": "5", "ScalingType": "Auto"}]}
+    job = create_tuning_job_sync(services, tuning_request(prefix, ranges), running_control())
+    assert job["HyperParameterTuningJobStatus"] == "Completed"
+    assert job["TrainingJobStatusCounters"] == {"Completed": 3, "InProgress": 0, "RetryableError": 0,
+                                                "NonRetryableError": 0, "Stopped": 0}
+    best = job["BestTrainingJob"]
+    assert best["TrainingJobName"].startswith("tune-1-") and len(best["TrainingJobName"]) == len("tune-1-001-12345678")
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == max(e["objective"] for e in events)
+    assert [e["done"] for e in events] == [1, 2, 3]
+
+
+def test_failed_trials_do_not_fail_the_tuning_job_unless_all_fail(services, demo_extract):
+    prefix = stage_extract(services, demo_extract)
+    mixed = {"CategoricalParameterRanges": [{"Name": "grow_policy", "Values": ["depthwise", "sideways"]}]}
+    job = create_tuning_job_sync(services, tuning_request(prefix, mixed, jobs=2, strategy="Grid"), running_control())
+    assert job["HyperParameterTuningJobStatus"] == "Completed"
+    assert job["TrainingJobStatusCounters"]["NonRetryableError"] == 1
+    assert job["BestTrainingJob"]["TunedHyperParameters"] == {"grow_policy": "depthwise"}
+
+    hopeless = {"CategoricalParameterRanges": [{"Name": "grow_policy", "Values": ["sideways"]}]}
+    request = tuning_request(prefix, hopeless, jobs=1, parallel=1, strategy="Grid")
+    request["HyperParameterTuningJobName"] = "tune-2"
+    with pytest.raises(TaskFailure) as failure:
+        create_tuning_job_sync(services, request, running_control())
+    described = json.loads(failure.value.cause)
+    assert described["HyperParameterTuningJobStatus"] == "Failed"
+    assert described["FailureReason"].startswith("All 1 training jobs failed. tune-2-001-") and "grow_policy" in described["FailureReason"]
+
+
+def sample(ranges: dict, trials: int = 200) -> list[dict]:
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    values = []
+    for _ in range(trials):
+        trial = study.ask()
+        values.append(suggest(trial, ranges))
+        study.tell(trial, 0.0)
+    return values
+
+
+def test_scaling_types_sample_where_sagemaker_would():
+    ranges = {"ContinuousParameterRanges": [
+        {"Name": "lin", "MinValue": "0", "MaxValue": "1", "ScalingType": "Linear"},
+        {"Name": "log", "MinValue": "0.001", "MaxValue": "1", "ScalingType": "Logarithmic"},
+        {"Name": "rev", "MinValue": "0.9", "MaxValue": "0.9999", "ScalingType": "ReverseLogarithmic"}],
+        "IntegerParameterRanges": [{"Name": "depth", "MinValue": "1", "MaxValue": "1000", "ScalingType": "Logarithmic"}],
+        "CategoricalParameterRanges": [{"Name": "kind", "Values": ["a", "b"]}]}
+    values = sample(ranges)
+    logs = [math.log10(float(v["log"])) for v in values]
+    reverse = [float(v["rev"]) for v in values]
+    assert all(0.9 <= r <= 0.9999 for r in reverse)
+    assert sum(r > 0.99 for r in reverse) > len(reverse) / 3  # dense near 1, unlike a uniform draw (10%)
+    assert sum(x < -2 for x in logs) > len(logs) / 5  # a third of the log range below 0.01
+    assert sum(int(v["depth"]) < 32 for v in values) > len(values) / 3
+    assert {v["kind"] for v in values} == {"a", "b"} and all(isinstance(v["depth"], str) for v in values)
+
+
+def test_strategies_map_to_optuna_samplers_and_grid_runs_every_combination():
+    ranges = {"CategoricalParameterRanges": [{"Name": "a", "Values": ["1", "2", "3"]}, {"Name": "b", "Values": ["x", "y"]}]}
+    assert isinstance(sampler_for({"Strategy": "Bayesian"}), optuna.samplers.TPESampler)
+    assert isinstance(sampler_for({"Strategy": "Random"}), optuna.samplers.RandomSampler)
+    assert grid({"ParameterRanges": ranges}) == [{"a": "1", "b": "x"}, {"a": "1", "b": "y"}, {"a": "2", "b": "x"},
+                                                 {"a": "2", "b": "y"}, {"a": "3", "b": "x"}, {"a": "3", "b": "y"}]
+    assert _trial_count({"Strategy": "Grid", "ParameterRanges": ranges, "ResourceLimits": {}}) == 6
+    with pytest.raises(TaskFailure, match="unsupported tuning strategy 'Hyperband'"):
+        sampler_for({"Strategy": "Hyperband"})

@@ -1,0 +1,70 @@
+"""The workspace maps s3:// URIs to files, writes atomically and never lets a key climb out."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from mlops_pipeline.errors import PipelineError
+from mlops_pipeline.local.stores import Workspace, etag_of, parse_s3_uri, write_atomic
+
+
+def test_uris_map_to_files_under_the_workspace(tmp_path):
+    store = Workspace.resolve(tmp_path)
+    assert store.path_of("s3://bucket/a/b.csv") == tmp_path / "s3" / "bucket" / "a" / "b.csv"
+    assert store.uri_of(tmp_path / "s3" / "bucket" / "a" / "b.csv") == "s3://bucket/a/b.csv"
+
+
+def test_the_workspace_comes_from_the_flag_then_the_environment_then_the_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLOPS_WORKSPACE", str(tmp_path / "env"))
+    assert Workspace.resolve(tmp_path / "flag").root == tmp_path / "flag"
+    assert Workspace.resolve().root == tmp_path / "env"
+    monkeypatch.delenv("MLOPS_WORKSPACE")
+    monkeypatch.chdir(tmp_path)
+    assert Workspace.resolve().root == tmp_path / ".mlops"
+
+
+@pytest.mark.parametrize("uri, message", [("/local/file", "not an s3:// URI"), ("s3:///key", "without a bucket"),
+                                          ("s3://bucket/../other/x", "leaves the bucket")])
+def test_bad_uris_are_rejected_with_the_uri_named(tmp_path, uri, message):
+    with pytest.raises(PipelineError, match=message):
+        Workspace.resolve(tmp_path).path_of(uri)
+    assert parse_s3_uri("s3://b/k/x") == ("b", "k/x")
+
+
+def test_objects_are_listed_by_key_without_writers_temp_files(tmp_path):
+    store = Workspace.resolve(tmp_path)
+    store.put_bytes("b", "p/2.csv", b"2")
+    store.put_bytes("b", "p/1.csv", b"1")
+    store.put_bytes("b", "q/3.csv", b"3")
+    (store.path("b", "p") / ".2.csv.partial").write_bytes(b"half")
+    assert [key for key, _ in store.objects("b", "p/")] == ["p/1.csv", "p/2.csv"]
+    assert store.buckets() == ["b"]
+
+
+def test_put_file_copies_and_leaves_the_source_untouched(tmp_path):
+    source = tmp_path / "mine.csv"
+    source.write_bytes(b"a,b\n1,2\n")
+    before = source.stat().st_mtime_ns
+    target = Workspace.resolve(tmp_path / "ws").put_file("b", "data/mine.csv", source)
+    assert target.read_bytes() == source.read_bytes() and source.stat().st_mtime_ns == before
+
+
+def test_a_failed_atomic_write_leaves_the_old_content_and_no_temp_file(tmp_path, monkeypatch):
+    target = tmp_path / "out.json"
+    write_atomic(target, b"old")
+
+    def no_space(*args):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr("mlops_pipeline.local.stores.os.replace", no_space)
+    with pytest.raises(OSError, match="No space"):
+        write_atomic(target, b"new")
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_etag_is_the_quoted_md5_of_the_content(tmp_path):
+    path = tmp_path / "x"
+    path.write_bytes(b"hello")
+    assert etag_of(path) == f'"{hashlib.md5(b"hello").hexdigest()}"'
