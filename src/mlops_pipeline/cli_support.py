@@ -28,11 +28,20 @@ class UserErrorGroup(_UserErrors, click.Group):
 
 
 def echo_table(headers: Sequence[str], rows: Iterable[Sequence[object]], title: str | None = None) -> None:
-    """A readable table on stdout (plain text when not a terminal)."""
+    """A readable table on a terminal; aligned plain columns, never truncated, when piped."""
     from rich.console import Console
     from rich.table import Table
 
+    rows = [[str(cell) for cell in row] for row in rows]
+    console = Console(soft_wrap=False)
+    if not console.is_terminal:
+        widths = [max(len(str(h)), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+        if title:
+            click.echo(title)
+        for line in [list(headers)] + rows:
+            click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        return
     table = Table(*headers, title=title, show_lines=False)
     for row in rows:
-        table.add_row(*(str(cell) for cell in row))
-    Console(soft_wrap=False).print(table)
+        table.add_row(*row)
+    console.print(table)

@@ -157,9 +157,9 @@ def cat_cmd(uri: str, workspace: Path | None) -> None:
     path = Workspace.resolve(workspace).path_of(uri)
     if not path.is_file():
         raise PipelineError(f"{uri}: no such object in the workspace")
-    with open(path, "rb") as handle:
+    with open(path, "rb") as handle, click.open_file("-", "wb") as out:
         for block in iter(lambda: handle.read(1 << 16), b""):
-            click.get_binary_stream("stdout").write(block)
+            out.write(block)
 
 
 def _records(workflow: Path, workspace: Path | None) -> ExecutionRecords:

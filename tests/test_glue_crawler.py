@@ -1,0 +1,29 @@
+"""The local crawl records the output tables' columns where `local tables` reads them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import running_control
+from mlops_pipeline.local.glue_crawler import define_crawler, start_crawler
+from mlops_pipeline.local.tasks import TaskFailure
+
+
+def test_each_folder_becomes_a_table_with_inferred_columns(services):
+    services.workspace.put_bytes("out", "p/predictions/a.csv", b"E1,0.25\nE2,0.5\n")
+    services.workspace.put_bytes("out", "p/predictions/b.csv", b"E3,0.75\n")
+    define_crawler(services, "crawler", "p_output", "s3://out/p/", "s3://meta/p/catalog/tables.json")
+    assert start_crawler(services, {"Name": "crawler"}, running_control()) == {}
+    catalog = json.loads(services.workspace.path("meta", "p/catalog/tables.json").read_text())
+    assert catalog["Database"] == "p_output"
+    assert catalog["Tables"]["predictions"] == {"Location": "s3://out/p/predictions/", "Files": 2,
+                                                "Columns": [{"Name": "col0", "Type": "string"},
+                                                            {"Name": "col1", "Type": "double"}]}
+
+
+def test_an_unknown_crawler_is_entity_not_found(services):
+    with pytest.raises(TaskFailure) as failure:
+        start_crawler(services, {"Name": "nope"}, running_control())
+    assert failure.value.error == "Glue.EntityNotFoundException"

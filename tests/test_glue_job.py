@@ -1,0 +1,52 @@
+"""glue:startJobRun.sync runs the job's script from the source-repository store with merged arguments."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import GLUE_DIR, running_control
+from mlops_pipeline.demo_data import write_demo_csv
+from mlops_pipeline.local.glue_job import define_job, start_job_run_sync
+from mlops_pipeline.local.tasks import TaskFailure
+
+
+@pytest.fixture
+def glue(services):
+    for path in GLUE_DIR.glob("*.py"):
+        services.workspace.put_file("src", f"glue_transforms/{path.name}", path)
+    define_job(services, "transform", "s3://src/glue_transforms/run_transform.py",
+               {"--LABEL": "attrition", "--ID_COLUMN": "employee_id", "--TRANSFORM_MODULE": "attrition_transform"})
+    return services
+
+
+def arguments(**extra) -> dict:
+    return {"--KIND": "train", "--S3_SOURCE": "s3://store/data/train/a.csv", "--S3_DEST": "s3://extracts/p/t1/",
+            "--extra-py-files": "s3://src/glue_transforms/attrition_transform.py", **extra}
+
+
+def test_a_run_writes_the_extract_and_leaves_the_landed_file_alone(glue, tmp_path):
+    landed = glue.workspace.put_file("store", "data/train/a.csv", write_demo_csv(tmp_path / "a.csv", 500))
+    before = landed.read_bytes()
+    run = start_job_run_sync(glue, {"JobName": "transform", "Arguments": arguments()}, running_control())
+    assert run["JobRunState"] == "SUCCEEDED" and run["Id"].startswith("jr_")
+    assert run["Arguments"]["--LABEL"] == "attrition"  # the job's default arguments
+    assert [key for key, _ in glue.workspace.objects("extracts")] == [
+        "p/t1/train/schema.json", "p/t1/train/train.csv", "p/t1/validation/validation.csv"]
+    assert landed.read_bytes() == before
+
+
+def test_a_failing_script_fails_the_run_with_its_error_line(glue, tmp_path):
+    glue.workspace.put_bytes("store", "data/train/a.csv", b"employee_id,age\n1,30\n")
+    with pytest.raises(TaskFailure) as failure:
+        start_job_run_sync(glue, {"JobName": "transform", "Arguments": arguments()}, running_control())
+    run = json.loads(failure.value.cause)
+    assert failure.value.error == "States.TaskFailed" and run["JobRunState"] == "FAILED"
+    assert run["ErrorMessage"].startswith("ERROR:") and "label column 'attrition' is missing" in run["ErrorMessage"]
+
+
+def test_an_unknown_job_is_entity_not_found(glue):
+    with pytest.raises(TaskFailure, match="Glue job nope not found") as failure:
+        start_job_run_sync(glue, {"JobName": "nope"}, running_control())
+    assert failure.value.error == "Glue.EntityNotFoundException"

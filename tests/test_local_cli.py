@@ -1,0 +1,88 @@
+"""The `mlops-pipeline demo` and `local ...` commands, as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import EXAMPLE_WORKFLOW, REPO
+from mlops_pipeline.cli import main
+
+
+def cli(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def demo_workspace(tmp_path_factory):
+    """`mlops-pipeline demo` run for real, in a clean environment without AWS credentials."""
+    workspace = tmp_path_factory.mktemp("demo") / "ws"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    result = subprocess.run([sys.executable, "-m", "mlops_pipeline.cli", "demo", "--rows", "2000", "--score-rows", "300",
+                             "--workspace", str(workspace)], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workspace, result.stdout
+
+
+@pytest.mark.slow
+def test_the_demo_ends_with_predictions_metrics_and_trials(demo_workspace):
+    workspace, output = demo_workspace
+    assert "Model approved:" in output and "Best model" in output and "Tuning job attrition-" in output
+    predictions = workspace / "s3" / "attrition-output" / "attrition" / "predictions" / "employees_score.csv"
+    assert f"Predictions: {predictions}  (300 rows" in output
+    with open(workspace / "demo-data" / "employees_score.csv") as landed, open(predictions) as predicted:
+        assert [row["employee_id"] for row in csv.DictReader(landed)] == [row[0] for row in csv.reader(predicted)]
+
+
+@pytest.mark.slow
+def test_executions_history_tables_ls_and_cat_read_the_records(demo_workspace):
+    workspace = str(demo_workspace[0])
+    listed = cli("local", "executions", "--workflow", str(EXAMPLE_WORKFLOW), "--workspace", workspace)
+    assert listed.exit_code == 0 and listed.output.count("SUCCEEDED") == 2
+    name = next(word for word in listed.output.split() if word.startswith("score-"))
+    history = cli("local", "history", name, "--workflow", str(EXAMPLE_WORKFLOW), "--workspace", workspace)
+    assert "TaskStateEntered" in history.output and "BatchTransform" in history.output and "status: SUCCEEDED" in history.output
+    tables = cli("local", "tables", "--workflow", str(EXAMPLE_WORKFLOW), "--workspace", workspace)
+    assert "attrition_output.predictions" in tables.output and "col1 double" in tables.output
+    assert "s3://attrition-output/" in cli("local", "ls", "--workspace", workspace).output
+    uri = "s3://attrition-output/attrition/predictions/employees_score.csv"
+    assert uri in cli("local", "ls", "s3://attrition-output/attrition/predictions/", "--workspace", workspace).output
+    assert len(cli("local", "cat", uri, "--workspace", workspace).output.splitlines()) == 300
+    redrive = cli("local", "redrive", name, "--workflow", str(EXAMPLE_WORKFLOW), "--workspace", workspace, "--project", str(REPO))
+    assert redrive.exit_code == 1 and "succeeded; only failed" in redrive.output
+
+
+def test_land_copies_into_the_feature_store(tmp_path):
+    source = tmp_path / "mine.csv"
+    source.write_text("employee_id,attrition\n1,0\n")
+    result = cli("local", "land", "train", str(source), "--workflow", str(EXAMPLE_WORKFLOW), "--workspace", str(tmp_path / "ws"))
+    assert result.exit_code == 0 and "s3://attrition-feature-store/data/train/mine.csv" in result.output
+    assert (tmp_path / "ws" / "s3" / "attrition-feature-store" / "data" / "train" / "mine.csv").read_text() == source.read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["local", "cat", "s3://attrition-output/none.csv"], "s3://attrition-output/none.csv: no such object"),
+    (["local", "ls", "s3://attrition-output/"], "nothing under s3://attrition-output/"),
+    (["local", "history", "nope", "--workflow", str(EXAMPLE_WORKFLOW)], "no execution named 'nope'"),
+    (["local", "tables", "--workflow", str(EXAMPLE_WORKFLOW)], "no catalog yet"),
+    (["local", "run", "--workflow", str(EXAMPLE_WORKFLOW), "--train", "{file}", "--score", "{file}", "--project", "{tmp}"],
+     "run_transform.py not found"),
+])
+def test_user_errors_are_one_line_and_exit_1(tmp_path, args, message):
+    data = tmp_path / "x.csv"
+    data.write_text("a\n1\n")
+    args = [a.format(file=data, tmp=tmp_path) for a in args] + ["--workspace", str(tmp_path / "ws")]
+    result = cli(*args)
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_help_names_every_local_command():
+    result = cli("local", "--help")
+    for command in ("run", "up", "land", "ls", "cat", "executions", "history", "redrive", "tables"):
+        assert f"  {command} " in result.output
