@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from mlops_pipeline.local.tasks import TaskControl, TaskStopped
@@ -21,12 +20,14 @@ def run_job(argv: list[str], env: dict[str, str], log_path: Path, control: TaskC
         process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     if on_start is not None:
         on_start(process.pid)
-    while process.poll() is None:
+    while True:
+        try:
+            return process.wait(timeout=POLL_SECONDS)  # returns the moment the job exits
+        except subprocess.TimeoutExpired:
+            pass
         if not control.running():
             kill_group(process)
             raise TaskStopped(f"the state timed out or the execution was stopped; killed pid {process.pid}")
-        time.sleep(POLL_SECONDS)
-    return process.returncode
 
 
 def kill_group(process: subprocess.Popen, grace: float = 5.0) -> None:

@@ -29,7 +29,7 @@ from mlops_pipeline.naming import state_machine_name
 from mlops_pipeline.target import STORES, Target, local_target
 
 GLUE_ENTRY_SCRIPT = "run_transform.py"
-POLL_SECONDS = 0.25
+POLL_SECONDS = 0.1
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlops_pipeline.local.services import LocalServices, now
+from mlops_pipeline.local.services import LocalServices, describe, now
 from mlops_pipeline.local.tasks import TaskControl, TaskFailure
 
 KIND = "models"
@@ -24,7 +24,5 @@ def create_model(services: LocalServices, params: dict, control: TaskControl) ->
 
 
 def describe_model(services: LocalServices, params: dict, control: TaskControl) -> dict:
-    record = services.records.get(KIND, params["ModelName"])
-    if record is None:
-        raise TaskFailure("SageMaker.ValidationException", f"Could not find model \"{params['ModelName']}\".")
-    return record
+    name = params["ModelName"]
+    return describe(services, KIND, name, "SageMaker.ValidationException", f"Could not find model \"{name}\".")

@@ -18,31 +18,21 @@ from pathlib import Path
 
 from mlops_pipeline.container import training_environment
 from mlops_pipeline.local.processes import run_job
-from mlops_pipeline.local.services import LocalServices, now
+from mlops_pipeline.local.services import LocalServices, describe, now, sync_answer
 from mlops_pipeline.local.stores import parse_s3_uri
-from mlops_pipeline.local.tasks import TASK_FAILED, TaskControl, TaskFailure, TaskStopped
+from mlops_pipeline.local.tasks import TaskControl, TaskFailure, TaskStopped
 
 KIND = "training-jobs"
 FAILURE_REASON_MAX = 1024
 
 
 def create_training_job_sync(services: LocalServices, params: dict, control: TaskControl) -> dict:
-    record = run_training_job(services, params, control)
-    if record["TrainingJobStatus"] != "Completed":
-        raise TaskFailure(TASK_FAILED, json.dumps(aws_shape(record)))
-    return aws_shape(record)
+    return sync_answer(run_training_job(services, params, control), "TrainingJobStatus")
 
 
 def describe_training_job(services: LocalServices, params: dict, control: TaskControl) -> dict:
-    record = services.records.get(KIND, params["TrainingJobName"])
-    if record is None:
-        raise TaskFailure("SageMaker.ValidationException", f"Requested resource not found: training job {params['TrainingJobName']}")
-    return aws_shape(record)
-
-
-def aws_shape(record: dict) -> dict:
-    """The record without the runtime's own notes (log path, pid)."""
-    return {k: v for k, v in record.items() if k != "Local"}
+    name = params["TrainingJobName"]
+    return describe(services, KIND, name, "SageMaker.ValidationException", f"Requested resource not found: training job {name}")
 
 
 def run_training_job(services: LocalServices, request: dict, control: TaskControl, cpus: int | None = None) -> dict:

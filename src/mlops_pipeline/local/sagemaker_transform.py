@@ -8,7 +8,6 @@ in input order (``AssembleWith=Line``). No input file is ever held in memory who
 
 from __future__ import annotations
 
-import json
 import tarfile
 import tempfile
 import threading
@@ -22,9 +21,9 @@ import requests
 from mlops_pipeline.container import start_server
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.local.sagemaker_model import KIND as MODELS
-from mlops_pipeline.local.services import LocalServices, now
+from mlops_pipeline.local.services import LocalServices, describe, now, sync_answer
 from mlops_pipeline.local.stores import TEMP_PREFIX, parse_s3_uri
-from mlops_pipeline.local.tasks import TASK_FAILED, TaskControl, TaskFailure, TaskStopped
+from mlops_pipeline.local.tasks import TaskControl, TaskFailure, TaskStopped
 
 KIND = "transform-jobs"
 MB = 1024 * 1024
@@ -51,16 +50,14 @@ def create_transform_job_sync(services: LocalServices, params: dict, control: Ta
         raise
     except (TransformFailed, PipelineError) as failure:
         _finish(services, record, "Failed", f"{failure} (log: {log_path})")
-        raise TaskFailure(TASK_FAILED, json.dumps(record)) from None
-    _finish(services, record, "Completed", None)
-    return record
+    else:
+        _finish(services, record, "Completed", None)
+    return sync_answer(record, "TransformJobStatus")
 
 
 def describe_transform_job(services: LocalServices, params: dict, control: TaskControl) -> dict:
-    record = services.records.get(KIND, params["TransformJobName"])
-    if record is None:
-        raise TaskFailure("SageMaker.ValidationException", f"Could not find job \"{params['TransformJobName']}\".")
-    return record
+    name = params["TransformJobName"]
+    return describe(services, KIND, name, "SageMaker.ValidationException", f"Could not find job \"{name}\".")
 
 
 def _run(services: LocalServices, params: dict, model: dict, program: Path, log_path: Path, control: TaskControl) -> None:

@@ -10,7 +10,6 @@ fails (or none reports the objective).
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import threading
 import uuid
@@ -18,9 +17,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import optuna
 
-from mlops_pipeline.local.sagemaker_training import aws_shape, run_training_job
-from mlops_pipeline.local.services import LocalServices, now
-from mlops_pipeline.local.tasks import TASK_FAILED, TaskControl, TaskFailure, TaskStopped
+from mlops_pipeline.local.sagemaker_training import run_training_job
+from mlops_pipeline.local.services import LocalServices, describe, now, sync_answer
+from mlops_pipeline.local.tasks import TaskControl, TaskFailure, TaskStopped
 
 KIND = "tuning-jobs"
 REVERSE_LOG_SUFFIX = "__one_minus"
@@ -38,16 +37,12 @@ def create_tuning_job_sync(services: LocalServices, params: dict, control: TaskC
         _finish(services, record, "Stopped", "the state timed out or the execution was stopped")
         raise
     _conclude(services, record)
-    if record["HyperParameterTuningJobStatus"] != "Completed":
-        raise TaskFailure(TASK_FAILED, json.dumps(aws_shape(record)))
-    return aws_shape(record)
+    return sync_answer(record, "HyperParameterTuningJobStatus")
 
 
 def describe_tuning_job(services: LocalServices, params: dict, control: TaskControl) -> dict:
-    record = services.records.get(KIND, params["HyperParameterTuningJobName"])
-    if record is None:
-        raise TaskFailure("SageMaker.ResourceNotFound", f"tuning job {params['HyperParameterTuningJobName']} not found")
-    return aws_shape(record)
+    name = params["HyperParameterTuningJobName"]
+    return describe(services, KIND, name, "SageMaker.ResourceNotFound", f"tuning job {name} not found")
 
 
 def _initial_record(services: LocalServices, params: dict) -> dict:

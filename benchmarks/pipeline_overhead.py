@@ -1,0 +1,171 @@
+"""What the local runtime costs on top of the work itself, and what parallel tuning buys.
+
+    python benchmarks/pipeline_overhead.py [--rows 10000 100000] [--score-rows 20000] [--rss-rows 2000000]
+
+1. Overhead: the demo pipeline (training then scoring, through the state machines) against a plain
+   script doing the same work in one process tree: the same Glue transform, the same trainings with
+   the hyperparameters the tuning job chose (two at a time, the same thread split), the same batch
+   predictions. Target: runtime / plain <= 1.15 at 100 000 training rows.
+2. Tuning: the same eight Grid trials with MaxParallelTrainingJobs=1 and =2. Target: >= 1.7x.
+3. Memory: scoring a file of --rss-rows rows; the runtime process's peak RSS (target < 1.5 GB) and
+   the largest job process's, measured in a fresh process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+from mlops_pipeline.config import CategoricalRange, load_workflow
+from mlops_pipeline.container import start_server, training_environment
+from mlops_pipeline.demo_data import write_demo_csv, write_demo_pair
+from mlops_pipeline.local.runtime import LocalRuntime
+from mlops_pipeline.local.sagemaker_transform import apply_filter, mini_batches
+from mlops_pipeline.local.stores import Workspace
+
+REPO = Path(__file__).resolve().parents[1]
+PROGRAM = REPO / "containers" / "byo-xgboost" / "program"
+GLUE = REPO / "glue_transforms"
+CONFIG = load_workflow(REPO / "workflows" / "attrition.py")
+
+
+def run_runtime(config, work: Path, train: Path, score: Path | None) -> tuple[float, LocalRuntime, list]:
+    """Wall time of the pipeline through the local runtime; the runtime and its results."""
+    started = time.perf_counter()
+    with LocalRuntime(config, Workspace.resolve(work / "ws"), REPO) as runtime:
+        results = [runtime.run_file("train", train)]
+        if score is not None:
+            results.append(runtime.run_file("score", score))
+    elapsed = time.perf_counter() - started
+    for result in results:
+        if not result.succeeded:
+            raise SystemExit(f"{result.name} {result.status}: {result.error}: {result.cause}")
+    return elapsed, runtime, results
+
+
+def glue(*args: str) -> None:
+    fixed = ["--LABEL", "attrition", "--ID_COLUMN", "employee_id", "--TRANSFORM_MODULE", "attrition_transform"]
+    subprocess.run([sys.executable, "run_transform.py", *args, *fixed], cwd=GLUE, check=True, capture_output=True)
+
+
+def train_once(root: Path, extract: Path, hyperparameters: dict, cpus: int) -> None:
+    (root / "input" / "config").mkdir(parents=True)
+    (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    env = training_environment(root, {"train": extract / "train", "validation": extract / "validation"})
+    env["OMP_NUM_THREADS"] = str(cpus)
+    subprocess.run([sys.executable, str(PROGRAM / "train")], env=env, check=True, capture_output=True)
+
+
+def score_plain(model_dir: Path, extract: Path, out: Path, work: Path) -> None:
+    """The batch predictions: the same server, payloads and filters, without any orchestration."""
+    params = {"MaxPayloadInMB": CONFIG.inference.max_payload_mb}
+    with start_server(PROGRAM, model_dir, work / "serve.log", workers=CONFIG.inference.max_concurrent_transforms) as server, \
+            ThreadPoolExecutor(CONFIG.inference.max_concurrent_transforms) as pool, open(out, "wb") as sink:
+        post = lambda body: requests.post(f"{server.url}/invocations", data=body, headers={"Content-Type": "text/csv"}).content
+        batches = ((records, b"".join(apply_filter(r, "$[1:]") + b"\n" for r in records))
+                   for _, records in mini_batches(extract / "score" / "score.csv", params))
+        pending = [(records, pool.submit(post, body)) for records, body in batches]
+        for records, future in pending:
+            for record, prediction in zip(records, future.result().splitlines()):
+                sink.write(apply_filter(record + b"," + prediction, "$[0,-1]") + b"\n")
+
+
+def run_plain(work: Path, train: Path, score: Path, trials: list[dict], best: int) -> float:
+    """Wall time of the same work as a plain script."""
+    extract = work / "plain"
+    started = time.perf_counter()
+    glue("--KIND", "train", "--S3_SOURCE", str(train), "--S3_DEST", f"{extract}/")
+    parallel = CONFIG.tuning.max_parallel_jobs
+    cpus = max(1, (os.cpu_count() or 1) // parallel)
+    with ThreadPoolExecutor(parallel) as pool:
+        list(pool.map(lambda item: train_once(work / f"trial-{item[0]}", extract, item[1], cpus), enumerate(trials)))
+    glue("--KIND", "score", "--S3_SOURCE", str(score), "--S3_DEST", f"{extract}/", "--SCHEMA_URI", str(extract / "train" / "schema.json"))
+    score_plain(work / f"trial-{best}" / "model", extract, work / "predictions.csv", work)
+    return time.perf_counter() - started
+
+
+def trial_hyperparameters(runtime: LocalRuntime, tuning_job: str) -> tuple[list[dict], int]:
+    tuning = runtime.services.records.get("tuning-jobs", tuning_job)
+    names = tuning["Local"]["Trials"]
+    jobs = [runtime.services.records.get("training-jobs", name) for name in names]
+    return [job["HyperParameters"] for job in jobs], names.index(tuning["BestTrainingJob"]["TrainingJobName"])
+
+
+def overhead(rows: int, score_rows: int) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        train, score = write_demo_pair(work / "landed", rows, score_rows)
+        runtime_seconds, runtime, results = run_runtime(CONFIG, work, train, score)
+        trials, best = trial_hyperparameters(runtime, results[0].output["tuning_job_name"])
+        plain_seconds = run_plain(work, train, score, trials, best)
+    ratio = runtime_seconds / plain_seconds
+    print(f"{rows:>9} rows: runtime {runtime_seconds:6.1f} s, plain script {plain_seconds:6.1f} s, ratio {ratio:.2f}"
+          f"  (target <= 1.15 at 100 000 rows)")
+    return ratio
+
+
+def tuning_seconds(rows: int, parallel: int, work: Path, train: Path) -> float:
+    grid = (CategoricalRange(name="max_depth", values=("3", "4", "5", "6")), CategoricalRange(name="eta", values=("0.1", "0.3")))
+    tuning = CONFIG.tuning.model_copy(update={"strategy": "Grid", "max_jobs": None, "max_parallel_jobs": parallel, "ranges": grid})
+    _, _, results = run_runtime(CONFIG.model_copy(update={"tuning": tuning}), work / f"p{parallel}", train, None)
+    history = json.loads((results[0].folder / "history.json").read_text())
+    entered = next(e["timestamp"] for e in history if e.get("stateEnteredEventDetails", {}).get("name") == "TuneHyperparameters")
+    exited = next(e["timestamp"] for e in history if e.get("stateExitedEventDetails", {}).get("name") == "TuneHyperparameters")
+    from datetime import datetime
+
+    return (datetime.fromisoformat(exited) - datetime.fromisoformat(entered)).total_seconds()
+
+
+def tuning_speedup(rows: int) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        train = write_demo_csv(work / "employees_train.csv", rows)
+        one, two = tuning_seconds(rows, 1, work, train), tuning_seconds(rows, 2, work, train)
+    print(f"{rows:>9} rows, 8 Grid trials: 1 at a time {one:6.1f} s, 2 at a time {two:6.1f} s, "
+          f"speedup {one / two:.2f}x on {os.cpu_count()} cores  (target >= 1.7)")
+    return one / two
+
+
+def scoring_memory(rows: int) -> None:
+    """In a fresh process: train on 10 000 rows, score ``rows``; peak RSS of this process and of its jobs."""
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        train = write_demo_csv(work / "employees_train.csv", 10_000)
+        score = write_demo_csv(work / "employees_score.csv", rows, seed=3, with_label=False, start_id=10**8)
+        tuning = CONFIG.tuning.model_copy(update={"max_jobs": 2})
+        run_runtime(CONFIG.model_copy(update={"tuning": tuning}), work, train, score)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    jobs = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"{rows:>9} scoring rows: runtime process peak RSS {own:,.0f} MB (target < 1 536 MB), "
+          f"largest job process {jobs:,.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--score-rows", type=int, default=20_000)
+    parser.add_argument("--tuning-rows", type=int, default=10_000)
+    parser.add_argument("--rss-rows", type=int, default=2_000_000)
+    parser.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_only:
+        scoring_memory(args.rss_rows)
+        return
+    for rows in args.rows:
+        overhead(rows, args.score_rows)
+    tuning_speedup(args.tuning_rows)
+    subprocess.run([sys.executable, __file__, "--memory-only", "--rss-rows", str(args.rss_rows)], check=True)
+
+
+if __name__ == "__main__":
+    main()
