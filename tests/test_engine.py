@@ -12,7 +12,7 @@ import pytest
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.local import engine as engine_module
 from mlops_pipeline.local.engine import Engine, resource_key, task_resources
-from mlops_pipeline.local.tasks import TaskFailure
+from mlops_pipeline.local.tasks import TaskFailure, TaskStopped
 
 ROLE = "arn:aws:iam::123456789012:role/states"
 
@@ -100,13 +100,38 @@ def test_a_state_timeout_tells_the_running_job_to_stop():
         while control.running():
             time.sleep(0.05)
         stopped.set()
-        raise TaskFailure("States.TaskFailed", "stopped")
+        raise TaskStopped("killed")
 
     definition = machine(("Slow", {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync", "TimeoutSeconds": 1}))
     with Engine(dispatch, lambda key: True, []) as engine:
         outcome = run(engine, definition, {})
     assert outcome["describe"]["status"] == "FAILED" and outcome["describe"]["error"] == "States.Timeout"
     assert stopped.wait(5)
+
+
+@pytest.mark.parametrize("stop_how", ["StopExecution", "session end"])
+def test_stopping_the_execution_tells_the_running_job_to_stop(stop_how):
+    started, stopped = threading.Event(), threading.Event()
+
+    def dispatch(resource, parameters, control):
+        started.set()
+        while control.running():
+            time.sleep(0.05)
+        stopped.set()
+        raise TaskStopped("killed")
+
+    definition = machine(("Slow", {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync"}))
+    with Engine(dispatch, lambda key: True, []) as engine:
+        execution = engine.start_execution(engine.create_state_machine("sm", definition, ROLE), "run-1", {})
+        assert started.wait(10)
+        if stop_how == "StopExecution":
+            engine.stop(execution)
+            assert stopped.wait(5)
+            deadline = time.monotonic() + 5
+            while engine.describe(execution)["status"] == "RUNNING" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert engine.describe(execution)["status"] == "ABORTED"
+    assert stopped.is_set()
 
 
 def test_lambda_tasks_call_in_process_handlers():

@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import textwrap
+import time
 
 import pytest
 from rich.console import Console
@@ -99,12 +100,30 @@ def test_a_state_timeout_kills_the_trainer(example_config, tmp_path, landed):
     project = local_project(tmp_path / "project", train_program=SLEEPING_TRAIN)
     with runtime_for(config, tmp_path, project) as runtime:
         result = runtime.run_file("train", landed[0])
-        trials = [json.loads(p.read_text()) for p in (runtime.workspace.root / "services" / "training-jobs").glob("*.json")]
-    assert result.error == "TuningFailed" and "States.Timeout" in result.cause
-    pid = trials[0]["Local"]["Pid"]
-    with pytest.raises(ProcessLookupError):
+        assert result.error == "TuningFailed" and "States.Timeout" in result.cause
+        record = runtime.workspace.root / "services" / "training-jobs"
+        trial = lambda: json.loads(next(record.glob("*.json")).read_text())
+        pid = trial()["Local"]["Pid"]
+        assert eventually(lambda: not alive(pid)), f"trainer {pid} still runs after the state timed out"
+        assert eventually(lambda: trial()["TrainingJobStatus"] == "Stopped")
+
+
+def eventually(condition, seconds: float = 10.0) -> bool:
+    """The state fails at its timeout; the job is killed right after, as SageMaker stops it."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def alive(pid: int) -> bool:
+    try:
         os.kill(pid, 0)
-    assert trials[0]["TrainingJobStatus"] == "Stopped"
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_scoring_before_any_approved_model_fails_clearly(example_config, tmp_path, landed):

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import threading
+import time
 from typing import Any, Callable, Iterator
 from unittest import mock
 
@@ -90,8 +91,8 @@ class LocalServiceTask(StateTaskService):
             response = self._dispatcher(resource_key(self.resource.resource_arn), normalised_parameters, control)
         except TaskFailure as failure:
             raise FailureEventException(self._failure_event(env, failure.error, failure.cause)) from None
-        except TaskStopped as stopped:
-            raise FailureEventException(self._failure_event(env, "States.Timeout", str(stopped))) from None
+        except TaskStopped:
+            response = {}  # the frame has ended: moto reports the timeout or the stop, not this task
         env.stack.append(response)
 
     def _failure_event(self, env, error: str, cause: str) -> FailureEvent:
@@ -147,10 +148,21 @@ class Engine:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _forget_finished_threads()
         if self._stack is not None:
+            self._stop_running_executions()
             self._stack.close()
         self._stack = None
+
+    def _stop_running_executions(self, grace: float = 15.0) -> None:
+        """No job outlives the session: stop what still runs and give its jobs time to be killed."""
+        for machine in self.client.list_state_machines()["stateMachines"]:
+            running = self.client.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")
+            for execution in running["executions"]:
+                self.stop(execution["executionArn"], cause="the local runtime session ended")
+        deadline = time.monotonic() + grace
+        for thread in list(TMP_THREADS):
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        _forget_finished_threads()
 
     def _service_for(self, service_name: str):
         if service_name in LOCAL_SERVICES:
