@@ -180,3 +180,17 @@ def test_scoring_landed_while_training_runs_waits_for_the_model(example_config, 
     history = json.loads((results["scoring"].folder / "history.json").read_text())
     waited = [e for e in history if e["type"] == "WaitStateEntered"]
     assert waited, "scoring should have waited for the running training"
+
+
+def test_ending_the_session_stops_running_executions_kills_their_jobs_and_records_them(example_config, tmp_path, landed):
+    config = configured(example_config, **FAST)
+    project = local_project(tmp_path / "project", train_program=SLEEPING_TRAIN)
+    with runtime_for(config, tmp_path, project) as runtime:
+        runtime.land("train", landed[0])
+        name = runtime.watcher().poll()[0]["started"][0]
+        records = runtime.workspace.root / "services" / "training-jobs"
+        assert eventually(lambda: any("Pid" in json.loads(p.read_text()).get("Local", {}) for p in records.glob("*.json")))
+        pids = [json.loads(p.read_text())["Local"]["Pid"] for p in records.glob("*.json")]
+    assert runtime.records.read(name)["status"] == "ABORTED"
+    assert runtime.records.read(name)["failed_state"] == "TuneHyperparameters"  # where a redrive resumes
+    assert not any(alive(pid) for pid in pids)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -84,10 +85,18 @@ def up_cmd(workflow: Path, workspace: Path | None, project: Path, interval: floa
         folder = runtime.workspace.path(runtime.target.feature_store_bucket)
         console.print(f"Watching {folder} ({runtime.target.training_prefix}, {runtime.target.scoring_prefix}); "
                       f"land files with `mlops-pipeline local land`. Ctrl-C stops.")
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             watch(runtime, console, interval)
         except KeyboardInterrupt:
-            console.print("Stopped watching.")
+            console.print("Stopped watching; stopping running executions.")
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM ends `local up` as Ctrl-C does: running executions are stopped and their jobs killed."""
+    raise KeyboardInterrupt
 
 
 def watch(runtime, console: Console, interval: float, rounds: int | None = None) -> list[ExecutionResult]:
@@ -205,7 +214,7 @@ def history_cmd(name: str, workflow: Path, workspace: Path | None, as_json: bool
 
 
 @local.command("redrive", cls=UserErrorCommand,
-               help="Re-run a failed execution from its failed state with the same input, reusing what succeeded.")
+               help="Re-run a failed or aborted execution from its failed state with the same input, reusing what succeeded.")
 @click.argument("name")
 @workflow_option
 @workspace_option

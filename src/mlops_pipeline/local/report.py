@@ -43,6 +43,8 @@ class Reporter:
             self.entered[(name, state)] = event["timestamp"]
             if kind == "TaskStateEntered":
                 self.console.print(f"  [cyan]running[/]    {state}  [dim]{name}[/]")
+            elif kind == "WaitStateEntered":
+                self.console.print(f"  [yellow]waiting[/]    {state}  [dim]{name}[/]")
         elif kind.endswith("StateExited"):
             state = event["stateExitedEventDetails"]["name"]
             started = self.entered.pop((name, state), event["timestamp"])

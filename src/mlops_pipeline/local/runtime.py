@@ -69,7 +69,19 @@ class LocalRuntime:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.engine.__exit__(*exc)
+        try:
+            self._stop_and_record_running()
+        finally:
+            self.engine.__exit__(*exc)
+
+    def _stop_and_record_running(self) -> None:
+        """Executions still running when the session ends are stopped (their jobs killed) and recorded
+        as ABORTED, so `local executions` shows them and `local redrive` can resume them."""
+        for workflow, machine in self.arns.items():
+            running = self.engine.client.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]
+            for execution in running:
+                self.engine.stop(execution["executionArn"], cause="the local runtime session ended")
+                self.follow({execution["name"]: workflow})
 
     def provision(self) -> None:
         """The local counterpart of ``terraform apply`` + deploy's script upload."""
