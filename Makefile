@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# checkov pins many libraries of its own, so it lives in a virtual environment of its own.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV    := .venv-checkov
+CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
 .PHONY: venv test test-fast demo render lambda-zip clean
 
@@ -13,14 +17,21 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade "pip>=23.2"
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet "checkov==$(CHECKOV_VERSION)"
+	touch $(CHECKOV_STAMP)
+
 venv: $(STAMP)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+# Includes `terraform fmt -check` and checkov over infra/terraform (tests/test_terraform.py).
+test: $(STAMP) $(CHECKOV_STAMP)
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest
 
 # Everything except the slow end-to-end pipeline runs.
-test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+test-fast: $(STAMP) $(CHECKOV_STAMP)
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -m "not slow"
 
 demo: $(STAMP)
 	$(BIN)/mlops-pipeline demo
@@ -33,4 +44,4 @@ lambda-zip: $(STAMP)
 	$(BIN)/python -m mlops_pipeline.lambda_zip build/landing_handler.zip
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) build .pytest_cache

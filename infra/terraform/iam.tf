@@ -1,0 +1,362 @@
+# One role per service, each allowed what the pipeline needs of it and nothing more.
+# No statement grants an action wildcard. Resource "*" appears only for actions AWS does not let
+# policies scope to a resource; each such statement says so.
+
+locals {
+  sagemaker_arn = "arn:${local.partition}:sagemaker:${var.region}:${local.account_id}"
+  # Every SageMaker name an execution creates starts with the pipeline name (mlops_pipeline.naming).
+  sagemaker_jobs = {
+    training = "${local.sagemaker_arn}:training-job/${var.pipeline_name}-*"
+    tuning   = "${local.sagemaker_arn}:hyper-parameter-tuning-job/${var.pipeline_name}-*"
+    model    = "${local.sagemaker_arn}:model/${var.pipeline_name}-*"
+    endpoint = "${local.sagemaker_arn}:endpoint-config/${var.pipeline_name}-*"
+    batch    = "${local.sagemaker_arn}:transform-job/${var.pipeline_name}-*"
+  }
+  events_rule_arn = "arn:${local.partition}:events:${var.region}:${local.account_id}:rule"
+  glue_arn        = "arn:${local.partition}:glue:${var.region}:${local.account_id}"
+  logs_arn        = "arn:${local.partition}:logs:${var.region}:${local.account_id}"
+}
+
+# -- Step Functions: runs both state machines --------------------------------------------------
+
+data "aws_iam_policy_document" "states_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "states" {
+  name               = "${var.prefix}-${var.pipeline_name}-states"
+  assume_role_policy = data.aws_iam_policy_document.states_trust.json
+}
+
+data "aws_iam_policy_document" "states" {
+  statement {
+    sid = "SageMakerJobsOfThisPipeline"
+    actions = [
+      "sagemaker:CreateHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob",
+      "sagemaker:StopHyperParameterTuningJob", "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+      "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
+      "sagemaker:CreateModel", "sagemaker:DescribeModel",
+      "sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob", "sagemaker:StopTransformJob",
+      "sagemaker:AddTags",
+    ]
+    resources = values(local.sagemaker_jobs)
+  }
+
+  statement {
+    sid       = "PassOnlyTheSageMakerRoleToSageMaker"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.sagemaker.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["sagemaker.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid     = "EventBridgeRulesThatSyncTasksUse"
+    actions = ["events:PutTargets", "events:PutRule", "events:DescribeRule"]
+    resources = [
+      "${local.events_rule_arn}/StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+      "${local.events_rule_arn}/StepFunctionsGetEventsForSageMakerTuningJobsRule",
+      "${local.events_rule_arn}/StepFunctionsGetEventsForSageMakerTransformJobsRule",
+    ]
+  }
+
+  statement {
+    sid       = "GlueTransformJob"
+    actions   = ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"]
+    resources = ["${local.glue_arn}:job/${aws_glue_job.transform.name}"]
+  }
+
+  statement {
+    sid       = "GlueOutputCrawler"
+    actions   = ["glue:StartCrawler"]
+    resources = ["${local.glue_arn}:crawler/${aws_glue_crawler.output.name}"]
+  }
+
+  statement {
+    sid       = "ScoringChecksForARunningTraining"
+    actions   = ["states:ListExecutions"]
+    resources = [local.training_state_machine_arn]
+  }
+
+  statement {
+    sid       = "ApprovalRecordsInTheMetadataStore"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${local.bucket_arns["metadata"]}/${var.pipeline_name}/models/*"]
+  }
+
+  statement {
+    sid       = "ListMetadataForNoSuchKey"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arns["metadata"]]
+  }
+
+  statement {
+    sid       = "PublishPredictionsInTheOutputStore"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${local.bucket_arns["output"]}/${var.pipeline_name}/*"]
+  }
+
+  statement {
+    sid       = "UseThePipelineKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.pipeline.arn]
+  }
+
+  # AWS requires Resource "*" for log delivery and X-Ray: these actions take no resource ARN.
+  statement {
+    sid = "ExecutionLogsAndTracesAwsRequiresStar"
+    actions = [
+      "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+      "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "states" {
+  name   = "run-${var.pipeline_name}-workflows"
+  role   = aws_iam_role.states.id
+  policy = data.aws_iam_policy_document.states.json
+}
+
+# -- SageMaker: training, tuning trials and batch transform ------------------------------------
+
+data "aws_iam_policy_document" "sagemaker_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["sagemaker.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "sagemaker" {
+  name               = "${var.prefix}-${var.pipeline_name}-sagemaker"
+  assume_role_policy = data.aws_iam_policy_document.sagemaker_trust.json
+}
+
+data "aws_iam_policy_document" "sagemaker" {
+  statement {
+    sid       = "ReadExtractsAndModels"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket_arns["extracts"]}/${var.pipeline_name}/*", "${local.bucket_arns["model"]}/${var.pipeline_name}/*"]
+  }
+
+  statement {
+    sid       = "ListExtractsAndModels"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arns["extracts"], local.bucket_arns["model"]]
+  }
+
+  statement {
+    sid       = "WriteModelArtifactsAndPredictions"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.bucket_arns["model"]}/${var.pipeline_name}/*", "${local.bucket_arns["output"]}/${var.pipeline_name}/*"]
+  }
+
+  statement {
+    sid       = "PullTheModelImage"
+    actions   = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+    resources = [aws_ecr_repository.model.arn]
+  }
+
+  statement {
+    sid       = "JobLogs"
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${local.logs_arn}:log-group:/aws/sagemaker/*"]
+  }
+
+  statement {
+    sid       = "UseThePipelineKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [aws_kms_key.pipeline.arn]
+  }
+
+  # AWS requires Resource "*": registry login and metric publishing take no resource ARN.
+  statement {
+    sid       = "RegistryLoginAndMetricsAwsRequiresStar"
+    actions   = ["ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "sagemaker" {
+  name   = "train-and-score-${var.pipeline_name}"
+  role   = aws_iam_role.sagemaker.id
+  policy = data.aws_iam_policy_document.sagemaker.json
+}
+
+# -- Glue: the transform job and the output crawler ---------------------------------------------
+
+data "aws_iam_policy_document" "glue_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["glue.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "glue" {
+  name               = "${var.prefix}-${var.pipeline_name}-glue"
+  assume_role_policy = data.aws_iam_policy_document.glue_trust.json
+}
+
+data "aws_iam_policy_document" "glue" {
+  statement {
+    sid     = "ReadLandedFilesScriptsExtractsAndPredictions"
+    actions = ["s3:GetObject"]
+    resources = [
+      "${local.bucket_arns["feature_store"]}/*", # read only: landed files are never modified
+      "${local.bucket_arns["source_repository"]}/glue_transforms/*",
+      "${local.bucket_arns["extracts"]}/${var.pipeline_name}/*",
+      "${local.bucket_arns["output"]}/${var.pipeline_name}/predictions/*",
+    ]
+  }
+
+  statement {
+    sid     = "ListTheStoresItReads"
+    actions = ["s3:ListBucket"]
+    resources = [
+      local.bucket_arns["feature_store"], local.bucket_arns["source_repository"],
+      local.bucket_arns["extracts"], local.bucket_arns["output"],
+    ]
+  }
+
+  statement {
+    sid       = "WriteExtracts"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.bucket_arns["extracts"]}/${var.pipeline_name}/*"]
+  }
+
+  statement {
+    sid = "CatalogThePredictions"
+    actions = [
+      "glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
+      "glue:GetPartition", "glue:GetPartitions", "glue:BatchCreatePartition", "glue:BatchGetPartition",
+      "glue:UpdatePartition",
+    ]
+    resources = [
+      "${local.glue_arn}:catalog",
+      "${local.glue_arn}:database/${aws_glue_catalog_database.output.name}",
+      "${local.glue_arn}:table/${aws_glue_catalog_database.output.name}/*",
+    ]
+  }
+
+  statement {
+    sid     = "JobAndCrawlerLogs"
+    actions = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
+    resources = [
+      "${local.logs_arn}:log-group:/aws-glue/*",
+    ]
+  }
+
+  statement {
+    sid       = "UseThePipelineKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    resources = [aws_kms_key.pipeline.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "glue" {
+  name   = "transform-and-crawl-${var.pipeline_name}"
+  role   = aws_iam_role.glue.id
+  policy = data.aws_iam_policy_document.glue.json
+}
+
+# -- Lambda: the landing handler ---------------------------------------------------------------
+
+data "aws_iam_policy_document" "lambda_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "lambda" {
+  name               = "${var.prefix}-${var.pipeline_name}-landing"
+  assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
+}
+
+data "aws_iam_policy_document" "lambda" {
+  statement {
+    sid       = "StartTheTwoStateMachines"
+    actions   = ["states:StartExecution"]
+    resources = [local.training_state_machine_arn, local.scoring_state_machine_arn]
+  }
+
+  statement {
+    sid       = "OwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.landing.arn}:*"]
+  }
+
+  statement {
+    sid       = "DeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.landing_dead_letters.arn]
+  }
+
+  statement {
+    sid       = "DecryptEnvironmentAndEncryptDeadLetters"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.pipeline.arn]
+  }
+
+  # AWS requires Resource "*" for X-Ray: these actions take no resource ARN.
+  statement {
+    sid       = "TracesAwsRequiresStar"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "lambda" {
+  name   = "start-${var.pipeline_name}-executions"
+  role   = aws_iam_role.lambda.id
+  policy = data.aws_iam_policy_document.lambda.json
+}

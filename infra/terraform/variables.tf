@@ -1,0 +1,153 @@
+variable "region" {
+  description = "AWS region for every resource."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must look like us-east-1."
+  }
+}
+
+variable "prefix" {
+  description = "Prefix of every resource name (buckets get it plus the store name and a random suffix)."
+  type        = string
+  default     = "mlops"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,18}[a-z0-9]$", var.prefix))
+    error_message = "prefix must be 3-20 lowercase letters, digits or '-', starting with a letter."
+  }
+}
+
+variable "pipeline_name" {
+  description = "The workflow's PIPELINE name (workflows/*.py); job, model and state machine names start with it."
+  type        = string
+  default     = "attrition"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,11}[a-z0-9]$", var.pipeline_name)) && !strcontains(var.pipeline_name, "--")
+    error_message = "pipeline_name must be 2-13 lowercase letters, digits or single '-' (tuning job names are limited to 32 characters)."
+  }
+}
+
+variable "existing_feature_store_bucket" {
+  description = "Name of an existing bucket to use as the feature store instead of creating one (its settings are then yours to manage)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.existing_feature_store_bucket == "" || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.existing_feature_store_bucket))
+    error_message = "existing_feature_store_bucket must be empty or a valid S3 bucket name."
+  }
+}
+
+variable "training_prefix" {
+  description = "Key prefix in the feature store whose new objects start the training state machine."
+  type        = string
+  default     = "data/train/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()/-]+/$", var.training_prefix))
+    error_message = "training_prefix must be a key prefix ending in '/'."
+  }
+}
+
+variable "scoring_prefix" {
+  description = "Key prefix in the feature store whose new objects start the scoring state machine."
+  type        = string
+  default     = "data/score/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()/-]+/$", var.scoring_prefix))
+    error_message = "scoring_prefix must be a key prefix ending in '/'."
+  }
+}
+
+variable "landing_suffix" {
+  description = "Only objects whose key ends with this suffix start an execution."
+  type        = string
+  default     = ".csv"
+
+  validation {
+    condition     = can(regex("^\\.[A-Za-z0-9]+$", var.landing_suffix))
+    error_message = "landing_suffix must look like .csv."
+  }
+}
+
+variable "extracts_expiration_days" {
+  description = "Delete extracts (derived, re-creatable data) after this many days; 0 keeps them."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.extracts_expiration_days >= 0 && floor(var.extracts_expiration_days) == var.extracts_expiration_days
+    error_message = "extracts_expiration_days must be a whole number of days, 0 or more."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the Lambda and Step Functions log groups (CloudWatch's allowed values, at least a year)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of CloudWatch's values from 365 up (365, 400, 545, 731, ...)."
+  }
+}
+
+variable "lambda_zip_path" {
+  description = "The landing handler's package, built by `make lambda-zip`."
+  type        = string
+  default     = "../../build/landing_handler.zip"
+
+  validation {
+    condition     = endswith(var.lambda_zip_path, ".zip")
+    error_message = "lambda_zip_path must name a .zip file (run `make lambda-zip`)."
+  }
+}
+
+variable "lambda_reserved_concurrency" {
+  description = "Concurrent landing handlers at most (each only starts an execution)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.lambda_reserved_concurrency >= 1 && var.lambda_reserved_concurrency <= 100
+    error_message = "lambda_reserved_concurrency must be between 1 and 100."
+  }
+}
+
+variable "ecr_repository_name" {
+  description = "ECR repository of the bring-your-own-model image (the workflow's model.image without the tag)."
+  type        = string
+  default     = "byo-xgboost"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]+([._/-][a-z0-9]+)*$", var.ecr_repository_name))
+    error_message = "ecr_repository_name must be a valid ECR repository name."
+  }
+}
+
+variable "ecr_keep_images" {
+  description = "How many images the ECR lifecycle policy keeps."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.ecr_keep_images >= 1 && var.ecr_keep_images <= 1000
+    error_message = "ecr_keep_images must be between 1 and 1000."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for key, value in var.tags : length(key) <= 128 && length(value) <= 256 && !startswith(lower(key), "aws:")])
+    error_message = "tags: keys at most 128 characters, values at most 256, and no key may start with aws:."
+  }
+}

@@ -1,0 +1,191 @@
+"""infra/terraform: formatted, clean under checkov, secure by construction, and in contract with deploy."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import hcl2
+import pytest
+
+from conftest import EXAMPLE_WORKFLOW, REPO
+from mlops_pipeline.builders.glue import GLUE_SCRIPTS_PREFIX
+from mlops_pipeline.naming import state_machine_name
+from mlops_pipeline.target import TERRAFORM_OUTPUT_KEYS, local_target
+
+TERRAFORM = REPO / "infra" / "terraform"
+
+
+def plain(value):
+    """python-hcl2 keeps string quotes and block markers; drop them for readable assertions."""
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items() if k not in ("__is_block__", "__comments__")}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    return value
+
+
+@pytest.fixture(scope="module")
+def tf() -> dict:
+    """{"resource": {type: {name: body}}, "data": {...}, "variable": {...}, "output": {...}, "locals": {...}}."""
+    merged: dict = {"resource": {}, "data": {}, "variable": {}, "output": {}, "locals": {}}
+    for path in sorted(TERRAFORM.glob("*.tf")):
+        with open(path) as handle:
+            parsed = plain(hcl2.load(handle))
+        for kind in ("resource", "data"):
+            for block in parsed.get(kind, []):
+                for type_, named in block.items():
+                    merged[kind].setdefault(type_, {}).update(named)
+        for kind in ("variable", "output"):
+            for block in parsed.get(kind, []):
+                merged[kind].update(block)
+        for block in parsed.get("locals", []):
+            merged["locals"].update(block)
+    return merged
+
+
+def policy_documents(tf) -> dict[str, list[dict]]:
+    return {name: body.get("statement", []) for name, body in tf["data"]["aws_iam_policy_document"].items()}
+
+
+def test_terraform_files_are_formatted():
+    terraform = shutil.which("terraform")
+    assert terraform, "terraform is needed (README: Python 3.11, make, git and Terraform)"
+    result = subprocess.run([terraform, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_checkov_finds_no_failed_check_and_every_skip_says_why(tmp_path):
+    checkov = str(Path(os.environ.get("CHECKOV") or REPO / ".venv-checkov" / "bin" / "checkov").absolute())
+    assert Path(checkov).exists(), f"{checkov} is missing: `make test` installs checkov in .venv-checkov"
+    result = subprocess.run([checkov, "-d", str(TERRAFORM), "--framework", "terraform", "--skip-download", "--compact",
+                             "-o", "json"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    report = json.loads(result.stdout)
+    results = report["results"]
+    failed = [f"{c['check_id']} {c['resource']} ({c['file_path']})" for c in results["failed_checks"]]
+    assert failed == []
+    assert len(results["passed_checks"]) > 100  # the scan really ran over the resources
+    assert all(c["check_result"].get("suppress_comment", "").strip() for c in results["skipped_checks"])
+
+
+def test_every_bucket_is_encrypted_versioned_private_and_tls_only(tf):
+    resources = tf["resource"]
+    documents = policy_documents(tf)
+    for bucket in resources["aws_s3_bucket"]:
+        reference = f"aws_s3_bucket.{bucket}"
+        encryption = resources["aws_s3_bucket_server_side_encryption_configuration"][bucket]
+        algorithm = encryption["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"]
+        assert algorithm in ("aws:kms", "AES256"), bucket
+        assert resources["aws_s3_bucket_versioning"][bucket]["versioning_configuration"][0]["status"] == "Enabled"
+        block = resources["aws_s3_bucket_public_access_block"][bucket]
+        assert all(block[flag] is True for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls",
+                                                     "restrict_public_buckets")), bucket
+        assert resources["aws_s3_bucket_ownership_controls"][bucket]["rule"][0]["object_ownership"] == "BucketOwnerEnforced"
+        policy = resources["aws_s3_bucket_policy"][bucket]
+        document = policy["policy"].split("data.aws_iam_policy_document.")[1].split("[")[0].split(".")[0]
+        denies = [s for s in documents[document] if s.get("effect") == "Deny"]
+        conditions = {(c["test"], c["variable"], c["values"][0]) for s in denies for c in s.get("condition", [])}
+        assert ("Bool", "aws:SecureTransport", "false") in conditions, bucket
+        assert ("NumericLessThan", "s3:TlsVersion", "1.2") in conditions, bucket
+        assert reference in encryption["bucket"] or "each.value.id" in encryption["bucket"]
+
+
+def test_stores_use_the_customer_managed_key_with_rotation(tf):
+    key = tf["resource"]["aws_kms_key"]["pipeline"]
+    assert key["enable_key_rotation"] is True
+    store = tf["resource"]["aws_s3_bucket_server_side_encryption_configuration"]["store"]
+    assert store["rule"][0]["apply_server_side_encryption_by_default"][0]["kms_master_key_id"] == "${aws_kms_key.pipeline.arn}"
+
+
+def test_no_statement_grants_a_wildcard_action(tf):
+    for document, statements in policy_documents(tf).items():
+        for statement in statements:
+            actions = statement.get("actions", [])
+            assert "*" not in actions, document
+            if statement.get("effect", "Allow") == "Allow":
+                assert not [a for a in actions if "*" in a], f"{document}: {statement.get('sid')} grants a wildcard"
+
+
+def test_star_resources_are_only_where_aws_requires_them(tf):
+    for document, statements in policy_documents(tf).items():
+        for statement in statements:
+            if "*" in statement.get("resources", []) and statement.get("effect", "Allow") == "Allow":
+                assert document == "kms" or statement["sid"].endswith("AwsRequiresStar"), f"{document}: {statement.get('sid')}"
+
+
+def test_pass_role_is_conditioned_and_only_passes_the_sagemaker_or_glue_role(tf):
+    passing = [s for statements in policy_documents(tf).values() for s in statements if "iam:PassRole" in s.get("actions", [])]
+    assert passing
+    for statement in passing:
+        assert {c["variable"] for c in statement.get("condition", [])} == {"iam:PassedToService"}
+        assert all(r in ("${aws_iam_role.sagemaker.arn}", "${aws_iam_role.glue.arn}") for r in statement["resources"])
+
+
+def test_the_lambda_may_start_exactly_the_two_state_machines(tf):
+    statements = [s for s in policy_documents(tf)["lambda"] if "states:StartExecution" in s["actions"]]
+    assert len(statements) == 1 and statements[0]["actions"] == ["states:StartExecution"]
+    assert statements[0]["resources"] == ["${local.training_state_machine_arn}", "${local.scoring_state_machine_arn}"]
+    pipeline = "${var.pipeline_name}"
+    assert tf["locals"]["training_state_machine_arn"].endswith(state_machine_name(pipeline, "train"))
+    assert tf["locals"]["scoring_state_machine_arn"].endswith(state_machine_name(pipeline, "score"))
+    environment = tf["resource"]["aws_lambda_function"]["landing"]["environment"][0]["variables"]
+    assert environment["TRAINING_STATE_MACHINE_ARN"] == "${local.training_state_machine_arn}"
+    assert environment["SCORING_STATE_MACHINE_ARN"] == "${local.scoring_state_machine_arn}"
+
+
+def test_the_lambda_and_glue_job_run_the_projects_code(tf):
+    function = tf["resource"]["aws_lambda_function"]["landing"]
+    assert function["handler"] == "mlops_pipeline.handlers.s3_landing.lambda_handler"
+    assert function["runtime"] == "python3.12" and function["tracing_config"][0]["mode"] == "Active"
+    assert tf["variable"]["lambda_zip_path"]["default"].endswith("build/landing_handler.zip")
+    job = tf["resource"]["aws_glue_job"]["transform"]
+    command = job["command"][0]
+    assert command["script_location"].endswith(f"/{GLUE_SCRIPTS_PREFIX}run_transform.py")
+    assert (command["name"], command["python_version"]) == ("pythonshell", "3.9")
+    assert job["default_arguments"]["library-set"] == "analytics"
+    assert (REPO / "glue_transforms" / "run_transform.py").exists()
+
+
+def test_the_landing_notification_waits_for_a_scoped_permission(tf):
+    notification = tf["resource"]["aws_s3_bucket_notification"]["feature_store"]
+    assert notification["depends_on"] == ["${aws_lambda_permission.feature_store}"]
+    prefixes = {f["filter_prefix"] for f in notification["lambda_function"]}
+    assert prefixes == {"${var.training_prefix}", "${var.scoring_prefix}"}
+    permission = tf["resource"]["aws_lambda_permission"]["feature_store"]
+    assert permission["source_arn"] and permission["source_account"]
+
+
+def test_every_variable_has_a_description_a_type_and_a_validation(tf):
+    for name, variable in tf["variable"].items():
+        assert variable.get("description") and variable.get("type") and variable.get("validation"), name
+
+
+def test_outputs_declare_every_key_deploy_reads_and_nothing_else(tf):
+    assert set(tf["output"]) == set(TERRAFORM_OUTPUT_KEYS)
+    assert all(output.get("description") for output in tf["output"].values())
+
+
+def test_deploy_accepts_an_outputs_file_with_exactly_the_declared_outputs(tf, tmp_path, aws_credentials):
+    import boto3
+    from click.testing import CliRunner
+    from moto import mock_aws
+
+    from mlops_pipeline.deploy import main
+
+    values = local_target("attrition")
+    outputs = {name: {"sensitive": False, "type": "string", "value": getattr(values, name)} for name in tf["output"]}
+    (tmp_path / "outputs.json").write_text(json.dumps(outputs))
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for bucket in (values.source_repository_bucket, values.metadata_bucket):
+            s3.create_bucket(Bucket=bucket)
+        result = CliRunner().invoke(main, ["--workflow", str(EXAMPLE_WORKFLOW), "--tf-outputs", str(tmp_path / "outputs.json"),
+                                           "--glue-dir", str(REPO / "glue_transforms")], catch_exceptions=False)
+        machines = {m["name"] for m in boto3.client("stepfunctions", region_name="us-east-1").list_state_machines()["stateMachines"]}
+    assert result.exit_code == 0, result.output
+    assert machines == {"attrition-training", "attrition-scoring"}
