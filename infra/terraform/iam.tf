@@ -9,7 +9,6 @@ locals {
     training = "${local.sagemaker_arn}:training-job/${var.pipeline_name}-*"
     tuning   = "${local.sagemaker_arn}:hyper-parameter-tuning-job/${var.pipeline_name}-*"
     model    = "${local.sagemaker_arn}:model/${var.pipeline_name}-*"
-    endpoint = "${local.sagemaker_arn}:endpoint-config/${var.pipeline_name}-*"
     batch    = "${local.sagemaker_arn}:transform-job/${var.pipeline_name}-*"
   }
   events_rule_arn = "arn:${local.partition}:events:${var.region}:${local.account_id}:rule"
