@@ -53,6 +53,14 @@ def policy_documents(tf) -> dict[str, list[dict]]:
     return {name: body.get("statement", []) for name, body in tf["data"]["aws_iam_policy_document"].items()}
 
 
+def statements_of(tf, reference: str) -> list[dict]:
+    """The statements behind ``${data.aws_iam_policy_document.NAME[...].json}``, with its source documents."""
+    name = reference.split("data.aws_iam_policy_document.")[1].split("[")[0].split(".")[0]
+    document = tf["data"]["aws_iam_policy_document"][name]
+    sources = [s for source in document.get("source_policy_documents", []) for s in statements_of(tf, source)]
+    return document.get("statement", []) + sources
+
+
 def test_terraform_files_are_formatted():
     terraform = shutil.which("terraform")
     assert terraform, "terraform is needed (README: Python 3.11, make, git and Terraform)"
@@ -75,7 +83,6 @@ def test_checkov_finds_no_failed_check_and_every_skip_says_why(tmp_path):
 
 def test_every_bucket_is_encrypted_versioned_private_and_tls_only(tf):
     resources = tf["resource"]
-    documents = policy_documents(tf)
     for bucket in resources["aws_s3_bucket"]:
         reference = f"aws_s3_bucket.{bucket}"
         encryption = resources["aws_s3_bucket_server_side_encryption_configuration"][bucket]
@@ -86,9 +93,8 @@ def test_every_bucket_is_encrypted_versioned_private_and_tls_only(tf):
         assert all(block[flag] is True for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls",
                                                      "restrict_public_buckets")), bucket
         assert resources["aws_s3_bucket_ownership_controls"][bucket]["rule"][0]["object_ownership"] == "BucketOwnerEnforced"
-        policy = resources["aws_s3_bucket_policy"][bucket]
-        document = policy["policy"].split("data.aws_iam_policy_document.")[1].split("[")[0].split(".")[0]
-        denies = [s for s in documents[document] if s.get("effect") == "Deny"]
+        policy = resources["aws_s3_bucket_policy"][bucket]["policy"]
+        denies = [s for s in statements_of(tf, policy) if s.get("effect") == "Deny"]
         conditions = {(c["test"], c["variable"], c["values"][0]) for s in denies for c in s.get("condition", [])}
         assert ("Bool", "aws:SecureTransport", "false") in conditions, bucket
         assert ("NumericLessThan", "s3:TlsVersion", "1.2") in conditions, bucket

@@ -16,15 +16,21 @@ locals {
   logs_arn        = "arn:${local.partition}:logs:${var.region}:${local.account_id}"
 }
 
-# -- Step Functions: runs both state machines --------------------------------------------------
+# Each role may be assumed by its service only, on behalf of this account only.
+data "aws_iam_policy_document" "trust" {
+  for_each = {
+    states    = "states.amazonaws.com"
+    sagemaker = "sagemaker.amazonaws.com"
+    glue      = "glue.amazonaws.com"
+    lambda    = "lambda.amazonaws.com"
+  }
 
-data "aws_iam_policy_document" "states_trust" {
   statement {
     actions = ["sts:AssumeRole"]
 
     principals {
       type        = "Service"
-      identifiers = ["states.amazonaws.com"]
+      identifiers = [each.value]
     }
 
     condition {
@@ -35,9 +41,11 @@ data "aws_iam_policy_document" "states_trust" {
   }
 }
 
+# -- Step Functions: runs both state machines --------------------------------------------------
+
 resource "aws_iam_role" "states" {
   name               = "${var.prefix}-${var.pipeline_name}-states"
-  assume_role_policy = data.aws_iam_policy_document.states_trust.json
+  assume_role_policy = data.aws_iam_policy_document.trust["states"].json
 }
 
 data "aws_iam_policy_document" "states" {
@@ -138,26 +146,9 @@ resource "aws_iam_role_policy" "states" {
 
 # -- SageMaker: training, tuning trials and batch transform ------------------------------------
 
-data "aws_iam_policy_document" "sagemaker_trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["sagemaker.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
 resource "aws_iam_role" "sagemaker" {
   name               = "${var.prefix}-${var.pipeline_name}-sagemaker"
-  assume_role_policy = data.aws_iam_policy_document.sagemaker_trust.json
+  assume_role_policy = data.aws_iam_policy_document.trust["sagemaker"].json
 }
 
 data "aws_iam_policy_document" "sagemaker" {
@@ -213,26 +204,9 @@ resource "aws_iam_role_policy" "sagemaker" {
 
 # -- Glue: the transform job and the output crawler ---------------------------------------------
 
-data "aws_iam_policy_document" "glue_trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["glue.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
 resource "aws_iam_role" "glue" {
   name               = "${var.prefix}-${var.pipeline_name}-glue"
-  assume_role_policy = data.aws_iam_policy_document.glue_trust.json
+  assume_role_policy = data.aws_iam_policy_document.trust["glue"].json
 }
 
 data "aws_iam_policy_document" "glue" {
@@ -299,26 +273,9 @@ resource "aws_iam_role_policy" "glue" {
 
 # -- Lambda: the landing handler ---------------------------------------------------------------
 
-data "aws_iam_policy_document" "lambda_trust" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
 resource "aws_iam_role" "lambda" {
   name               = "${var.prefix}-${var.pipeline_name}-landing"
-  assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
+  assume_role_policy = data.aws_iam_policy_document.trust["lambda"].json
 }
 
 data "aws_iam_policy_document" "lambda" {

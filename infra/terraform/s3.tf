@@ -114,17 +114,15 @@ resource "aws_s3_bucket_lifecycle_configuration" "store" {
   }
 }
 
-data "aws_iam_policy_document" "store_tls_only" {
-  for_each = aws_s3_bucket.store
+# Every bucket refuses requests without TLS or with TLS below 1.2.
+data "aws_iam_policy_document" "tls_only" {
+  for_each = merge({ for key, bucket in aws_s3_bucket.store : key => bucket.arn }, { access_logs = aws_s3_bucket.access_logs.arn })
 
   statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"] # a Deny: every S3 action without TLS 1.2 is refused, whatever new actions appear
-    resources = [
-      each.value.arn,
-      "${each.value.arn}/*",
-    ]
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"] # a Deny: every S3 action without TLS 1.2 is refused, whatever new actions appear
+    resources = [each.value, "${each.value}/*"]
 
     principals {
       type        = "AWS"
@@ -139,13 +137,10 @@ data "aws_iam_policy_document" "store_tls_only" {
   }
 
   statement {
-    sid     = "DenyTlsBelow12"
-    effect  = "Deny"
-    actions = ["s3:*"] # a Deny: every S3 action without TLS 1.2 is refused, whatever new actions appear
-    resources = [
-      each.value.arn,
-      "${each.value.arn}/*",
-    ]
+    sid       = "DenyTlsBelow12"
+    effect    = "Deny"
+    actions   = ["s3:*"] # a Deny: every S3 action without TLS 1.2 is refused, whatever new actions appear
+    resources = [each.value, "${each.value}/*"]
 
     principals {
       type        = "AWS"
@@ -163,7 +158,7 @@ data "aws_iam_policy_document" "store_tls_only" {
 resource "aws_s3_bucket_policy" "store" {
   for_each = aws_s3_bucket.store
   bucket   = each.value.id
-  policy   = data.aws_iam_policy_document.store_tls_only[each.key].json
+  policy   = data.aws_iam_policy_document.tls_only[each.key].json
 
   depends_on = [aws_s3_bucket_public_access_block.store]
 }
@@ -236,6 +231,8 @@ resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
 }
 
 data "aws_iam_policy_document" "access_logs" {
+  source_policy_documents = [data.aws_iam_policy_document.tls_only["access_logs"].json]
+
   statement {
     sid       = "S3ServerAccessLogsFromTheStores"
     effect    = "Allow"
@@ -257,48 +254,6 @@ data "aws_iam_policy_document" "access_logs" {
       test     = "ArnLike"
       variable = "aws:SourceArn"
       values   = [for bucket in aws_s3_bucket.store : bucket.arn]
-    }
-  }
-
-  statement {
-    sid     = "DenyInsecureTransport"
-    effect  = "Deny"
-    actions = ["s3:*"] # a Deny: every S3 action without TLS 1.2 is refused, whatever new actions appear
-    resources = [
-      aws_s3_bucket.access_logs.arn,
-      "${aws_s3_bucket.access_logs.arn}/*",
-    ]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
-  statement {
-    sid     = "DenyTlsBelow12"
-    effect  = "Deny"
-    actions = ["s3:*"] # a Deny: every S3 action without TLS 1.2 is refused, whatever new actions appear
-    resources = [
-      aws_s3_bucket.access_logs.arn,
-      "${aws_s3_bucket.access_logs.arn}/*",
-    ]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "NumericLessThan"
-      variable = "s3:TlsVersion"
-      values   = ["1.2"]
     }
   }
 }
