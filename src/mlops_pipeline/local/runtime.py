@@ -165,12 +165,7 @@ class LocalRuntime:
         seen[name] = len(events)
         if status["status"] == "RUNNING":
             return None
-        result = self.records.write(summarize(status, events, workflow, self.definitions[workflow], redrive_count))
-        self.on_event({"event": "finished", "execution": name, "result": result})
-        return result
-
-    def stop(self, name: str, workflow: str) -> None:
-        self.engine.stop(self.execution_arn(workflow, name))
+        return self.records.write(summarize(status, events, workflow, self.definitions[workflow], redrive_count))
 
     def redrive(self, name: str) -> ExecutionResult:
         """Re-run a failed execution from its failed state with that state's input (Step Functions' redrive)."""
