@@ -37,4 +37,4 @@ def test_an_uncaught_error_fails_where_it_happened_and_success_has_no_failure():
 
 def test_an_unknown_execution_name_lists_the_latest(tmp_path):
     with pytest.raises(PipelineError, match="no execution named 'nope'.*latest: none"):
-        ExecutionRecords(None, tmp_path).read("nope")
+        ExecutionRecords(tmp_path).read("nope")

@@ -13,7 +13,7 @@ from rich.console import Console
 from mlops_pipeline.cli_support import UserErrorCommand, UserErrorGroup, echo_table
 from mlops_pipeline.config import load_workflow
 from mlops_pipeline.errors import PipelineError
-from mlops_pipeline.local.executions import ExecutionRecords, ExecutionResult
+from mlops_pipeline.local.executions import ExecutionRecords, ExecutionResult, executions_root
 from mlops_pipeline.local.report import Reporter, explain_cause, print_failure, print_scoring_summary, print_training_summary
 from mlops_pipeline.local.stores import WORKSPACE_ENV, Workspace, parse_s3_uri
 from mlops_pipeline.target import local_target
@@ -173,8 +173,7 @@ def cat_cmd(uri: str, workspace: Path | None) -> None:
 
 def _records(workflow: Path, workspace: Path | None) -> ExecutionRecords:
     config = load_workflow(workflow)
-    target, store = local_target(config.name), Workspace.resolve(workspace)
-    return ExecutionRecords(store, store.path(target.metadata_bucket, f"{config.name}/executions"))
+    return ExecutionRecords(executions_root(Workspace.resolve(workspace), local_target(config.name)))
 
 
 @local.command("executions", cls=UserErrorCommand, help="List the executions recorded in the metadata store.")

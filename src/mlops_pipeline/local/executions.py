@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.local.stores import Workspace, write_atomic
+from mlops_pipeline.target import Target
 
 FAILURE_EVENTS = ("TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut", "ExecutionFailed",
                   "ExecutionAborted", "ExecutionTimedOut")
@@ -78,9 +79,14 @@ def failure_point(events: list[dict], definition: dict) -> tuple[str | None, str
     return name, last_name, json.loads(state_input or "null")
 
 
+def executions_root(workspace: Workspace, target: Target) -> Path:
+    """``s3://<metadata>/<pipeline>/executions/`` in the workspace."""
+    return workspace.path(target.metadata_bucket, f"{target.pipeline_name}/executions")
+
+
 class ExecutionRecords:
-    def __init__(self, workspace: Workspace, root: Path):
-        self.workspace, self.root = workspace, root
+    def __init__(self, root: Path):
+        self.root = root
 
     def write(self, record: dict) -> ExecutionResult:
         folder = self.root / record["name"]

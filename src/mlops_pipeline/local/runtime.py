@@ -20,7 +20,7 @@ from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.handlers.s3_landing import Settings
 from mlops_pipeline.local import glue_crawler, glue_job
 from mlops_pipeline.local.engine import Engine
-from mlops_pipeline.local.executions import ExecutionRecords, ExecutionResult, summarize
+from mlops_pipeline.local.executions import ExecutionRecords, ExecutionResult, executions_root, summarize
 from mlops_pipeline.local.integrations import INTEGRATIONS, dispatcher, supports
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.stores import Workspace
@@ -45,7 +45,7 @@ class LocalRuntime:
         self.services = LocalServices(self.workspace, containers_dir=self.project_dir / "containers",
                                       logs_root=self.executions_root, account_id=self.target.account_id,
                                       region=self.target.region, notify=self.on_event)
-        self.records = ExecutionRecords(self.workspace, self.executions_root)
+        self.records = ExecutionRecords(self.executions_root)
         self.engine = Engine(dispatcher(self.services), supports, sorted(INTEGRATIONS), self.lambda_handlers,
                              region=self.target.region)
         self.definitions = {kind: definition_json(d) for kind, d in build_definitions(self.config, self.target).items()}
@@ -53,7 +53,7 @@ class LocalRuntime:
 
     @property
     def executions_root(self) -> Path:
-        return self.workspace.path(self.target.metadata_bucket, f"{self.config.name}/executions")
+        return executions_root(self.workspace, self.target)
 
     def __enter__(self) -> "LocalRuntime":
         self.provision()

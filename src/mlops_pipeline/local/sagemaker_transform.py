@@ -20,10 +20,10 @@ import requests
 
 from mlops_pipeline.container import start_server
 from mlops_pipeline.errors import PipelineError
-from mlops_pipeline.local.sagemaker_model import KIND as MODELS
+from mlops_pipeline.local.sagemaker_model import describe_model
 from mlops_pipeline.local.services import LocalServices, describe, now, sync_answer
 from mlops_pipeline.local.stores import TEMP_PREFIX, parse_s3_uri
-from mlops_pipeline.local.tasks import TaskControl, TaskFailure, TaskStopped
+from mlops_pipeline.local.tasks import TaskControl, TaskStopped
 
 KIND = "transform-jobs"
 MB = 1024 * 1024
@@ -35,9 +35,7 @@ class TransformFailed(Exception):
 
 def create_transform_job_sync(services: LocalServices, params: dict, control: TaskControl) -> dict:
     name = params["TransformJobName"]
-    model = services.records.get(MODELS, params["ModelName"])
-    if model is None:
-        raise TaskFailure("SageMaker.ValidationException", f"Could not find model \"{params['ModelName']}\".")
+    model = describe_model(services, {"ModelName": params["ModelName"]}, control)
     program = services.program_dir(model["PrimaryContainer"]["Image"])
     record = {**params, "TransformJobArn": services.arn("sagemaker", f"transform-job/{name}"),
               "TransformJobStatus": "InProgress", "CreationTime": now().isoformat()}
@@ -66,7 +64,7 @@ def _run(services: LocalServices, params: dict, model: dict, program: Path, log_
     with tempfile.TemporaryDirectory(prefix="model-", dir=services.workspace.root) as model_dir:
         _unpack(services.workspace.path_of(model["PrimaryContainer"]["ModelDataUrl"]), Path(model_dir))
         with start_server(program, Path(model_dir), log_path, workers=concurrency, max_payload_mb=payload_mb) as server:
-            for key, source, target in _inputs(services, params):
+            for source, target in _inputs(services, params):
                 control.check()
                 _transform_file(server.url, source, target, params, concurrency, control)
 
@@ -76,8 +74,8 @@ def _unpack(archive: Path, target: Path) -> None:
         tar.extractall(target, filter="data")
 
 
-def _inputs(services: LocalServices, params: dict) -> Iterator[tuple[str, Path, Path]]:
-    """(key, input file, output file) per input object, in key order."""
+def _inputs(services: LocalServices, params: dict) -> Iterator[tuple[Path, Path]]:
+    """(input file, output file) per input object, in key order."""
     source = params["TransformInput"]["DataSource"]["S3DataSource"]
     bucket, prefix = parse_s3_uri(source["S3Uri"])
     objects = list(services.workspace.objects(bucket, prefix))
@@ -86,7 +84,7 @@ def _inputs(services: LocalServices, params: dict) -> Iterator[tuple[str, Path, 
     output = params["TransformOutput"]["S3OutputPath"].rstrip("/")
     for key, path in objects:
         relative = key[len(prefix):].lstrip("/") if source.get("S3DataType", "S3Prefix") == "S3Prefix" else key.rsplit("/", 1)[-1]
-        yield key, path, services.workspace.path_of(f"{output}/{relative}.out")
+        yield path, services.workspace.path_of(f"{output}/{relative}.out")
 
 
 def _transform_file(url: str, source: Path, target: Path, params: dict, concurrency: int, control: TaskControl) -> None:
