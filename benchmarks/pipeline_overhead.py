@@ -30,7 +30,7 @@ from mlops_pipeline.config import CategoricalRange, load_workflow
 from mlops_pipeline.container import start_server, training_environment
 from mlops_pipeline.demo_data import write_demo_csv, write_demo_pair
 from mlops_pipeline.local.runtime import LocalRuntime
-from mlops_pipeline.local.sagemaker_transform import apply_filter, mini_batches
+from mlops_pipeline.local.integrations.sagemaker_transform import apply_filter, mini_batches
 from mlops_pipeline.local.stores import Workspace
 
 REPO = Path(__file__).resolve().parents[1]

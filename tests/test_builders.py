@@ -119,8 +119,8 @@ def test_rendering_needs_no_network_and_no_credentials(tmp_path):
         "socket.socket.connect = refuse\n"
         "socket.create_connection = refuse\n"
         "socket.getaddrinfo = refuse\n"
-        "from mlops_pipeline.deploy import main\n"
-        "main()\n"
+        "from mlops_pipeline.cli import run_deploy_entry\n"
+        "run_deploy_entry()\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
-from mlops_pipeline.deploy import main
+from mlops_pipeline.cli import main
 from mlops_pipeline.target import local_target
 
 from conftest import EXAMPLE_WORKFLOW
@@ -40,6 +40,7 @@ def project(tmp_path, aws_credentials, example_config):
 
 def run_deploy(tmp_path, *extra, workflow=None):
     args = [
+        "deploy",
         "--workflow", str(workflow or tmp_path / "attrition.py"),
         "--tf-outputs", str(tmp_path / "outputs.json"),
         "--glue-dir", str(tmp_path / "glue"),
@@ -129,7 +130,7 @@ def test_missing_outputs_are_named_in_one_line(project):
     outputs = terraform_outputs(target)
     del outputs["glue_job_name"], outputs["sagemaker_role_arn"]
     (tmp_path / "outputs.json").write_text(json.dumps(outputs))
-    result = CliRunner().invoke(main, ["--workflow", str(tmp_path / "attrition.py"), "--tf-outputs", str(tmp_path / "outputs.json")])
+    result = CliRunner().invoke(main, ["deploy", "--workflow", str(tmp_path / "attrition.py"), "--tf-outputs", str(tmp_path / "outputs.json")])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         f"Error: {tmp_path / 'outputs.json'}: terraform outputs lack sagemaker_role_arn, glue_job_name — "

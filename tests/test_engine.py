@@ -63,7 +63,7 @@ def test_local_tasks_get_their_parameters_and_return_aws_shapes_unchanged():
     definition = machine(("Create", {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createModel",
                                      "Parameters": {"ModelName.$": "States.Format('m-{}-{}', $.stem, $$.Execution.RedriveCount)"},
                                      "ResultSelector": {"arn.$": "$.ModelArn"}}))
-    with Engine(dispatch, lambda key: True, ["sagemaker:createModel"]) as engine:
+    with Engine(dispatch, ["sagemaker:createModel"]) as engine:
         outcome = run(engine, definition, {"stem": "abc"}, redrive_count=2)
     assert outcome["describe"]["status"] == "SUCCEEDED"
     assert json.loads(outcome["describe"]["output"]) == {"arn": "arn:aws:sagemaker:us-east-1:123456789012:model/m"}
@@ -85,7 +85,7 @@ def test_task_failures_keep_their_aws_names_for_retry_and_catch():
                   "End": True},
         "Wrong": {"Type": "Fail", "Error": "Wrong"},
         "Failed": {"Type": "Fail", "Error": "TrainingFailed", "CausePath": "$.error.Cause"}}})
-    with Engine(dispatch, lambda key: True, []) as engine:
+    with Engine(dispatch, ["sagemaker:createTrainingJob.sync"]) as engine:
         outcome = run(engine, definition, {})
     assert len(attempts) == 2  # the first try and one retry
     assert outcome["describe"]["status"] == "FAILED"
@@ -103,7 +103,7 @@ def test_a_state_timeout_tells_the_running_job_to_stop():
         raise TaskStopped("killed")
 
     definition = machine(("Slow", {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync", "TimeoutSeconds": 1}))
-    with Engine(dispatch, lambda key: True, []) as engine:
+    with Engine(dispatch, ["glue:startJobRun.sync"]) as engine:
         outcome = run(engine, definition, {})
     assert outcome["describe"]["status"] == "FAILED" and outcome["describe"]["error"] == "States.Timeout"
     assert stopped.wait(5)
@@ -121,7 +121,7 @@ def test_stopping_the_execution_tells_the_running_job_to_stop(stop_how):
         raise TaskStopped("killed")
 
     definition = machine(("Slow", {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync"}))
-    with Engine(dispatch, lambda key: True, []) as engine:
+    with Engine(dispatch, ["sagemaker:createTrainingJob.sync"]) as engine:
         execution = engine.start_execution(engine.create_state_machine("sm", definition, ROLE), "run-1", {})
         assert started.wait(10)
         if stop_how == "StopExecution":
@@ -139,14 +139,14 @@ def test_lambda_tasks_call_in_process_handlers():
                                     "Parameters": {"FunctionName": "greet", "Payload": {"who.$": "$.who"}},
                                     "OutputPath": "$.Payload"}))
     handlers = {"greet": lambda event: {"greeting": f"hello {event['who']}"}}
-    with Engine(lambda *a: None, lambda key: key == "lambda:invoke", ["lambda:invoke"], handlers) as engine:
+    with Engine(lambda *a: None, [], handlers) as engine:
         outcome = run(engine, definition, {"who": "you"})
     assert json.loads(outcome["describe"]["output"]) == {"greeting": "hello you"}
 
 
 def test_a_resource_the_runtime_cannot_serve_is_refused_when_the_machine_is_created():
     definition = machine(("Crawl", {"Type": "Task", "Resource": "arn:aws:states:::athena:startQueryExecution.sync"}))
-    with Engine(lambda *a: None, lambda key: key == "sagemaker:createModel", ["sagemaker:createModel"]) as engine:
+    with Engine(lambda *a: None, ["sagemaker:createModel"]) as engine:
         with pytest.raises(PipelineError, match=r"athena:startQueryExecution\.sync.*supports: sagemaker:createModel"):
             engine.create_state_machine("sm", definition, ROLE)
 
@@ -164,7 +164,7 @@ def test_the_engine_restores_every_seam_on_exit():
 
     before = (state_task_factory.state_task_service_for, lambda_eval_utils._invoke_lambda_function,
               ExecutionWorker._get_evaluation_environment)
-    with Engine(lambda *a: None, lambda key: True, []):
+    with Engine(lambda *a: None, []):
         assert state_task_factory.state_task_service_for is not before[0]
     after = (state_task_factory.state_task_service_for, lambda_eval_utils._invoke_lambda_function,
              ExecutionWorker._get_evaluation_environment)

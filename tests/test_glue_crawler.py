@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import running_control
-from mlops_pipeline.local.glue_crawler import define_crawler, start_crawler
+from mlops_pipeline.local.integrations.glue_crawler import define_crawler, start_crawler
 from mlops_pipeline.local.tasks import TaskFailure
 
 

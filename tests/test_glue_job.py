@@ -8,7 +8,7 @@ import pytest
 
 from conftest import GLUE_DIR, running_control
 from mlops_pipeline.demo_data import write_demo_csv
-from mlops_pipeline.local.glue_job import define_job, start_job_run_sync
+from mlops_pipeline.local.integrations.glue_job import define_job, start_job_run_sync
 from mlops_pipeline.local.tasks import TaskFailure
 
 

@@ -181,3 +181,12 @@ def test_s3_io_goes_through_awswrangler(tmp_path, demo_extract, aws_credentials)
     assert "50 scoring rows" in message
     assert len(body.splitlines()) == 50
     assert original == source.read_bytes()
+
+
+def test_the_glue_entry_point_writes_the_files_the_layout_names():
+    """The Glue job runs without the package, so it spells the extract's files itself; they must agree."""
+    from mlops_pipeline import layout
+
+    assert (run_transform.TRAIN_FILE, run_transform.VALIDATION_FILE, run_transform.SCORE_FILE, run_transform.SCHEMA_FILE) == (
+        layout.TRAIN_FILE, layout.VALIDATION_FILE, layout.SCORE_FILE, layout.SCHEMA_FILE)
+    assert (GLUE_DIR / layout.GLUE_ENTRY_SCRIPT).is_file()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mlops_pipeline.local.report import explain_cause
+from mlops_pipeline.cli.report import explain_cause
 
 
 def test_an_embedded_describe_json_is_shown_by_its_failure_reason():

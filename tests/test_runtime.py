@@ -13,6 +13,7 @@ from rich.console import Console
 
 from conftest import configured, local_project
 from mlops_pipeline.demo_data import write_demo_pair
+from mlops_pipeline.local.events import TrialEvent
 from mlops_pipeline.local.runtime import LocalRuntime
 from mlops_pipeline.local.stores import Workspace
 
@@ -47,8 +48,8 @@ def test_training_then_scoring_publishes_one_prediction_per_row_in_order(example
         rows = list(csv.reader(predicted))
     assert [row[0] for row in rows] == ids
     assert all(0.0 <= float(row[1]) <= 1.0 for row in rows)
-    trials = [e for e in events if e["event"] == "trial"]
-    assert len(trials) == 2 and trials[-1]["best"] is not None
+    trials = [e for e in events if isinstance(e, TrialEvent)]
+    assert len(trials) == 2 and trials[-1].best is not None
     assert (trained.folder / "history.json").exists() and list((trained.folder / "logs").rglob("*.log"))
     tables = json.loads(runtime.workspace.path("attrition-metadata", "attrition/catalog/tables.json").read_text())
     assert [c["Type"] for c in tables["Tables"]["predictions"]["Columns"]] == ["string", "double"]
@@ -169,13 +170,11 @@ def test_redrive_after_a_transform_failure_reruns_only_the_failed_part(example_c
 
 
 def test_scoring_landed_while_training_runs_waits_for_the_model(example_config, tmp_path, landed):
-    from mlops_pipeline.local.cli import watch
-
     config = configured(example_config, scoring_poll_seconds=1, **FAST)
     with runtime_for(config, tmp_path) as runtime:
         runtime.land("train", landed[0])
         runtime.land("score", landed[1])
-        results = {r.workflow: r for r in watch(runtime, Console(quiet=True), interval=0.2, rounds=1)}
+        results = {r.workflow: r for r in runtime.watch(interval=0.2, rounds=1)}
     assert results["training"].succeeded and results["scoring"].succeeded
     history = json.loads((results["scoring"].folder / "history.json").read_text())
     waited = [e for e in history if e["type"] == "WaitStateEntered"]

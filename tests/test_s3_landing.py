@@ -214,7 +214,7 @@ def test_lambda_zip_holds_only_the_handler_and_imports_in_a_bare_interpreter(tmp
     with zipfile.ZipFile(archive) as opened:
         names = sorted(opened.namelist())
     assert names == ["mlops_pipeline/__init__.py", "mlops_pipeline/handlers/__init__.py",
-                     "mlops_pipeline/handlers/s3_landing.py", "mlops_pipeline/naming.py"]
+                     "mlops_pipeline/handlers/s3_landing.py", "mlops_pipeline/layout.py", "mlops_pipeline/naming.py"]
     code = ("import sys\nsys.path[:] = [p for p in sys.path if 'site-packages' not in p and p not in ('', '.')]\n"
             f"sys.path.insert(0, {str(archive)!r})\n"
             "import mlops_pipeline.handlers.s3_landing as h\n"

@@ -8,7 +8,7 @@ import tarfile
 import pytest
 
 from conftest import running_control, stage_extract, training_request
-from mlops_pipeline.local.sagemaker_training import create_training_job_sync, describe_training_job, parse_metrics
+from mlops_pipeline.local.integrations.sagemaker_training import create_training_job_sync, describe_training_job, parse_metrics
 from mlops_pipeline.local.tasks import TaskFailure
 
 

@@ -8,8 +8,8 @@ import tarfile
 import pytest
 
 from conftest import running_control
-from mlops_pipeline.local.sagemaker_model import create_model
-from mlops_pipeline.local.sagemaker_transform import (
+from mlops_pipeline.local.integrations.sagemaker_model import create_model
+from mlops_pipeline.local.integrations.sagemaker_transform import (
     TransformFailed,
     apply_filter,
     create_transform_job_sync,

@@ -9,7 +9,7 @@ import optuna
 import pytest
 
 from conftest import running_control, stage_extract, training_request
-from mlops_pipeline.local.sagemaker_tuning import _trial_count, create_tuning_job_sync, grid, sampler_for, suggest
+from mlops_pipeline.local.integrations.sagemaker_tuning import _trial_count, create_tuning_job_sync, grid, sampler_for, suggest
 from mlops_pipeline.local.tasks import TaskFailure
 
 
@@ -39,8 +39,8 @@ def test_a_tuning_job_runs_every_trial_and_names_the_best(services, demo_extract
                                                 "NonRetryableError": 0, "Stopped": 0}
     best = job["BestTrainingJob"]
     assert best["TrainingJobName"].startswith("tune-1-") and len(best["TrainingJobName"]) == len("tune-1-001-12345678")
-    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == max(e["objective"] for e in events)
-    assert [e["done"] for e in events] == [1, 2, 3]
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == max(e.objective for e in events)
+    assert [e.done for e in events] == [1, 2, 3]
 
 
 def test_failed_trials_do_not_fail_the_tuning_job_unless_all_fail(services, demo_extract):

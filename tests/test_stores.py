@@ -26,11 +26,27 @@ def test_the_workspace_comes_from_the_flag_then_the_environment_then_the_default
 
 
 @pytest.mark.parametrize("uri, message", [("/local/file", "not an s3:// URI"), ("s3:///key", "without a bucket"),
-                                          ("s3://bucket/../other/x", "leaves the bucket")])
+                                          ("s3://../other/x", "invalid bucket name")])
 def test_bad_uris_are_rejected_with_the_uri_named(tmp_path, uri, message):
     with pytest.raises(PipelineError, match=message):
         Workspace.resolve(tmp_path).path_of(uri)
     assert parse_s3_uri("s3://b/k/x") == ("b", "k/x")
+
+
+LEGAL_KEYS = ["../other/x", "a/../../b", "./x", "..", "a//b", "dir/", "/lead", "100%/25", "%+x", ".hidden",
+              "train [v2].csv", "données/été.csv", "tab\tand\nnewline", "k" * 1024, "é/" + "é" * 400]
+
+
+@pytest.mark.parametrize("key", LEGAL_KEYS, ids=range(len(LEGAL_KEYS)))
+def test_every_legal_key_is_stored_inside_its_bucket_and_listed_by_its_own_name(tmp_path, key):
+    store = Workspace.resolve(tmp_path / "ws")
+    path = store.put_bytes("bucket", key, key.encode())
+    bucket = store.path("bucket")
+    assert bucket in path.resolve().parents and path.read_bytes() == key.encode()
+    assert all(part not in (".", "..") and len(part.encode()) <= 255 for part in path.relative_to(bucket).parts)
+    assert [k for k, _ in store.objects("bucket")] == [key]
+    assert store.uri_of(path) == f"s3://bucket/{key}"
+    assert [p.name for p in tmp_path.iterdir()] == ["ws"]  # nothing written beside the workspace
 
 
 def test_objects_are_listed_by_key_without_writers_temp_files(tmp_path):

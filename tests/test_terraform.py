@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,7 +13,8 @@ import hcl2
 import pytest
 
 from conftest import EXAMPLE_WORKFLOW, REPO
-from mlops_pipeline.builders.glue import GLUE_SCRIPTS_PREFIX
+from mlops_pipeline import layout
+from mlops_pipeline.layout import GLUE_SCRIPTS_PREFIX
 from mlops_pipeline.naming import state_machine_name
 from mlops_pipeline.target import TERRAFORM_OUTPUT_KEYS, local_target
 
@@ -181,7 +183,7 @@ def test_deploy_accepts_an_outputs_file_with_exactly_the_declared_outputs(tf, tm
     from click.testing import CliRunner
     from moto import mock_aws
 
-    from mlops_pipeline.deploy import main
+    from mlops_pipeline.cli import main
 
     values = local_target("attrition")
     outputs = {name: {"sensitive": False, "type": "string", "value": getattr(values, name)} for name in tf["output"]}
@@ -190,8 +192,28 @@ def test_deploy_accepts_an_outputs_file_with_exactly_the_declared_outputs(tf, tm
         s3 = boto3.client("s3", region_name="us-east-1")
         for bucket in (values.source_repository_bucket, values.metadata_bucket):
             s3.create_bucket(Bucket=bucket)
-        result = CliRunner().invoke(main, ["--workflow", str(EXAMPLE_WORKFLOW), "--tf-outputs", str(tmp_path / "outputs.json"),
+        result = CliRunner().invoke(main, ["deploy", "--workflow", str(EXAMPLE_WORKFLOW), "--tf-outputs", str(tmp_path / "outputs.json"),
                                            "--glue-dir", str(REPO / "glue_transforms")], catch_exceptions=False)
         machines = {m["name"] for m in boto3.client("stepfunctions", region_name="us-east-1").list_state_machines()["stateMachines"]}
     assert result.exit_code == 0, result.output
     assert machines == {"attrition-training", "attrition-scoring"}
+
+
+STORE_PATH = re.compile(r'(?:\$\{local\.bucket_arns\["(\w+)"\]\}|s3://\$\{local\.bucket_names\["(\w+)"\]\})/([^"]*)"')
+
+
+def test_every_store_path_terraform_grants_or_configures_is_one_the_layout_owns(tf):
+    """IAM grants, the Glue script location and the crawler target name the same paths the code uses."""
+    prefixes = layout.store_prefixes("attrition")
+    found = []
+    for path in sorted(TERRAFORM.glob("*.tf")):
+        for arn_store, uri_store, tail in STORE_PATH.findall(path.read_text()):
+            store = arn_store or uri_store
+            relative = tail.replace("${var.pipeline_name}", "attrition").removesuffix("*")
+            found.append((path.name, store, relative))
+            assert relative in prefixes[store], f"{path.name}: {store} path {relative!r} is not in layout.store_prefixes"
+    assert {(store, relative) for _, store, relative in found} >= {
+        ("feature_store", ""), ("source_repository", f"{layout.GLUE_SCRIPTS_PREFIX}{layout.GLUE_ENTRY_SCRIPT}"),
+        ("metadata", layout.models_prefix("attrition")), ("output", layout.predictions_prefix("attrition"))}
+    assert tf["variable"]["training_prefix"]["default"] == layout.TRAINING_PREFIX
+    assert tf["variable"]["scoring_prefix"]["default"] == layout.SCORING_PREFIX

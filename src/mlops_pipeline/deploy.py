@@ -16,18 +16,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
-
-from mlops_pipeline.builders import WORKFLOWS, build_definitions, definition_json
-from mlops_pipeline.builders.glue import GLUE_SCRIPTS_PREFIX
-from mlops_pipeline.cli_support import UserErrorCommand, echo_table
-from mlops_pipeline.config import PipelineConfig, load_workflow
+from mlops_pipeline.builders import build_definitions, definition_json
+from mlops_pipeline.config import PipelineConfig
 from mlops_pipeline.errors import PipelineError
-from mlops_pipeline.naming import state_machine_name
-from mlops_pipeline.target import Target, local_target, read_terraform_outputs_file, target_from_terraform_outputs
+from mlops_pipeline.layout import GLUE_SCRIPTS_PREFIX
+from mlops_pipeline.target import Target, read_terraform_outputs_file, target_from_terraform_outputs
 
 ALIAS = "live"
-DEFAULT_WORKFLOW = Path("workflows/attrition.py")
 UNVALIDATED = "endpoint does not offer ValidateStateMachineDefinition"
 
 
@@ -103,13 +98,18 @@ def upload_glue_scripts(s3, target: Target, glue_dir: Path, dry_run: bool) -> li
     return changes
 
 
+def aws_error_code(error: Exception) -> str | None:
+    """The AWS error code of a botocore ``ClientError`` (``NoSuchKey``, ``StateMachineDoesNotExist``...), else None."""
+    return (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
+
+
 def _object_sha256(s3, bucket: str, key: str) -> str | None:
     from botocore.exceptions import ClientError
 
     try:
         return s3.head_object(Bucket=bucket, Key=key).get("Metadata", {}).get("sha256", "")
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        if aws_error_code(error) in ("404", "NoSuchKey", "NotFound"):
             return None
         raise
 
@@ -123,7 +123,7 @@ def validate_definition(sfn, name: str, text: str) -> str:
     except NotImplementedError:
         return UNVALIDATED
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("UnknownOperationException", "InvalidAction", "NotImplemented"):
+        if aws_error_code(error) in ("UnknownOperationException", "InvalidAction", "NotImplemented"):
             return UNVALIDATED
         raise
     if result.get("result") == "FAIL":
@@ -140,7 +140,7 @@ def sync_state_machine(sfn, target: Target, name: str, text: str, dry_run: bool)
     try:
         current = sfn.describe_state_machine(stateMachineArn=arn)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "StateMachineDoesNotExist":
+        if aws_error_code(error) != "StateMachineDoesNotExist":
             raise
         current = None
     if current is None:
@@ -182,7 +182,7 @@ def _alias(sfn, arn: str) -> str | None:
     try:
         alias = sfn.describe_state_machine_alias(stateMachineAliasArn=f"{arn}:{ALIAS}")
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("ResourceNotFound", "ResourceNotFoundException"):
+        if aws_error_code(error) in ("ResourceNotFound", "ResourceNotFoundException"):
             return None
         raise
     return alias["routingConfiguration"][0]["stateMachineVersionArn"]
@@ -217,61 +217,29 @@ def deploy(config: PipelineConfig, target: Target, glue_dir: Path, dry_run: bool
 
     check_target_matches(config, target)
     definitions = {w: definition_json(d) for w, d in build_definitions(config, target).items()}
-    kinds = {"training": "train", "scoring": "score"}
     try:
         s3 = boto3.client("s3", region_name=target.region)
         sfn = boto3.client("stepfunctions", region_name=target.region)
         changes = upload_glue_scripts(s3, target, glue_dir, dry_run)
-        for workflow in WORKFLOWS:
-            name = state_machine_name(config.name, kinds[workflow])
-            validity = validate_definition(sfn, name, definitions[workflow])
-            changes.append(Change("definition", name, validity))
-            changes.extend(sync_state_machine(sfn, target, name, definitions[workflow], dry_run))
+        for workflow, text in definitions.items():
+            name = workflow.state_machine_name(config.name)
+            changes.append(Change("definition", name, validate_definition(sfn, name, text)))
+            changes.extend(sync_state_machine(sfn, target, name, text, dry_run))
     except NoCredentialsError:
         raise PipelineError("no AWS credentials found: configure a profile or AWS_* variables, or use --only-json") from None
     except ClientError as error:
-        info = error.response.get("Error", {})
-        raise PipelineError(f"AWS refused {error.operation_name}: {info.get('Code')}: {info.get('Message')}") from None
+        message = error.response.get("Error", {}).get("Message")
+        raise PipelineError(f"AWS refused {error.operation_name}: {aws_error_code(error)}: {message}") from None
     except BotoCoreError as error:
         raise PipelineError(f"AWS call failed: {error}") from None
     return changes
 
 
-@click.command(
-    "deploy",
-    cls=UserErrorCommand,
-    help="Render the training and scoring state machines and deploy them (or only render with --only-json).",
-)
-@click.option("--workflow", type=click.Path(path_type=Path), default=DEFAULT_WORKFLOW, show_default=True,
-              help="Workflow file that defines PIPELINE.")
-@click.option("--only-json", is_flag=True, help="Only render the definitions to --out; no AWS call, no credentials.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("build/definitions"), show_default=True,
-              help="Folder for training.asl.json and scoring.asl.json.")
-@click.option("--tf-outputs", type=click.Path(path_type=Path),
-              help="JSON from `terraform output -json`; without it deploy runs that command itself.")
-@click.option("--terraform-dir", type=click.Path(path_type=Path), default=Path("infra/terraform"), show_default=True)
-@click.option("--glue-dir", type=click.Path(path_type=Path), default=Path("glue_transforms"), show_default=True,
-              help="Folder of Glue scripts uploaded to the source-repository store.")
-@click.option("--dry-run", is_flag=True, help="Show what would change (with a diff of each definition), change nothing.")
-def main(workflow: Path, only_json: bool, out: Path, tf_outputs: Path | None, terraform_dir: Path,
-         glue_dir: Path, dry_run: bool) -> None:
-    config = load_workflow(workflow)
-    if only_json:
-        target = read_terraform_outputs_file(tf_outputs) if tf_outputs else local_target(config.name)
-        check_target_matches(config, target)
-        for path in render(config, target, out):
-            click.echo(f"wrote {path}")
-        return
-    changes = deploy(config, terraform_target(tf_outputs, terraform_dir), glue_dir, dry_run)
-    echo_table(["resource", "name", "action", "detail"], [(c.resource, c.name, c.action, c.detail) for c in changes])
-    for change in changes:
-        if change.diff:
-            click.echo(change.diff)
-    if all(c.action in ("unchanged", "valid", UNVALIDATED) for c in changes):
-        click.echo("Nothing to change: AWS already runs these definitions.")
-    elif dry_run:
-        click.echo("Dry run: nothing was changed.")
+def nothing_changed(changes: list[Change]) -> bool:
+    return all(c.action in ("unchanged", "valid", UNVALIDATED) for c in changes)
 
 
 if __name__ == "__main__":
-    main()
+    from mlops_pipeline.cli import run_deploy_entry
+
+    run_deploy_entry()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 #: The only files the handler imports.
-HANDLER_FILES = ("__init__.py", "naming.py", "handlers/__init__.py", "handlers/s3_landing.py")
+HANDLER_FILES = ("__init__.py", "layout.py", "naming.py", "handlers/__init__.py", "handlers/s3_landing.py")
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # same bytes on every build
 
 

@@ -13,6 +13,7 @@ earlier attempt (SageMaker answers ``ResourceInUse`` to a name used before).
 from __future__ import annotations
 
 import hashlib
+from enum import Enum
 
 SAGEMAKER_NAME_MAX = 63  # training, transform and model names
 TUNING_JOB_NAME_MAX = 32  # tuning jobs prefix their training jobs, so the limit is tighter
@@ -21,7 +22,45 @@ JOB_STEM_LENGTH = 12  # one letter for the kind plus 11 hex digits of the object
 RETRY_COUNT_DIGITS = 2  # Retry MaxAttempts is at most 99
 REDRIVE_COUNT_DIGITS = 2  # names stay valid for 99 redrives of one execution
 
-KINDS = ("train", "score")
+
+
+class Workflow(str, Enum):
+    """The two state machines of a pipeline and the one word for each that landings and names use.
+
+    ``Workflow.TRAINING`` is the string ``"training"`` (definition files, records); ``.kind`` is ``"train"``
+    (the landing prefix's meaning, execution names ``train-...``, job stems ``t...``).
+    """
+
+    TRAINING = ("training", "train")
+    SCORING = ("scoring", "score")
+
+    def __new__(cls, workflow: str, kind: str) -> "Workflow":
+        member = str.__new__(cls, workflow)
+        member._value_ = workflow
+        member.kind = kind
+        return member
+
+    def __str__(self) -> str:
+        return self.value
+
+    def state_machine_name(self, pipeline: str) -> str:
+        """``<pipeline>-training`` or ``<pipeline>-scoring``."""
+        return f"{pipeline}-{self.value}"
+
+    @classmethod
+    def of_kind(cls, kind: str) -> "Workflow":
+        for workflow in cls:
+            if workflow.kind == kind:
+                return workflow
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+    @classmethod
+    def of_execution(cls, execution_name: str) -> "Workflow":
+        """The landing handler names executions ``<kind>-<file>-<hash>``."""
+        return cls.of_kind(execution_name.split("-", 1)[0])
+
+
+KINDS = tuple(workflow.kind for workflow in Workflow)
 
 
 def max_pipeline_name_length() -> int:
@@ -35,13 +74,11 @@ def job_stem(kind: str, identity: str) -> str:
     ``identity`` is whatever makes the object version unique (bucket, key, version id).
     Lowercase because tuning job names are case-insensitive.
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    Workflow.of_kind(kind)
     digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()
     return kind[0] + digest[: JOB_STEM_LENGTH - 1]
 
 
 def state_machine_name(pipeline: str, kind: str) -> str:
-    """Name of a pipeline's training or scoring state machine."""
-    workflow = {"train": "training", "score": "scoring"}[kind]
-    return f"{pipeline}-{workflow}"
+    """Name of a pipeline's training or scoring state machine, by landing kind."""
+    return Workflow.of_kind(kind).state_machine_name(pipeline)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_pipeline.errors import PipelineError
+from mlops_pipeline.layout import SCORING_PREFIX, TRAINING_PREFIX
 
 STORES = ("feature_store", "source_repository", "extracts", "model", "metadata", "output")
 LOCAL_ACCOUNT_ID = "123456789012"  # moto's default account, so local ARNs resolve
@@ -39,8 +40,8 @@ class Target:
     glue_crawler_name: str
     ecr_registry: str
     state_machine_log_group_arn: str
-    training_prefix: str = "data/train/"
-    scoring_prefix: str = "data/score/"
+    training_prefix: str = TRAINING_PREFIX
+    scoring_prefix: str = SCORING_PREFIX
 
     def bucket(self, store: str) -> str:
         """Bucket name of one of the six stores."""

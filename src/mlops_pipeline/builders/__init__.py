@@ -9,17 +9,16 @@ from __future__ import annotations
 import json
 
 from mlops_pipeline.config import PipelineConfig
+from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
 
-WORKFLOWS = ("training", "scoring")
 
-
-def build_definitions(config: PipelineConfig, target: Target) -> dict[str, dict]:
-    """Both state machine definitions of a pipeline, keyed ``training`` and ``scoring``."""
+def build_definitions(config: PipelineConfig, target: Target) -> dict[Workflow, dict]:
+    """Both state machine definitions of a pipeline."""
     from mlops_pipeline.builders.scoring import build_scoring
     from mlops_pipeline.builders.training import build_training
 
-    return {"training": build_training(config, target), "scoring": build_scoring(config, target)}
+    return {Workflow.TRAINING: build_training(config, target), Workflow.SCORING: build_scoring(config, target)}
 
 
 def definition_json(definition: dict) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from mlops_pipeline.builders.sdk import Catch, ChoiceRule, Choice, Fail, Retry
 from mlops_pipeline.config import PipelineConfig, RetrySettings
+from mlops_pipeline.layout import SLOT, job_prefix
+from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
 
 #: Fields every execution input carries (the landing handler writes them).
@@ -53,7 +55,7 @@ def job_name(config: PipelineConfig) -> str:
 def s3_prefix(bucket: str, config: PipelineConfig, *parts: str) -> str:
     """``States.Format`` for ``s3://<bucket>/<pipeline>/<job stem>/<parts...>/``."""
     tail = "".join(f"{part}/" for part in parts)
-    return states_format(f"s3://{bucket}/{config.name}/{{}}/{tail}", "$.job_stem")
+    return states_format(f"s3://{bucket}/{job_prefix(config.name, SLOT)}{tail}", "$.job_stem")
 
 
 def transient_retry(settings: RetrySettings, errors: tuple[str, ...]) -> Retry:
@@ -91,13 +93,13 @@ def failure(state_id: str, error: str, what_failed: str, *paths: str) -> Fail:
     return Fail(state_id, error=error, cause_path=states_format(template, *paths, "$.error.Error", "$.error.Cause"))
 
 
-def validate_input(state_id: str, next_step, workflow: str) -> Choice:
+def validate_input(state_id: str, next_step, workflow: Workflow) -> Choice:
     """Reject an execution input without the fields the landing handler always provides."""
     invalid = Fail(
         "InvalidExecutionInput",
         error="InvalidExecutionInput",
         cause=(
-            f"The {workflow} execution input must be a JSON object with "
+            f"The {workflow.value} execution input must be a JSON object with "
             f"{', '.join(REQUIRED_INPUT)} (as the landing handler writes it)."
         ),
     )

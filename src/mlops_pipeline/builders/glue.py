@@ -11,13 +11,13 @@ from mlops_pipeline.builders.common import (
 )
 from mlops_pipeline.builders.sdk import Task
 from mlops_pipeline.config import PipelineConfig
+from mlops_pipeline.layout import GLUE_SCRIPTS_PREFIX
+from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
 
-#: Where deploy uploads ``glue_transforms/`` in the source-repository store.
-GLUE_SCRIPTS_PREFIX = "glue_transforms/"
 
-
-def glue_transform(state_id: str, config: PipelineConfig, target: Target, kind: str, extra: dict | None = None) -> Task:
+def glue_transform(state_id: str, config: PipelineConfig, target: Target, workflow: Workflow,
+                   extra: dict | None = None) -> Task:
     """``glue:startJobRun.sync`` of the pipeline's transform on the landed object.
 
     The extract goes to ``s3://<extracts>/<pipeline>/<job stem>/`` (``train/``, ``validation/``
@@ -26,7 +26,7 @@ def glue_transform(state_id: str, config: PipelineConfig, target: Target, kind: 
     """
     transform = config.transform
     arguments = {
-        "--KIND": kind,
+        "--KIND": workflow.kind,
         "--S3_SOURCE.$": landed_object_uri(),
         "--S3_DEST.$": s3_prefix(target.extracts_bucket, config),
         "--LABEL": config.data.label,
@@ -41,7 +41,7 @@ def glue_transform(state_id: str, config: PipelineConfig, target: Target, kind: 
     return Task(
         state_id,
         resource=service_arn(target, "glue", "startJobRun", sync=True),
-        comment=f"Glue transform ({transform.script}) of the landed {kind} file into the extracts store.",
+        comment=f"Glue transform ({transform.script}) of the landed {workflow.kind} file into the extracts store.",
         parameters={"JobName": target.glue_job_name, "Arguments": arguments},
         result_selector={"JobRunId.$": "$.Id", "JobRunState.$": "$.JobRunState"},
         result_path="$.transform",

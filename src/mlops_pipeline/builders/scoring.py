@@ -18,20 +18,14 @@ from mlops_pipeline.builders.common import (
 )
 from mlops_pipeline.builders.glue import glue_transform
 from mlops_pipeline.builders.sdk import Catch, Chain, Choice, ChoiceRule, Fail, Pass, Succeed, Task, Wait, render
-from mlops_pipeline.builders.training import latest_model_key
 from mlops_pipeline.config import PipelineConfig
-from mlops_pipeline.naming import state_machine_name
+from mlops_pipeline.layout import SCORE_CHANNEL, SLOT, latest_model_key, predictions_prefix, transform_output_key
+from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
 
 #: The scoring extract holds the id first, then the features in training order.
 INPUT_FILTER = "$[1:]"
 OUTPUT_FILTER = "$[0,-1]"
-SCORING_EXTRACT_FILE = "score.csv"
-
-
-def predictions_prefix(config: PipelineConfig) -> str:
-    """Output-store prefix the crawler catalogs: one readable CSV per landed scoring file."""
-    return f"{config.name}/predictions/"
 
 
 def resolve_model_step(config: PipelineConfig, target: Target) -> Task:
@@ -41,7 +35,7 @@ def resolve_model_step(config: PipelineConfig, target: Target) -> Task:
         error="NoApprovedModel",
         cause=(
             f"Pipeline {config.name} has no approved model (no s3://{target.metadata_bucket}/"
-            f"{latest_model_key(config)}) and no training is running. Land a training file under "
+            f"{latest_model_key(config.name)}) and no training is running. Land a training file under "
             f"{target.training_prefix} and let it pass the quality gate, then land this scoring file again."
         ),
     )
@@ -49,13 +43,13 @@ def resolve_model_step(config: PipelineConfig, target: Target) -> Task:
         "ResolveApprovedModel",
         resource=aws_sdk_arn(target, "s3", "getObject"),
         comment="The latest model that passed the quality gate.",
-        parameters={"Bucket": target.metadata_bucket, "Key": latest_model_key(config)},
+        parameters={"Bucket": target.metadata_bucket, "Key": latest_model_key(config.name)},
         result_selector={"record.$": "States.StringToJson($.Body)"},
         result_path="$.approved",
         retry=[transient_retry(config.retry, S3_TRANSIENT_ERRORS)],
     )
     step.add_catch(Catch(error_equals=["S3.NoSuchKeyException"], next_step=no_model, result_path="$.error"))
-    step.add_catch(catch_into(failure("ResolveApprovedModelFailed", "ResolveApprovedModelFailed", f"Reading s3://{target.metadata_bucket}/{latest_model_key(config)}")))
+    step.add_catch(catch_into(failure("ResolveApprovedModelFailed", "ResolveApprovedModelFailed", f"Reading s3://{target.metadata_bucket}/{latest_model_key(config.name)}")))
     return step
 
 
@@ -66,7 +60,7 @@ def wait_for_running_training(config: PipelineConfig, target: Target, resolve) -
     first; polling the training state machine keeps it from scoring with a stale (or no) model.
     """
     polls = -(-config.scoring_wait_seconds // config.scoring_poll_seconds)
-    training_arn = target.state_machine_arn(state_machine_name(config.name, "train"))
+    training_arn = target.state_machine_arn(Workflow.TRAINING.state_machine_name(config.name))
     start = Pass("StartWaitBudget", result={"polls": 0}, result_path="$.wait")
     check = Task(
         "CheckTrainingRunning",
@@ -104,7 +98,7 @@ def batch_transform_step(config: PipelineConfig, target: Target) -> Task:
             "MaxConcurrentTransforms": inference.max_concurrent_transforms,
             "TransformInput": {
                 "DataSource": {
-                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri.$": s3_prefix(target.extracts_bucket, config, "score")}
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri.$": s3_prefix(target.extracts_bucket, config, SCORE_CHANNEL)}
                 },
                 "ContentType": "text/csv",
                 "SplitType": "Line",
@@ -130,7 +124,7 @@ def name_predictions(config: PipelineConfig, target: Target) -> Pass:
     return Pass(
         "NamePredictions",
         parameters={
-            "source_key.$": states_format(f"{config.name}/{{}}/transform/{SCORING_EXTRACT_FILE}.out", "$.job_stem"),
+            "source_key.$": states_format(transform_output_key(config.name, SLOT), "$.job_stem"),
             "file_name.$": file_name,
         },
         result_path="$.published",
@@ -145,8 +139,8 @@ def publish_step(config: PipelineConfig, target: Target) -> Task:
         comment="Copy the transform output (id, probability per line) to its published name.",
         parameters={
             "Bucket": bucket,
-            "CopySource.$": states_format(f"{bucket}/{{}}", "$.published.source_key"),
-            "Key.$": states_format(f"{predictions_prefix(config)}{{}}", "$.published.file_name"),
+            "CopySource.$": states_format(f"{bucket}/{SLOT}", "$.published.source_key"),
+            "Key.$": states_format(f"{predictions_prefix(config.name)}{SLOT}", "$.published.file_name"),
             "ContentType": "text/csv",
         },
         result_path=None,
@@ -171,7 +165,7 @@ def build_scoring(config: PipelineConfig, target: Target) -> dict:
     """The scoring state machine definition as an ASL dict."""
     resolve = resolve_model_step(config, target)
     transform = glue_transform(
-        "TransformScoringData", config, target, "score", {"--SCHEMA_URI.$": "$.approved.record.schema_uri"}
+        "TransformScoringData", config, target, Workflow.SCORING, {"--SCHEMA_URI.$": "$.approved.record.schema_uri"}
     )
     batch = batch_transform_step(config, target)
     name = name_predictions(config, target)
@@ -179,7 +173,7 @@ def build_scoring(config: PipelineConfig, target: Target) -> dict:
     done = Pass(
         "SummarizeScoring",
         parameters={
-            "predictions.$": states_format(f"s3://{target.output_bucket}/{predictions_prefix(config)}{{}}", "$.published.file_name"),
+            "predictions.$": states_format(f"s3://{target.output_bucket}/{predictions_prefix(config.name)}{SLOT}", "$.published.file_name"),
             "model_name.$": "$.approved.record.model_name",
             "transform_job_name.$": "$.transform_job.TransformJobName",
             "source.$": states_format("s3://{}/{}", "$.bucket", "$.key"),
@@ -189,8 +183,8 @@ def build_scoring(config: PipelineConfig, target: Target) -> dict:
 
     transform.add_catch(catch_into(failure("ScoringTransformFailed", "TransformFailed", "The Glue transform of s3://{}/{}", "$.bucket", "$.key")))
     batch.add_catch(catch_into(failure("BatchTransformFailed", "BatchTransformFailed", "Batch transform with model {}", "$.approved.record.model_name")))
-    publish.add_catch(catch_into(failure("PublishPredictionsFailed", "PublishPredictionsFailed", f"Publishing predictions to s3://{target.output_bucket}/{predictions_prefix(config)}")))
+    publish.add_catch(catch_into(failure("PublishPredictionsFailed", "PublishPredictionsFailed", f"Publishing predictions to s3://{target.output_bucket}/{predictions_prefix(config.name)}")))
     crawl.add_catch(catch_into(failure("CatalogPredictionsFailed", "CatalogPredictionsFailed", f"Starting the crawler {target.glue_crawler_name}")))
 
     Chain([resolve, transform, batch, name, publish, crawl, done, Succeed("PredictionsPublished")])
-    return render(validate_input("ValidateInput", wait_for_running_training(config, target, resolve), "scoring"))
+    return render(validate_input("ValidateInput", wait_for_running_training(config, target, resolve), Workflow.SCORING))

@@ -20,6 +20,8 @@ from mlops_pipeline.builders.common import (
 from mlops_pipeline.builders.glue import glue_transform
 from mlops_pipeline.builders.sdk import Chain, ChoiceRule, Choice, Fail, Pass, Succeed, Task, render
 from mlops_pipeline.config import CategoricalRange, ContinuousRange, PipelineConfig
+from mlops_pipeline.layout import SLOT, TRAIN_CHANNEL, VALIDATION_CHANNEL, approval_key, latest_model_key, schema_key
+from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
 
 COMPARISONS = {
@@ -29,11 +31,6 @@ COMPARISONS = {
     "<": ChoiceRule.NumericLessThan,
 }
 NUMBER_REGEX = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
-
-
-def latest_model_key(config: PipelineConfig) -> str:
-    """Metadata-store key of the pipeline's latest approved model record."""
-    return f"{config.name}/models/latest.json"
 
 
 def image_uri(config: PipelineConfig, target: Target) -> str:
@@ -83,7 +80,7 @@ def tuning_job_config(config: PipelineConfig) -> dict:
 
 def training_job_definition(config: PipelineConfig, target: Target) -> dict:
     model = config.model
-    channels = ["train"] + (["validation"] if config.transform.validation_fraction > 0 else [])
+    channels = [TRAIN_CHANNEL] + ([VALIDATION_CHANNEL] if config.transform.validation_fraction > 0 else [])
     return {
         "StaticHyperParameters": {k: hyperparameter_string(v) for k, v in model.hyperparameters.items()},
         "AlgorithmSpecification": {
@@ -241,7 +238,7 @@ def approval_record(config: PipelineConfig, target: Target) -> Pass:
             },
             "metrics.$": "$.best.Metrics",
             "hyperparameters.$": "$.best.HyperParameters",
-            "schema_uri.$": states_format(f"s3://{target.extracts_bucket}/{config.name}/{{}}/train/schema.json", "$.job_stem"),
+            "schema_uri.$": states_format(f"s3://{target.extracts_bucket}/{schema_key(config.name, SLOT)}", "$.job_stem"),
             "source": {"bucket.$": "$.bucket", "key.$": "$.key", "uri.$": landed_object_uri()},
             "execution_id.$": "$$.Execution.Id",
             "approved_at.$": "$$.State.EnteredTime",
@@ -274,9 +271,9 @@ def build_training(config: PipelineConfig, target: Target) -> dict:
     describe = describe_best_step(config, target)
     create = create_model_step(config, target)
     record = approval_record(config, target)
-    per_execution_key = states_format(f"{config.name}/models/executions/{{}}.json", "$$.Execution.Name")
+    per_execution_key = states_format(approval_key(config.name, SLOT), "$$.Execution.Name")
     save_execution = put_record_step("RecordApprovalForExecution", config, target, per_execution_key)
-    save_latest = put_record_step("RecordLatestApprovedModel", config, target, latest_model_key(config))
+    save_latest = put_record_step("RecordLatestApprovedModel", config, target, latest_model_key(config.name))
     done = Succeed("ModelApproved", output_path="$.record")
 
     transform.add_catch(catch_into(failure("TrainingTransformFailed", "TransformFailed", "The Glue transform of s3://{}/{}", "$.bucket", "$.key")))
@@ -292,8 +289,8 @@ def build_training(config: PipelineConfig, target: Target) -> dict:
     describe.next(gate_metric_check(config, read_metric))
     read_metric.next(quality_gate(config, create))
     Chain([create, record, save_execution, save_latest, done])
-    return render(validate_input("ValidateInput", transform, "training"))
+    return render(validate_input("ValidateInput", transform, Workflow.TRAINING))
 
 
 def _glue(config: PipelineConfig, target: Target) -> Task:
-    return glue_transform("TransformTrainingData", config, target, "train")
+    return glue_transform("TransformTrainingData", config, target, Workflow.TRAINING)

@@ -27,7 +27,8 @@ import unicodedata
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from mlops_pipeline.naming import EXECUTION_NAME_MAX, job_stem
+from mlops_pipeline.layout import SCORING_PREFIX, TRAINING_PREFIX
+from mlops_pipeline.naming import EXECUTION_NAME_MAX, Workflow, job_stem
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ HASH_LENGTH = 16
 class Settings:
     training_arn: str
     scoring_arn: str
-    training_prefix: str = "data/train/"
-    scoring_prefix: str = "data/score/"
+    training_prefix: str = TRAINING_PREFIX
+    scoring_prefix: str = SCORING_PREFIX
     accepted_suffixes: tuple[str, ...] = (".csv",)
     ignored_prefixes: tuple[str, ...] = ("mlops/",)
 
@@ -57,8 +58,8 @@ class Settings:
         return cls(
             training_arn=env["TRAINING_STATE_MACHINE_ARN"],
             scoring_arn=env["SCORING_STATE_MACHINE_ARN"],
-            training_prefix=env.get("TRAINING_PREFIX", "data/train/"),
-            scoring_prefix=env.get("SCORING_PREFIX", "data/score/"),
+            training_prefix=env.get("TRAINING_PREFIX", TRAINING_PREFIX),
+            scoring_prefix=env.get("SCORING_PREFIX", SCORING_PREFIX),
             accepted_suffixes=split(env.get("ACCEPTED_SUFFIXES", ".csv")),
             ignored_prefixes=split(env.get("IGNORED_PREFIXES", "mlops/")),
         )
@@ -130,9 +131,9 @@ def ignore_reason(obj: LandedObject, settings: Settings) -> str | None:
 
 def kind_of(key: str, settings: Settings) -> str | None:
     if key.startswith(settings.training_prefix):
-        return "train"
+        return Workflow.TRAINING.kind
     if key.startswith(settings.scoring_prefix):
-        return "score"
+        return Workflow.SCORING.kind
     return None
 
 
@@ -190,7 +191,7 @@ def handle_record(record: dict, client, settings: Settings, sleep=time.sleep) ->
         return {"action": "ignored", "bucket": obj.bucket, "key": obj.key, "reason": reason}
     kind = kind_of(obj.key, settings)
     name = execution_name(kind, obj)
-    arn = settings.training_arn if kind == "train" else settings.scoring_arn
+    arn = settings.training_arn if kind == Workflow.TRAINING.kind else settings.scoring_arn
     action = start_once(client, arn, name, execution_input(kind, obj), sleep)
     return {"action": action, "bucket": obj.bucket, "key": obj.key, "execution": name, "state_machine": arn}
 

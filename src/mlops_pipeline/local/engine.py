@@ -2,8 +2,8 @@
 definitions unchanged, and the Task states it cannot serve are routed to the local integrations.
 
 Seams (moto ``MOTO_VERSION``, checked by tests/test_engine.py):
-- ``state_task_factory.state_task_service_for``: ``sagemaker``, ``glue`` and ``aws-sdk`` Task states
-  become a ``LocalServiceTask`` that calls the dispatcher; other services stay moto's own.
+- ``state_task_factory.state_task_service_for``: Task states of the services the routing table names
+  (``sagemaker``, ``glue``, ``aws-sdk``...) become a ``LocalServiceTask`` that calls the dispatcher.
 - ``lambda_eval_utils._invoke_lambda_function``: Lambda Task states call in-process handlers.
 - ``ExecutionWorker._get_evaluation_environment``: adds ``$$.Execution.RedriveCount`` to the context
   object, which moto does not have and the job names use.
@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 from unittest import mock
 
 import boto3
@@ -39,14 +39,12 @@ from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from mlops_pipeline.errors import PipelineError
-from mlops_pipeline.local.tasks import TaskControl, TaskFailure, TaskStopped
+from mlops_pipeline.local.tasks import Dispatcher, TaskControl, TaskFailure, TaskStopped
 
 MOTO_VERSION = "5.2.5"
-LOCAL_SERVICES = ("sagemaker", "glue", "aws-sdk")
 _STATES_PREFIX = ":::"
+LAMBDA_INVOKE = "lambda:invoke"
 
-#: dispatcher(resource, parameters, control) -> AWS-shaped response; resource is e.g. ``sagemaker:createModel``.
-Dispatcher = Callable[[str, dict, TaskControl], Any]
 
 
 def resource_key(resource_arn: str) -> str:
@@ -120,11 +118,13 @@ class LocalServiceTask(StateTaskService):
 class Engine:
     """An in-process Step Functions service; use as a context manager, one per runtime session."""
 
-    def __init__(self, dispatcher: Dispatcher, supports: Callable[[str], bool], supported: list[str],
+    def __init__(self, dispatcher: Dispatcher, resources: Iterable[str],
                  lambda_handlers: dict[str, Callable[[Any], Any]] | None = None, region: str = "us-east-1"):
+        """``resources`` are what ``dispatcher`` serves (the routing table's keys); the engine intercepts
+        exactly their services and refuses a definition with any other Task."""
         self._dispatcher = dispatcher
-        self._supports = supports
-        self._supported = supported
+        self._resources = sorted(resources)
+        self._services = {resource.split(":", 1)[0] for resource in self._resources}
         self._lambda_handlers = dict(lambda_handlers or {})
         self._redrive_counts: dict[str, int] = {}
         self._region = region
@@ -165,7 +165,7 @@ class Engine:
         _forget_finished_threads()
 
     def _service_for(self, service_name: str):
-        if service_name in LOCAL_SERVICES:
+        if service_name in self._services:
             return LocalServiceTask(self._dispatcher)
         return _ORIGINAL_SERVICE_FOR(service_name)
 
@@ -198,13 +198,15 @@ class Engine:
     def check_definition(self, definition: dict) -> None:
         """Refuse a definition with a Task the runtime cannot serve, naming it and what is supported."""
         for arn in task_resources(definition):
-            key = resource_key(arn)
-            if not (self._supports(key) or self._is_local_lambda(arn)):
+            if not (resource_key(arn) in self._resources or self._is_local_lambda(arn)):
                 raise PipelineError(f"the local runtime cannot run Task resource {arn}; it supports: "
-                                    f"{', '.join(self._supported)} and Lambda functions "
+                                    f"{', '.join(self._resources)} and Lambda functions "
                                     f"({', '.join(sorted(self._lambda_handlers)) or 'none registered'})")
 
     def _is_local_lambda(self, arn: str) -> bool:
+        """``lambda:invoke`` (its FunctionName picks the handler) or a registered function's ARN."""
+        if resource_key(arn) == LAMBDA_INVOKE:
+            return bool(self._lambda_handlers)
         return ":function:" in arn and arn.split(":function:")[-1].split(":")[0] in self._lambda_handlers
 
     def create_state_machine(self, name: str, definition: str, role_arn: str) -> str:

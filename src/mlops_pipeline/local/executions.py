@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_pipeline.errors import PipelineError
+from mlops_pipeline.layout import executions_prefix
 from mlops_pipeline.local.stores import Workspace, write_atomic
+from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
 
 FAILURE_EVENTS = ("TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut", "ExecutionFailed",
@@ -23,7 +25,7 @@ FAILURE_EVENTS = ("TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaF
 @dataclass(frozen=True)
 class ExecutionResult:
     name: str
-    workflow: str
+    workflow: Workflow
     status: str
     output: dict | None
     error: str | None
@@ -41,13 +43,13 @@ class ExecutionResult:
         return logs[-1] if logs else None
 
 
-def summarize(status: dict, events: list[dict], workflow: str, definition: str, redrive_count: int) -> dict:
+def summarize(status: dict, events: list[dict], workflow: Workflow, definition: str, redrive_count: int) -> dict:
     """The execution.json record of a finished execution."""
     failed_state, fail_state, state_input = failure_point(events, json.loads(definition))
     failure = next((e for e in reversed(events) if e["type"] == "ExecutionFailed"), None)
     details = failure.get("executionFailedEventDetails", {}) if failure else {}
     return {
-        "name": status["name"], "workflow": workflow, "status": status["status"],
+        "name": status["name"], "workflow": workflow.value, "status": status["status"],
         "execution_arn": status["executionArn"], "state_machine_arn": status["stateMachineArn"],
         "start_date": status["startDate"].isoformat(),
         "stop_date": status["stopDate"].isoformat() if status.get("stopDate") else None,
@@ -81,7 +83,7 @@ def failure_point(events: list[dict], definition: dict) -> tuple[str | None, str
 
 def executions_root(workspace: Workspace, target: Target) -> Path:
     """``s3://<metadata>/<pipeline>/executions/`` in the workspace."""
-    return workspace.path(target.metadata_bucket, f"{target.pipeline_name}/executions")
+    return workspace.folder(target.metadata_bucket, executions_prefix(target.pipeline_name))
 
 
 class ExecutionRecords:
@@ -94,7 +96,7 @@ class ExecutionRecords:
         suffix = f"-redrive-{record['redrive_count']}" if record["redrive_count"] else ""
         write_atomic(folder / f"history{suffix}.json", json.dumps(history, indent=2, default=str).encode())
         write_atomic(folder / "execution.json", json.dumps(record, indent=2, default=str).encode())
-        return ExecutionResult(record["name"], record["workflow"], record["status"], record["output"], record["error"],
+        return ExecutionResult(record["name"], Workflow(record["workflow"]), record["status"], record["output"], record["error"],
                                record["cause"], record["failed_state"], record["fail_state"], folder)
 
     def read(self, name: str) -> dict:

@@ -2,7 +2,9 @@
 
 The session does locally what Terraform and deploy do on AWS (the Glue job and crawler, the scripts
 in the source repository, the two state machines from the same rendered JSON) and what S3 and the
-landing Lambda do (a landed file becomes an event, the handler starts the execution).
+landing Lambda do (a landed file becomes an event, the handler starts the execution). It owns the
+loops: following executions to their ends and watching the feature store; whoever runs it learns
+what happens from typed events (``mlops_pipeline.local.events``).
 """
 
 from __future__ import annotations
@@ -13,22 +15,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from mlops_pipeline import layout
 from mlops_pipeline.builders import build_definitions, definition_json
-from mlops_pipeline.builders.glue import GLUE_SCRIPTS_PREFIX
 from mlops_pipeline.config import PipelineConfig
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.handlers.s3_landing import Settings
-from mlops_pipeline.local import glue_crawler, glue_job
 from mlops_pipeline.local.engine import Engine
+from mlops_pipeline.local.events import ExecutionEnded, LandingEvent, StateEvent
 from mlops_pipeline.local.executions import ExecutionRecords, ExecutionResult, executions_root, summarize
-from mlops_pipeline.local.integrations import INTEGRATIONS, dispatcher, supports
+from mlops_pipeline.local.integrations import IntegrationTable, default_table, glue_crawler, glue_job
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.stores import Workspace
 from mlops_pipeline.local.watcher import FeatureStoreWatcher
-from mlops_pipeline.naming import state_machine_name
+from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import STORES, Target, local_target
 
-GLUE_ENTRY_SCRIPT = "run_transform.py"
 POLL_SECONDS = 0.1
 
 
@@ -37,8 +38,9 @@ class LocalRuntime:
     config: PipelineConfig
     workspace: Workspace
     project_dir: Path = Path(".")
-    on_event: Callable[[dict], None] = field(default=lambda event: None)
+    on_event: Callable[[object], None] = field(default=lambda event: None)
     lambda_handlers: dict = field(default_factory=dict)
+    table: IntegrationTable = field(default_factory=default_table)
 
     def __post_init__(self) -> None:
         self.target: Target = local_target(self.config.name)
@@ -46,10 +48,10 @@ class LocalRuntime:
                                       logs_root=self.executions_root, account_id=self.target.account_id,
                                       region=self.target.region, notify=self.on_event)
         self.records = ExecutionRecords(self.executions_root)
-        self.engine = Engine(dispatcher(self.services), supports, sorted(INTEGRATIONS), self.lambda_handlers,
+        self.engine = Engine(self.table.dispatcher(self.services), self.table.resources, self.lambda_handlers,
                              region=self.target.region)
-        self.definitions = {kind: definition_json(d) for kind, d in build_definitions(self.config, self.target).items()}
-        self.arns: dict[str, str] = {}
+        self.definitions = {w: definition_json(d) for w, d in build_definitions(self.config, self.target).items()}
+        self.arns: dict[Workflow, str] = {}
 
     @property
     def executions_root(self) -> Path:
@@ -61,7 +63,7 @@ class LocalRuntime:
         self.services.sfn = self.engine.client
         try:
             for workflow, text in self.definitions.items():
-                name = state_machine_name(self.config.name, "train" if workflow == "training" else "score")
+                name = workflow.state_machine_name(self.config.name)
                 self.arns[workflow] = self.engine.create_state_machine(name, text, self.target.step_functions_role_arn)
         except BaseException:
             self.engine.__exit__(None, None, None)
@@ -87,60 +89,87 @@ class LocalRuntime:
         """The local counterpart of ``terraform apply`` + deploy's script upload."""
         for store in STORES:
             self.workspace.path(self.target.bucket(store)).mkdir(parents=True, exist_ok=True)
-        scripts = sorted((self.project_dir / "glue_transforms").glob("*.py"))
-        if not any(path.name == GLUE_ENTRY_SCRIPT for path in scripts):
-            raise PipelineError(f"{self.project_dir / 'glue_transforms' / GLUE_ENTRY_SCRIPT} not found; "
-                                "run from the project folder or pass --project")
+        glue_dir = self.project_dir / "glue_transforms"
+        scripts = sorted(glue_dir.glob("*.py"))
+        if not any(path.name == layout.GLUE_ENTRY_SCRIPT for path in scripts):
+            raise PipelineError(f"{glue_dir / layout.GLUE_ENTRY_SCRIPT} not found; run from the project folder or pass --project")
+        source = self.target.source_repository_bucket
         for path in scripts:
-            self.workspace.put_file(self.target.source_repository_bucket, f"{GLUE_SCRIPTS_PREFIX}{path.name}", path)
+            self.workspace.put_file(source, f"{layout.GLUE_SCRIPTS_PREFIX}{path.name}", path)
         glue_job.define_job(self.services, self.target.glue_job_name,
-                            f"s3://{self.target.source_repository_bucket}/{GLUE_SCRIPTS_PREFIX}{GLUE_ENTRY_SCRIPT}",
+                            f"s3://{source}/{layout.GLUE_SCRIPTS_PREFIX}{layout.GLUE_ENTRY_SCRIPT}",
                             {"--job-language": "python"})
         glue_crawler.define_crawler(self.services, self.target.glue_crawler_name, f"{self.config.name}_output",
-                                    f"s3://{self.target.output_bucket}/{self.config.name}/predictions/",
-                                    f"s3://{self.target.metadata_bucket}/{self.config.name}/catalog/tables.json")
+                                    f"s3://{self.target.output_bucket}/{layout.predictions_prefix(self.config.name)}",
+                                    f"s3://{self.target.metadata_bucket}/{layout.catalog_key(self.config.name)}")
 
     # -- landing -------------------------------------------------------------------------------------
 
-    def landing_key(self, kind: str, source: Path) -> str:
-        prefix = self.target.training_prefix if kind == "train" else self.target.scoring_prefix
+    def landing_key(self, workflow: Workflow, source: Path) -> str:
+        prefix = self.target.training_prefix if workflow is Workflow.TRAINING else self.target.scoring_prefix
         return f"{prefix}{source.name}"
 
     def land(self, kind: str, source: Path) -> str:
         """Copy a file into the feature store (the user's file is never moved or changed)."""
         if not source.is_file():
             raise PipelineError(f"{source}: file not found")
-        key = self.landing_key(kind, source)
+        key = self.landing_key(Workflow.of_kind(kind), source)
         self.workspace.put_file(self.target.feature_store_bucket, key, source)
         return key
 
     def watcher(self) -> FeatureStoreWatcher:
-        settings = Settings(training_arn=self.arns["training"], scoring_arn=self.arns["scoring"],
+        settings = Settings(training_arn=self.arns[Workflow.TRAINING], scoring_arn=self.arns[Workflow.SCORING],
                             training_prefix=self.target.training_prefix, scoring_prefix=self.target.scoring_prefix)
         return FeatureStoreWatcher(self.workspace, self.target.feature_store_bucket, settings, self.engine.client)
+
+    def pass_on_landed(self, watcher: FeatureStoreWatcher) -> list[LandingEvent]:
+        """Hand new feature-store objects to the landing handler; one event per object, also reported."""
+        landed = []
+        for outcome in watcher.poll():
+            ignored = [_reason(item) for action in ("ignored", "rejected") for item in outcome.get(action, [])]
+            ignored += [f"a duplicate of the execution {name}" for name in outcome.get("duplicate", [])]
+            started = outcome.get("started", [])
+            event = LandingEvent(outcome["key"], execution=started[0] if started else None,
+                                 ignored=None if started else "; ".join(ignored) or "no execution started")
+            self.on_event(event)
+            landed.append(event)
+        return landed
 
     def run_file(self, kind: str, source: Path) -> ExecutionResult:
         """Land a file, let the watcher and handler start its execution, and follow it to the end."""
         key = self.land(kind, source)
-        outcomes = [o for o in self.watcher().poll() if o["key"] == key]
-        started = [name for o in outcomes for name in o.get("started", [])]
-        if not started:
-            raise PipelineError(f"landing s3://{self.target.feature_store_bucket}/{key} started no execution: {outcomes}")
-        return self.wait(started[0])
+        landed = [event for event in self.pass_on_landed(self.watcher()) if event.key == key]
+        if not landed or landed[0].execution is None:
+            reason = landed[0].ignored if landed else "the file was not seen"
+            raise PipelineError(f"landing s3://{self.target.feature_store_bucket}/{key} started no execution: {reason}")
+        return self.wait(landed[0].execution)
+
+    def watch(self, interval: float, rounds: int | None = None) -> list[ExecutionResult]:
+        """Start executions for new files and follow every running one, for ``rounds`` scans (forever if None)
+        and then until the executions they started end."""
+        watcher, active, seen, finished, done_rounds = self.watcher(), {}, {}, [], 0
+        while rounds is None or done_rounds < rounds or active:
+            for event in self.pass_on_landed(watcher):
+                if event.execution is not None:
+                    active[event.execution] = Workflow.of_execution(event.execution)
+            for name, workflow in list(active.items()):
+                result = self.poll(name, workflow, seen)
+                if result is not None:
+                    del active[name]
+                    finished.append(result)
+            done_rounds += 1
+            time.sleep(interval)
+        return finished
 
     # -- executions ----------------------------------------------------------------------------------
 
-    def execution_arn(self, workflow: str, name: str) -> str:
+    def execution_arn(self, workflow: Workflow, name: str) -> str:
         return self.arns[workflow].replace(":stateMachine:", ":execution:") + f":{name}"
 
-    def workflow_of(self, name: str) -> str:
-        """The landing handler names executions ``train-...`` and ``score-...``."""
-        return "training" if name.startswith("train") else "scoring"
+    def wait(self, name: str, workflow: Workflow | None = None, redrive_count: int = 0) -> ExecutionResult:
+        return self.follow({name: workflow or Workflow.of_execution(name)}, redrive_count)[name]
 
-    def wait(self, name: str, workflow: str | None = None, redrive_count: int = 0) -> ExecutionResult:
-        return self.follow({name: workflow or self.workflow_of(name)}, redrive_count)[name]
-
-    def follow(self, executions: dict[str, str], redrive_count: int = 0) -> dict[str, ExecutionResult]:
+    def follow(self, executions: dict[str, Workflow], redrive_count: int = 0) -> dict[str, ExecutionResult]:
         """Follow executions ({name: workflow}) to their ends, reporting each state; keep each record."""
         seen = dict.fromkeys(executions, 0)
         results: dict[str, ExecutionResult] = {}
@@ -154,24 +183,26 @@ class LocalRuntime:
                 time.sleep(POLL_SECONDS)
         return results
 
-    def poll(self, name: str, workflow: str, seen: dict[str, int], redrive_count: int = 0) -> ExecutionResult | None:
+    def poll(self, name: str, workflow: Workflow, seen: dict[str, int], redrive_count: int = 0) -> ExecutionResult | None:
         """Report the events since ``seen[name]``; the result once the execution has ended, else None."""
         seen.setdefault(name, 0)
         arn = self.execution_arn(workflow, name)
         status = self.engine.describe(arn)
         events = self.engine.history(arn)
         for event in events[seen[name]:]:
-            self.on_event({"event": "history", "execution": name, **event})
+            self.on_event(StateEvent.from_history(name, event))
         seen[name] = len(events)
         if status["status"] == "RUNNING":
             return None
-        return self.records.write(summarize(status, events, workflow, self.definitions[workflow], redrive_count))
+        result = self.records.write(summarize(status, events, workflow, self.definitions[workflow], redrive_count))
+        self.on_event(ExecutionEnded(result))
+        return result
 
     def redrive(self, name: str) -> ExecutionResult:
         """Re-run a failed execution from its failed state with that state's input (Step Functions' redrive)."""
         previous = self.records.read(name)
         state, state_input = self.records.redrive_point(previous)
-        workflow = previous["workflow"]
+        workflow = Workflow(previous["workflow"])
         definition = json.loads(previous["definition"])
         definition["StartAt"] = state
         machine = self.arns[workflow]
@@ -182,3 +213,8 @@ class LocalRuntime:
             return self.wait(name, workflow, redrive_count=count)
         finally:
             self.engine.client.update_state_machine(stateMachineArn=machine, definition=self.definitions[workflow])
+
+
+def _reason(item: object) -> str:
+    """The handler reports an ignored or rejected record as ``{..., "reason": ...}``."""
+    return str(item.get("reason", "")) if isinstance(item, dict) else str(item)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import datetime
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from mlops_pipeline.local.records import Records
 from mlops_pipeline.local.stores import Workspace
-from mlops_pipeline.local.tasks import TASK_FAILED, TaskControl, TaskFailure
+from mlops_pipeline.local.tasks import TaskControl, TaskFailure
 
 
 @dataclass
@@ -21,7 +19,7 @@ class LocalServices:
     account_id: str = "123456789012"
     region: str = "us-east-1"
     sfn: Any = None  # the in-process Step Functions client, set once the engine runs
-    notify: Callable[[dict], None] = field(default=lambda event: None)
+    notify: Callable[[object], None] = field(default=lambda event: None)
     records: Records = field(init=False)
 
     def __post_init__(self) -> None:
@@ -44,28 +42,3 @@ class LocalServices:
                               f"image {image}: no local container {program} with train and serve programs "
                               f"(containers in {self.containers_dir}: {', '.join(known) or 'none'})")
         return program
-
-
-def aws_shape(record: dict) -> dict:
-    """A job record without the runtime's own notes (``Local``: log path, pid, trials)."""
-    return {k: v for k, v in record.items() if k != "Local"}
-
-
-def sync_answer(record: dict, status_field: str) -> dict:
-    """What a ``.sync`` task answers once its job ended: the Describe* shape when it completed,
-    else ``States.TaskFailed`` with that shape as the cause, as Step Functions reports it."""
-    if record[status_field] != "Completed":
-        raise TaskFailure(TASK_FAILED, json.dumps(aws_shape(record)))
-    return aws_shape(record)
-
-
-def describe(services: "LocalServices", kind: str, name: str, error: str, message: str) -> dict:
-    """A Describe* call: the record, or the error SageMaker gives for an unknown name."""
-    record = services.records.get(kind, name)
-    if record is None:
-        raise TaskFailure(error, message)
-    return aws_shape(record)
-
-
-def now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)

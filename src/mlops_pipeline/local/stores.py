@@ -2,23 +2,64 @@
 
 Plain files, so users open predictions with any tool. Every write is atomic (temp file + rename),
 and nothing here deletes or rewrites an object someone landed.
+
+Any legal S3 key has a file, and no key reaches outside its bucket: each ``/``-separated segment
+is stored as it is, except that ``%`` is written ``%25``, NUL ``%00`` and a leading ``.`` ``%2E``
+(so ``..`` is never a path step and dot files stay the writers' temp files); an empty segment
+(``a//b``, a trailing ``/``) is ``%``; a segment longer than a file name may be continues in
+further components that start with ``%+``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import unquote
 
 from mlops_pipeline.errors import PipelineError
-
-WORKSPACE_ENV = "MLOPS_WORKSPACE"
-DEFAULT_WORKSPACE = ".mlops"
+from mlops_pipeline.layout import DEFAULT_WORKSPACE, WORKSPACE_ENV
 TEMP_PREFIX = ".tmp-"  # dot files are never listed as objects
+EMPTY_SEGMENT = "%"
+CONTINUATION = "%+"
+NAME_MAX_BYTES = 240  # below the 255 bytes of common file systems
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")  # a file name that cannot be "." or ".."
+
+
+def encode_key(key: str) -> str:
+    """The relative file path that stores an object key (see the module docstring)."""
+    components: list[str] = []
+    for segment in key.split("/"):
+        encoded = segment.replace("%", "%25").replace("\0", "%00")
+        encoded = "%2E" + encoded[1:] if encoded.startswith(".") else encoded or EMPTY_SEGMENT
+        components.extend(_split_long(encoded))
+    return "/".join(components)
+
+
+def _split_long(encoded: str) -> list[str]:
+    pieces, current = [], ""
+    for char in re.findall(r"%[0-9A-F]{2}|.", encoded, re.DOTALL):
+        if len((current + char).encode()) > NAME_MAX_BYTES:
+            pieces.append(current)
+            current = CONTINUATION
+        current += char
+    return pieces + [current]
+
+
+def decode_key(relative: str) -> str:
+    """The object key a relative file path stores (the inverse of :func:`encode_key`)."""
+    segments: list[str] = []
+    for component in relative.split("/"):
+        if component.startswith(CONTINUATION) and segments:
+            segments[-1] += unquote(component[len(CONTINUATION):])
+        else:
+            segments.append("" if component == EMPTY_SEGMENT else unquote(component))
+    return "/".join(segments)
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -45,21 +86,31 @@ class Workspace:
     def s3_root(self) -> Path:
         return self.root / "s3"
 
+    def bucket_path(self, bucket: str) -> Path:
+        if not _BUCKET.fullmatch(bucket):
+            raise PipelineError(f"invalid bucket name {bucket!r}: up to 63 lowercase letters, digits, '.' and '-'")
+        return self.s3_root.resolve() / bucket
+
     def path(self, bucket: str, key: str = "") -> Path:
-        """The file behind an object (or the directory behind a prefix); keys cannot climb out."""
-        base = (self.s3_root / bucket).resolve()
-        target = (base / key).resolve() if key else base
-        if target != base and base not in target.parents:
-            raise PipelineError(f"s3://{bucket}/{key}: the key leaves the bucket")
-        return target
+        """The file behind an object (the bucket's folder for an empty key); no key leaves its bucket."""
+        base = self.bucket_path(bucket)
+        return _inside(base, base / encode_key(key)) if key else base
+
+    def folder(self, bucket: str, prefix: str) -> Path:
+        """The folder behind a ``/``-terminated prefix (what ``path`` gives the objects below it)."""
+        base = self.bucket_path(bucket)
+        return _inside(base, base / encode_key(prefix.rstrip("/"))) if prefix.strip("/") else base
 
     def path_of(self, uri: str) -> Path:
         return self.path(*parse_s3_uri(uri))
 
+    def folder_of(self, uri: str) -> Path:
+        return self.folder(*parse_s3_uri(uri))
+
     def uri_of(self, path: Path) -> str:
         relative = path.resolve().relative_to(self.s3_root.resolve())
         bucket, _, key = relative.as_posix().partition("/")
-        return f"s3://{bucket}/{key}"
+        return f"s3://{bucket}/{decode_key(key)}"
 
     def put_bytes(self, bucket: str, key: str, data: bytes) -> Path:
         target = self.path(bucket, key)
@@ -81,13 +132,24 @@ class Workspace:
         base = self.path(bucket)
         if not base.is_dir():
             return
-        for path in sorted(base.rglob("*")):
-            key = path.relative_to(base).as_posix()
-            if path.is_file() and key.startswith(prefix) and not path.name.startswith("."):
-                yield key, path
+        found = []
+        for path in base.rglob("*"):
+            if path.is_file() and not path.name.startswith("."):
+                key = decode_key(path.relative_to(base).as_posix())
+                if key.startswith(prefix):
+                    found.append((key, path))
+        yield from sorted(found)
 
     def buckets(self) -> list[str]:
         return sorted(p.name for p in self.s3_root.iterdir() if p.is_dir()) if self.s3_root.is_dir() else []
+
+
+def _inside(base: Path, target: Path) -> Path:
+    """Encoded keys never climb out; a symlink placed in the workspace must not lead out either."""
+    resolved = target.resolve()
+    if resolved != base and base not in resolved.parents:
+        raise PipelineError(f"{target} leads outside {base}")
+    return target
 
 
 def write_atomic(target: Path, data: bytes) -> None:

@@ -6,7 +6,7 @@ Integrations never import moto; the engine adapter turns these into Step Functio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 #: The error Step Functions reports when a ``.sync`` job ends FAILED; Retry/Catch on it behave as on AWS.
 TASK_FAILED = "States.TaskFailed"
@@ -35,3 +35,8 @@ class TaskControl:
     def check(self) -> None:
         if not self.running():
             raise TaskStopped("the state timed out or the execution was stopped")
+
+
+#: What the engine calls for a Task it intercepts: (resource, parameters, control) -> the AWS response shape;
+#: the resource is the part of the ARN after ``arn:aws:states:::`` (``sagemaker:createModel``).
+Dispatcher = Callable[[str, dict, TaskControl], Any]

@@ -11,12 +11,15 @@ import json
 
 import pandas as pd
 
-from mlops_pipeline.local.services import LocalServices, now
+from mlops_pipeline.local.integrations import serves
+from mlops_pipeline.local.jobs import now
+from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.stores import parse_s3_uri, write_atomic
 from mlops_pipeline.local.tasks import TaskControl, TaskFailure
 
 CRAWLERS = "glue-crawlers"
 SAMPLE_ROWS = 1000
+CLIENT_ERROR = "Glue.InvalidInputException"
 GLUE_TYPES = {"int64": "bigint", "float64": "double", "bool": "boolean", "object": "string"}
 
 
@@ -26,6 +29,7 @@ def define_crawler(services: LocalServices, name: str, database: str, target: st
                                           "Targets": {"S3Targets": [{"Path": target}]}, "CatalogUri": catalog_uri})
 
 
+@serves("aws-sdk:glue:startCrawler", client_error=CLIENT_ERROR)
 def start_crawler(services: LocalServices, params: dict, control: TaskControl) -> dict:
     crawler = services.records.get(CRAWLERS, params["Name"])
     if crawler is None:

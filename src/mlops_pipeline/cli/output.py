@@ -1,4 +1,4 @@
-"""What every command shares: user errors as one line and exit 1, tables on the terminal."""
+"""How commands print: a console for live output, and tables that stay whole when piped."""
 
 from __future__ import annotations
 
@@ -6,25 +6,12 @@ from typing import Iterable, Sequence
 
 import click
 
-from mlops_pipeline.errors import PipelineError
 
+def console():
+    """The terminal console of a command (rich is imported only by commands that print through it)."""
+    from rich.console import Console
 
-class _UserErrors:
-    """Turn a PipelineError into click's one-line ``Error: ...`` and exit status 1."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)  # type: ignore[misc]
-        except PipelineError as error:
-            raise click.ClickException(error.headline) from None
-
-
-class UserErrorCommand(_UserErrors, click.Command):
-    pass
-
-
-class UserErrorGroup(_UserErrors, click.Group):
-    pass
+    return Console(highlight=False, soft_wrap=True)
 
 
 def echo_table(headers: Sequence[str], rows: Iterable[Sequence[object]], title: str | None = None) -> None:
@@ -33,8 +20,8 @@ def echo_table(headers: Sequence[str], rows: Iterable[Sequence[object]], title: 
     from rich.table import Table
 
     rows = [[str(cell) for cell in row] for row in rows]
-    console = Console(soft_wrap=False)
-    if not console.is_terminal:
+    terminal = Console(soft_wrap=False)
+    if not terminal.is_terminal:
         widths = [max(len(str(h)), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
         if title:
             click.echo(title)
@@ -44,4 +31,4 @@ def echo_table(headers: Sequence[str], rows: Iterable[Sequence[object]], title: 
     table = Table(*headers, title=title, show_lines=False)
     for row in rows:
         table.add_row(*row)
-    console.print(table)
+    terminal.print(table)

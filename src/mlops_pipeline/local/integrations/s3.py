@@ -9,9 +9,13 @@ import datetime
 import json
 from urllib.parse import unquote
 
+from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.stores import etag_of
 from mlops_pipeline.local.tasks import TaskControl, TaskFailure
+
+#: S3 errors outside its service model reach Step Functions under this name.
+CLIENT_ERROR = "S3.S3Exception"
 
 
 def _missing(bucket: str, key: str) -> TaskFailure:
@@ -19,6 +23,7 @@ def _missing(bucket: str, key: str) -> TaskFailure:
                        f"The specified key does not exist. (Service: S3, Status Code: 404, Key: s3://{bucket}/{key})")
 
 
+@serves("aws-sdk:s3:putObject", client_error=CLIENT_ERROR)
 def put_object(services: LocalServices, params: dict, control: TaskControl) -> dict:
     body = params.get("Body", "")
     data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
@@ -26,6 +31,7 @@ def put_object(services: LocalServices, params: dict, control: TaskControl) -> d
     return {"ETag": etag_of(path)}
 
 
+@serves("aws-sdk:s3:getObject", client_error=CLIENT_ERROR)
 def get_object(services: LocalServices, params: dict, control: TaskControl) -> dict:
     """The body as text, as Step Functions returns it for the aws-sdk integration."""
     path = services.workspace.path(params["Bucket"], params["Key"])
@@ -35,6 +41,7 @@ def get_object(services: LocalServices, params: dict, control: TaskControl) -> d
             "LastModified": _modified(path), "ContentType": params.get("ResponseContentType", "binary/octet-stream")}
 
 
+@serves("aws-sdk:s3:copyObject", client_error=CLIENT_ERROR)
 def copy_object(services: LocalServices, params: dict, control: TaskControl) -> dict:
     source_bucket, _, source_key = unquote(params["CopySource"]).lstrip("/").partition("/")
     source = services.workspace.path(source_bucket, source_key)
@@ -44,6 +51,7 @@ def copy_object(services: LocalServices, params: dict, control: TaskControl) -> 
     return {"CopyObjectResult": {"ETag": etag_of(target), "LastModified": _modified(target)}}
 
 
+@serves("aws-sdk:s3:headObject", client_error=CLIENT_ERROR)
 def head_object(services: LocalServices, params: dict, control: TaskControl) -> dict:
     path = services.workspace.path(params["Bucket"], params["Key"])
     if not path.is_file():

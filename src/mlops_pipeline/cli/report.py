@@ -12,65 +12,89 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mlops_pipeline.local.events import ExecutionEnded, LandingEvent, StateEvent, TrialEvent
 from mlops_pipeline.local.executions import ExecutionResult
 from mlops_pipeline.local.records import Records
 from mlops_pipeline.local.stores import Workspace
+from mlops_pipeline.naming import Workflow
 
 _JSON_IN_TEXT = re.compile(r"\{.*\}", re.DOTALL)
 
 
 class Reporter:
-    """The runtime's ``on_event`` callback; events come from the runtime thread and tuning threads."""
+    """The runtime's ``on_event`` callback; events come from the session's thread and tuning threads.
 
-    def __init__(self, console: Console | None = None):
-        self.console = console or Console(highlight=False, soft_wrap=True)
+    A failed execution is shown as one block when it ends; with ``summaries``, a succeeded one is
+    summarised when it ends too (``local up``, ``local redrive``).
+    """
+
+    def __init__(self, console: Console, workspace: Workspace, summaries: bool = False):
+        self.console = console
+        self.workspace = workspace
+        self.summaries = summaries
         self.lock = threading.Lock()
         self.entered: dict[tuple[str, str], object] = {}
         self.progress: Progress | None = None
         self.task = None
 
-    def __call__(self, event: dict) -> None:
+    def __call__(self, event: object) -> None:
         with self.lock:
-            if event["event"] == "history":
-                self._history(event)
-            elif event["event"] == "trial":
+            if isinstance(event, StateEvent):
+                self._state(event)
+            elif isinstance(event, TrialEvent):
                 self._trial(event)
+            elif isinstance(event, LandingEvent):
+                self._landing(event)
+            elif isinstance(event, ExecutionEnded):
+                self._ended(event.result)
 
-    def _history(self, event: dict) -> None:
-        kind, name = event["type"], event["execution"]
+    def _state(self, event: StateEvent) -> None:
+        kind, name = event.type, event.execution
         if kind.endswith("StateEntered"):
-            state = event["stateEnteredEventDetails"]["name"]
-            self.entered[(name, state)] = event["timestamp"]
+            self.entered[(name, event.state)] = event.timestamp
             if kind == "TaskStateEntered":
-                self.console.print(f"  [cyan]running[/]    {state}  [dim]{name}[/]")
+                self.console.print(f"  [cyan]running[/]    {event.state}  [dim]{name}[/]")
             elif kind == "WaitStateEntered":
-                self.console.print(f"  [yellow]waiting[/]    {state}  [dim]{name}[/]")
+                self.console.print(f"  [yellow]waiting[/]    {event.state}  [dim]{name}[/]")
         elif kind.endswith("StateExited"):
-            state = event["stateExitedEventDetails"]["name"]
-            started = self.entered.pop((name, state), event["timestamp"])
-            seconds = (event["timestamp"] - started).total_seconds()
+            started = self.entered.pop((name, event.state), event.timestamp)
+            seconds = (event.timestamp - started).total_seconds()
             if kind == "TaskStateExited":
-                self.console.print(f"  [green]succeeded[/]  {state}  [dim]{seconds:.1f} s[/]")
+                self.console.print(f"  [green]succeeded[/]  {event.state}  [dim]{seconds:.1f} s[/]")
         elif kind in ("TaskFailed", "TaskTimedOut"):
-            details = event.get("taskFailedEventDetails") or event.get("taskTimedOutEventDetails") or {}
+            details = event.details
             self.console.print(f"  [red]failed[/]     {details.get('resourceType', '')}:{details.get('resource', '')} "
                                f"with {details.get('error', 'an error')}")
 
-    def _trial(self, event: dict) -> None:
+    def _trial(self, event: TrialEvent) -> None:
         if self.progress is None:
             self.progress = Progress(TextColumn("  tuning"), BarColumn(), MofNCompleteColumn(),
                                      TextColumn("best {task.fields[metric]} {task.fields[best]}"), TimeElapsedColumn(),
                                      console=self.console, transient=False)
-            self.task = self.progress.add_task("tuning", total=event["total"], metric=event["metric"], best="-")
+            self.task = self.progress.add_task("tuning", total=event.total, metric=event.metric, best="-")
             self.progress.start()
-        best = "-" if event["best"] is None else f"{event['best']:.4f}"
-        self.progress.update(self.task, completed=event["done"], best=best)
+        best = "-" if event.best is None else f"{event.best:.4f}"
+        self.progress.update(self.task, completed=event.done, best=best)
         if not self.console.is_terminal:
-            value = "failed" if event["objective"] is None else f"{event['metric']} {event['objective']:.4f}"
-            self.console.print(f"  trial {event['done']}/{event['total']} {event['training_job']}: {value} (best {best})")
-        if event["done"] >= event["total"]:
+            value = "failed" if event.objective is None else f"{event.metric} {event.objective:.4f}"
+            self.console.print(f"  trial {event.done}/{event.total} {event.training_job}: {value} (best {best})")
+        if event.done >= event.total:
             self.progress.stop()
             self.progress = None
+
+    def _landing(self, event: LandingEvent) -> None:
+        if event.execution is not None:
+            self.console.print(f"[bold]{event.key}[/] started {event.execution}")
+        else:
+            self.console.print(f"{event.key} ignored: {event.ignored}")
+
+    def _ended(self, result: ExecutionResult) -> None:
+        if not result.succeeded:
+            print_failure(self.console, result)
+        elif self.summaries and result.workflow is Workflow.TRAINING:
+            print_training_summary(self.console, self.workspace, result)
+        elif self.summaries:
+            print_scoring_summary(self.console, self.workspace, result)
 
 
 def explain_cause(cause: str | None) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.tasks import TaskControl, TaskFailure
 
+CLIENT_ERROR = "Sfn.InvalidArnException"
 
+
+@serves("aws-sdk:sfn:listExecutions", client_error=CLIENT_ERROR)
 def list_executions(services: LocalServices, params: dict, control: TaskControl) -> dict:
     request = {"stateMachineArn": params["StateMachineArn"]}
     if "StatusFilter" in params:

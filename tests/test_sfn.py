@@ -8,14 +8,14 @@ import pytest
 
 from conftest import running_control
 from mlops_pipeline.local.engine import Engine
-from mlops_pipeline.local.sfn_api import list_executions
+from mlops_pipeline.local.integrations.sfn import list_executions
 from mlops_pipeline.local.tasks import TaskFailure
 
 WAITING = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": True}}})
 
 
 def test_running_executions_are_listed_with_aws_field_names(services):
-    with Engine(lambda *a: None, lambda key: True, []) as engine:
+    with Engine(lambda *a: None, []) as engine:
         services.sfn = engine.client
         arn = engine.create_state_machine("p-training", WAITING, "arn:aws:iam::123456789012:role/x")
         engine.start_execution(arn, "train-1", {})

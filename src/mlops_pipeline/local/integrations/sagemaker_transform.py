@@ -20,12 +20,17 @@ import requests
 
 from mlops_pipeline.container import start_server
 from mlops_pipeline.errors import PipelineError
-from mlops_pipeline.local.sagemaker_model import describe_model
-from mlops_pipeline.local.services import LocalServices, describe, now, sync_answer
+from mlops_pipeline.local.integrations import serves
+from mlops_pipeline.local.integrations.sagemaker_model import MODELS
+from mlops_pipeline.local.jobs import JobKind, now
+from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.stores import TEMP_PREFIX, parse_s3_uri
-from mlops_pipeline.local.tasks import TaskControl, TaskStopped
+from mlops_pipeline.local.tasks import TaskControl
 
-KIND = "transform-jobs"
+TRANSFORM_JOBS = JobKind(folder="transform-jobs", name_field="TransformJobName", status_field="TransformJobStatus",
+                         end_field="TransformEndTime", not_found_error="SageMaker.ValidationException",
+                         not_found_message='Could not find job "{name}".')
+CLIENT_ERROR = "SageMaker.ValidationException"
 MB = 1024 * 1024
 
 
@@ -33,29 +38,28 @@ class TransformFailed(Exception):
     """The job fails with this reason (a bad record, an error answer from the model server)."""
 
 
+@serves("sagemaker:createTransformJob.sync", client_error=CLIENT_ERROR)
 def create_transform_job_sync(services: LocalServices, params: dict, control: TaskControl) -> dict:
     name = params["TransformJobName"]
-    model = describe_model(services, {"ModelName": params["ModelName"]}, control)
+    model = MODELS.describe(services, params["ModelName"])
     program = services.program_dir(model["PrimaryContainer"]["Image"])
     record = {**params, "TransformJobArn": services.arn("sagemaker", f"transform-job/{name}"),
               "TransformJobStatus": "InProgress", "CreationTime": now().isoformat()}
-    services.records.create(KIND, name, record, "SageMaker.ResourceInUse")
-    log_path = services.log_path(control, "transform-jobs", name)
+    TRANSFORM_JOBS.claim(services, record)
+    log_path = services.log_path(control, TRANSFORM_JOBS.folder, name)
     try:
-        _run(services, params, model, program, log_path, control)
-    except TaskStopped:
-        _finish(services, record, "Stopped", "the state timed out or the execution was stopped")
-        raise
+        with TRANSFORM_JOBS.stopped_with_its_state(services, record):
+            _run(services, params, model, program, log_path, control)
     except (TransformFailed, PipelineError) as failure:
-        _finish(services, record, "Failed", f"{failure} (log: {log_path})")
+        TRANSFORM_JOBS.finish(services, record, "Failed", f"{failure} (log: {log_path})")
     else:
-        _finish(services, record, "Completed", None)
-    return sync_answer(record, "TransformJobStatus")
+        TRANSFORM_JOBS.finish(services, record, "Completed")
+    return TRANSFORM_JOBS.sync_answer(record)
 
 
+@serves("aws-sdk:sagemaker:describeTransformJob", client_error=CLIENT_ERROR)
 def describe_transform_job(services: LocalServices, params: dict, control: TaskControl) -> dict:
-    name = params["TransformJobName"]
-    return describe(services, KIND, name, "SageMaker.ValidationException", f"Could not find job \"{name}\".")
+    return TRANSFORM_JOBS.describe(services, params["TransformJobName"])
 
 
 def _run(services: LocalServices, params: dict, model: dict, program: Path, log_path: Path, control: TaskControl) -> None:
@@ -180,9 +184,3 @@ def apply_filter(record: bytes, expression: str | None) -> bytes:
         raise TransformFailed(f"DataProcessing filter {expression!r} does not fit a record with {len(fields)} fields") from None
     return b",".join(chosen)
 
-
-def _finish(services: LocalServices, record: dict, status: str, reason: str | None) -> None:
-    record.update(TransformJobStatus=status, TransformEndTime=now().isoformat())
-    if reason:
-        record["FailureReason"] = reason
-    services.records.put(KIND, record["TransformJobName"], record)

@@ -17,22 +17,28 @@ import tempfile
 from pathlib import Path
 
 from mlops_pipeline.container import training_environment
+from mlops_pipeline.local.integrations import serves
+from mlops_pipeline.local.jobs import JobKind, now
 from mlops_pipeline.local.processes import run_job
-from mlops_pipeline.local.services import LocalServices, describe, now, sync_answer
+from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.stores import parse_s3_uri
-from mlops_pipeline.local.tasks import TaskControl, TaskFailure, TaskStopped
+from mlops_pipeline.local.tasks import TaskControl, TaskFailure
 
-KIND = "training-jobs"
+TRAINING_JOBS = JobKind(folder="training-jobs", name_field="TrainingJobName", status_field="TrainingJobStatus",
+                        end_field="TrainingEndTime", secondary_status_field="SecondaryStatus", not_found_error="SageMaker.ValidationException",
+                        not_found_message="Requested resource not found: training job {name}")
+CLIENT_ERROR = "SageMaker.ValidationException"
 FAILURE_REASON_MAX = 1024
 
 
+@serves("sagemaker:createTrainingJob.sync", client_error=CLIENT_ERROR)
 def create_training_job_sync(services: LocalServices, params: dict, control: TaskControl) -> dict:
-    return sync_answer(run_training_job(services, params, control), "TrainingJobStatus")
+    return TRAINING_JOBS.sync_answer(run_training_job(services, params, control))
 
 
+@serves("aws-sdk:sagemaker:describeTrainingJob", client_error=CLIENT_ERROR)
 def describe_training_job(services: LocalServices, params: dict, control: TaskControl) -> dict:
-    name = params["TrainingJobName"]
-    return describe(services, KIND, name, "SageMaker.ValidationException", f"Requested resource not found: training job {name}")
+    return TRAINING_JOBS.describe(services, params["TrainingJobName"])
 
 
 def run_training_job(services: LocalServices, request: dict, control: TaskControl, cpus: int | None = None) -> dict:
@@ -44,8 +50,8 @@ def run_training_job(services: LocalServices, request: dict, control: TaskContro
     name = request["TrainingJobName"]
     program = services.program_dir(request["AlgorithmSpecification"]["TrainingImage"])
     record = _initial_record(services, request)
-    services.records.create(KIND, name, record, "SageMaker.ResourceInUse")
-    log_path = services.log_path(control, "training-jobs", name)
+    TRAINING_JOBS.claim(services, record)
+    log_path = services.log_path(control, TRAINING_JOBS.folder, name)
     record["Local"] = {"LogPath": str(log_path), "Tuned": request.get("Tuned", {})}
     root = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_jobs_dir(services)))
     try:
@@ -59,13 +65,10 @@ def run_training_job(services: LocalServices, request: dict, control: TaskContro
 
         def remember_pid(pid: int) -> None:
             record["Local"]["Pid"] = pid
-            services.records.put(KIND, name, record)
+            TRAINING_JOBS.save(services, record)
 
-        try:
+        with TRAINING_JOBS.stopped_with_its_state(services, record):
             code = run_job([sys.executable, str(program / "train")], env, log_path, control, on_start=remember_pid)
-        except TaskStopped:
-            _finish(services, record, "Stopped", "the state timed out or the execution was stopped")
-            raise
         _collect(services, request, record, root, log_path, code)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -129,19 +132,13 @@ def _collect(services: LocalServices, request: dict, record: dict, root: Path, l
     if code != 0:
         failure = root / "output" / "failure"
         reason = failure.read_text(errors="replace").strip() if failure.exists() else ""
-        _finish(services, record, "Failed", reason or f"the train program exited with status {code}; see {log_path}")
+        reason = reason or f"the train program exited with status {code}; see {log_path}"
+        TRAINING_JOBS.finish(services, record, "Failed", reason[:FAILURE_REASON_MAX])
         return
     artifact = f"{request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{request['TrainingJobName']}/output/model.tar.gz"
     pack_model(root / "model", services.workspace.path_of(artifact))
     record["ModelArtifacts"] = {"S3ModelArtifacts": artifact}
-    _finish(services, record, "Completed", None)
-
-
-def _finish(services: LocalServices, record: dict, status: str, reason: str | None) -> None:
-    record.update(TrainingJobStatus=status, SecondaryStatus=status, TrainingEndTime=now().isoformat())
-    if reason:
-        record["FailureReason"] = reason[:FAILURE_REASON_MAX]
-    services.records.put(KIND, record["TrainingJobName"], record)
+    TRAINING_JOBS.finish(services, record, "Completed")
 
 
 def parse_metrics(log: str, definitions: list[dict]) -> list[dict]:

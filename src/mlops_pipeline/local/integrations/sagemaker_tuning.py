@@ -17,32 +17,35 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 import optuna
 
-from mlops_pipeline.local.sagemaker_training import run_training_job
-from mlops_pipeline.local.services import LocalServices, describe, now, sync_answer
-from mlops_pipeline.local.tasks import TaskControl, TaskFailure, TaskStopped
+from mlops_pipeline.local.events import TrialEvent
+from mlops_pipeline.local.integrations import serves
+from mlops_pipeline.local.integrations.sagemaker_training import TRAINING_JOBS, run_training_job
+from mlops_pipeline.local.jobs import JobKind, now
+from mlops_pipeline.local.services import LocalServices
+from mlops_pipeline.local.tasks import TaskControl, TaskFailure
 
-KIND = "tuning-jobs"
+TUNING_JOBS = JobKind(folder="tuning-jobs", name_field="HyperParameterTuningJobName",
+                      status_field="HyperParameterTuningJobStatus", end_field="HyperParameterTuningEndTime",
+                      not_found_error="SageMaker.ResourceNotFound", not_found_message="tuning job {name} not found")
+CLIENT_ERROR = "SageMaker.ValidationException"
 REVERSE_LOG_SUFFIX = "__one_minus"
 
 
+@serves("sagemaker:createHyperParameterTuningJob.sync", client_error=CLIENT_ERROR)
 def create_tuning_job_sync(services: LocalServices, params: dict, control: TaskControl) -> dict:
-    name = params["HyperParameterTuningJobName"]
     config = params["HyperParameterTuningJobConfig"]
     record = _initial_record(services, params)
-    services.records.create(KIND, name, record, "SageMaker.ResourceInUse")
+    TUNING_JOBS.claim(services, record)
     tuner = _Tuner(services, params, record, control)
-    try:
+    with TUNING_JOBS.stopped_with_its_state(services, record):
         tuner.run(_trial_count(config), int(config["ResourceLimits"].get("MaxParallelTrainingJobs", 1)))
-    except TaskStopped:
-        _finish(services, record, "Stopped", "the state timed out or the execution was stopped")
-        raise
     _conclude(services, record)
-    return sync_answer(record, "HyperParameterTuningJobStatus")
+    return TUNING_JOBS.sync_answer(record)
 
 
+@serves("aws-sdk:sagemaker:describeHyperParameterTuningJob", client_error=CLIENT_ERROR)
 def describe_tuning_job(services: LocalServices, params: dict, control: TaskControl) -> dict:
-    name = params["HyperParameterTuningJobName"]
-    return describe(services, KIND, name, "SageMaker.ResourceNotFound", f"tuning job {name} not found")
+    return TUNING_JOBS.describe(services, params["HyperParameterTuningJobName"])
 
 
 def _initial_record(services: LocalServices, params: dict) -> dict:
@@ -143,7 +146,7 @@ class _Tuner:
             name = f"{self.params['HyperParameterTuningJobName']}-{index:03d}-{uuid.uuid4().hex[:8]}"
             self.record["Local"]["Trials"].append(name)
             self.record["TrainingJobStatusCounters"]["InProgress"] += 1
-            self.services.records.put(KIND, self.record["HyperParameterTuningJobName"], self.record)
+            TUNING_JOBS.save(self.services, self.record)
         job = run_training_job(self.services, self._request(name, hyperparameters), self.control, self.cpus_per_job)
         with self.lock:
             value = _objective_value(job, self.objective["MetricName"])
@@ -176,13 +179,13 @@ class _Tuner:
         objective["Succeeded" if value is not None else "Failed"] += 1
         if value is not None and _better(value, self.record.get("BestTrainingJob"), self.objective["Type"]):
             self.record["BestTrainingJob"] = _summary(job, self.objective["MetricName"], value)
-        self.services.records.put(KIND, self.record["HyperParameterTuningJobName"], self.record)
+        TUNING_JOBS.save(self.services, self.record)
         best = self.record.get("BestTrainingJob", {}).get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value")
-        self.services.notify({"event": "trial", "tuning_job": self.record["HyperParameterTuningJobName"],
-                              "training_job": job["TrainingJobName"], "status": status, "objective": value,
-                              "best": best, "done": sum(counters.values()) - counters["InProgress"], "total": self.count,
-                              "metric": self.objective["MetricName"], "hyperparameters": job.get("Local", {}).get("Tuned"),
-                              "failure": job.get("FailureReason")})
+        self.services.notify(TrialEvent(
+            tuning_job=self.record["HyperParameterTuningJobName"], training_job=job["TrainingJobName"], status=status,
+            objective=value, best=best, done=sum(counters.values()) - counters["InProgress"], total=self.count,
+            metric=self.objective["MetricName"], hyperparameters=job.get("Local", {}).get("Tuned", {}),
+            failure=job.get("FailureReason")))
 
 
 def _objective_value(job: dict, metric: str) -> float | None:
@@ -214,18 +217,11 @@ def _summary(job: dict, metric: str, value: float) -> dict:
 
 def _conclude(services: LocalServices, record: dict) -> None:
     if "BestTrainingJob" in record:
-        _finish(services, record, "Completed", None)
+        TUNING_JOBS.finish(services, record, "Completed")
         return
-    failures = [services.records.get("training-jobs", name) or {} for name in record["Local"]["Trials"]]
+    failures = [services.records.get(TRAINING_JOBS.folder, name) or {} for name in record["Local"]["Trials"]]
     reasons = [f"{job.get('TrainingJobName')}: {job.get('FailureReason')}" for job in failures if job.get("FailureReason")]
     metric = record["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["MetricName"]
     reason = (f"All {len(failures)} training jobs failed. {reasons[0]}" if reasons
               else f"No training job reported the objective metric {metric}")
-    _finish(services, record, "Failed", reason)
-
-
-def _finish(services: LocalServices, record: dict, status: str, reason: str | None) -> None:
-    record.update(HyperParameterTuningJobStatus=status, HyperParameterTuningEndTime=now().isoformat())
-    if reason:
-        record["FailureReason"] = reason
-    services.records.put(KIND, record["HyperParameterTuningJobName"], record)
+    TUNING_JOBS.finish(services, record, "Failed", reason)

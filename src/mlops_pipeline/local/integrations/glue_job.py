@@ -12,12 +12,15 @@ import os
 import sys
 import uuid
 
+from mlops_pipeline.local.integrations import serves
+from mlops_pipeline.local.jobs import now
 from mlops_pipeline.local.processes import run_job
-from mlops_pipeline.local.services import LocalServices, now
+from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.tasks import TASK_FAILED, TaskControl, TaskFailure
 
 JOBS = "glue-jobs"
 RUNS = "glue-job-runs"
+CLIENT_ERROR = "Glue.InvalidInputException"
 
 
 def define_job(services: LocalServices, name: str, script_location: str, default_arguments: dict[str, str]) -> None:
@@ -27,6 +30,7 @@ def define_job(services: LocalServices, name: str, script_location: str, default
                                       "DefaultArguments": default_arguments})
 
 
+@serves("glue:startJobRun.sync", client_error=CLIENT_ERROR)
 def start_job_run_sync(services: LocalServices, params: dict, control: TaskControl) -> dict:
     job = services.records.get(JOBS, params["JobName"])
     if job is None:
@@ -54,9 +58,13 @@ def _local_arguments(services: LocalServices, arguments: dict[str, str]) -> list
     for key, value in arguments.items():
         if key == "--extra-py-files" or not key.startswith("--"):
             continue
-        local = str(services.workspace.path_of(value)) + ("/" if value.endswith("/") else "") if value.startswith("s3://") else value
-        argv += [key, local]
+        argv += [key, _local_path(services, value) if value.startswith("s3://") else value]
     return argv
+
+
+def _local_path(services: LocalServices, uri: str) -> str:
+    """An object's file, or a prefix's folder (keeping the trailing ``/`` the script expects)."""
+    return f"{services.workspace.folder_of(uri)}/" if uri.endswith("/") else str(services.workspace.path_of(uri))
 
 
 def _environment(services: LocalServices, arguments: dict[str, str]) -> dict[str, str]:

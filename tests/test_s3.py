@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import running_control
-from mlops_pipeline.local.s3_api import copy_object, get_object, head_object, put_object
+from mlops_pipeline.local.integrations.s3 import copy_object, get_object, head_object, put_object
 from mlops_pipeline.local.tasks import TaskFailure
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from mlops_pipeline.local.services import LocalServices, describe, now
+from mlops_pipeline.local.integrations import serves
+from mlops_pipeline.local.jobs import RecordKind, now
+from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.tasks import TaskControl, TaskFailure
 
-KIND = "models"
+MODELS = RecordKind(folder="models", name_field="ModelName", not_found_error="SageMaker.ValidationException",
+                    not_found_message='Could not find model "{name}".', in_use_error="SageMaker.ValidationException")
+CLIENT_ERROR = "SageMaker.ValidationException"
 
 
+@serves("sagemaker:createModel", client_error=CLIENT_ERROR)
 def create_model(services: LocalServices, params: dict, control: TaskControl) -> dict:
     """Checked as SageMaker does at creation: the image must be known and the artifact must exist."""
     name = params["ModelName"]
@@ -19,10 +24,10 @@ def create_model(services: LocalServices, params: dict, control: TaskControl) ->
     arn = services.arn("sagemaker", f"model/{name}")
     record = {"ModelName": name, "ModelArn": arn, "PrimaryContainer": container,
               "ExecutionRoleArn": params.get("ExecutionRoleArn"), "CreationTime": now().isoformat()}
-    services.records.create(KIND, name, record, "SageMaker.ValidationException")
+    MODELS.claim(services, record)
     return {"ModelArn": arn}
 
 
+@serves("aws-sdk:sagemaker:describeModel", client_error=CLIENT_ERROR)
 def describe_model(services: LocalServices, params: dict, control: TaskControl) -> dict:
-    name = params["ModelName"]
-    return describe(services, KIND, name, "SageMaker.ValidationException", f"Could not find model \"{name}\".")
+    return MODELS.describe(services, params["ModelName"])

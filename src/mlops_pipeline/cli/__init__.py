@@ -1,0 +1,62 @@
+"""The ``mlops-pipeline`` command: a root group whose subcommands load only when used.
+
+The root group is the one error door: a ``PipelineError`` raised anywhere below it becomes
+``Error: <one line>`` and exit status 1; anything else is a bug and keeps its traceback.
+``python -m mlops_pipeline.deploy`` enters through the same door.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from mlops_pipeline.errors import PipelineError
+
+#: name -> "module:attribute" of each subcommand, imported when it is used (or its help is shown).
+SUBCOMMANDS = {
+    "deploy": "mlops_pipeline.cli.deploy:deploy",
+    "render": "mlops_pipeline.cli.deploy:render",
+    "local": "mlops_pipeline.cli.local:local",
+    "demo": "mlops_pipeline.cli.local:demo",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on demand, so `--help` does not wait for the SDK."""
+
+    def __init__(self, *args, lazy_subcommands: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_subcommands = dict(lazy_subcommands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy_subcommands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.lazy_subcommands:
+            return super().get_command(ctx, cmd_name)
+        module, _, attribute = self.lazy_subcommands[cmd_name].partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+class RootGroup(LazyGroup):
+    """The error door: user mistakes are one line and exit 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PipelineError as error:
+            raise click.ClickException(error.headline) from None
+
+
+@click.group(cls=RootGroup, lazy_subcommands=SUBCOMMANDS,
+             help="Production ML pipelines on AWS Step Functions, edited as Python.")
+@click.version_option(package_name="mlops-pipeline")
+def main() -> None:
+    pass
+
+
+def run_deploy_entry() -> None:
+    """``python -m mlops_pipeline.deploy ...`` is ``mlops-pipeline deploy ...``, through the same door."""
+    main(["deploy", *sys.argv[1:]], prog_name="python -m mlops_pipeline")

@@ -1,0 +1,61 @@
+"""``mlops-pipeline deploy`` (also ``python -m mlops_pipeline.deploy``) and ``mlops-pipeline render``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mlops_pipeline.cli.options import workflow_option
+from mlops_pipeline.cli.output import echo_table
+
+OUT_OPTION = click.option("--out", type=click.Path(path_type=Path), default=Path("build/definitions"), show_default=True,
+                          help="Folder for training.asl.json and scoring.asl.json.")
+
+
+@click.command("deploy", help="Render the training and scoring state machines and deploy them "
+                              "(or only render with --only-json).")
+@workflow_option
+@click.option("--only-json", is_flag=True, help="Only render the definitions to --out; no AWS call, no credentials.")
+@OUT_OPTION
+@click.option("--tf-outputs", type=click.Path(path_type=Path),
+              help="JSON from `terraform output -json`; without it deploy runs that command itself.")
+@click.option("--terraform-dir", type=click.Path(path_type=Path), default=Path("infra/terraform"), show_default=True)
+@click.option("--glue-dir", type=click.Path(path_type=Path), default=Path("glue_transforms"), show_default=True,
+              help="Folder of Glue scripts uploaded to the source-repository store.")
+@click.option("--dry-run", is_flag=True, help="Show what would change (with a diff of each definition), change nothing.")
+def deploy(workflow: Path, only_json: bool, out: Path, tf_outputs: Path | None, terraform_dir: Path,
+           glue_dir: Path, dry_run: bool) -> None:
+    from mlops_pipeline import deploy as deploying
+    from mlops_pipeline.config import load_workflow
+    from mlops_pipeline.target import local_target, read_terraform_outputs_file
+
+    config = load_workflow(workflow)
+    if only_json:
+        target = read_terraform_outputs_file(tf_outputs) if tf_outputs else local_target(config.name)
+        deploying.check_target_matches(config, target)
+        for path in deploying.render(config, target, out):
+            click.echo(f"wrote {path}")
+        return
+    changes = deploying.deploy(config, deploying.terraform_target(tf_outputs, terraform_dir), glue_dir, dry_run)
+    echo_table(["resource", "name", "action", "detail"], [(c.resource, c.name, c.action, c.detail) for c in changes])
+    for change in changes:
+        if change.diff:
+            click.echo(change.diff)
+    if deploying.nothing_changed(changes):
+        click.echo("Nothing to change: AWS already runs these definitions.")
+    elif dry_run:
+        click.echo("Dry run: nothing was changed.")
+
+
+@click.command("render", help="Render a workflow's state machines for the local runtime to a folder.")
+@workflow_option
+@OUT_OPTION
+def render(workflow: Path, out: Path) -> None:
+    from mlops_pipeline.config import load_workflow
+    from mlops_pipeline.deploy import render as render_definitions
+    from mlops_pipeline.target import local_target
+
+    config = load_workflow(workflow)
+    for path in render_definitions(config, local_target(config.name), out):
+        click.echo(f"wrote {path}")

@@ -1,0 +1,233 @@
+"""``mlops-pipeline local ...`` and ``mlops-pipeline demo``: run the pipeline on this machine.
+
+Importing this module stays cheap (click and the workspace only): the runtime, the builders and
+moto load inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import click
+
+from mlops_pipeline.cli.options import DEFAULT_WORKFLOW, project_option, workflow_option, workspace_option
+from mlops_pipeline.cli.output import console, echo_table
+from mlops_pipeline.errors import PipelineError
+
+
+@click.group("local", help="Run the pipeline's state machines on this machine: real Glue transform, tuning, training "
+                           "and batch transform, no AWS account, no Docker.")
+def local() -> None:
+    pass
+
+
+def _workspace(path: Path | None):
+    """``--workspace``, else ``$MLOPS_WORKSPACE``, else ``./.mlops``."""
+    from mlops_pipeline.local.stores import Workspace
+
+    return Workspace.resolve(path)
+
+
+def open_runtime(workflow: Path, workspace: Path | None, project: Path, out, summaries: bool = False):
+    """A LocalRuntime session reporting to ``out`` (imported here: the engine loads moto)."""
+    from mlops_pipeline.cli.report import Reporter
+    from mlops_pipeline.config import load_workflow
+    from mlops_pipeline.local.runtime import LocalRuntime
+
+    store = _workspace(workspace)
+    return LocalRuntime(load_workflow(workflow), store, project, on_event=Reporter(out, store, summaries))
+
+
+def run_pipeline(runtime, out, train: Path, score: Path) -> None:
+    """Land the training file, follow training, land the scoring file, follow scoring; summaries at the end."""
+    from mlops_pipeline.cli.report import print_scoring_summary, print_training_summary
+
+    results = []
+    for kind, source in (("train", train), ("score", score)):
+        prefix = runtime.target.training_prefix if kind == "train" else runtime.target.scoring_prefix
+        out.print(f"[bold]Landing {source.name}[/] in s3://{runtime.target.feature_store_bucket}/{prefix}")
+        result = runtime.run_file(kind, source)
+        if not result.succeeded:
+            raise PipelineError(f"{result.workflow} execution {result.name} {result.status.lower()}: {result.error}")
+        results.append(result)
+    print_training_summary(out, runtime.workspace, results[0])
+    print_scoring_summary(out, runtime.workspace, results[1])
+
+
+@local.command("run", help="Land a training file, then a scoring file, and follow both executions.")
+@workflow_option
+@click.option("--train", "train", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
+              help="Training CSV (with the label column).")
+@click.option("--score", "score", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
+              help="Scoring CSV (without the label).")
+@workspace_option
+@project_option
+def run_cmd(workflow: Path, train: Path, score: Path, workspace: Path | None, project: Path) -> None:
+    out = console()
+    with open_runtime(workflow, workspace, project, out) as runtime:
+        run_pipeline(runtime, out, train, score)
+
+
+@local.command("up", help="Watch the local feature store and start an execution for each file landed in it (Ctrl-C stops).")
+@workflow_option
+@workspace_option
+@project_option
+@click.option("--interval", type=click.FloatRange(min=0.1), default=1.0, show_default=True, help="Seconds between scans.")
+def up_cmd(workflow: Path, workspace: Path | None, project: Path, interval: float) -> None:
+    out = console()
+    with open_runtime(workflow, workspace, project, out, summaries=True) as runtime:
+        folder = runtime.workspace.path(runtime.target.feature_store_bucket)
+        out.print(f"Watching {folder} ({runtime.target.training_prefix}, {runtime.target.scoring_prefix}); "
+                  f"land files with `mlops-pipeline local land`. Ctrl-C stops.")
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            runtime.watch(interval)
+        except KeyboardInterrupt:
+            out.print("Stopped watching; stopping running executions.")
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM ends `local up` as Ctrl-C does: running executions are stopped and their jobs killed."""
+    raise KeyboardInterrupt
+
+
+@local.command("land", help="Copy a file into the local feature store (`local up` picks it up).")
+@click.argument("kind", type=click.Choice(["train", "score"]))
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@workflow_option
+@workspace_option
+def land_cmd(kind: str, file: Path, workflow: Path, workspace: Path | None) -> None:
+    target = _local_target(workflow)
+    prefix = target.training_prefix if kind == "train" else target.scoring_prefix
+    _workspace(workspace).put_file(target.feature_store_bucket, f"{prefix}{file.name}", file)
+    click.echo(f"landed s3://{target.feature_store_bucket}/{prefix}{file.name}")
+
+
+@local.command("ls", help="List the local stores, or the objects under s3://BUCKET/PREFIX.")
+@click.argument("uri", required=False)
+@workspace_option
+def ls_cmd(uri: str | None, workspace: Path | None) -> None:
+    store = _workspace(workspace)
+    if not uri:
+        for bucket in store.buckets():
+            click.echo(f"s3://{bucket}/")
+        return
+    from mlops_pipeline.local.stores import parse_s3_uri
+
+    bucket, prefix = parse_s3_uri(uri)
+    rows = [(key, path.stat().st_size) for key, path in store.objects(bucket, prefix)]
+    if not rows:
+        raise PipelineError(f"nothing under {uri} in {store.root}")
+    for key, size in rows:
+        click.echo(f"{size:>12}  s3://{bucket}/{key}")
+
+
+@local.command("cat", help="Print a local object, e.g. predictions.")
+@click.argument("uri")
+@workspace_option
+def cat_cmd(uri: str, workspace: Path | None) -> None:
+    path = _workspace(workspace).path_of(uri)
+    if not path.is_file():
+        raise PipelineError(f"{uri}: no such object in the workspace")
+    with open(path, "rb") as handle, click.open_file("-", "wb") as out:
+        for block in iter(lambda: handle.read(1 << 16), b""):
+            out.write(block)
+
+
+def _local_target(workflow: Path):
+    from mlops_pipeline.config import load_workflow
+    from mlops_pipeline.target import local_target
+
+    return local_target(load_workflow(workflow).name)
+
+
+def _records(workflow: Path, workspace: Path | None):
+    from mlops_pipeline.local.executions import ExecutionRecords, executions_root
+
+    return ExecutionRecords(executions_root(_workspace(workspace), _local_target(workflow)))
+
+
+@local.command("executions", help="List the executions recorded in the metadata store.")
+@workflow_option
+@workspace_option
+def executions_cmd(workflow: Path, workspace: Path | None) -> None:
+    records = _records(workflow, workspace)
+    rows = []
+    for name in records.names():
+        record = records.read(name)
+        rows.append((name, record["status"], record["start_date"][:19], record.get("failed_state") or record.get("fail_state") or "",
+                     record.get("redrive_count", 0)))
+    if not rows:
+        raise PipelineError(f"no executions recorded in {records.root}")
+    echo_table(["execution", "status", "started", "failed at", "redrives"], rows)
+
+
+@local.command("history", help="Print one execution's events (state by state) and its outcome.")
+@click.argument("name")
+@workflow_option
+@workspace_option
+@click.option("--json", "as_json", is_flag=True, help="The raw events as JSON.")
+def history_cmd(name: str, workflow: Path, workspace: Path | None, as_json: bool) -> None:
+    from mlops_pipeline.cli.report import explain_cause
+
+    records = _records(workflow, workspace)
+    events = records.history(name)
+    if as_json:
+        click.echo(json.dumps(events, indent=2))
+        return
+    for event in events:
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        label = details.get("name") or details.get("error") or ""
+        click.echo(f"{event['timestamp'][:23]}  {event['type']:<28} {label}")
+    record = records.read(name)
+    click.echo(f"status: {record['status']}")
+    if record.get("error"):
+        click.echo(f"error:  {record['error']}\ncause:  {explain_cause(record.get('cause'))}")
+
+
+@local.command("redrive",
+               help="Re-run a failed or aborted execution from its failed state with the same input, reusing what succeeded.")
+@click.argument("name")
+@workflow_option
+@workspace_option
+@project_option
+def redrive_cmd(name: str, workflow: Path, workspace: Path | None, project: Path) -> None:
+    with open_runtime(workflow, workspace, project, console(), summaries=True) as runtime:
+        result = runtime.redrive(name)
+    if not result.succeeded:
+        raise PipelineError(f"redriven execution {name} {result.status.lower()}: {result.error}")
+
+
+@local.command("tables", help="Show the tables the output crawler recorded (what Athena would see).")
+@workflow_option
+@workspace_option
+def tables_cmd(workflow: Path, workspace: Path | None) -> None:
+    from mlops_pipeline.layout import catalog_key
+
+    target = _local_target(workflow)
+    path = _workspace(workspace).path(target.metadata_bucket, catalog_key(target.pipeline_name))
+    if not path.exists():
+        raise PipelineError(f"no catalog yet at {path}; it is written when a scoring execution publishes predictions")
+    catalog = json.loads(path.read_text())
+    rows = [(f"{catalog['Database']}.{table}", spec["Location"], ", ".join(f"{c['Name']} {c['Type']}" for c in spec["Columns"]))
+            for table, spec in catalog["Tables"].items()]
+    echo_table(["table", "location", "columns"], rows, title=f"crawled {catalog['CrawledAt'][:19]}")
+
+
+@click.command("demo", help="Generate example data and run the example pipeline end to end on this machine.")
+@click.option("--rows", type=click.IntRange(min=100), default=10_000, show_default=True, help="Training rows.")
+@click.option("--score-rows", type=click.IntRange(min=1), default=2_000, show_default=True, help="Scoring rows.")
+@workspace_option
+@project_option
+def demo(rows: int, score_rows: int, workspace: Path | None, project: Path) -> None:
+    from mlops_pipeline.demo_data import write_demo_pair
+
+    out = console()
+    train, score = write_demo_pair(_workspace(workspace).root / "demo-data", rows, score_rows)
+    out.print(f"Generated {rows} training and {score_rows} scoring rows in {train.parent}")
+    with open_runtime(project / DEFAULT_WORKFLOW, workspace, project, out) as runtime:
+        run_pipeline(runtime, out, train, score)

@@ -1,0 +1,63 @@
+"""What a local session tells whoever watches it: typed events, so the reporter reads fields, not dict keys.
+
+The runtime calls its ``on_event`` callback with these, from the session's thread and from tuning threads.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlops_pipeline.local.executions import ExecutionResult
+
+
+@dataclass(frozen=True)
+class StateEvent:
+    """One Step Functions history event of an execution (``TaskStateEntered``, ``TaskFailed``...)."""
+
+    execution: str
+    type: str
+    timestamp: datetime.datetime
+    details: dict[str, Any] = field(default_factory=dict)  # the event's ``...EventDetails``
+
+    @classmethod
+    def from_history(cls, execution: str, event: dict) -> "StateEvent":
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        return cls(execution, event["type"], event["timestamp"], details)
+
+    @property
+    def state(self) -> str | None:
+        """The state's name for ``...StateEntered`` and ``...StateExited`` events."""
+        return self.details.get("name")
+
+
+@dataclass(frozen=True)
+class TrialEvent:
+    """A tuning trial (training job) ended."""
+
+    tuning_job: str
+    training_job: str
+    status: str
+    objective: float | None
+    best: float | None
+    done: int
+    total: int
+    metric: str
+    hyperparameters: dict[str, str]
+    failure: str | None = None
+
+
+@dataclass(frozen=True)
+class LandingEvent:
+    """A landed object was passed to the landing handler: it started an execution, or it was ignored."""
+
+    key: str
+    execution: str | None = None
+    ignored: str | None = None  # why nothing started
+
+
+@dataclass(frozen=True)
+class ExecutionEnded:
+    result: "ExecutionResult"

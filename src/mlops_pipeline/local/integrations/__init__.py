@@ -1,0 +1,97 @@
+"""The local integrations: one module per AWS integration, each declaring the Task resources it serves.
+
+A Task resource is the part of its ARN after ``arn:aws:states:::`` (``glue:startJobRun.sync``,
+``aws-sdk:s3:getObject``). :func:`serves` marks the function that serves it, next to that function;
+:class:`IntegrationTable` collects the marked functions of a list of modules. The table is the only
+routing fact: the engine intercepts exactly the services it names, refuses a definition with a
+resource it lacks, and every call goes through :meth:`IntegrationTable.dispatch`, the one place that
+turns what an integration raises into the error AWS gives for that call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable, Iterable, Mapping
+
+from mlops_pipeline.errors import PipelineError
+from mlops_pipeline.local.services import LocalServices
+from mlops_pipeline.local.tasks import Dispatcher, TaskControl, TaskFailure, TaskStopped
+
+#: An integration: (services, the Task's resolved Parameters, control) -> the AWS response shape.
+Integration = Callable[[LocalServices, dict, TaskControl], Any]
+
+#: The error Step Functions reports when the runtime itself cannot run a state.
+RUNTIME_ERROR = "States.Runtime"
+
+
+def serves(*resources: str, client_error: str) -> Callable[[Integration], Integration]:
+    """Mark a function as serving ``resources``; ``client_error`` is what AWS answers for a request it refuses."""
+
+    def mark(function: Integration) -> Integration:
+        function.resources = resources  # type: ignore[attr-defined]
+        function.client_error = client_error  # type: ignore[attr-defined]
+        return function
+
+    return mark
+
+
+@dataclass(frozen=True)
+class IntegrationTable:
+    """Resource -> the function that serves it."""
+
+    routes: Mapping[str, Integration]
+
+    @classmethod
+    def from_modules(cls, modules: Iterable[ModuleType]) -> "IntegrationTable":
+        routes: dict[str, Integration] = {}
+        for module in modules:
+            for function in vars(module).values():
+                for resource in getattr(function, "resources", ()):
+                    if resource in routes and routes[resource] is not function:
+                        raise ValueError(f"{resource} is served twice: {routes[resource].__module__} and {module.__name__}")
+                    routes[resource] = function
+        return cls(routes)
+
+    @property
+    def resources(self) -> list[str]:
+        return sorted(self.routes)
+
+    def supports(self, resource: str) -> bool:
+        return resource in self.routes
+
+    def dispatch(self, services: LocalServices, resource: str, parameters: dict, control: TaskControl) -> Any:
+        """Serve one Task; whatever the integration raises leaves as the error AWS would give."""
+        integration = self.routes.get(resource)
+        if integration is None:
+            raise TaskFailure(RUNTIME_ERROR, f"the local runtime cannot serve {resource}")
+        try:
+            return integration(services, parameters, control)
+        except (TaskFailure, TaskStopped):
+            raise
+        except KeyError as missing:
+            raise TaskFailure(RUNTIME_ERROR, f"{resource}: missing parameter {missing}") from None
+        except PipelineError as refused:
+            raise TaskFailure(integration.client_error, refused.headline) from None  # type: ignore[attr-defined]
+
+    def dispatcher(self, services: LocalServices) -> Dispatcher:
+        """The engine's callback for one session's services."""
+        return lambda resource, parameters, control: self.dispatch(services, resource, parameters, control)
+
+
+def default_table() -> IntegrationTable:
+    """Every integration this package serves."""
+    from mlops_pipeline.local.integrations import (
+        glue_crawler,
+        glue_job,
+        s3,
+        sagemaker_model,
+        sagemaker_training,
+        sagemaker_transform,
+        sagemaker_tuning,
+        sfn,
+    )
+
+    return IntegrationTable.from_modules(
+        [glue_job, glue_crawler, sagemaker_training, sagemaker_tuning, sagemaker_model, sagemaker_transform, s3, sfn]
+    )

@@ -1,0 +1,85 @@
+"""The record plumbing every SageMaker job type shares: claim a name, finish, describe, answer ``.sync``.
+
+A job record is the Describe* shape of the job (plus the runtime's own notes under ``Local``), kept in
+``<workspace>/services/<folder>/<name>.json`` so describe calls, name clashes and the CLI read the same facts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+from dataclasses import dataclass
+from typing import Iterator
+
+from mlops_pipeline.local.services import LocalServices
+from mlops_pipeline.local.tasks import TASK_FAILED, TaskFailure, TaskStopped
+
+STOPPED_REASON = "the state timed out or the execution was stopped"
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def aws_shape(record: dict) -> dict:
+    """A job record without the runtime's own notes (``Local``: log path, pid, trials)."""
+    return {k: v for k, v in record.items() if k != "Local"}
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    """One kind of SageMaker resource: where its records live, its name field and its errors."""
+
+    folder: str  # training-jobs
+    name_field: str  # TrainingJobName
+    not_found_error: str
+    not_found_message: str  # with {name}
+    in_use_error: str = "SageMaker.ResourceInUse"
+
+    def claim(self, services: LocalServices, record: dict) -> None:
+        """Create the record; a name used before is ``in_use_error``, as SageMaker answers."""
+        services.records.create(self.folder, record[self.name_field], record, self.in_use_error)
+
+    def save(self, services: LocalServices, record: dict) -> None:
+        services.records.put(self.folder, record[self.name_field], record)
+
+    def describe(self, services: LocalServices, name: str) -> dict:
+        """The Describe* answer, or the error SageMaker gives for an unknown name."""
+        record = services.records.get(self.folder, name)
+        if record is None:
+            raise TaskFailure(self.not_found_error, self.not_found_message.format(name=name))
+        return aws_shape(record)
+
+
+@dataclass(frozen=True)
+class JobKind(RecordKind):
+    """A SageMaker job type: a record that runs and ends Completed, Failed or Stopped."""
+
+    status_field: str = ""  # TrainingJobStatus
+    end_field: str = ""  # TrainingEndTime
+    secondary_status_field: str = ""  # SecondaryStatus, for training jobs
+
+    def finish(self, services: LocalServices, record: dict, status: str, reason: str | None = None) -> None:
+        record.update({self.status_field: status, self.end_field: now().isoformat()})
+        if self.secondary_status_field:
+            record[self.secondary_status_field] = status
+        if reason:
+            record["FailureReason"] = reason
+        self.save(services, record)
+
+    @contextlib.contextmanager
+    def stopped_with_its_state(self, services: LocalServices, record: dict) -> Iterator[None]:
+        """A state timeout or StopExecution ends the job as ``Stopped``, as SageMaker stops it."""
+        try:
+            yield
+        except TaskStopped:
+            self.finish(services, record, "Stopped", STOPPED_REASON)
+            raise
+
+    def sync_answer(self, record: dict) -> dict:
+        """What a ``.sync`` task answers once its job ended: the Describe* shape when it completed,
+        else ``States.TaskFailed`` with that shape as the cause, as Step Functions reports it."""
+        if record[self.status_field] != "Completed":
+            raise TaskFailure(TASK_FAILED, json.dumps(aws_shape(record)))
+        return aws_shape(record)
