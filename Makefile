@@ -8,7 +8,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV    := .venv-checkov
 CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: venv test test-fast demo render lambda-zip clean
+.PHONY: venv lint test test-fast demo render lambda-zip clean
 
 # Create or refresh the virtual environment whenever the declared dependencies change.
 $(STAMP): setup.cfg pyproject.toml
@@ -25,12 +25,17 @@ $(CHECKOV_STAMP):
 
 venv: $(STAMP)
 
+# ruff's lint rules and format check (settings in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
 # Includes `terraform fmt -check` and checkov over infra/terraform (tests/test_terraform.py).
-test: $(STAMP) $(CHECKOV_STAMP)
+test: lint $(STAMP) $(CHECKOV_STAMP)
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest
 
 # Everything except the slow end-to-end pipeline runs.
-test-fast: $(STAMP) $(CHECKOV_STAMP)
+test-fast: lint $(STAMP) $(CHECKOV_STAMP)
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -m "not slow"
 
 demo: $(STAMP)

@@ -43,9 +43,18 @@ def per_record_seconds(records: int) -> float:
     stub = StubStepFunctions()
     settings = Settings("arn:training", "arn:scoring")
     events = [
-        {"Records": [{"eventName": "ObjectCreated:Put", "eventTime": "2026-11-24T10:00:00Z",
-                      "s3": {"bucket": {"name": "feature-store"},
-                             "object": {"key": quote_plus(f"data/train/file {n}.csv"), "size": 10, "eTag": f"e{n}"}}}]}
+        {
+            "Records": [
+                {
+                    "eventName": "ObjectCreated:Put",
+                    "eventTime": "2026-11-24T10:00:00Z",
+                    "s3": {
+                        "bucket": {"name": "feature-store"},
+                        "object": {"key": quote_plus(f"data/train/file {n}.csv"), "size": 10, "eTag": f"e{n}"},
+                    },
+                }
+            ]
+        }
         for n in range(records)
     ]
     started = time.perf_counter()

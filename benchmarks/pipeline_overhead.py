@@ -29,8 +29,8 @@ import requests
 from mlops_pipeline.config import CategoricalRange, load_workflow
 from mlops_pipeline.container import start_server, training_environment
 from mlops_pipeline.demo_data import write_demo_csv, write_demo_pair
-from mlops_pipeline.local.runtime import LocalRuntime
 from mlops_pipeline.local.integrations.sagemaker_transform import apply_filter, mini_batches
+from mlops_pipeline.local.runtime import LocalRuntime
 from mlops_pipeline.local.stores import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,14 +69,24 @@ def train_once(root: Path, extract: Path, hyperparameters: dict, cpus: int) -> N
 def score_plain(model_dir: Path, extract: Path, out: Path, work: Path) -> None:
     """The batch predictions: the same server, payloads and filters, without any orchestration."""
     params = {"MaxPayloadInMB": CONFIG.inference.max_payload_mb}
-    with start_server(PROGRAM, model_dir, work / "serve.log", workers=CONFIG.inference.max_concurrent_transforms) as server, \
-            ThreadPoolExecutor(CONFIG.inference.max_concurrent_transforms) as pool, open(out, "wb") as sink:
-        post = lambda body: requests.post(f"{server.url}/invocations", data=body, headers={"Content-Type": "text/csv"}).content
-        batches = ((records, b"".join(apply_filter(r, "$[1:]") + b"\n" for r in records))
-                   for _, records in mini_batches(extract / "score" / "score.csv", params))
+    with (
+        start_server(
+            PROGRAM, model_dir, work / "serve.log", workers=CONFIG.inference.max_concurrent_transforms
+        ) as server,
+        ThreadPoolExecutor(CONFIG.inference.max_concurrent_transforms) as pool,
+        open(out, "wb") as sink,
+    ):
+
+        def post(body: bytes) -> bytes:
+            return requests.post(f"{server.url}/invocations", data=body, headers={"Content-Type": "text/csv"}).content
+
+        batches = (
+            (records, b"".join(apply_filter(r, "$[1:]") + b"\n" for r in records))
+            for _, records in mini_batches(extract / "score" / "score.csv", params)
+        )
         pending = [(records, pool.submit(post, body)) for records, body in batches]
         for records, future in pending:
-            for record, prediction in zip(records, future.result().splitlines()):
+            for record, prediction in zip(records, future.result().splitlines(), strict=True):
                 sink.write(apply_filter(record + b"," + prediction, "$[0,-1]") + b"\n")
 
 
@@ -89,7 +99,16 @@ def run_plain(work: Path, train: Path, score: Path, trials: list[dict], best: in
     cpus = max(1, (os.cpu_count() or 1) // parallel)
     with ThreadPoolExecutor(parallel) as pool:
         list(pool.map(lambda item: train_once(work / f"trial-{item[0]}", extract, item[1], cpus), enumerate(trials)))
-    glue("--KIND", "score", "--S3_SOURCE", str(score), "--S3_DEST", f"{extract}/", "--SCHEMA_URI", str(extract / "train" / "schema.json"))
+    glue(
+        "--KIND",
+        "score",
+        "--S3_SOURCE",
+        str(score),
+        "--S3_DEST",
+        f"{extract}/",
+        "--SCHEMA_URI",
+        str(extract / "train" / "schema.json"),
+    )
     score_plain(work / f"trial-{best}" / "model", extract, work / "predictions.csv", work)
     return time.perf_counter() - started
 
@@ -109,18 +128,29 @@ def overhead(rows: int, score_rows: int) -> float:
         trials, best = trial_hyperparameters(runtime, results[0].output["tuning_job_name"])
         plain_seconds = run_plain(work, train, score, trials, best)
     ratio = runtime_seconds / plain_seconds
-    print(f"{rows:>9} rows: runtime {runtime_seconds:6.1f} s, plain script {plain_seconds:6.1f} s, ratio {ratio:.2f}"
-          f"  (target <= 1.15 at 100 000 rows)")
+    print(
+        f"{rows:>9} rows: runtime {runtime_seconds:6.1f} s, plain script {plain_seconds:6.1f} s, ratio {ratio:.2f}"
+        f"  (target <= 1.15 at 100 000 rows)"
+    )
     return ratio
 
 
 def tuning_seconds(rows: int, parallel: int, work: Path, train: Path) -> float:
-    grid = (CategoricalRange(name="max_depth", values=("3", "4", "5", "6")), CategoricalRange(name="eta", values=("0.1", "0.3")))
-    tuning = CONFIG.tuning.model_copy(update={"strategy": "Grid", "max_jobs": None, "max_parallel_jobs": parallel, "ranges": grid})
+    grid = (
+        CategoricalRange(name="max_depth", values=("3", "4", "5", "6")),
+        CategoricalRange(name="eta", values=("0.1", "0.3")),
+    )
+    tuning = CONFIG.tuning.model_copy(
+        update={"strategy": "Grid", "max_jobs": None, "max_parallel_jobs": parallel, "ranges": grid}
+    )
     _, _, results = run_runtime(CONFIG.model_copy(update={"tuning": tuning}), work / f"p{parallel}", train, None)
     history = json.loads((results[0].folder / "history.json").read_text())
-    entered = next(e["timestamp"] for e in history if e.get("stateEnteredEventDetails", {}).get("name") == "TuneHyperparameters")
-    exited = next(e["timestamp"] for e in history if e.get("stateExitedEventDetails", {}).get("name") == "TuneHyperparameters")
+    entered = next(
+        e["timestamp"] for e in history if e.get("stateEnteredEventDetails", {}).get("name") == "TuneHyperparameters"
+    )
+    exited = next(
+        e["timestamp"] for e in history if e.get("stateExitedEventDetails", {}).get("name") == "TuneHyperparameters"
+    )
     from datetime import datetime
 
     return (datetime.fromisoformat(exited) - datetime.fromisoformat(entered)).total_seconds()
@@ -131,8 +161,10 @@ def tuning_speedup(rows: int) -> float:
         work = Path(folder)
         train = write_demo_csv(work / "employees_train.csv", rows)
         one, two = tuning_seconds(rows, 1, work, train), tuning_seconds(rows, 2, work, train)
-    print(f"{rows:>9} rows, 8 Grid trials: 1 at a time {one:6.1f} s, 2 at a time {two:6.1f} s, "
-          f"speedup {one / two:.2f}x on {os.cpu_count()} cores  (target >= 1.7)")
+    print(
+        f"{rows:>9} rows, 8 Grid trials: 1 at a time {one:6.1f} s, 2 at a time {two:6.1f} s, "
+        f"speedup {one / two:.2f}x on {os.cpu_count()} cores  (target >= 1.7)"
+    )
     return one / two
 
 
@@ -146,8 +178,10 @@ def scoring_memory(rows: int) -> None:
         run_runtime(CONFIG.model_copy(update={"tuning": tuning}), work, train, score)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     jobs = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"{rows:>9} scoring rows: runtime process peak RSS {own:,.0f} MB (target < 1 536 MB), "
-          f"largest job process {jobs:,.0f} MB")
+    print(
+        f"{rows:>9} scoring rows: runtime process peak RSS {own:,.0f} MB (target < 1 536 MB), "
+        f"largest job process {jobs:,.0f} MB"
+    )
 
 
 def main() -> None:

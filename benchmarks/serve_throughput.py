@@ -35,10 +35,23 @@ def prepare(work: Path, rows: int) -> tuple[Path, bytes]:
     write_demo_csv(work / "train.csv", 20_000, seed=1)
     write_demo_csv(work / "score.csv", rows, seed=2, with_label=False, start_id=10**8)
     glue = ["--LABEL", "attrition", "--ID_COLUMN", "employee_id", "--TRANSFORM_MODULE", "attrition_transform"]
-    run = lambda *args: subprocess.run([sys.executable, *args], cwd=REPO / "glue_transforms", check=True, capture_output=True)
+
+    def run(*args: str) -> None:
+        subprocess.run([sys.executable, *args], cwd=REPO / "glue_transforms", check=True, capture_output=True)
+
     run("run_transform.py", "--KIND", "train", "--S3_SOURCE", str(work / "train.csv"), "--S3_DEST", f"{work}/x/", *glue)
-    run("run_transform.py", "--KIND", "score", "--S3_SOURCE", str(work / "score.csv"), "--S3_DEST", f"{work}/x/",
-        "--SCHEMA_URI", f"{work}/x/train/schema.json", *glue)
+    run(
+        "run_transform.py",
+        "--KIND",
+        "score",
+        "--S3_SOURCE",
+        str(work / "score.csv"),
+        "--S3_DEST",
+        f"{work}/x/",
+        "--SCHEMA_URI",
+        f"{work}/x/train/schema.json",
+        *glue,
+    )
     channels = {"train": work / "x/train", "validation": work / "x/validation"}
     trained = run_training(PROGRAM, work, {"num_round": "100", "max_depth": "6"}, channels)
     if trained.returncode != 0:

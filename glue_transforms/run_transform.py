@@ -31,7 +31,12 @@ import pandas as pd
 
 REQUIRED = ("KIND", "S3_SOURCE", "S3_DEST", "LABEL", "ID_COLUMN", "TRANSFORM_MODULE")
 DEFAULTS = {"VALIDATION_FRACTION": "0.2", "SEED": "42", "SCHEMA_URI": ""}
-TRAIN_FILE, VALIDATION_FILE, SCORE_FILE, SCHEMA_FILE = "train/train.csv", "validation/validation.csv", "score/score.csv", "train/schema.json"
+TRAIN_FILE, VALIDATION_FILE, SCORE_FILE, SCHEMA_FILE = (
+    "train/train.csv",
+    "validation/validation.csv",
+    "score/score.csv",
+    "train/schema.json",
+)
 
 
 class TransformError(Exception):
@@ -122,12 +127,15 @@ def check_ids(frame: pd.DataFrame, uri: str, id_column: str) -> None:
 def check_label(frame: pd.DataFrame, uri: str, label: str) -> pd.Series:
     """The label as 0/1 integers, or an error naming the offending values."""
     if label not in frame.columns:
-        raise TransformError(f"{uri}: label column {label!r} is missing from the training file (columns: {', '.join(frame.columns)})")
+        raise TransformError(
+            f"{uri}: label column {label!r} is missing from the training file (columns: {', '.join(frame.columns)})"
+        )
     values = pd.to_numeric(frame[label], errors="coerce")
     bad = ~values.isin([0, 1])
     if bad.any():
         examples = frame.loc[bad, label].astype("string").fillna("<empty>").unique().tolist()[:5]
-        raise TransformError(f"{uri}: label {label!r} must be 0 or 1 on every row; found {', '.join(examples)} on {int(bad.sum())} row(s)")
+        found = f"found {', '.join(examples)} on {int(bad.sum())} row(s)"
+        raise TransformError(f"{uri}: label {label!r} must be 0 or 1 on every row; {found}")
     return values.astype("int8")
 
 
@@ -161,7 +169,9 @@ def run_train(options: dict[str, str], module) -> str:
     if len(validation):
         write_bytes(dest + VALIDATION_FILE, csv_bytes(validation))
     write_bytes(dest + SCHEMA_FILE, json.dumps(schema, indent=2).encode("utf-8"))
-    return f"{len(train)} training and {len(validation)} validation rows with {len(features.columns)} features to {dest}"
+    return (
+        f"{len(train)} training and {len(validation)} validation rows with {len(features.columns)} features to {dest}"
+    )
 
 
 def run_score(options: dict[str, str], module) -> str:
@@ -179,7 +189,10 @@ def run_score(options: dict[str, str], module) -> str:
         raise TransformError(f"{source}: columns the model was trained on are missing: {', '.join(missing)}")
     features, unknown = module.transform(frame, schema)
     for column, count in unknown.items():
-        print(f"warning: {source}: {count} row(s) have {column!r} values unseen in training; scored as other", file=sys.stderr)
+        print(
+            f"warning: {source}: {count} row(s) have {column!r} values unseen in training; scored as other",
+            file=sys.stderr,
+        )
     extract = pd.concat([frame[id_column], features[schema["features"]]], axis=1)
     write_bytes(dest + SCORE_FILE, csv_bytes(extract))
     return f"{len(extract)} scoring rows with {len(schema['features'])} features to {dest}"

@@ -30,6 +30,7 @@ def aws_credentials(monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
+
 CONTAINER = REPO / "containers" / "byo-xgboost"
 PROGRAM = CONTAINER / "program"
 GLUE_DIR = REPO / "glue_transforms"
@@ -40,12 +41,26 @@ def run_glue_transform(*args: str, cwd=GLUE_DIR):
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "run_transform.py", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "run_transform.py", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 def glue_args(kind: str, source, dest, **extra) -> list[str]:
-    args = ["--KIND", kind, "--S3_SOURCE", str(source), "--S3_DEST", f"{dest}/", "--LABEL", "attrition",
-            "--ID_COLUMN", "employee_id", "--TRANSFORM_MODULE", "attrition_transform"]
+    args = [
+        "--KIND",
+        kind,
+        "--S3_SOURCE",
+        str(source),
+        "--S3_DEST",
+        f"{dest}/",
+        "--LABEL",
+        "attrition",
+        "--ID_COLUMN",
+        "employee_id",
+        "--TRANSFORM_MODULE",
+        "attrition_transform",
+    ]
     for key, value in extra.items():
         args += [f"--{key}", str(value)]
     return args
@@ -65,7 +80,10 @@ def demo_extract(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("extract")
     train, score = write_demo_pair(root / "landed", 4000, 500)
-    for kind, source, extra in (("train", train, {}), ("score", score, {"SCHEMA_URI": root / "extract/train/schema.json"})):
+    for kind, source, extra in (
+        ("train", train, {}),
+        ("score", score, {"SCHEMA_URI": root / "extract/train/schema.json"}),
+    ):
         result = run_glue_transform(*glue_args(kind, source, root / "extract", **extra))
         assert result.returncode == 0, result.stderr
     return root
@@ -76,7 +94,9 @@ def trained_model(demo_extract, tmp_path_factory):
     """A model directory written by the real ``train`` program."""
     root = tmp_path_factory.mktemp("opt_ml")
     extract = demo_extract / "extract"
-    result = run_train(root, {"num_round": "30", "max_depth": "4"}, train=extract / "train", validation=extract / "validation")
+    result = run_train(
+        root, {"num_round": "30", "max_depth": "4"}, train=extract / "train", validation=extract / "validation"
+    )
     assert result.returncode == 0, result.stderr
     return root / "model"
 
@@ -104,7 +124,6 @@ def local_project(root, train_program: str | None = None, serve_program: str | N
             (program / name).write_text(text)
             (program / name).chmod(0o755)
     return root
-
 
 
 @pytest.fixture
@@ -137,10 +156,14 @@ def training_request(prefix: str, name: str = "job-1", **hyperparameters) -> dic
     return {
         "TrainingJobName": name,
         "HyperParameters": {"num_round": "20", **hyperparameters},
-        "AlgorithmSpecification": {"TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/byo-xgboost:1.0",
-                                   "TrainingInputMode": "File",
-                                   "MetricDefinitions": [{"Name": m, "Regex": metric.format(m)} for m in ("roc_auc", "logloss")]},
-        "InputDataConfig": [{"ChannelName": c, "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{prefix}{c}/"}}}
-                            for c in ("train", "validation")],
+        "AlgorithmSpecification": {
+            "TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/byo-xgboost:1.0",
+            "TrainingInputMode": "File",
+            "MetricDefinitions": [{"Name": m, "Regex": metric.format(m)} for m in ("roc_auc", "logloss")],
+        },
+        "InputDataConfig": [
+            {"ChannelName": c, "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{prefix}{c}/"}}}
+            for c in ("train", "validation")
+        ],
         "OutputDataConfig": {"S3OutputPath": "s3://attrition-model/attrition/t1/"},
     }

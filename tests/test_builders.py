@@ -61,8 +61,10 @@ def test_sagemaker_names_are_unique_per_execution_and_retry(definitions, workflo
     ]
     assert names
     for name in names:
-        assert name == (f"States.Format('{example_config.name}-{{}}-{{}}-{{}}', $.job_stem, "
-                        "$$.Execution.RedriveCount, $$.State.RetryCount)")
+        assert name == (
+            f"States.Format('{example_config.name}-{{}}-{{}}-{{}}', $.job_stem, "
+            "$$.Execution.RedriveCount, $$.State.RetryCount)"
+        )
 
 
 def test_transient_errors_are_retried_with_backoff(definitions):
@@ -86,7 +88,11 @@ def test_quality_gate_reads_the_named_metric_and_states_value_and_threshold(defi
     assert "'roc_auc'" in states["DescribeBestTrainingJob"]["ResultSelector"]["GateMetricReported.$"]
     assert states["ReadGateMetric"]["Parameters"]["values.$"] == "$.best.Metrics[?(@.MetricName == 'roc_auc')].Value"
     gate = states["QualityGate"]
-    assert gate["Choices"][0] == {"Variable": "$.gate.values[0]", "NumericGreaterThanEquals": 0.7, "Next": "CreateModel"}
+    assert gate["Choices"][0] == {
+        "Variable": "$.gate.values[0]",
+        "NumericGreaterThanEquals": 0.7,
+        "Next": "CreateModel",
+    }
     cause = states[gate["Default"]]["CausePath"]
     assert "roc_auc = {}" in cause and "roc_auc >= 0.7" in cause and "$.gate.values[0]" in cause
 
@@ -94,13 +100,20 @@ def test_quality_gate_reads_the_named_metric_and_states_value_and_threshold(defi
 def test_gate_comparison_and_grid_strategy_render(example_config):
     config = example_config.model_copy(
         update={
-            "quality_gate": example_config.quality_gate.model_copy(update={"metric": "logloss", "comparison": "<", "threshold": 0.4}),
+            "quality_gate": example_config.quality_gate.model_copy(
+                update={"metric": "logloss", "comparison": "<", "threshold": 0.4}
+            ),
         }
     )
     states = build_definitions(config, local_target(config.name))["training"]["States"]
     assert states["QualityGate"]["Choices"][0]["NumericLessThan"] == 0.4
     ranges = states["TuneHyperparameters"]["Parameters"]["HyperParameterTuningJobConfig"]["ParameterRanges"]
-    assert ranges["ContinuousParameterRanges"][0] == {"Name": "eta", "MinValue": "0.01", "MaxValue": "0.5", "ScalingType": "Logarithmic"}
+    assert ranges["ContinuousParameterRanges"][0] == {
+        "Name": "eta",
+        "MinValue": "0.01",
+        "MaxValue": "0.5",
+        "ScalingType": "Logarithmic",
+    }
     assert ranges["CategoricalParameterRanges"][0]["Values"] == ["depthwise", "lossguide"]
 
 
@@ -126,7 +139,11 @@ def test_rendering_needs_no_network_and_no_credentials(tmp_path):
     env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
     result = subprocess.run(
         [sys.executable, "-c", code, "--only-json", "--out", str(tmp_path / "out")],
-        cwd=Path(__file__).resolve().parents[1], env=env, capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "training.asl.json" in result.stdout
@@ -145,7 +162,10 @@ def test_scoring_waits_for_a_running_training_with_a_bounded_number_of_polls(def
     }
     decide = states["TrainingStillRunning"]
     bound = decide["Choices"][0]["And"][1]
-    assert bound == {"Variable": "$.wait.polls", "NumericLessThan": example_config.scoring_wait_seconds // example_config.scoring_poll_seconds}
+    assert bound == {
+        "Variable": "$.wait.polls",
+        "NumericLessThan": example_config.scoring_wait_seconds // example_config.scoring_poll_seconds,
+    }
     assert decide["Choices"][0]["Next"] == "WaitForTraining" and decide["Default"] == "ResolveApprovedModel"
     assert states["WaitForTraining"]["Next"] == "CountWait" and states["CountWait"]["Next"] == "CheckTrainingRunning"
 
@@ -164,5 +184,5 @@ def test_the_parser_check_can_fail(definitions, field, value):
 
     broken = json.loads(definition_json(definitions["scoring"]))
     broken["States"]["BatchTransform"][field] = value
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):
         parse_definition(json.dumps(broken))

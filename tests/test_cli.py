@@ -7,9 +7,8 @@ import sys
 
 from click.testing import CliRunner
 
-from mlops_pipeline.cli import main
-
 from conftest import REPO
+from mlops_pipeline.cli import main
 
 
 def test_help_lists_the_commands():
@@ -20,7 +19,9 @@ def test_help_lists_the_commands():
 
 
 def test_render_writes_both_definitions(tmp_path):
-    result = CliRunner().invoke(main, ["render", "--workflow", str(REPO / "workflows/attrition.py"), "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        main, ["render", "--workflow", str(REPO / "workflows/attrition.py"), "--out", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scoring.asl.json", "training.asl.json"]
 
@@ -32,7 +33,9 @@ def test_user_error_is_one_line_and_exit_1(tmp_path):
     )
     result = subprocess.run(
         [sys.executable, "-m", "mlops_pipeline.cli", "render", "--workflow", str(bad), "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
@@ -42,6 +45,8 @@ def test_user_error_is_one_line_and_exit_1(tmp_path):
 
 
 def test_deploy_module_runs_as_a_script():
-    result = subprocess.run([sys.executable, "-m", "mlops_pipeline.deploy", "--help"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "mlops_pipeline.deploy", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0
     assert "--only-json" in result.stdout and "--dry-run" in result.stdout

@@ -31,7 +31,10 @@ def test_no_logic_module_imports_click_or_prints_tables():
     from pathlib import Path
 
     package = Path(__file__).resolve().parents[1] / "src" / "mlops_pipeline"
-    offenders = [str(path.relative_to(package)) for path in package.rglob("*.py")
-                 if "cli" not in path.relative_to(package).parts
-                 and any(word in path.read_text() for word in ("import click", "from rich", "import rich"))]
+    offenders = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if "cli" not in path.relative_to(package).parts
+        and any(word in path.read_text() for word in ("import click", "from rich", "import rich"))
+    ]
     assert offenders == []

@@ -23,8 +23,25 @@ def demo_workspace(tmp_path_factory):
     """`mlops-pipeline demo` run for real, in a clean environment without AWS credentials."""
     workspace = tmp_path_factory.mktemp("demo") / "ws"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    result = subprocess.run([sys.executable, "-m", "mlops_pipeline.cli", "demo", "--rows", "2000", "--score-rows", "300",
-                             "--workspace", str(workspace)], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlops_pipeline.cli",
+            "demo",
+            "--rows",
+            "2000",
+            "--score-rows",
+            "300",
+            "--workspace",
+            str(workspace),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return workspace, result.stdout
 
@@ -46,33 +63,59 @@ def test_executions_history_tables_ls_and_cat_read_the_records(demo_workspace):
     assert listed.exit_code == 0 and listed.output.count("SUCCEEDED") == 2
     name = next(word for word in listed.output.split() if word.startswith("score-"))
     history = cli("local", "history", name, "--workflow", str(EXAMPLE_WORKFLOW), "--workspace", workspace)
-    assert "TaskStateEntered" in history.output and "BatchTransform" in history.output and "status: SUCCEEDED" in history.output
+    assert (
+        "TaskStateEntered" in history.output
+        and "BatchTransform" in history.output
+        and "status: SUCCEEDED" in history.output
+    )
     tables = cli("local", "tables", "--workflow", str(EXAMPLE_WORKFLOW), "--workspace", workspace)
     assert "attrition_output.predictions" in tables.output and "col1 double" in tables.output
     assert "s3://attrition-output/" in cli("local", "ls", "--workspace", workspace).output
     uri = "s3://attrition-output/attrition/predictions/employees_score.csv"
     assert uri in cli("local", "ls", "s3://attrition-output/attrition/predictions/", "--workspace", workspace).output
     assert len(cli("local", "cat", uri, "--workspace", workspace).output.splitlines()) == 300
-    redrive = cli("local", "redrive", name, "--workflow", str(EXAMPLE_WORKFLOW), "--workspace", workspace, "--project", str(REPO))
+    redrive = cli(
+        "local", "redrive", name, "--workflow", str(EXAMPLE_WORKFLOW), "--workspace", workspace, "--project", str(REPO)
+    )
     assert redrive.exit_code == 1 and "succeeded; only failed" in redrive.output
 
 
 def test_land_copies_into_the_feature_store(tmp_path):
     source = tmp_path / "mine.csv"
     source.write_text("employee_id,attrition\n1,0\n")
-    result = cli("local", "land", "train", str(source), "--workflow", str(EXAMPLE_WORKFLOW), "--workspace", str(tmp_path / "ws"))
+    result = cli(
+        "local", "land", "train", str(source), "--workflow", str(EXAMPLE_WORKFLOW), "--workspace", str(tmp_path / "ws")
+    )
     assert result.exit_code == 0 and "s3://attrition-feature-store/data/train/mine.csv" in result.output
-    assert (tmp_path / "ws" / "s3" / "attrition-feature-store" / "data" / "train" / "mine.csv").read_text() == source.read_text()
+    assert (
+        tmp_path / "ws" / "s3" / "attrition-feature-store" / "data" / "train" / "mine.csv"
+    ).read_text() == source.read_text()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["local", "cat", "s3://attrition-output/none.csv"], "s3://attrition-output/none.csv: no such object"),
-    (["local", "ls", "s3://attrition-output/"], "nothing under s3://attrition-output/"),
-    (["local", "history", "nope", "--workflow", str(EXAMPLE_WORKFLOW)], "no execution named 'nope'"),
-    (["local", "tables", "--workflow", str(EXAMPLE_WORKFLOW)], "no catalog yet"),
-    (["local", "run", "--workflow", str(EXAMPLE_WORKFLOW), "--train", "{file}", "--score", "{file}", "--project", "{tmp}"],
-     "run_transform.py not found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["local", "cat", "s3://attrition-output/none.csv"], "s3://attrition-output/none.csv: no such object"),
+        (["local", "ls", "s3://attrition-output/"], "nothing under s3://attrition-output/"),
+        (["local", "history", "nope", "--workflow", str(EXAMPLE_WORKFLOW)], "no execution named 'nope'"),
+        (["local", "tables", "--workflow", str(EXAMPLE_WORKFLOW)], "no catalog yet"),
+        (
+            [
+                "local",
+                "run",
+                "--workflow",
+                str(EXAMPLE_WORKFLOW),
+                "--train",
+                "{file}",
+                "--score",
+                "{file}",
+                "--project",
+                "{tmp}",
+            ],
+            "run_transform.py not found",
+        ),
+    ],
+)
 def test_user_errors_are_one_line_and_exit_1(tmp_path, args, message):
     data = tmp_path / "x.csv"
     data.write_text("a\n1\n")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import PROGRAM
 from mlops_pipeline.container import free_port, start_server
 from mlops_pipeline.errors import PipelineError
-
-from conftest import PROGRAM
 
 
 def test_free_port_is_bindable():

@@ -21,12 +21,18 @@ def project_requirements() -> dict[str, Requirement]:
 
 def test_image_pins_satisfy_the_project_ranges():
     project = project_requirements()
-    pins = [Requirement(line) for line in (CONTAINER / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
+    pins = [
+        Requirement(line)
+        for line in (CONTAINER / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     assert {p.name for p in pins} >= {"xgboost", "pandas", "numpy", "scikit-learn", "flask", "gunicorn"}
     for pin in pins:
         (version,) = [s.version for s in pin.specifier]
         assert str(next(iter(pin.specifier)).operator) == "=="
-        assert project[pin.name.lower()].specifier.contains(version), f"{pin} is outside setup.cfg's {project[pin.name.lower()]}"
+        assert project[pin.name.lower()].specifier.contains(version), (
+            f"{pin} is outside setup.cfg's {project[pin.name.lower()]}"
+        )
 
 
 def test_dockerfile_runs_as_non_root_with_the_program_on_path():
@@ -48,7 +54,9 @@ def test_program_layout_and_executables():
 
 def test_build_and_push_prints_usage_on_wrong_arguments():
     for args in ([], ["a", "b", "c"], ["--help"]):
-        result = subprocess.run(["bash", str(CONTAINER / "build_and_push.sh"), *args], capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            ["bash", str(CONTAINER / "build_and_push.sh"), *args], capture_output=True, text=True, timeout=30
+        )
         assert result.returncode == 2
         assert "usage:" in result.stderr and "IMAGE_NAME [TAG]" in result.stderr
 

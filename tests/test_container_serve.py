@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import requests
 
-from mlops_pipeline.container import start_server
-
 from conftest import PROGRAM
+from mlops_pipeline.container import start_server
 
 PAYLOAD_LIMIT_MB = 20
 
@@ -70,7 +69,9 @@ def test_json_instances(server, trained_model, scoring_rows):
     rows = [[float(v) if v else None for v in row.split(",")] for row in scoring_rows[:3]]
     answer = requests.post(f"{server}/invocations", json={"instances": rows}, timeout=30)
     assert answer.status_code == 200
-    np.testing.assert_allclose(answer.json()["predictions"], local_predictions(trained_model, scoring_rows[:3]), atol=1e-6)
+    np.testing.assert_allclose(
+        answer.json()["predictions"], local_predictions(trained_model, scoring_rows[:3]), atol=1e-6
+    )
 
 
 def test_wrong_content_type_is_415(server):

@@ -18,8 +18,12 @@ def metrics_in(stdout: str) -> dict[str, float]:
 
 def test_trains_writes_model_and_schema_and_prints_parseable_metrics(demo_extract, tmp_path):
     extract = demo_extract / "extract"
-    result = run_train(tmp_path, {"num_round": "40", "eta": "0.2", "_tuning_objective_metric": "roc_auc"},
-                       train=extract / "train", validation=extract / "validation")
+    result = run_train(
+        tmp_path,
+        {"num_round": "40", "eta": "0.2", "_tuning_objective_metric": "roc_auc"},
+        train=extract / "train",
+        validation=extract / "validation",
+    )
     assert result.returncode == 0, result.stderr
     found = metrics_in(result.stdout)
     assert set(found) == {"accuracy", "roc_auc", "f1", "precision", "recall", "logloss"}
@@ -39,7 +43,9 @@ def test_metric_lines_match_the_workflow_metric_definitions(demo_extract, tmp_pa
     result = run_train(tmp_path, {"num_round": "10"}, train=extract / "train", validation=extract / "validation")
     printed = metrics_in(result.stdout)
     for definition in metric_definitions(example_config):
-        values = [float(m.group(1)) for line in result.stdout.splitlines() if (m := re.search(definition["Regex"], line))]
+        values = [
+            float(m.group(1)) for line in result.stdout.splitlines() if (m := re.search(definition["Regex"], line))
+        ]
         assert values == [pytest.approx(printed[definition["Name"]])], definition
 
 

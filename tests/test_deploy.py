@@ -10,10 +10,9 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
+from conftest import EXAMPLE_WORKFLOW
 from mlops_pipeline.cli import main
 from mlops_pipeline.target import local_target
-
-from conftest import EXAMPLE_WORKFLOW
 
 
 def terraform_outputs(target) -> dict:
@@ -41,9 +40,12 @@ def project(tmp_path, aws_credentials, example_config):
 def run_deploy(tmp_path, *extra, workflow=None):
     args = [
         "deploy",
-        "--workflow", str(workflow or tmp_path / "attrition.py"),
-        "--tf-outputs", str(tmp_path / "outputs.json"),
-        "--glue-dir", str(tmp_path / "glue"),
+        "--workflow",
+        str(workflow or tmp_path / "attrition.py"),
+        "--tf-outputs",
+        str(tmp_path / "outputs.json"),
+        "--glue-dir",
+        str(tmp_path / "glue"),
         *extra,
     ]
     return CliRunner().invoke(main, args, catch_exceptions=False, terminal_width=200)
@@ -52,7 +54,9 @@ def run_deploy(tmp_path, *extra, workflow=None):
 def machine(target, name):
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     arn = target.state_machine_arn(name)
-    return sfn.describe_state_machine(stateMachineArn=arn), sfn.describe_state_machine_alias(stateMachineAliasArn=f"{arn}:live")
+    return sfn.describe_state_machine(stateMachineArn=arn), sfn.describe_state_machine_alias(
+        stateMachineAliasArn=f"{arn}:live"
+    )
 
 
 def test_first_run_creates_everything(project):
@@ -66,7 +70,9 @@ def test_first_run_creates_everything(project):
         assert described["roleArn"] == target.step_functions_role_arn
         assert described["tracingConfiguration"] == {"enabled": True}
         assert alias["routingConfiguration"][0]["stateMachineVersionArn"].endswith(f"{name}:1")
-    body = boto3.client("s3").get_object(Bucket=target.source_repository_bucket, Key="glue_transforms/attrition_transform.py")
+    body = boto3.client("s3").get_object(
+        Bucket=target.source_repository_bucket, Key="glue_transforms/attrition_transform.py"
+    )
     assert body["Body"].read() == b"print('transform')\n"
 
 
@@ -113,7 +119,9 @@ def test_dry_run_shows_the_diff_and_changes_nothing(project):
     after, alias = machine(target, "attrition-training")
     assert after["definition"] == before["definition"]
     assert alias["routingConfiguration"][0]["stateMachineVersionArn"].endswith(":1")
-    body = boto3.client("s3").get_object(Bucket=target.source_repository_bucket, Key="glue_transforms/attrition_transform.py")
+    body = boto3.client("s3").get_object(
+        Bucket=target.source_repository_bucket, Key="glue_transforms/attrition_transform.py"
+    )
     assert body["Body"].read() == b"print('transform')\n"
 
 
@@ -130,7 +138,9 @@ def test_missing_outputs_are_named_in_one_line(project):
     outputs = terraform_outputs(target)
     del outputs["glue_job_name"], outputs["sagemaker_role_arn"]
     (tmp_path / "outputs.json").write_text(json.dumps(outputs))
-    result = CliRunner().invoke(main, ["deploy", "--workflow", str(tmp_path / "attrition.py"), "--tf-outputs", str(tmp_path / "outputs.json")])
+    result = CliRunner().invoke(
+        main, ["deploy", "--workflow", str(tmp_path / "attrition.py"), "--tf-outputs", str(tmp_path / "outputs.json")]
+    )
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         f"Error: {tmp_path / 'outputs.json'}: terraform outputs lack sagemaker_role_arn, glue_job_name — "

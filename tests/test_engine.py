@@ -30,17 +30,27 @@ def test_the_patched_seams_keep_their_signatures():
 
     assert list(inspect.signature(state_task_factory.state_task_service_for).parameters) == ["service_name"]
     assert list(inspect.signature(lambda_eval_utils._invoke_lambda_function).parameters) == [
-        "parameters", "region", "state_credentials"]
+        "parameters",
+        "region",
+        "state_credentials",
+    ]
     assert list(inspect.signature(ExecutionWorker._get_evaluation_environment).parameters) == ["self"]
     assert list(inspect.signature(StateTaskService._eval_service_task).parameters) == [
-        "self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"]
+        "self",
+        "env",
+        "resource_runtime_part",
+        "normalised_parameters",
+        "state_credentials",
+    ]
 
 
 def machine(*states: tuple[str, dict]) -> str:
     """A definition of Task states run in order."""
     names = [name for name, _ in states]
-    body = {name: {**spec, **({"Next": names[i + 1]} if i + 1 < len(names) else {"End": True})}
-            for i, (name, spec) in enumerate(states)}
+    body = {
+        name: {**spec, **({"Next": names[i + 1]} if i + 1 < len(names) else {"End": True})}
+        for i, (name, spec) in enumerate(states)
+    }
     return json.dumps({"StartAt": names[0], "States": body})
 
 
@@ -60,9 +70,17 @@ def test_local_tasks_get_their_parameters_and_return_aws_shapes_unchanged():
         calls.append((resource, parameters, control.execution_name))
         return {"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m"}
 
-    definition = machine(("Create", {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createModel",
-                                     "Parameters": {"ModelName.$": "States.Format('m-{}-{}', $.stem, $$.Execution.RedriveCount)"},
-                                     "ResultSelector": {"arn.$": "$.ModelArn"}}))
+    definition = machine(
+        (
+            "Create",
+            {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createModel",
+                "Parameters": {"ModelName.$": "States.Format('m-{}-{}', $.stem, $$.Execution.RedriveCount)"},
+                "ResultSelector": {"arn.$": "$.ModelArn"},
+            },
+        )
+    )
     with Engine(dispatch, ["sagemaker:createModel"]) as engine:
         outcome = run(engine, definition, {"stem": "abc"}, redrive_count=2)
     assert outcome["describe"]["status"] == "SUCCEEDED"
@@ -77,14 +95,25 @@ def test_task_failures_keep_their_aws_names_for_retry_and_catch():
         attempts.append(resource)
         raise TaskFailure("States.TaskFailed", '{"FailureReason": "boom"}')
 
-    definition = json.dumps({"StartAt": "Train", "States": {
-        "Train": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
-                  "Retry": [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 1, "MaxAttempts": 1}],
-                  "Catch": [{"ErrorEquals": ["S3.NoSuchKeyException"], "Next": "Wrong"},
-                            {"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "Failed"}],
-                  "End": True},
-        "Wrong": {"Type": "Fail", "Error": "Wrong"},
-        "Failed": {"Type": "Fail", "Error": "TrainingFailed", "CausePath": "$.error.Cause"}}})
+    definition = json.dumps(
+        {
+            "StartAt": "Train",
+            "States": {
+                "Train": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+                    "Retry": [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+                    "Catch": [
+                        {"ErrorEquals": ["S3.NoSuchKeyException"], "Next": "Wrong"},
+                        {"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "Failed"},
+                    ],
+                    "End": True,
+                },
+                "Wrong": {"Type": "Fail", "Error": "Wrong"},
+                "Failed": {"Type": "Fail", "Error": "TrainingFailed", "CausePath": "$.error.Cause"},
+            },
+        }
+    )
     with Engine(dispatch, ["sagemaker:createTrainingJob.sync"]) as engine:
         outcome = run(engine, definition, {})
     assert len(attempts) == 2  # the first try and one retry
@@ -102,7 +131,9 @@ def test_a_state_timeout_tells_the_running_job_to_stop():
         stopped.set()
         raise TaskStopped("killed")
 
-    definition = machine(("Slow", {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync", "TimeoutSeconds": 1}))
+    definition = machine(
+        ("Slow", {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync", "TimeoutSeconds": 1})
+    )
     with Engine(dispatch, ["glue:startJobRun.sync"]) as engine:
         outcome = run(engine, definition, {})
     assert outcome["describe"]["status"] == "FAILED" and outcome["describe"]["error"] == "States.Timeout"
@@ -135,9 +166,17 @@ def test_stopping_the_execution_tells_the_running_job_to_stop(stop_how):
 
 
 def test_lambda_tasks_call_in_process_handlers():
-    definition = machine(("Hello", {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                                    "Parameters": {"FunctionName": "greet", "Payload": {"who.$": "$.who"}},
-                                    "OutputPath": "$.Payload"}))
+    definition = machine(
+        (
+            "Hello",
+            {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "greet", "Payload": {"who.$": "$.who"}},
+                "OutputPath": "$.Payload",
+            },
+        )
+    )
     handlers = {"greet": lambda event: {"greeting": f"hello {event['who']}"}}
     with Engine(lambda *a: None, [], handlers) as engine:
         outcome = run(engine, definition, {"who": "you"})
@@ -152,8 +191,23 @@ def test_a_resource_the_runtime_cannot_serve_is_refused_when_the_machine_is_crea
 
 
 def test_task_resources_are_found_in_nested_branches():
-    nested = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
-        {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync", "End": True}}}]}}}
+    nested = {
+        "StartAt": "P",
+        "States": {
+            "P": {
+                "Type": "Parallel",
+                "End": True,
+                "Branches": [
+                    {
+                        "StartAt": "T",
+                        "States": {
+                            "T": {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync", "End": True}
+                        },
+                    }
+                ],
+            }
+        },
+    }
     assert task_resources(nested) == ["arn:aws:states:::glue:startJobRun.sync"]
     assert resource_key("arn:aws:states:::aws-sdk:s3:getObject") == "aws-sdk:s3:getObject"
 
@@ -162,10 +216,16 @@ def test_the_engine_restores_every_seam_on_exit():
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_factory
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    before = (state_task_factory.state_task_service_for, lambda_eval_utils._invoke_lambda_function,
-              ExecutionWorker._get_evaluation_environment)
+    before = (
+        state_task_factory.state_task_service_for,
+        lambda_eval_utils._invoke_lambda_function,
+        ExecutionWorker._get_evaluation_environment,
+    )
     with Engine(lambda *a: None, []):
         assert state_task_factory.state_task_service_for is not before[0]
-    after = (state_task_factory.state_task_service_for, lambda_eval_utils._invoke_lambda_function,
-             ExecutionWorker._get_evaluation_environment)
+    after = (
+        state_task_factory.state_task_service_for,
+        lambda_eval_utils._invoke_lambda_function,
+        ExecutionWorker._get_evaluation_environment,
+    )
     assert after == before

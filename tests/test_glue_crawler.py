@@ -18,9 +18,11 @@ def test_each_folder_becomes_a_table_with_inferred_columns(services):
     assert start_crawler(services, {"Name": "crawler"}, running_control()) == {}
     catalog = json.loads(services.workspace.path("meta", "p/catalog/tables.json").read_text())
     assert catalog["Database"] == "p_output"
-    assert catalog["Tables"]["predictions"] == {"Location": "s3://out/p/predictions/", "Files": 2,
-                                                "Columns": [{"Name": "col0", "Type": "string"},
-                                                            {"Name": "col1", "Type": "double"}]}
+    assert catalog["Tables"]["predictions"] == {
+        "Location": "s3://out/p/predictions/",
+        "Files": 2,
+        "Columns": [{"Name": "col0", "Type": "string"}, {"Name": "col1", "Type": "double"}],
+    }
 
 
 def test_an_unknown_crawler_is_entity_not_found(services):

@@ -16,14 +16,23 @@ from mlops_pipeline.local.tasks import TaskFailure
 def glue(services):
     for path in GLUE_DIR.glob("*.py"):
         services.workspace.put_file("src", f"glue_transforms/{path.name}", path)
-    define_job(services, "transform", "s3://src/glue_transforms/run_transform.py",
-               {"--LABEL": "attrition", "--ID_COLUMN": "employee_id", "--TRANSFORM_MODULE": "attrition_transform"})
+    define_job(
+        services,
+        "transform",
+        "s3://src/glue_transforms/run_transform.py",
+        {"--LABEL": "attrition", "--ID_COLUMN": "employee_id", "--TRANSFORM_MODULE": "attrition_transform"},
+    )
     return services
 
 
 def arguments(**extra) -> dict:
-    return {"--KIND": "train", "--S3_SOURCE": "s3://store/data/train/a.csv", "--S3_DEST": "s3://extracts/p/t1/",
-            "--extra-py-files": "s3://src/glue_transforms/attrition_transform.py", **extra}
+    return {
+        "--KIND": "train",
+        "--S3_SOURCE": "s3://store/data/train/a.csv",
+        "--S3_DEST": "s3://extracts/p/t1/",
+        "--extra-py-files": "s3://src/glue_transforms/attrition_transform.py",
+        **extra,
+    }
 
 
 def test_a_run_writes_the_extract_and_leaves_the_landed_file_alone(glue, tmp_path):
@@ -33,7 +42,10 @@ def test_a_run_writes_the_extract_and_leaves_the_landed_file_alone(glue, tmp_pat
     assert run["JobRunState"] == "SUCCEEDED" and run["Id"].startswith("jr_")
     assert run["Arguments"]["--LABEL"] == "attrition"  # the job's default arguments
     assert [key for key, _ in glue.workspace.objects("extracts")] == [
-        "p/t1/train/schema.json", "p/t1/train/train.csv", "p/t1/validation/validation.csv"]
+        "p/t1/train/schema.json",
+        "p/t1/train/train.csv",
+        "p/t1/validation/validation.csv",
+    ]
     assert landed.read_bytes() == before
 
 

@@ -83,14 +83,19 @@ def test_empty_file(tmp_path):
 
 def test_header_without_rows(tmp_path):
     (tmp_path / "header.csv").write_text("employee_id,attrition,age\n")
-    failed(run_glue_transform(*glue_args("train", tmp_path / "header.csv", tmp_path / "out")), "has a header but no data rows")
+    failed(
+        run_glue_transform(*glue_args("train", tmp_path / "header.csv", tmp_path / "out")),
+        "has a header but no data rows",
+    )
 
 
 def test_missing_label_in_training_data(landed, tmp_path):
     source, _ = landed
     pd.read_csv(source).drop(columns=["attrition"]).to_csv(tmp_path / "nolabel.csv", index=False)
-    failed(run_glue_transform(*glue_args("train", tmp_path / "nolabel.csv", tmp_path / "out")),
-           "label column 'attrition' is missing from the training file")
+    failed(
+        run_glue_transform(*glue_args("train", tmp_path / "nolabel.csv", tmp_path / "out")),
+        "label column 'attrition' is missing from the training file",
+    )
 
 
 def test_label_values_must_be_binary(landed, tmp_path):
@@ -98,8 +103,10 @@ def test_label_values_must_be_binary(landed, tmp_path):
     frame = pd.read_csv(source, dtype={"attrition": str})
     frame.loc[3, "attrition"] = "yes"
     frame.to_csv(tmp_path / "badlabel.csv", index=False)
-    failed(run_glue_transform(*glue_args("train", tmp_path / "badlabel.csv", tmp_path / "out")),
-           "label 'attrition' must be 0 or 1 on every row; found yes on 1 row(s)")
+    failed(
+        run_glue_transform(*glue_args("train", tmp_path / "badlabel.csv", tmp_path / "out")),
+        "label 'attrition' must be 0 or 1 on every row; found yes on 1 row(s)",
+    )
 
 
 def test_label_in_scoring_data_is_dropped_with_a_warning(tmp_path, demo_extract):
@@ -111,7 +118,9 @@ def test_label_in_scoring_data_is_dropped_with_a_warning(tmp_path, demo_extract)
 
 
 def test_unknown_categories_at_scoring_are_mapped_not_crashed(tmp_path, demo_extract):
-    path = scoring_file(tmp_path, demo_extract, lambda f: f.assign(department=["legal"] * 3 + list(f["department"][3:])))
+    path = scoring_file(
+        tmp_path, demo_extract, lambda f: f.assign(department=["legal"] * 3 + list(f["department"][3:]))
+    )
     schema_path = demo_extract / "extract" / "train" / "schema.json"
     result = run_glue_transform(*glue_args("score", path, tmp_path / "out", SCHEMA_URI=schema_path))
     assert result.returncode == 0, result.stderr
@@ -124,8 +133,10 @@ def test_unknown_categories_at_scoring_are_mapped_not_crashed(tmp_path, demo_ext
 
 def test_non_utf8_bytes(tmp_path):
     (tmp_path / "latin1.csv").write_bytes("employee_id,attrition,city\nE1,0,Zürich\n".encode("latin-1"))
-    failed(run_glue_transform(*glue_args("train", tmp_path / "latin1.csv", tmp_path / "out")),
-           "not UTF-8 (byte 0xfc on line 2); save the file as UTF-8 CSV")
+    failed(
+        run_glue_transform(*glue_args("train", tmp_path / "latin1.csv", tmp_path / "out")),
+        "not UTF-8 (byte 0xfc on line 2); save the file as UTF-8 CSV",
+    )
 
 
 def test_duplicate_ids(landed, tmp_path):
@@ -133,20 +144,26 @@ def test_duplicate_ids(landed, tmp_path):
     frame = pd.read_csv(source, dtype={"employee_id": str})
     frame.loc[5, "employee_id"] = frame.loc[4, "employee_id"]
     frame.to_csv(tmp_path / "dupes.csv", index=False)
-    failed(run_glue_transform(*glue_args("train", tmp_path / "dupes.csv", tmp_path / "out")),
-           f"duplicate 'employee_id' values: {frame.loc[4, 'employee_id']}")
+    failed(
+        run_glue_transform(*glue_args("train", tmp_path / "dupes.csv", tmp_path / "out")),
+        f"duplicate 'employee_id' values: {frame.loc[4, 'employee_id']}",
+    )
 
 
 def test_columns_missing_at_scoring_time_are_named(tmp_path, demo_extract):
     path = scoring_file(tmp_path, demo_extract, lambda f: f.drop(columns=["age", "overtime"]))
     schema = demo_extract / "extract" / "train" / "schema.json"
-    failed(run_glue_transform(*glue_args("score", path, tmp_path / "out", SCHEMA_URI=schema)),
-           "columns the model was trained on are missing: age, overtime")
+    failed(
+        run_glue_transform(*glue_args("score", path, tmp_path / "out", SCHEMA_URI=schema)),
+        "columns the model was trained on are missing: age, overtime",
+    )
 
 
 def test_scoring_without_schema_is_refused(tmp_path, demo_extract):
     path = scoring_file(tmp_path, demo_extract)
-    failed(run_glue_transform(*glue_args("score", path, tmp_path / "out")), "--SCHEMA_URI is required with --KIND score")
+    failed(
+        run_glue_transform(*glue_args("score", path, tmp_path / "out")), "--SCHEMA_URI is required with --KIND score"
+    )
 
 
 def test_missing_arguments_are_named(tmp_path):
@@ -154,8 +171,21 @@ def test_missing_arguments_are_named(tmp_path):
 
 
 def test_options_parse_like_get_resolved_options():
-    argv = ["--job-bookmark-option", "job-bookmark-disable", "--KIND", "train", "--S3_SOURCE=s3://b/k.csv",
-            "--S3_DEST", "s3://x/", "--LABEL", "y", "--ID_COLUMN", "id", "--TRANSFORM_MODULE", "m"]
+    argv = [
+        "--job-bookmark-option",
+        "job-bookmark-disable",
+        "--KIND",
+        "train",
+        "--S3_SOURCE=s3://b/k.csv",
+        "--S3_DEST",
+        "s3://x/",
+        "--LABEL",
+        "y",
+        "--ID_COLUMN",
+        "id",
+        "--TRANSFORM_MODULE",
+        "m",
+    ]
     options = run_transform.resolved_options(argv, run_transform.REQUIRED, run_transform.DEFAULTS)
     assert options["S3_SOURCE"] == "s3://b/k.csv" and options["KIND"] == "train" and options["SEED"] == "42"
 
@@ -173,7 +203,12 @@ def test_s3_io_goes_through_awswrangler(tmp_path, demo_extract, aws_credentials)
             s3.create_bucket(Bucket=bucket)
         s3.put_object(Bucket="landing", Key="data/score/a b.csv", Body=source.read_bytes())
         s3.put_object(Bucket="extracts", Key="p/t1/train/schema.json", Body=schema.read_bytes())
-        args = glue_args("score", "s3://landing/data/score/a b.csv", "s3://extracts/p/s1", SCHEMA_URI="s3://extracts/p/t1/train/schema.json")
+        args = glue_args(
+            "score",
+            "s3://landing/data/score/a b.csv",
+            "s3://extracts/p/s1",
+            SCHEMA_URI="s3://extracts/p/t1/train/schema.json",
+        )
         sys.path.insert(0, str(GLUE_DIR))
         message = run_transform.main(args)
         body = s3.get_object(Bucket="extracts", Key="p/s1/score/score.csv")["Body"].read().decode()
@@ -187,6 +222,10 @@ def test_the_glue_entry_point_writes_the_files_the_layout_names():
     """The Glue job runs without the package, so it spells the extract's files itself; they must agree."""
     from mlops_pipeline import layout
 
-    assert (run_transform.TRAIN_FILE, run_transform.VALIDATION_FILE, run_transform.SCORE_FILE, run_transform.SCHEMA_FILE) == (
-        layout.TRAIN_FILE, layout.VALIDATION_FILE, layout.SCORE_FILE, layout.SCHEMA_FILE)
+    assert (
+        run_transform.TRAIN_FILE,
+        run_transform.VALIDATION_FILE,
+        run_transform.SCORE_FILE,
+        run_transform.SCHEMA_FILE,
+    ) == (layout.TRAIN_FILE, layout.VALIDATION_FILE, layout.SCORE_FILE, layout.SCHEMA_FILE)
     assert (GLUE_DIR / layout.GLUE_ENTRY_SCRIPT).is_file()

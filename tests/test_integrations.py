@@ -65,9 +65,17 @@ def test_a_new_integration_registered_in_the_table_is_the_one_the_engine_calls(s
 
     calls: list = []
     table = IntegrationTable.from_modules([fake_sns_module(calls)])
-    definition = {"StartAt": "Notify", "States": {"Notify": {
-        "Type": "Task", "Resource": "arn:aws:states:::sns:publish", "End": True,
-        "Parameters": {"TopicArn": "arn:aws:sns:us-east-1:123456789012:t", "Message": "hello"}}}}
+    definition = {
+        "StartAt": "Notify",
+        "States": {
+            "Notify": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sns:publish",
+                "End": True,
+                "Parameters": {"TopicArn": "arn:aws:sns:us-east-1:123456789012:t", "Message": "hello"},
+            }
+        },
+    }
     described = run_definition(table, services, definition)
     assert described["status"] == "SUCCEEDED", described
     assert calls == [{"TopicArn": "arn:aws:sns:us-east-1:123456789012:t", "Message": "hello"}]
@@ -76,25 +84,34 @@ def test_a_new_integration_registered_in_the_table_is_the_one_the_engine_calls(s
 
 def test_a_missing_key_that_climbs_with_dots_is_no_such_key_and_the_catch_routes_it(services):
     services.workspace.put_bytes("meta", "secret.json", b"{}")
-    definition = {"StartAt": "Read", "States": {
-        "Read": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
-                 "Parameters": {"Bucket": "meta", "Key": "p/../../meta/secret.json"},
-                 "Catch": [{"ErrorEquals": ["S3.NoSuchKeyException"], "ResultPath": "$.error", "Next": "Missing"}],
-                 "End": True},
-        "Missing": {"Type": "Pass", "End": True}}}
+    definition = {
+        "StartAt": "Read",
+        "States": {
+            "Read": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {"Bucket": "meta", "Key": "p/../../meta/secret.json"},
+                "Catch": [{"ErrorEquals": ["S3.NoSuchKeyException"], "ResultPath": "$.error", "Next": "Missing"}],
+                "End": True,
+            },
+            "Missing": {"Type": "Pass", "End": True},
+        },
+    }
     described = run_definition(default_table(), services, definition)
     assert described["status"] == "SUCCEEDED", described
     assert '"Error":"S3.NoSuchKeyException"' in described["output"].replace(" ", "")
-    written = default_table().dispatch(services, "aws-sdk:s3:putObject",
-                                       {"Bucket": "meta", "Key": "../../escape.json", "Body": "x"}, running_control())
+    written = default_table().dispatch(
+        services, "aws-sdk:s3:putObject", {"Bucket": "meta", "Key": "../../escape.json", "Body": "x"}, running_control()
+    )
     assert written["ETag"] and not (services.workspace.root / "escape.json").exists()
     assert [key for key, _ in services.workspace.objects("meta")] == ["../../escape.json", "secret.json"]
 
 
 def test_a_refusal_inside_an_integration_leaves_as_that_services_error_never_states_runtime(services):
     with pytest.raises(TaskFailure) as refused:
-        default_table().dispatch(services, "aws-sdk:s3:getObject", {"Bucket": "Not_A_Bucket!", "Key": "k"},
-                                 running_control())
+        default_table().dispatch(
+            services, "aws-sdk:s3:getObject", {"Bucket": "Not_A_Bucket!", "Key": "k"}, running_control()
+        )
     assert refused.value.error == "S3.S3Exception" and "invalid bucket name" in refused.value.cause
 
 

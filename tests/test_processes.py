@@ -16,8 +16,12 @@ from mlops_pipeline.local.tasks import TaskControl, TaskStopped
 
 def test_a_job_runs_to_its_exit_status_with_output_in_its_log(tmp_path):
     log = tmp_path / "logs" / "job.log"
-    code = run_job([sys.executable, "-c", "print('hello'); raise SystemExit(3)"], dict(os.environ), log,
-                   TaskControl(running=lambda: True))
+    code = run_job(
+        [sys.executable, "-c", "print('hello'); raise SystemExit(3)"],
+        dict(os.environ),
+        log,
+        TaskControl(running=lambda: True),
+    )
     assert code == 3 and log.read_text().strip() == "hello"
 
 
@@ -25,12 +29,18 @@ def test_a_job_and_its_children_are_killed_when_the_state_ends(tmp_path):
     running = threading.Event()
     running.set()
     pids = []
-    script = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
+    child = "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])"
+    script = f"import subprocess, sys, time; {child}; time.sleep(60)"
     timer = threading.Timer(1.0, running.clear)
     timer.start()
     with pytest.raises(TaskStopped, match="killed pid"):
-        run_job([sys.executable, "-c", script], dict(os.environ), tmp_path / "job.log",
-                TaskControl(running=running.is_set), on_start=pids.append)
+        run_job(
+            [sys.executable, "-c", script],
+            dict(os.environ),
+            tmp_path / "job.log",
+            TaskControl(running=running.is_set),
+            on_start=pids.append,
+        )
     deadline = time.monotonic() + 5
     while live_members(pids[0]) and time.monotonic() < deadline:
         time.sleep(0.1)

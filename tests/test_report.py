@@ -9,7 +9,10 @@ from mlops_pipeline.cli.report import explain_cause
 
 def test_an_embedded_describe_json_is_shown_by_its_failure_reason():
     described = json.dumps({"TrainingJobStatus": "Failed", "FailureReason": "CUDA out of memory"})
-    assert explain_cause(f"Tuning failed with States.TaskFailed: {described}") == "Tuning failed with States.TaskFailed: CUDA out of memory"
+    assert (
+        explain_cause(f"Tuning failed with States.TaskFailed: {described}")
+        == "Tuning failed with States.TaskFailed: CUDA out of memory"
+    )
     glue = json.dumps({"JobRunState": "FAILED", "ErrorMessage": "ERROR: label missing"})
     assert explain_cause(glue) == "ERROR: label missing"
 

@@ -9,7 +9,6 @@ import textwrap
 import time
 
 import pytest
-from rich.console import Console
 
 from conftest import configured, local_project
 from mlops_pipeline.demo_data import write_demo_pair
@@ -19,8 +18,10 @@ from mlops_pipeline.local.stores import Workspace
 
 pytestmark = pytest.mark.slow
 
-FAST = {"tuning": {"max_jobs": 2, "max_parallel_jobs": 2},
-        "retry": {"failed_job_retries": 0, "failed_job_interval_seconds": 1, "interval_seconds": 1}}
+FAST = {
+    "tuning": {"max_jobs": 2, "max_parallel_jobs": 2},
+    "retry": {"failed_job_retries": 0, "failed_job_interval_seconds": 1, "interval_seconds": 1},
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +31,12 @@ def landed(tmp_path_factory):
 
 def runtime_for(config, tmp_path, project=None, events=None):
     project = project or local_project(tmp_path / "project")
-    return LocalRuntime(config, Workspace.resolve(tmp_path / "ws"), project,
-                        on_event=(events.append if events is not None else lambda e: None))
+    return LocalRuntime(
+        config,
+        Workspace.resolve(tmp_path / "ws"),
+        project,
+        on_event=(events.append if events is not None else lambda e: None),
+    )
 
 
 def test_training_then_scoring_publishes_one_prediction_per_row_in_order(example_config, tmp_path, landed):
@@ -77,8 +82,11 @@ CRASHING_TRAIN = textwrap.dedent("""\
 
 
 def test_a_crashing_trainer_is_retried_then_fails_with_its_failure_text(example_config, tmp_path, landed):
-    config = configured(example_config, tuning={"max_jobs": 2, "max_parallel_jobs": 2},
-                        retry={"failed_job_retries": 1, "failed_job_interval_seconds": 1})
+    config = configured(
+        example_config,
+        tuning={"max_jobs": 2, "max_parallel_jobs": 2},
+        retry={"failed_job_retries": 1, "failed_job_interval_seconds": 1},
+    )
     project = local_project(tmp_path / "project", train_program=CRASHING_TRAIN)
     with runtime_for(config, tmp_path, project) as runtime:
         result = runtime.run_file("train", landed[0])
@@ -96,14 +104,18 @@ SLEEPING_TRAIN = textwrap.dedent("""\
 
 
 def test_a_state_timeout_kills_the_trainer(example_config, tmp_path, landed):
-    config = configured(example_config, tuning={"max_jobs": 1, "max_parallel_jobs": 1, "timeout_seconds": 3}, **{
-        "retry": FAST["retry"]})
+    config = configured(
+        example_config, tuning={"max_jobs": 1, "max_parallel_jobs": 1, "timeout_seconds": 3}, **{"retry": FAST["retry"]}
+    )
     project = local_project(tmp_path / "project", train_program=SLEEPING_TRAIN)
     with runtime_for(config, tmp_path, project) as runtime:
         result = runtime.run_file("train", landed[0])
         assert result.error == "TuningFailed" and "States.Timeout" in result.cause
         record = runtime.workspace.root / "services" / "training-jobs"
-        trial = lambda: json.loads(next(record.glob("*.json")).read_text())
+
+        def trial() -> dict:
+            return json.loads(next(record.glob("*.json")).read_text())
+
         pid = trial()["Local"]["Pid"]
         assert eventually(lambda: not alive(pid)), f"trainer {pid} still runs after the state timed out"
         assert eventually(lambda: trial()["TrainingJobStatus"] == "Stopped")
@@ -157,7 +169,10 @@ def test_redrive_after_a_transform_failure_reruns_only_the_failed_part(example_c
     assert failed.error == "BatchTransformFailed" and failed.failed_state == "BatchTransform"
     assert "cannot start: broken" in failed.cause or "exited with status" in failed.cause
     services = runtime.workspace.root / "services"
-    glue_runs, trainings = len(list((services / "glue-job-runs").glob("*"))), len(list((services / "training-jobs").glob("*")))
+    glue_runs, trainings = (
+        len(list((services / "glue-job-runs").glob("*"))),
+        len(list((services / "training-jobs").glob("*"))),
+    )
     (program / "broken").unlink()
     with runtime_for(config, tmp_path, project) as runtime:
         redriven = runtime.redrive(failed.name)
@@ -181,14 +196,18 @@ def test_scoring_landed_while_training_runs_waits_for_the_model(example_config, 
     assert waited, "scoring should have waited for the running training"
 
 
-def test_ending_the_session_stops_running_executions_kills_their_jobs_and_records_them(example_config, tmp_path, landed):
+def test_ending_the_session_stops_running_executions_kills_their_jobs_and_records_them(
+    example_config, tmp_path, landed
+):
     config = configured(example_config, **FAST)
     project = local_project(tmp_path / "project", train_program=SLEEPING_TRAIN)
     with runtime_for(config, tmp_path, project) as runtime:
         runtime.land("train", landed[0])
         name = runtime.watcher().poll()[0]["started"][0]
         records = runtime.workspace.root / "services" / "training-jobs"
-        assert eventually(lambda: any("Pid" in json.loads(p.read_text()).get("Local", {}) for p in records.glob("*.json")))
+        assert eventually(
+            lambda: any("Pid" in json.loads(p.read_text()).get("Local", {}) for p in records.glob("*.json"))
+        )
         pids = [json.loads(p.read_text())["Local"]["Pid"] for p in records.glob("*.json")]
     assert runtime.records.read(name)["status"] == "ABORTED"
     assert runtime.records.read(name)["failed_state"] == "TuneHyperparameters"  # where a redrive resumes

@@ -12,16 +12,25 @@ from mlops_pipeline.local.tasks import TaskFailure
 
 
 def test_put_get_and_copy_round_trip(services):
-    put = put_object(services, {"Bucket": "meta", "Key": "p/latest.json", "Body": json.dumps({"a": 1})}, running_control())
+    put = put_object(
+        services, {"Bucket": "meta", "Key": "p/latest.json", "Body": json.dumps({"a": 1})}, running_control()
+    )
     got = get_object(services, {"Bucket": "meta", "Key": "p/latest.json"}, running_control())
     assert json.loads(got["Body"]) == {"a": 1} and got["ETag"] == put["ETag"] and got["ContentLength"] == 8
-    copied = copy_object(services, {"Bucket": "out", "Key": "x/y.json", "CopySource": "meta/p/latest.json"}, running_control())
+    copied = copy_object(
+        services, {"Bucket": "out", "Key": "x/y.json", "CopySource": "meta/p/latest.json"}, running_control()
+    )
     assert copied["CopyObjectResult"]["ETag"] == put["ETag"]
     assert head_object(services, {"Bucket": "out", "Key": "x/y.json"}, running_control())["ContentLength"] == 8
 
 
-@pytest.mark.parametrize("call, params", [(get_object, {"Bucket": "meta", "Key": "none.json"}),
-                                          (copy_object, {"Bucket": "out", "Key": "k", "CopySource": "meta/none.json"})])
+@pytest.mark.parametrize(
+    "call, params",
+    [
+        (get_object, {"Bucket": "meta", "Key": "none.json"}),
+        (copy_object, {"Bucket": "out", "Key": "k", "CopySource": "meta/none.json"}),
+    ],
+)
 def test_a_missing_key_is_no_such_key_as_step_functions_names_it(services, call, params):
     with pytest.raises(TaskFailure, match="The specified key does not exist") as failure:
         call(services, params, running_control())

@@ -21,13 +21,26 @@ DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed
 ROLE = "arn:aws:iam::123456789012:role/states"
 
 
-def record(key: str, *, bucket="feature-store", size=100, etag="abc123", version=None, sequencer="0055AED6DCD90281E5",
-           event="ObjectCreated:Put", encode=True) -> dict:
+def record(
+    key: str,
+    *,
+    bucket="feature-store",
+    size=100,
+    etag="abc123",
+    version=None,
+    sequencer="0055AED6DCD90281E5",
+    event="ObjectCreated:Put",
+    encode=True,
+) -> dict:
     obj = {"key": quote_plus(key) if encode else key, "size": size, "eTag": etag, "sequencer": sequencer}
     if version:
         obj["versionId"] = version
-    return {"eventSource": "aws:s3", "eventName": event, "eventTime": "2026-11-24T10:00:00.000Z",
-            "s3": {"bucket": {"name": bucket}, "object": obj}}
+    return {
+        "eventSource": "aws:s3",
+        "eventName": event,
+        "eventTime": "2026-11-24T10:00:00.000Z",
+        "s3": {"bucket": {"name": bucket}, "object": obj},
+    }
 
 
 def event(*records) -> dict:
@@ -38,7 +51,9 @@ def event(*records) -> dict:
 def sfn(aws_credentials):
     with mock_aws():
         client = boto3.client("stepfunctions", region_name="us-east-1")
-        training = client.create_state_machine(name="p-training", definition=DEFINITION, roleArn=ROLE)["stateMachineArn"]
+        training = client.create_state_machine(name="p-training", definition=DEFINITION, roleArn=ROLE)[
+            "stateMachineArn"
+        ]
         scoring = client.create_state_machine(name="p-scoring", definition=DEFINITION, roleArn=ROLE)["stateMachineArn"]
         yield client, Settings(training_arn=training, scoring_arn=scoring)
 
@@ -56,7 +71,9 @@ def test_training_and_scoring_files_start_their_state_machines(sfn):
     assert training["name"].startswith("train-jan-") and scoring["name"].startswith("score-feb-")
     payload = json.loads(client.describe_execution(executionArn=training["executionArn"])["input"])
     assert payload["bucket"] == "feature-store" and payload["key"] == "data/train/jan.csv"
-    assert payload["size"] == 100 and payload["etag"] == "abc123" and payload["event_time"] == "2026-11-24T10:00:00.000Z"
+    assert (
+        payload["size"] == 100 and payload["etag"] == "abc123" and payload["event_time"] == "2026-11-24T10:00:00.000Z"
+    )
     assert len(payload["job_stem"]) == 12 and payload["job_stem"].startswith("t")
 
 
@@ -92,8 +109,16 @@ def test_a_new_version_of_the_same_key_gets_a_new_execution(sfn):
     assert len(executions(client, settings.training_arn)) == 2
 
 
-@pytest.mark.parametrize("key", ["data/score/a b.csv", "data/score/c++.csv", "data/score/50%.csv",
-                                 "data/score/x (1).csv", "data/score/données.csv"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "data/score/a b.csv",
+        "data/score/c++.csv",
+        "data/score/50%.csv",
+        "data/score/x (1).csv",
+        "data/score/données.csv",
+    ],
+)
 def test_keys_are_decoded_exactly_once(sfn, key):
     client, settings = sfn
     summary = handle_event(event(record(key)), client, settings)
@@ -113,7 +138,9 @@ def test_execution_names_are_safe_and_bounded():
 
 def test_test_event_has_no_records_and_is_ignored(sfn):
     client, settings = sfn
-    summary = handle_event({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "feature-store"}, client, settings)
+    summary = handle_event(
+        {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "feature-store"}, client, settings
+    )
     assert summary == {"started": [], "duplicate": [], "ignored": [], "rejected": []}
 
 
@@ -142,7 +169,9 @@ def test_objects_the_pipeline_writes_are_ignored(sfn):
     assert summary["ignored"][0]["reason"] == "written by the pipeline itself"
 
 
-@pytest.mark.parametrize("broken, field", [("bucket", "s3.bucket.name"), ("key", "s3.object.key"), ("event", "eventName")])
+@pytest.mark.parametrize(
+    "broken, field", [("bucket", "s3.bucket.name"), ("key", "s3.object.key"), ("event", "eventName")]
+)
 def test_malformed_record_is_rejected_without_blocking_the_others(sfn, broken, field, caplog):
     client, settings = sfn
     bad = record("data/train/bad.csv")
@@ -180,7 +209,9 @@ def test_throttling_and_5xx_are_retried_with_backoff():
     stubber.add_response("start_execution", {"executionArn": "arn:x", "startDate": "2026-01-01T00:00:00Z"})
     delays = []
     with stubber:
-        summary = handle_event(event(record("data/train/a.csv")), client, Settings("arn:t", "arn:s"), sleep=delays.append)
+        summary = handle_event(
+            event(record("data/train/a.csv")), client, Settings("arn:t", "arn:s"), sleep=delays.append
+        )
     assert len(summary["started"]) == 1 and len(delays) == 2
     assert 0 <= delays[0] <= s3_landing.BASE_DELAY_SECONDS and 0 <= delays[1] <= 2 * s3_landing.BASE_DELAY_SECONDS
 
@@ -192,17 +223,25 @@ def test_other_errors_raise_so_lambda_retries_and_the_dlq_sees_them():
 
 
 def test_settings_from_environment():
-    settings = Settings.from_env({"TRAINING_STATE_MACHINE_ARN": "t", "SCORING_STATE_MACHINE_ARN": "s",
-                                  "ACCEPTED_SUFFIXES": ".csv, .CSV.gz", "TRAINING_PREFIX": "in/train/"})
+    settings = Settings.from_env(
+        {
+            "TRAINING_STATE_MACHINE_ARN": "t",
+            "SCORING_STATE_MACHINE_ARN": "s",
+            "ACCEPTED_SUFFIXES": ".csv, .CSV.gz",
+            "TRAINING_PREFIX": "in/train/",
+        }
+    )
     assert settings.accepted_suffixes == (".csv", ".CSV.gz") and settings.training_prefix == "in/train/"
     with pytest.raises(RuntimeError, match="set TRAINING_STATE_MACHINE_ARN, SCORING_STATE_MACHINE_ARN"):
         Settings.from_env({})
 
 
 def test_handler_imports_only_the_standard_library_and_boto3():
-    code = ("import sys\nimport mlops_pipeline.handlers.s3_landing\n"
-            "heavy = {'pandas', 'sagemaker', 'stepfunctions', 'moto', 'numpy', 'pydantic', 'click'}\n"
-            "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))")
+    code = (
+        "import sys\nimport mlops_pipeline.handlers.s3_landing\n"
+        "heavy = {'pandas', 'sagemaker', 'stepfunctions', 'moto', 'numpy', 'pydantic', 'click'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
 
@@ -213,12 +252,21 @@ def test_lambda_zip_holds_only_the_handler_and_imports_in_a_bare_interpreter(tmp
     archive = build(tmp_path / "landing_handler.zip")
     with zipfile.ZipFile(archive) as opened:
         names = sorted(opened.namelist())
-    assert names == ["mlops_pipeline/__init__.py", "mlops_pipeline/handlers/__init__.py",
-                     "mlops_pipeline/handlers/s3_landing.py", "mlops_pipeline/layout.py", "mlops_pipeline/naming.py"]
-    code = ("import sys\nsys.path[:] = [p for p in sys.path if 'site-packages' not in p and p not in ('', '.')]\n"
-            f"sys.path.insert(0, {str(archive)!r})\n"
-            "import mlops_pipeline.handlers.s3_landing as h\n"
-            "print(h.lambda_handler.__name__, h.__file__)")
-    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert names == [
+        "mlops_pipeline/__init__.py",
+        "mlops_pipeline/handlers/__init__.py",
+        "mlops_pipeline/handlers/s3_landing.py",
+        "mlops_pipeline/layout.py",
+        "mlops_pipeline/naming.py",
+    ]
+    code = (
+        "import sys\nsys.path[:] = [p for p in sys.path if 'site-packages' not in p and p not in ('', '.')]\n"
+        f"sys.path.insert(0, {str(archive)!r})\n"
+        "import mlops_pipeline.handlers.s3_landing as h\n"
+        "print(h.lambda_handler.__name__, h.__file__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert "lambda_handler" in result.stdout and "landing_handler.zip" in result.stdout

@@ -8,7 +8,11 @@ import tarfile
 import pytest
 
 from conftest import running_control, stage_extract, training_request
-from mlops_pipeline.local.integrations.sagemaker_training import create_training_job_sync, describe_training_job, parse_metrics
+from mlops_pipeline.local.integrations.sagemaker_training import (
+    create_training_job_sync,
+    describe_training_job,
+    parse_metrics,
+)
 from mlops_pipeline.local.tasks import TaskFailure
 
 
@@ -45,7 +49,9 @@ def test_a_name_used_before_is_refused_with_resource_in_use(services, demo_extra
 def test_an_image_without_a_local_container_is_a_clear_error(services, demo_extract):
     request = training_request(stage_extract(services, demo_extract))
     request["AlgorithmSpecification"]["TrainingImage"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/lightgbm:2"
-    with pytest.raises(TaskFailure, match=r"image .*lightgbm:2: no local container .*containers/lightgbm/program.*byo-xgboost"):
+    with pytest.raises(
+        TaskFailure, match=r"image .*lightgbm:2: no local container .*containers/lightgbm/program.*byo-xgboost"
+    ):
         create_training_job_sync(services, request, running_control())
 
 
@@ -56,6 +62,7 @@ def test_an_empty_channel_is_a_clear_error(services):
 
 def test_metrics_follow_sagemakers_rule_last_match_wins():
     log = "roc_auc: 0.5\nepoch 2\nroc_auc: 0.75\nlogloss: nan-ish\n"
-    metrics = parse_metrics(log, [{"Name": "roc_auc", "Regex": r"roc_auc: ([0-9.]+)"},
-                                  {"Name": "logloss", "Regex": r"logloss: ([0-9.]+)"}])
+    metrics = parse_metrics(
+        log, [{"Name": "roc_auc", "Regex": r"roc_auc: ([0-9.]+)"}, {"Name": "logloss", "Regex": r"logloss: ([0-9.]+)"}]
+    )
     assert [(m["MetricName"], m["Value"]) for m in metrics] == [("roc_auc", 0.75)]

@@ -27,19 +27,37 @@ def model(services, trained_model):
     with tarfile.open(archive, "w:gz") as tar:
         for path in trained_model.iterdir():
             tar.add(path, arcname=path.name)
-    create_model(services, {"ModelName": "m-1", "PrimaryContainer": {"Image": IMAGE,
-                                                                     "ModelDataUrl": "s3://attrition-model/m/model.tar.gz"}},
-                 running_control())
+    create_model(
+        services,
+        {
+            "ModelName": "m-1",
+            "PrimaryContainer": {"Image": IMAGE, "ModelDataUrl": "s3://attrition-model/m/model.tar.gz"},
+        },
+        running_control(),
+    )
     return "m-1"
 
 
 def transform_request(name: str = "tj-1", **overrides) -> dict:
-    return {"TransformJobName": name, "ModelName": "m-1", "BatchStrategy": "MultiRecord", "MaxPayloadInMB": 1,
-            "MaxConcurrentTransforms": 2,
-            "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://attrition-extracts/s1/score/"}},
-                               "ContentType": "text/csv", "SplitType": "Line"},
-            "TransformOutput": {"S3OutputPath": "s3://attrition-output/s1/transform/", "Accept": "text/csv", "AssembleWith": "Line"},
-            "DataProcessing": {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"}, **overrides}
+    return {
+        "TransformJobName": name,
+        "ModelName": "m-1",
+        "BatchStrategy": "MultiRecord",
+        "MaxPayloadInMB": 1,
+        "MaxConcurrentTransforms": 2,
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://attrition-extracts/s1/score/"}},
+            "ContentType": "text/csv",
+            "SplitType": "Line",
+        },
+        "TransformOutput": {
+            "S3OutputPath": "s3://attrition-output/s1/transform/",
+            "Accept": "text/csv",
+            "AssembleWith": "Line",
+        },
+        "DataProcessing": {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,-1]"},
+        **overrides,
+    }
 
 
 def test_every_scoring_row_gets_its_id_and_probability_in_input_order(services, model, demo_extract):
@@ -91,8 +109,10 @@ def test_a_line_over_the_payload_limit_is_named(tmp_path):
         list(mini_batches(source, {"MaxPayloadInMB": 1}))
 
 
-@pytest.mark.parametrize("expression, expected", [(None, b"a,b,c"), ("$", b"a,b,c"), ("$[1:]", b"b,c"), ("$[0,-1]", b"a,c"),
-                                                  ("$[1]", b"b"), ("$[:-1]", b"a,b")])
+@pytest.mark.parametrize(
+    "expression, expected",
+    [(None, b"a,b,c"), ("$", b"a,b,c"), ("$[1:]", b"b,c"), ("$[0,-1]", b"a,c"), ("$[1]", b"b"), ("$[:-1]", b"a,b")],
+)
 def test_csv_filters_select_fields_like_sagemaker(expression, expected):
     assert apply_filter(b"a,b,c", expression) == expected
 

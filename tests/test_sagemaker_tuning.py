@@ -9,7 +9,13 @@ import optuna
 import pytest
 
 from conftest import running_control, stage_extract, training_request
-from mlops_pipeline.local.integrations.sagemaker_tuning import _trial_count, create_tuning_job_sync, grid, sampler_for, suggest
+from mlops_pipeline.local.integrations.sagemaker_tuning import (
+    _trial_count,
+    create_tuning_job_sync,
+    grid,
+    sampler_for,
+    suggest,
+)
 from mlops_pipeline.local.tasks import TaskFailure
 
 
@@ -18,13 +24,16 @@ def tuning_request(prefix: str, ranges: dict, jobs: int = 3, parallel: int = 2, 
     return {
         "HyperParameterTuningJobName": "tune-1",
         "HyperParameterTuningJobConfig": {
-            "Strategy": strategy, "RandomSeed": 3,
+            "Strategy": strategy,
+            "RandomSeed": 3,
             "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "roc_auc"},
             "ResourceLimits": {"MaxNumberOfTrainingJobs": jobs, "MaxParallelTrainingJobs": parallel},
             "ParameterRanges": ranges,
         },
-        "TrainingJobDefinition": {"StaticHyperParameters": definition["HyperParameters"],
-                                  **{k: definition[k] for k in ("AlgorithmSpecification", "InputDataConfig", "OutputDataConfig")}},
+        "TrainingJobDefinition": {
+            "StaticHyperParameters": definition["HyperParameters"],
+            **{k: definition[k] for k in ("AlgorithmSpecification", "InputDataConfig", "OutputDataConfig")},
+        },
     }
 
 
@@ -32,11 +41,18 @@ def test_a_tuning_job_runs_every_trial_and_names_the_best(services, demo_extract
     prefix = stage_extract(services, demo_extract)
     events = []
     services.notify = events.append
-    ranges = {"IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "2", "MaxValue": "5", "ScalingType": "Auto"}]}
+    ranges = {
+        "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "2", "MaxValue": "5", "ScalingType": "Auto"}]
+    }
     job = create_tuning_job_sync(services, tuning_request(prefix, ranges), running_control())
     assert job["HyperParameterTuningJobStatus"] == "Completed"
-    assert job["TrainingJobStatusCounters"] == {"Completed": 3, "InProgress": 0, "RetryableError": 0,
-                                                "NonRetryableError": 0, "Stopped": 0}
+    assert job["TrainingJobStatusCounters"] == {
+        "Completed": 3,
+        "InProgress": 0,
+        "RetryableError": 0,
+        "NonRetryableError": 0,
+        "Stopped": 0,
+    }
     best = job["BestTrainingJob"]
     assert best["TrainingJobName"].startswith("tune-1-") and len(best["TrainingJobName"]) == len("tune-1-001-12345678")
     assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == max(e.objective for e in events)
@@ -58,7 +74,10 @@ def test_failed_trials_do_not_fail_the_tuning_job_unless_all_fail(services, demo
         create_tuning_job_sync(services, request, running_control())
     described = json.loads(failure.value.cause)
     assert described["HyperParameterTuningJobStatus"] == "Failed"
-    assert described["FailureReason"].startswith("All 1 training jobs failed. tune-2-001-") and "grow_policy" in described["FailureReason"]
+    assert (
+        described["FailureReason"].startswith("All 1 training jobs failed. tune-2-001-")
+        and "grow_policy" in described["FailureReason"]
+    )
 
 
 def sample(ranges: dict, trials: int = 200) -> list[dict]:
@@ -73,12 +92,17 @@ def sample(ranges: dict, trials: int = 200) -> list[dict]:
 
 
 def test_scaling_types_sample_where_sagemaker_would():
-    ranges = {"ContinuousParameterRanges": [
-        {"Name": "lin", "MinValue": "0", "MaxValue": "1", "ScalingType": "Linear"},
-        {"Name": "log", "MinValue": "0.001", "MaxValue": "1", "ScalingType": "Logarithmic"},
-        {"Name": "rev", "MinValue": "0.9", "MaxValue": "0.9999", "ScalingType": "ReverseLogarithmic"}],
-        "IntegerParameterRanges": [{"Name": "depth", "MinValue": "1", "MaxValue": "1000", "ScalingType": "Logarithmic"}],
-        "CategoricalParameterRanges": [{"Name": "kind", "Values": ["a", "b"]}]}
+    ranges = {
+        "ContinuousParameterRanges": [
+            {"Name": "lin", "MinValue": "0", "MaxValue": "1", "ScalingType": "Linear"},
+            {"Name": "log", "MinValue": "0.001", "MaxValue": "1", "ScalingType": "Logarithmic"},
+            {"Name": "rev", "MinValue": "0.9", "MaxValue": "0.9999", "ScalingType": "ReverseLogarithmic"},
+        ],
+        "IntegerParameterRanges": [
+            {"Name": "depth", "MinValue": "1", "MaxValue": "1000", "ScalingType": "Logarithmic"}
+        ],
+        "CategoricalParameterRanges": [{"Name": "kind", "Values": ["a", "b"]}],
+    }
     values = sample(ranges)
     logs = [math.log10(float(v["log"])) for v in values]
     reverse = [float(v["rev"]) for v in values]
@@ -90,11 +114,19 @@ def test_scaling_types_sample_where_sagemaker_would():
 
 
 def test_strategies_map_to_optuna_samplers_and_grid_runs_every_combination():
-    ranges = {"CategoricalParameterRanges": [{"Name": "a", "Values": ["1", "2", "3"]}, {"Name": "b", "Values": ["x", "y"]}]}
+    ranges = {
+        "CategoricalParameterRanges": [{"Name": "a", "Values": ["1", "2", "3"]}, {"Name": "b", "Values": ["x", "y"]}]
+    }
     assert isinstance(sampler_for({"Strategy": "Bayesian"}), optuna.samplers.TPESampler)
     assert isinstance(sampler_for({"Strategy": "Random"}), optuna.samplers.RandomSampler)
-    assert grid({"ParameterRanges": ranges}) == [{"a": "1", "b": "x"}, {"a": "1", "b": "y"}, {"a": "2", "b": "x"},
-                                                 {"a": "2", "b": "y"}, {"a": "3", "b": "x"}, {"a": "3", "b": "y"}]
+    assert grid({"ParameterRanges": ranges}) == [
+        {"a": "1", "b": "x"},
+        {"a": "1", "b": "y"},
+        {"a": "2", "b": "x"},
+        {"a": "2", "b": "y"},
+        {"a": "3", "b": "x"},
+        {"a": "3", "b": "y"},
+    ]
     assert _trial_count({"Strategy": "Grid", "ParameterRanges": ranges, "ResourceLimits": {}}) == 6
     with pytest.raises(TaskFailure, match="unsupported tuning strategy 'Hyperband'"):
         sampler_for({"Strategy": "Hyperband"})

@@ -19,8 +19,9 @@ def test_running_executions_are_listed_with_aws_field_names(services):
         services.sfn = engine.client
         arn = engine.create_state_machine("p-training", WAITING, "arn:aws:iam::123456789012:role/x")
         engine.start_execution(arn, "train-1", {})
-        listed = list_executions(services, {"StateMachineArn": arn, "StatusFilter": "RUNNING", "MaxResults": 1},
-                                 running_control())
+        listed = list_executions(
+            services, {"StateMachineArn": arn, "StatusFilter": "RUNNING", "MaxResults": 1}, running_control()
+        )
         engine.stop(engine.client.list_executions(stateMachineArn=arn)["executions"][0]["executionArn"])
         with pytest.raises(TaskFailure) as missing:
             list_executions(services, {"StateMachineArn": arn.replace("p-training", "nope")}, running_control())

@@ -25,16 +25,37 @@ def test_the_workspace_comes_from_the_flag_then_the_environment_then_the_default
     assert Workspace.resolve().root == tmp_path / ".mlops"
 
 
-@pytest.mark.parametrize("uri, message", [("/local/file", "not an s3:// URI"), ("s3:///key", "without a bucket"),
-                                          ("s3://../other/x", "invalid bucket name")])
+@pytest.mark.parametrize(
+    "uri, message",
+    [
+        ("/local/file", "not an s3:// URI"),
+        ("s3:///key", "without a bucket"),
+        ("s3://../other/x", "invalid bucket name"),
+    ],
+)
 def test_bad_uris_are_rejected_with_the_uri_named(tmp_path, uri, message):
     with pytest.raises(PipelineError, match=message):
         Workspace.resolve(tmp_path).path_of(uri)
     assert parse_s3_uri("s3://b/k/x") == ("b", "k/x")
 
 
-LEGAL_KEYS = ["../other/x", "a/../../b", "./x", "..", "a//b", "dir/", "/lead", "100%/25", "%+x", ".hidden",
-              "train [v2].csv", "données/été.csv", "tab\tand\nnewline", "k" * 1024, "é/" + "é" * 400]
+LEGAL_KEYS = [
+    "../other/x",
+    "a/../../b",
+    "./x",
+    "..",
+    "a//b",
+    "dir/",
+    "/lead",
+    "100%/25",
+    "%+x",
+    ".hidden",
+    "train [v2].csv",
+    "données/été.csv",
+    "tab\tand\nnewline",
+    "k" * 1024,
+    "é/" + "é" * 400,
+]
 
 
 @pytest.mark.parametrize("key", LEGAL_KEYS, ids=range(len(LEGAL_KEYS)))

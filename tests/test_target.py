@@ -13,9 +13,14 @@ from mlops_pipeline.target import TERRAFORM_OUTPUT_KEYS, local_target, read_terr
 
 def test_local_target_names_six_distinct_stores():
     target = local_target("attrition")
-    buckets = {target.bucket(s) for s in ("feature_store", "source_repository", "extracts", "model", "metadata", "output")}
+    buckets = {
+        target.bucket(s) for s in ("feature_store", "source_repository", "extracts", "model", "metadata", "output")
+    }
     assert len(buckets) == 6 and all(b.startswith("attrition-") for b in buckets)
-    assert target.state_machine_arn("attrition-training") == "arn:aws:states:us-east-1:123456789012:stateMachine:attrition-training"
+    assert (
+        target.state_machine_arn("attrition-training")
+        == "arn:aws:states:us-east-1:123456789012:stateMachine:attrition-training"
+    )
 
 
 def test_outputs_file_round_trip(tmp_path):

@@ -66,15 +66,22 @@ def statements_of(tf, reference: str) -> list[dict]:
 def test_terraform_files_are_formatted():
     terraform = shutil.which("terraform")
     assert terraform, "terraform is needed (README: Python 3.11, make, git and Terraform)"
-    result = subprocess.run([terraform, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM)], capture_output=True, text=True)
+    result = subprocess.run(
+        [terraform, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_checkov_finds_no_failed_check_and_every_skip_says_why(tmp_path):
     checkov = str(Path(os.environ.get("CHECKOV") or REPO / ".venv-checkov" / "bin" / "checkov").absolute())
     assert Path(checkov).exists(), f"{checkov} is missing: `make test` installs checkov in .venv-checkov"
-    result = subprocess.run([checkov, "-d", str(TERRAFORM), "--framework", "terraform", "--skip-download", "--compact",
-                             "-o", "json"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    result = subprocess.run(
+        [checkov, "-d", str(TERRAFORM), "--framework", "terraform", "--skip-download", "--compact", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     report = json.loads(result.stdout)
     results = report["results"]
     failed = [f"{c['check_id']} {c['resource']} ({c['file_path']})" for c in results["failed_checks"]]
@@ -92,9 +99,14 @@ def test_every_bucket_is_encrypted_versioned_private_and_tls_only(tf):
         assert algorithm in ("aws:kms", "AES256"), bucket
         assert resources["aws_s3_bucket_versioning"][bucket]["versioning_configuration"][0]["status"] == "Enabled"
         block = resources["aws_s3_bucket_public_access_block"][bucket]
-        assert all(block[flag] is True for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls",
-                                                     "restrict_public_buckets")), bucket
-        assert resources["aws_s3_bucket_ownership_controls"][bucket]["rule"][0]["object_ownership"] == "BucketOwnerEnforced"
+        assert all(
+            block[flag] is True
+            for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+        ), bucket
+        assert (
+            resources["aws_s3_bucket_ownership_controls"][bucket]["rule"][0]["object_ownership"]
+            == "BucketOwnerEnforced"
+        )
         policy = resources["aws_s3_bucket_policy"][bucket]["policy"]
         denies = [s for s in statements_of(tf, policy) if s.get("effect") == "Deny"]
         conditions = {(c["test"], c["variable"], c["values"][0]) for s in denies for c in s.get("condition", [])}
@@ -107,7 +119,10 @@ def test_stores_use_the_customer_managed_key_with_rotation(tf):
     key = tf["resource"]["aws_kms_key"]["pipeline"]
     assert key["enable_key_rotation"] is True
     store = tf["resource"]["aws_s3_bucket_server_side_encryption_configuration"]["store"]
-    assert store["rule"][0]["apply_server_side_encryption_by_default"][0]["kms_master_key_id"] == "${aws_kms_key.pipeline.arn}"
+    assert (
+        store["rule"][0]["apply_server_side_encryption_by_default"][0]["kms_master_key_id"]
+        == "${aws_kms_key.pipeline.arn}"
+    )
 
 
 def test_no_statement_grants_a_wildcard_action(tf):
@@ -123,11 +138,15 @@ def test_star_resources_are_only_where_aws_requires_them(tf):
     for document, statements in policy_documents(tf).items():
         for statement in statements:
             if "*" in statement.get("resources", []) and statement.get("effect", "Allow") == "Allow":
-                assert document == "kms" or statement["sid"].endswith("AwsRequiresStar"), f"{document}: {statement.get('sid')}"
+                assert document == "kms" or statement["sid"].endswith("AwsRequiresStar"), (
+                    f"{document}: {statement.get('sid')}"
+                )
 
 
 def test_pass_role_is_conditioned_and_only_passes_the_sagemaker_or_glue_role(tf):
-    passing = [s for statements in policy_documents(tf).values() for s in statements if "iam:PassRole" in s.get("actions", [])]
+    passing = [
+        s for statements in policy_documents(tf).values() for s in statements if "iam:PassRole" in s.get("actions", [])
+    ]
     assert passing
     for statement in passing:
         assert {c["variable"] for c in statement.get("condition", [])} == {"iam:PassedToService"}
@@ -192,9 +211,23 @@ def test_deploy_accepts_an_outputs_file_with_exactly_the_declared_outputs(tf, tm
         s3 = boto3.client("s3", region_name="us-east-1")
         for bucket in (values.source_repository_bucket, values.metadata_bucket):
             s3.create_bucket(Bucket=bucket)
-        result = CliRunner().invoke(main, ["deploy", "--workflow", str(EXAMPLE_WORKFLOW), "--tf-outputs", str(tmp_path / "outputs.json"),
-                                           "--glue-dir", str(REPO / "glue_transforms")], catch_exceptions=False)
-        machines = {m["name"] for m in boto3.client("stepfunctions", region_name="us-east-1").list_state_machines()["stateMachines"]}
+        result = CliRunner().invoke(
+            main,
+            [
+                "deploy",
+                "--workflow",
+                str(EXAMPLE_WORKFLOW),
+                "--tf-outputs",
+                str(tmp_path / "outputs.json"),
+                "--glue-dir",
+                str(REPO / "glue_transforms"),
+            ],
+            catch_exceptions=False,
+        )
+        machines = {
+            m["name"]
+            for m in boto3.client("stepfunctions", region_name="us-east-1").list_state_machines()["stateMachines"]
+        }
     assert result.exit_code == 0, result.output
     assert machines == {"attrition-training", "attrition-scoring"}
 
@@ -211,9 +244,14 @@ def test_every_store_path_terraform_grants_or_configures_is_one_the_layout_owns(
             store = arn_store or uri_store
             relative = tail.replace("${var.pipeline_name}", "attrition").removesuffix("*")
             found.append((path.name, store, relative))
-            assert relative in prefixes[store], f"{path.name}: {store} path {relative!r} is not in layout.store_prefixes"
+            assert relative in prefixes[store], (
+                f"{path.name}: {store} path {relative!r} is not in layout.store_prefixes"
+            )
     assert {(store, relative) for _, store, relative in found} >= {
-        ("feature_store", ""), ("source_repository", f"{layout.GLUE_SCRIPTS_PREFIX}{layout.GLUE_ENTRY_SCRIPT}"),
-        ("metadata", layout.models_prefix("attrition")), ("output", layout.predictions_prefix("attrition"))}
+        ("feature_store", ""),
+        ("source_repository", f"{layout.GLUE_SCRIPTS_PREFIX}{layout.GLUE_ENTRY_SCRIPT}"),
+        ("metadata", layout.models_prefix("attrition")),
+        ("output", layout.predictions_prefix("attrition")),
+    }
     assert tf["variable"]["training_prefix"]["default"] == layout.TRAINING_PREFIX
     assert tf["variable"]["scoring_prefix"]["default"] == layout.SCORING_PREFIX

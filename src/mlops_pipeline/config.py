@@ -86,7 +86,9 @@ class ModelSettings(_Settings):
     @classmethod
     def _image_has_tag(cls, value: str) -> str:
         if ":" not in value.rsplit("/", 1)[-1] and "@" not in value:
-            raise ValueError(f"image {value!r} needs a tag (ECR repositories here use immutable tags), e.g. {value}:1.0")
+            raise ValueError(
+                f"image {value!r} needs a tag (ECR repositories here use immutable tags), e.g. {value}:1.0"
+            )
         return value
 
     @field_validator("metrics")
@@ -239,7 +241,9 @@ class PipelineConfig(_Settings):
     scoring_wait_seconds: int = Field(
         default=3600, ge=0, le=86400, description="How long scoring waits for a running training to approve a model."
     )
-    scoring_poll_seconds: int = Field(default=60, ge=1, le=3600, description="How often scoring checks on that training.")
+    scoring_poll_seconds: int = Field(
+        default=60, ge=1, le=3600, description="How often scoring checks on that training."
+    )
 
     @field_validator("name")
     @classmethod
@@ -257,7 +261,10 @@ class PipelineConfig(_Settings):
     @model_validator(mode="after")
     def _metrics_known(self) -> "PipelineConfig":
         known = self.model.metrics
-        for field, metric in (("tuning.objective_metric", self.tuning.objective_metric), ("quality_gate.metric", self.gate_metric)):
+        for field, metric in (
+            ("tuning.objective_metric", self.tuning.objective_metric),
+            ("quality_gate.metric", self.gate_metric),
+        ):
             if metric not in known:
                 raise ValueError(f"{field} {metric!r} is not one of the model's metrics: {', '.join(known)}")
         if self.gate_metric in PROBABILITY_METRICS and not 0 <= self.quality_gate.threshold <= 1:
@@ -308,5 +315,7 @@ def _is_union_tag(part: object) -> bool:
 
 def _line_in(path: Path, error: BaseException) -> str:
     """``:LINE`` of the deepest frame inside the workflow file, so the user can jump there."""
-    lines = [f.lineno for f in traceback.extract_tb(error.__traceback__) if Path(f.filename).resolve() == path.resolve()]
+    lines = [
+        f.lineno for f in traceback.extract_tb(error.__traceback__) if Path(f.filename).resolve() == path.resolve()
+    ]
     return f":{lines[-1]}" if lines else ""

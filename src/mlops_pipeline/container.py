@@ -42,14 +42,24 @@ def training_environment(root: Path, channels: dict[str, Path]) -> dict[str, str
     return env
 
 
-def run_training(program_dir: Path, root: Path, hyperparameters: dict[str, str], channels: dict[str, Path],
-                 timeout: float | None = None) -> subprocess.CompletedProcess:
+def run_training(
+    program_dir: Path,
+    root: Path,
+    hyperparameters: dict[str, str],
+    channels: dict[str, Path],
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess:
     """Run ``train`` once: hyperparameters written as SageMaker does (all strings), output captured."""
     config_dir = root / "input" / "config"
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-    return subprocess.run([sys.executable, str(program_dir / "train")], env=training_environment(root, channels),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(program_dir / "train")],
+        env=training_environment(root, channels),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @dataclass
@@ -76,16 +86,36 @@ class InferenceServer:
         self.stop()
 
 
-def start_server(program_dir: Path, model_dir: Path, log_path: Path, *, workers: int = 2,
-                 max_payload_mb: int = 6, ready_timeout: float = 60.0, extra_env: dict | None = None) -> InferenceServer:
+def start_server(
+    program_dir: Path,
+    model_dir: Path,
+    log_path: Path,
+    *,
+    workers: int = 2,
+    max_payload_mb: int = 6,
+    ready_timeout: float = 60.0,
+    extra_env: dict | None = None,
+) -> InferenceServer:
     """Start ``serve`` on a free localhost port and wait until ``/ping`` answers 200."""
     port = free_port()
-    env = dict(os.environ, SM_MODEL_DIR=str(model_dir), SAGEMAKER_BIND_TO_PORT=str(port), SERVE_HOST="127.0.0.1",
-               MODEL_SERVER_WORKERS=str(workers), SAGEMAKER_MAX_PAYLOAD_IN_MB=str(max_payload_mb), **(extra_env or {}))
+    env = dict(
+        os.environ,
+        SM_MODEL_DIR=str(model_dir),
+        SAGEMAKER_BIND_TO_PORT=str(port),
+        SERVE_HOST="127.0.0.1",
+        MODEL_SERVER_WORKERS=str(workers),
+        SAGEMAKER_MAX_PAYLOAD_IN_MB=str(max_payload_mb),
+        **(extra_env or {}),
+    )
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        process = subprocess.Popen([sys.executable, str(program_dir / "serve")], env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, str(program_dir / "serve")],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     server = InferenceServer(process, f"http://127.0.0.1:{port}", log_path)
     _wait_for_ping(server, ready_timeout)
     return server
@@ -95,7 +125,9 @@ def _wait_for_ping(server: InferenceServer, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise PipelineError(f"the inference server exited with status {server.process.returncode}; see {server.log_path}")
+            raise PipelineError(
+                f"the inference server exited with status {server.process.returncode}; see {server.log_path}"
+            )
         try:
             if requests.get(f"{server.url}/ping", timeout=2).status_code == 200:
                 return

@@ -94,5 +94,7 @@ def write_demo_pair(folder: str | Path, train_rows: int, score_rows: int, seed: 
     """A training file and a scoring file (ids that do not overlap the training ones)."""
     folder = Path(folder)
     train = write_demo_csv(folder / "employees_train.csv", train_rows, seed=seed)
-    score = write_demo_csv(folder / "employees_score.csv", score_rows, seed=seed + 1, with_label=False, start_id=train_rows + 1)
+    score = write_demo_csv(
+        folder / "employees_score.csv", score_rows, seed=seed + 1, with_label=False, start_id=train_rows + 1
+    )
     return train, score

@@ -53,7 +53,9 @@ def terraform_target(tf_outputs: Path | None, terraform_dir: Path) -> Target:
     if tf_outputs is not None:
         return read_terraform_outputs_file(tf_outputs)
     if shutil.which("terraform") is None:
-        raise PipelineError("terraform is not on PATH: install it or pass --tf-outputs FILE (from `terraform output -json`)")
+        raise PipelineError(
+            "terraform is not on PATH: install it or pass --tf-outputs FILE (from `terraform output -json`)"
+        )
     command = ["terraform", f"-chdir={terraform_dir}", "output", "-json"]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -128,7 +130,9 @@ def validate_definition(sfn, name: str, text: str) -> str:
         raise
     if result.get("result") == "FAIL":
         first = result.get("diagnostics", [{}])[0]
-        raise PipelineError(f"state machine {name} is invalid: {first.get('code')} at {first.get('location')}: {first.get('message')}")
+        raise PipelineError(
+            f"state machine {name} is invalid: {first.get('code')} at {first.get('location')}: {first.get('message')}"
+        )
     return "valid"
 
 
@@ -146,8 +150,13 @@ def sync_state_machine(sfn, target: Target, name: str, text: str, dry_run: bool)
     if current is None:
         if dry_run:
             return [Change("state machine", name, "would create", f"{len(text)} bytes")]
-        created = sfn.create_state_machine(name=name, definition=text, type="STANDARD", publish=True, **_settings(target))
-        return [Change("state machine", name, "created", _version(created)), _point_alias(sfn, arn, created["stateMachineVersionArn"])]
+        created = sfn.create_state_machine(
+            name=name, definition=text, type="STANDARD", publish=True, **_settings(target)
+        )
+        return [
+            Change("state machine", name, "created", _version(created)),
+            _point_alias(sfn, arn, created["stateMachineVersionArn"]),
+        ]
     unchanged = _same_json(current["definition"], text) and current.get("roleArn") == target.step_functions_role_arn
     alias = _alias(sfn, arn)
     if unchanged and alias is not None:
@@ -156,7 +165,10 @@ def sync_state_machine(sfn, target: Target, name: str, text: str, dry_run: bool)
         diff = definition_diff(current["definition"], text, name)
         return [Change("state machine", name, "would update", "diff below", diff)]
     updated = sfn.update_state_machine(stateMachineArn=arn, definition=text, publish=True, **_settings(target))
-    return [Change("state machine", name, "updated", _version(updated)), _point_alias(sfn, arn, updated["stateMachineVersionArn"])]
+    return [
+        Change("state machine", name, "updated", _version(updated)),
+        _point_alias(sfn, arn, updated["stateMachineVersionArn"]),
+    ]
 
 
 def _settings(target: Target) -> dict:
@@ -226,7 +238,9 @@ def deploy(config: PipelineConfig, target: Target, glue_dir: Path, dry_run: bool
             changes.append(Change("definition", name, validate_definition(sfn, name, text)))
             changes.extend(sync_state_machine(sfn, target, name, text, dry_run))
     except NoCredentialsError:
-        raise PipelineError("no AWS credentials found: configure a profile or AWS_* variables, or use --only-json") from None
+        raise PipelineError(
+            "no AWS credentials found: configure a profile or AWS_* variables, or use --only-json"
+        ) from None
     except ClientError as error:
         message = error.response.get("Error", {}).get("Message")
         raise PipelineError(f"AWS refused {error.operation_name}: {aws_error_code(error)}: {message}") from None

@@ -1,6 +1,6 @@
 """Build the landing Lambda's zip: the handler package and nothing else (boto3 comes with Lambda).
 
-    python -m mlops_pipeline.lambda_zip build/landing_handler.zip
+python -m mlops_pipeline.lambda_zip build/landing_handler.zip
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ RETRY_COUNT_DIGITS = 2  # Retry MaxAttempts is at most 99
 REDRIVE_COUNT_DIGITS = 2  # names stay valid for 99 redrives of one execution
 
 
-
 class Workflow(str, Enum):
     """The two state machines of a pipeline and the one word for each that landings and names use.
 

@@ -80,9 +80,8 @@ def target_from_terraform_outputs(outputs: dict[str, Any], source: str) -> Targe
     values = {key: item.get("value") if isinstance(item, dict) else item for key, item in outputs.items()}
     missing = [f.name for f in fields(Target) if f.default is MISSING and f.name not in values]
     if missing:
-        raise PipelineError(
-            f"{source}: terraform outputs lack {', '.join(missing)} — run `terraform -chdir=infra/terraform apply` first"
-        )
+        apply = "run `terraform -chdir=infra/terraform apply` first"
+        raise PipelineError(f"{source}: terraform outputs lack {', '.join(missing)} — {apply}")
     wrong = [key for key in TERRAFORM_OUTPUT_KEYS if key in values and not isinstance(values[key], str)]
     if wrong:
         raise PipelineError(f"{source}: terraform outputs {', '.join(wrong)} must be strings")
@@ -97,7 +96,9 @@ def read_terraform_outputs_file(path: str | Path) -> Target:
     except FileNotFoundError:
         raise PipelineError(f"terraform outputs file not found: {path}") from None
     except json.JSONDecodeError as error:
-        raise PipelineError(f"{path}: not JSON from `terraform output -json` ({error.msg} at line {error.lineno})") from None
+        raise PipelineError(
+            f"{path}: not JSON from `terraform output -json` ({error.msg} at line {error.lineno})"
+        ) from None
     if not isinstance(outputs, dict):
         raise PipelineError(f"{path}: expected a JSON object from `terraform output -json`")
     return target_from_terraform_outputs(outputs, str(path))

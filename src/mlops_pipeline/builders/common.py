@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlops_pipeline.builders.sdk import Catch, ChoiceRule, Choice, Fail, Retry
+from mlops_pipeline.builders.sdk import Catch, Choice, ChoiceRule, Fail, Retry
 from mlops_pipeline.config import PipelineConfig, RetrySettings
 from mlops_pipeline.layout import SLOT, job_prefix
 from mlops_pipeline.naming import Workflow
@@ -49,7 +49,9 @@ def states_format(template: str, *paths: str) -> str:
 
 def job_name(config: PipelineConfig) -> str:
     """``<pipeline>-<job stem>-<redrive count>-<retry count>``: unique per execution, redrive and retry (see naming)."""
-    return states_format(f"{config.name}-{{}}-{{}}-{{}}", "$.job_stem", "$$.Execution.RedriveCount", "$$.State.RetryCount")
+    return states_format(
+        f"{config.name}-{{}}-{{}}-{{}}", "$.job_stem", "$$.Execution.RedriveCount", "$$.State.RetryCount"
+    )
 
 
 def s3_prefix(bucket: str, config: PipelineConfig, *parts: str) -> str:

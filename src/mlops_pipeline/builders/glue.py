@@ -16,8 +16,9 @@ from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
 
 
-def glue_transform(state_id: str, config: PipelineConfig, target: Target, workflow: Workflow,
-                   extra: dict | None = None) -> Task:
+def glue_transform(
+    state_id: str, config: PipelineConfig, target: Target, workflow: Workflow, extra: dict | None = None
+) -> Task:
     """``glue:startJobRun.sync`` of the pipeline's transform on the landed object.
 
     The extract goes to ``s3://<extracts>/<pipeline>/<job stem>/`` (``train/``, ``validation/``

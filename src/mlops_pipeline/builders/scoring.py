@@ -49,7 +49,15 @@ def resolve_model_step(config: PipelineConfig, target: Target) -> Task:
         retry=[transient_retry(config.retry, S3_TRANSIENT_ERRORS)],
     )
     step.add_catch(Catch(error_equals=["S3.NoSuchKeyException"], next_step=no_model, result_path="$.error"))
-    step.add_catch(catch_into(failure("ResolveApprovedModelFailed", "ResolveApprovedModelFailed", f"Reading s3://{target.metadata_bucket}/{latest_model_key(config.name)}")))
+    step.add_catch(
+        catch_into(
+            failure(
+                "ResolveApprovedModelFailed",
+                "ResolveApprovedModelFailed",
+                f"Reading s3://{target.metadata_bucket}/{latest_model_key(config.name)}",
+            )
+        )
+    )
     return step
 
 
@@ -70,12 +78,24 @@ def wait_for_running_training(config: PipelineConfig, target: Target, resolve) -
         result_path="$.training",
         retry=[transient_retry(config.retry, ("Sfn.ThrottlingException", "Sfn.InternalServerException"))],
     )
-    check.add_catch(catch_into(failure("CheckTrainingRunningFailed", "CheckTrainingRunningFailed", f"Listing running executions of {training_arn}")))
+    check.add_catch(
+        catch_into(
+            failure(
+                "CheckTrainingRunningFailed",
+                "CheckTrainingRunningFailed",
+                f"Listing running executions of {training_arn}",
+            )
+        )
+    )
     wait = Wait("WaitForTraining", seconds=config.scoring_poll_seconds)
     count = Pass("CountWait", parameters={"polls.$": "States.MathAdd($.wait.polls, 1)"}, result_path="$.wait")
-    decide = Choice("TrainingStillRunning", comment=f"Wait up to {config.scoring_wait_seconds} s for a running training.")
+    decide = Choice(
+        "TrainingStillRunning", comment=f"Wait up to {config.scoring_wait_seconds} s for a running training."
+    )
     decide.add_choice(
-        ChoiceRule.And([ChoiceRule.NumericGreaterThan("$.training.running", 0), ChoiceRule.NumericLessThan("$.wait.polls", polls)]),
+        ChoiceRule.And(
+            [ChoiceRule.NumericGreaterThan("$.training.running", 0), ChoiceRule.NumericLessThan("$.wait.polls", polls)]
+        ),
         wait,
     )
     decide.default_choice(resolve)
@@ -98,7 +118,10 @@ def batch_transform_step(config: PipelineConfig, target: Target) -> Task:
             "MaxConcurrentTransforms": inference.max_concurrent_transforms,
             "TransformInput": {
                 "DataSource": {
-                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri.$": s3_prefix(target.extracts_bucket, config, SCORE_CHANNEL)}
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri.$": s3_prefix(target.extracts_bucket, config, SCORE_CHANNEL),
+                    }
                 },
                 "ContentType": "text/csv",
                 "SplitType": "Line",
@@ -120,7 +143,8 @@ def batch_transform_step(config: PipelineConfig, target: Target) -> Task:
 
 def name_predictions(config: PipelineConfig, target: Target) -> Pass:
     """``<pipeline>/predictions/<landed file name>`` — stable and readable."""
-    file_name = "States.ArrayGetItem(States.StringSplit($.key, '/'), States.MathAdd(States.ArrayLength(States.StringSplit($.key, '/')), -1))"
+    parts = "States.StringSplit($.key, '/')"
+    file_name = f"States.ArrayGetItem({parts}, States.MathAdd(States.ArrayLength({parts}), -1))"
     return Pass(
         "NamePredictions",
         parameters={
@@ -173,7 +197,9 @@ def build_scoring(config: PipelineConfig, target: Target) -> dict:
     done = Pass(
         "SummarizeScoring",
         parameters={
-            "predictions.$": states_format(f"s3://{target.output_bucket}/{predictions_prefix(config.name)}{SLOT}", "$.published.file_name"),
+            "predictions.$": states_format(
+                f"s3://{target.output_bucket}/{predictions_prefix(config.name)}{SLOT}", "$.published.file_name"
+            ),
             "model_name.$": "$.approved.record.model_name",
             "transform_job_name.$": "$.transform_job.TransformJobName",
             "source.$": states_format("s3://{}/{}", "$.bucket", "$.key"),
@@ -181,10 +207,41 @@ def build_scoring(config: PipelineConfig, target: Target) -> dict:
     )
     crawl = crawl_step(config, target, done)
 
-    transform.add_catch(catch_into(failure("ScoringTransformFailed", "TransformFailed", "The Glue transform of s3://{}/{}", "$.bucket", "$.key")))
-    batch.add_catch(catch_into(failure("BatchTransformFailed", "BatchTransformFailed", "Batch transform with model {}", "$.approved.record.model_name")))
-    publish.add_catch(catch_into(failure("PublishPredictionsFailed", "PublishPredictionsFailed", f"Publishing predictions to s3://{target.output_bucket}/{predictions_prefix(config.name)}")))
-    crawl.add_catch(catch_into(failure("CatalogPredictionsFailed", "CatalogPredictionsFailed", f"Starting the crawler {target.glue_crawler_name}")))
+    transform.add_catch(
+        catch_into(
+            failure(
+                "ScoringTransformFailed", "TransformFailed", "The Glue transform of s3://{}/{}", "$.bucket", "$.key"
+            )
+        )
+    )
+    batch.add_catch(
+        catch_into(
+            failure(
+                "BatchTransformFailed",
+                "BatchTransformFailed",
+                "Batch transform with model {}",
+                "$.approved.record.model_name",
+            )
+        )
+    )
+    publish.add_catch(
+        catch_into(
+            failure(
+                "PublishPredictionsFailed",
+                "PublishPredictionsFailed",
+                f"Publishing predictions to s3://{target.output_bucket}/{predictions_prefix(config.name)}",
+            )
+        )
+    )
+    crawl.add_catch(
+        catch_into(
+            failure(
+                "CatalogPredictionsFailed",
+                "CatalogPredictionsFailed",
+                f"Starting the crawler {target.glue_crawler_name}",
+            )
+        )
+    )
 
     Chain([resolve, transform, batch, name, publish, crawl, done, Succeed("PredictionsPublished")])
     return render(validate_input("ValidateInput", wait_for_running_training(config, target, resolve), Workflow.SCORING))

@@ -18,7 +18,7 @@ from mlops_pipeline.builders.common import (
     validate_input,
 )
 from mlops_pipeline.builders.glue import glue_transform
-from mlops_pipeline.builders.sdk import Chain, ChoiceRule, Choice, Fail, Pass, Succeed, Task, render
+from mlops_pipeline.builders.sdk import Chain, Choice, ChoiceRule, Fail, Pass, Succeed, Task, render
 from mlops_pipeline.config import CategoricalRange, ContinuousRange, PipelineConfig
 from mlops_pipeline.layout import SLOT, TRAIN_CHANNEL, VALIDATION_CHANNEL, approval_key, latest_model_key, schema_key
 from mlops_pipeline.naming import Workflow
@@ -52,7 +52,11 @@ def hyperparameter_string(value: bool | int | float | str) -> str:
 
 
 def parameter_ranges(config: PipelineConfig) -> dict:
-    ranges: dict[str, list] = {"ContinuousParameterRanges": [], "IntegerParameterRanges": [], "CategoricalParameterRanges": []}
+    ranges: dict[str, list] = {
+        "ContinuousParameterRanges": [],
+        "IntegerParameterRanges": [],
+        "CategoricalParameterRanges": [],
+    }
     for item in config.tuning.ranges:
         if isinstance(item, CategoricalRange):
             ranges["CategoricalParameterRanges"].append({"Name": item.name, "Values": list(item.values)})
@@ -146,7 +150,9 @@ def describe_best_step(config: PipelineConfig, target: Target) -> Task:
             "ModelArtifact.$": "$.ModelArtifacts.S3ModelArtifacts",
             "HyperParameters.$": "$.HyperParameters",
             "Metrics.$": "$.FinalMetricDataList",
-            "GateMetricReported.$": f"States.ArrayContains($.FinalMetricDataList[*].MetricName, '{config.gate_metric}')",
+            "GateMetricReported.$": (
+                f"States.ArrayContains($.FinalMetricDataList[*].MetricName, '{config.gate_metric}')"
+            ),
         },
         result_path="$.best",
         retry=[transient_retry(config.retry, SAGEMAKER_TRANSIENT_ERRORS)],
@@ -160,7 +166,8 @@ def gate_metric_check(config: PipelineConfig, read_metric) -> Choice:
         "GateMetricMissing",
         error="GateMetricMissing",
         cause_path=states_format(
-            f"The best training job {{}} reported no {metric} metric; the container must print lines like {metric}: 0.87",
+            f"The best training job {{}} reported no {metric} metric; "
+            f"the container must print lines like {metric}: 0.87",
             "$.best.TrainingJobName",
         ),
     )
@@ -183,7 +190,8 @@ def quality_gate(config: PipelineConfig, approve) -> Choice:
         "QualityGateFailed",
         error="QualityGateFailed",
         cause_path=states_format(
-            f"Quality gate failed: the best training job {{}} has {config.gate_metric} = {{}} but the gate requires {rule}",
+            f"Quality gate failed: the best training job {{}} has {config.gate_metric} = {{}} "
+            f"but the gate requires {rule}",
             "$.best.TrainingJobName",
             "$.gate.values[0]",
         ),
@@ -238,7 +246,9 @@ def approval_record(config: PipelineConfig, target: Target) -> Pass:
             },
             "metrics.$": "$.best.Metrics",
             "hyperparameters.$": "$.best.HyperParameters",
-            "schema_uri.$": states_format(f"s3://{target.extracts_bucket}/{schema_key(config.name, SLOT)}", "$.job_stem"),
+            "schema_uri.$": states_format(
+                f"s3://{target.extracts_bucket}/{schema_key(config.name, SLOT)}", "$.job_stem"
+            ),
             "source": {"bucket.$": "$.bucket", "key.$": "$.key", "uri.$": landed_object_uri()},
             "execution_id.$": "$$.Execution.Id",
             "approved_at.$": "$$.State.EnteredTime",
@@ -276,11 +286,50 @@ def build_training(config: PipelineConfig, target: Target) -> dict:
     save_latest = put_record_step("RecordLatestApprovedModel", config, target, latest_model_key(config.name))
     done = Succeed("ModelApproved", output_path="$.record")
 
-    transform.add_catch(catch_into(failure("TrainingTransformFailed", "TransformFailed", "The Glue transform of s3://{}/{}", "$.bucket", "$.key")))
-    tune.add_catch(catch_into(failure("TuningFailed", "TuningFailed", "Hyperparameter tuning of the extract of s3://{}/{}", "$.bucket", "$.key")))
-    describe.add_catch(catch_into(failure("DescribeBestTrainingJobFailed", "DescribeBestTrainingJobFailed", "Reading the best training job {}", "$.tuning.BestTrainingJobName")))
-    create.add_catch(catch_into(failure("CreateModelFailed", "CreateModelFailed", "Creating a model from the best training job {}", "$.best.TrainingJobName")))
-    record_failed = failure("RecordModelFailed", "RecordModelFailed", f"Recording the approved model {{}} in s3://{target.metadata_bucket}", "$.model.ModelName")
+    transform.add_catch(
+        catch_into(
+            failure(
+                "TrainingTransformFailed", "TransformFailed", "The Glue transform of s3://{}/{}", "$.bucket", "$.key"
+            )
+        )
+    )
+    tune.add_catch(
+        catch_into(
+            failure(
+                "TuningFailed",
+                "TuningFailed",
+                "Hyperparameter tuning of the extract of s3://{}/{}",
+                "$.bucket",
+                "$.key",
+            )
+        )
+    )
+    describe.add_catch(
+        catch_into(
+            failure(
+                "DescribeBestTrainingJobFailed",
+                "DescribeBestTrainingJobFailed",
+                "Reading the best training job {}",
+                "$.tuning.BestTrainingJobName",
+            )
+        )
+    )
+    create.add_catch(
+        catch_into(
+            failure(
+                "CreateModelFailed",
+                "CreateModelFailed",
+                "Creating a model from the best training job {}",
+                "$.best.TrainingJobName",
+            )
+        )
+    )
+    record_failed = failure(
+        "RecordModelFailed",
+        "RecordModelFailed",
+        f"Recording the approved model {{}} in s3://{target.metadata_bucket}",
+        "$.model.ModelName",
+    )
     save_execution.add_catch(catch_into(record_failed))
     save_latest.add_catch(catch_into(record_failed))
 

@@ -50,8 +50,9 @@ class RootGroup(LazyGroup):
             raise click.ClickException(error.headline) from None
 
 
-@click.group(cls=RootGroup, lazy_subcommands=SUBCOMMANDS,
-             help="Production ML pipelines on AWS Step Functions, edited as Python.")
+@click.group(
+    cls=RootGroup, lazy_subcommands=SUBCOMMANDS, help="Production ML pipelines on AWS Step Functions, edited as Python."
+)
 @click.version_option(package_name="mlops-pipeline")
 def main() -> None:
     pass

@@ -9,23 +9,46 @@ import click
 from mlops_pipeline.cli.options import workflow_option
 from mlops_pipeline.cli.output import echo_table
 
-OUT_OPTION = click.option("--out", type=click.Path(path_type=Path), default=Path("build/definitions"), show_default=True,
-                          help="Folder for training.asl.json and scoring.asl.json.")
+OUT_OPTION = click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("build/definitions"),
+    show_default=True,
+    help="Folder for training.asl.json and scoring.asl.json.",
+)
 
 
-@click.command("deploy", help="Render the training and scoring state machines and deploy them "
-                              "(or only render with --only-json).")
+@click.command(
+    "deploy", help="Render the training and scoring state machines and deploy them (or only render with --only-json)."
+)
 @workflow_option
 @click.option("--only-json", is_flag=True, help="Only render the definitions to --out; no AWS call, no credentials.")
 @OUT_OPTION
-@click.option("--tf-outputs", type=click.Path(path_type=Path),
-              help="JSON from `terraform output -json`; without it deploy runs that command itself.")
+@click.option(
+    "--tf-outputs",
+    type=click.Path(path_type=Path),
+    help="JSON from `terraform output -json`; without it deploy runs that command itself.",
+)
 @click.option("--terraform-dir", type=click.Path(path_type=Path), default=Path("infra/terraform"), show_default=True)
-@click.option("--glue-dir", type=click.Path(path_type=Path), default=Path("glue_transforms"), show_default=True,
-              help="Folder of Glue scripts uploaded to the source-repository store.")
-@click.option("--dry-run", is_flag=True, help="Show what would change (with a diff of each definition), change nothing.")
-def deploy(workflow: Path, only_json: bool, out: Path, tf_outputs: Path | None, terraform_dir: Path,
-           glue_dir: Path, dry_run: bool) -> None:
+@click.option(
+    "--glue-dir",
+    type=click.Path(path_type=Path),
+    default=Path("glue_transforms"),
+    show_default=True,
+    help="Folder of Glue scripts uploaded to the source-repository store.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Show what would change (with a diff of each definition), change nothing."
+)
+def deploy(
+    workflow: Path,
+    only_json: bool,
+    out: Path,
+    tf_outputs: Path | None,
+    terraform_dir: Path,
+    glue_dir: Path,
+    dry_run: bool,
+) -> None:
     from mlops_pipeline import deploy as deploying
     from mlops_pipeline.config import load_workflow
     from mlops_pipeline.target import local_target, read_terraform_outputs_file

@@ -17,8 +17,11 @@ from mlops_pipeline.cli.output import console, echo_table
 from mlops_pipeline.errors import PipelineError
 
 
-@click.group("local", help="Run the pipeline's state machines on this machine: real Glue transform, tuning, training "
-                           "and batch transform, no AWS account, no Docker.")
+@click.group(
+    "local",
+    help="Run the pipeline's state machines on this machine: real Glue transform, tuning, training "
+    "and batch transform, no AWS account, no Docker.",
+)
 def local() -> None:
     pass
 
@@ -58,10 +61,20 @@ def run_pipeline(runtime, out, train: Path, score: Path) -> None:
 
 @local.command("run", help="Land a training file, then a scoring file, and follow both executions.")
 @workflow_option
-@click.option("--train", "train", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
-              help="Training CSV (with the label column).")
-@click.option("--score", "score", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
-              help="Scoring CSV (without the label).")
+@click.option(
+    "--train",
+    "train",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    required=True,
+    help="Training CSV (with the label column).",
+)
+@click.option(
+    "--score",
+    "score",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    required=True,
+    help="Scoring CSV (without the label).",
+)
 @workspace_option
 @project_option
 def run_cmd(workflow: Path, train: Path, score: Path, workspace: Path | None, project: Path) -> None:
@@ -70,17 +83,23 @@ def run_cmd(workflow: Path, train: Path, score: Path, workspace: Path | None, pr
         run_pipeline(runtime, out, train, score)
 
 
-@local.command("up", help="Watch the local feature store and start an execution for each file landed in it (Ctrl-C stops).")
+@local.command(
+    "up", help="Watch the local feature store and start an execution for each file landed in it (Ctrl-C stops)."
+)
 @workflow_option
 @workspace_option
 @project_option
-@click.option("--interval", type=click.FloatRange(min=0.1), default=1.0, show_default=True, help="Seconds between scans.")
+@click.option(
+    "--interval", type=click.FloatRange(min=0.1), default=1.0, show_default=True, help="Seconds between scans."
+)
 def up_cmd(workflow: Path, workspace: Path | None, project: Path, interval: float) -> None:
     out = console()
     with open_runtime(workflow, workspace, project, out, summaries=True) as runtime:
         folder = runtime.workspace.path(runtime.target.feature_store_bucket)
-        out.print(f"Watching {folder} ({runtime.target.training_prefix}, {runtime.target.scoring_prefix}); "
-                  f"land files with `mlops-pipeline local land`. Ctrl-C stops.")
+        out.print(
+            f"Watching {folder} ({runtime.target.training_prefix}, {runtime.target.scoring_prefix}); "
+            f"land files with `mlops-pipeline local land`. Ctrl-C stops."
+        )
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             runtime.watch(interval)
@@ -159,8 +178,15 @@ def executions_cmd(workflow: Path, workspace: Path | None) -> None:
     rows = []
     for name in records.names():
         record = records.read(name)
-        rows.append((name, record["status"], record["start_date"][:19], record.get("failed_state") or record.get("fail_state") or "",
-                     record.get("redrive_count", 0)))
+        rows.append(
+            (
+                name,
+                record["status"],
+                record["start_date"][:19],
+                record.get("failed_state") or record.get("fail_state") or "",
+                record.get("redrive_count", 0),
+            )
+        )
     if not rows:
         raise PipelineError(f"no executions recorded in {records.root}")
     echo_table(["execution", "status", "started", "failed at", "redrives"], rows)
@@ -189,8 +215,10 @@ def history_cmd(name: str, workflow: Path, workspace: Path | None, as_json: bool
         click.echo(f"error:  {record['error']}\ncause:  {explain_cause(record.get('cause'))}")
 
 
-@local.command("redrive",
-               help="Re-run a failed or aborted execution from its failed state with the same input, reusing what succeeded.")
+@local.command(
+    "redrive",
+    help="Re-run a failed or aborted execution from its failed state with the same input, reusing what succeeded.",
+)
 @click.argument("name")
 @workflow_option
 @workspace_option
@@ -213,8 +241,14 @@ def tables_cmd(workflow: Path, workspace: Path | None) -> None:
     if not path.exists():
         raise PipelineError(f"no catalog yet at {path}; it is written when a scoring execution publishes predictions")
     catalog = json.loads(path.read_text())
-    rows = [(f"{catalog['Database']}.{table}", spec["Location"], ", ".join(f"{c['Name']} {c['Type']}" for c in spec["Columns"]))
-            for table, spec in catalog["Tables"].items()]
+    rows = [
+        (
+            f"{catalog['Database']}.{table}",
+            spec["Location"],
+            ", ".join(f"{c['Name']} {c['Type']}" for c in spec["Columns"]),
+        )
+        for table, spec in catalog["Tables"].items()
+    ]
     echo_table(["table", "location", "columns"], rows, title=f"crawled {catalog['CrawledAt'][:19]}")
 
 

@@ -10,9 +10,23 @@ from mlops_pipeline.layout import WORKSPACE_ENV
 
 DEFAULT_WORKFLOW = Path("workflows/attrition.py")
 
-workflow_option = click.option("--workflow", type=click.Path(path_type=Path), default=DEFAULT_WORKFLOW,
-                               show_default=True, help="Workflow file that defines PIPELINE.")
-workspace_option = click.option("--workspace", type=click.Path(path_type=Path), envvar=WORKSPACE_ENV,
-                                help=f"Folder holding the local stores and records [env {WORKSPACE_ENV}; default ./.mlops].")
-project_option = click.option("--project", type=click.Path(path_type=Path, file_okay=False), default=Path("."),
-                              show_default=True, help="Folder with glue_transforms/ and containers/.")
+workflow_option = click.option(
+    "--workflow",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_WORKFLOW,
+    show_default=True,
+    help="Workflow file that defines PIPELINE.",
+)
+workspace_option = click.option(
+    "--workspace",
+    type=click.Path(path_type=Path),
+    envvar=WORKSPACE_ENV,
+    help=f"Folder holding the local stores and records [env {WORKSPACE_ENV}; default ./.mlops].",
+)
+project_option = click.option(
+    "--project",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("."),
+    show_default=True,
+    help="Folder with glue_transforms/ and containers/.",
+)

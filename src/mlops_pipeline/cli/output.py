@@ -26,7 +26,7 @@ def echo_table(headers: Sequence[str], rows: Iterable[Sequence[object]], title: 
         if title:
             click.echo(title)
         for line in [list(headers)] + rows:
-            click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+            click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
         return
     table = Table(*headers, title=title, show_lines=False)
     for row in rows:

@@ -63,14 +63,22 @@ class Reporter:
                 self.console.print(f"  [green]succeeded[/]  {event.state}  [dim]{seconds:.1f} s[/]")
         elif kind in ("TaskFailed", "TaskTimedOut"):
             details = event.details
-            self.console.print(f"  [red]failed[/]     {details.get('resourceType', '')}:{details.get('resource', '')} "
-                               f"with {details.get('error', 'an error')}")
+            self.console.print(
+                f"  [red]failed[/]     {details.get('resourceType', '')}:{details.get('resource', '')} "
+                f"with {details.get('error', 'an error')}"
+            )
 
     def _trial(self, event: TrialEvent) -> None:
         if self.progress is None:
-            self.progress = Progress(TextColumn("  tuning"), BarColumn(), MofNCompleteColumn(),
-                                     TextColumn("best {task.fields[metric]} {task.fields[best]}"), TimeElapsedColumn(),
-                                     console=self.console, transient=False)
+            self.progress = Progress(
+                TextColumn("  tuning"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("best {task.fields[metric]} {task.fields[best]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=False,
+            )
             self.task = self.progress.add_task("tuning", total=event.total, metric=event.metric, best="-")
             self.progress.start()
         best = "-" if event.best is None else f"{event.best:.4f}"
@@ -109,14 +117,17 @@ def explain_cause(cause: str | None) -> str:
     except json.JSONDecodeError:
         return cause
     reason = described.get("FailureReason") or described.get("ErrorMessage") if isinstance(described, dict) else None
-    return cause[:match.start()] + reason if reason else cause
+    return cause[: match.start()] + reason if reason else cause
 
 
 def print_failure(console: Console, result: ExecutionResult) -> None:
     where = result.failed_state or result.fail_state or "?"
-    lines = [f"[bold red]{result.workflow} execution {result.name} {result.status}[/]",
-             f"state:  {where}" + (f" -> {result.fail_state}" if result.fail_state and result.failed_state else ""),
-             f"error:  {result.error}", f"cause:  {explain_cause(result.cause)}"]
+    lines = [
+        f"[bold red]{result.workflow} execution {result.name} {result.status}[/]",
+        f"state:  {where}" + (f" -> {result.fail_state}" if result.fail_state and result.failed_state else ""),
+        f"error:  {result.error}",
+        f"cause:  {explain_cause(result.cause)}",
+    ]
     log = result.newest_log()
     if log is not None:
         lines.append(f"log:    {log}")
@@ -126,9 +137,11 @@ def print_failure(console: Console, result: ExecutionResult) -> None:
 
 def print_training_summary(console: Console, workspace: Workspace, result: ExecutionResult) -> None:
     record = (result.output or {}).get("record", result.output or {})
-    console.print(f"[bold green]Model approved:[/] {record.get('model_name')}  "
-                  f"({record.get('gate', {}).get('metric')} = {record.get('gate', {}).get('value')}, "
-                  f"gate {record.get('gate', {}).get('comparison')} {record.get('gate', {}).get('threshold')})")
+    console.print(
+        f"[bold green]Model approved:[/] {record.get('model_name')}  "
+        f"({record.get('gate', {}).get('metric')} = {record.get('gate', {}).get('value')}, "
+        f"gate {record.get('gate', {}).get('comparison')} {record.get('gate', {}).get('threshold')})"
+    )
     metrics = Table("metric", "value", title="Best model")
     for metric in record.get("metrics", []):
         metrics.add_row(metric["MetricName"], f"{metric['Value']:.4f}")
@@ -147,8 +160,12 @@ def print_trials(console: Console, workspace: Workspace, tuning_job: str | None,
         value = next((m["Value"] for m in job.get("FinalMetricDataList", []) if m["MetricName"] == metric), None)
         tuned = job.get("Local", {}).get("Tuned", {})
         marker = " *" if name == best else ""
-        table.add_row(name.removeprefix(f"{tuning_job}-") + marker, job.get("TrainingJobStatus", "?"), "-" if value is None else f"{value:.4f}",
-                      ", ".join(f"{k}={_short(v)}" for k, v in tuned.items()))
+        table.add_row(
+            name.removeprefix(f"{tuning_job}-") + marker,
+            job.get("TrainingJobStatus", "?"),
+            "-" if value is None else f"{value:.4f}",
+            ", ".join(f"{k}={_short(v)}" for k, v in tuned.items()),
+        )
     console.print(table)
 
 
@@ -159,7 +176,9 @@ def print_scoring_summary(console: Console, workspace: Workspace, result: Execut
     path = workspace.path_of(uri)
     with open(path, "rb") as handle:
         rows = sum(1 for _ in handle)
-    console.print(f"[bold green]Predictions:[/] {path}  ({rows} rows: id, probability; model {result.output.get('model_name')})")
+    console.print(
+        f"[bold green]Predictions:[/] {path}  ({rows} rows: id, probability; model {result.output.get('model_name')})"
+    )
     return path
 
 

@@ -32,8 +32,14 @@ from mlops_pipeline.naming import EXECUTION_NAME_MAX, Workflow, job_stem
 
 logger = logging.getLogger(__name__)
 
-RETRYABLE_CODES = {"ThrottlingException", "TooManyRequestsException", "ServiceUnavailable", "InternalServerError",
-                   "InternalFailure", "RequestLimitExceeded"}
+RETRYABLE_CODES = {
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "ServiceUnavailable",
+    "InternalServerError",
+    "InternalFailure",
+    "RequestLimitExceeded",
+}
 MAX_ATTEMPTS = 6
 BASE_DELAY_SECONDS = 0.2
 HASH_LENGTH = 16
@@ -54,14 +60,13 @@ class Settings:
         missing = [n for n in ("TRAINING_STATE_MACHINE_ARN", "SCORING_STATE_MACHINE_ARN") if not env.get(n)]
         if missing:
             raise RuntimeError(f"landing handler misconfigured: set {', '.join(missing)}")
-        split = lambda value: tuple(part.strip() for part in value.split(",") if part.strip())
         return cls(
             training_arn=env["TRAINING_STATE_MACHINE_ARN"],
             scoring_arn=env["SCORING_STATE_MACHINE_ARN"],
             training_prefix=env.get("TRAINING_PREFIX", TRAINING_PREFIX),
             scoring_prefix=env.get("SCORING_PREFIX", SCORING_PREFIX),
-            accepted_suffixes=split(env.get("ACCEPTED_SUFFIXES", ".csv")),
-            ignored_prefixes=split(env.get("IGNORED_PREFIXES", "mlops/")),
+            accepted_suffixes=_split(env.get("ACCEPTED_SUFFIXES", ".csv")),
+            ignored_prefixes=_split(env.get("IGNORED_PREFIXES", "mlops/")),
         )
 
 
@@ -85,6 +90,10 @@ class LandedObject:
         """What makes this object version unique: a new version gets a new execution."""
         version = self.version_id or self.etag or self.sequencer
         return f"{self.bucket}\0{self.key}\0{version}"
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 def parse_record(record: dict) -> LandedObject:

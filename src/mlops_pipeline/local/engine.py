@@ -34,7 +34,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
@@ -46,15 +46,21 @@ _STATES_PREFIX = ":::"
 LAMBDA_INVOKE = "lambda:invoke"
 
 
-
 def resource_key(resource_arn: str) -> str:
     """``arn:aws:states:::glue:startJobRun.sync`` -> ``glue:startJobRun.sync``; function ARNs stay whole."""
     return resource_arn.split(_STATES_PREFIX, 1)[1] if _STATES_PREFIX in resource_arn else resource_arn
 
 
+class InvalidDefinition(ValueError):
+    """The ASL grammar rejects the definition."""
+
+
 def parse_definition(text: str) -> list[str]:
-    """The state names of a definition that the ASL grammar accepts; raises on anything it rejects."""
-    program, _ = AmazonStateLanguageParser.parse(text)
+    """The state names of a definition that the ASL grammar accepts; InvalidDefinition for anything it rejects."""
+    try:
+        program, _ = AmazonStateLanguageParser.parse(text)
+    except ASLParserException as error:
+        raise InvalidDefinition(str(error)) from None
     return list(program.states.states)
 
 
@@ -101,14 +107,20 @@ class LocalServiceTask(StateTaskService):
             event_type=HistoryEventType.TaskFailed,
             event_details=EventDetails(
                 taskFailedEventDetails=TaskFailedEventDetails(
-                    resource=self._get_sfn_resource(), resourceType=self._get_sfn_resource_type(),
-                    error=error, cause=cause,
+                    resource=self._get_sfn_resource(),
+                    resourceType=self._get_sfn_resource_type(),
+                    error=error,
+                    cause=cause,
                 )
             ),
         )
 
     def _get_sfn_resource_type(self) -> str:
-        return self.resource.service_name if self.resource.service_name != "aws-sdk" else f"aws-sdk:{self.resource.api_name}"
+        return (
+            self.resource.service_name
+            if self.resource.service_name != "aws-sdk"
+            else f"aws-sdk:{self.resource.api_name}"
+        )
 
     def _get_sfn_resource(self) -> str:
         action = self.resource.api_action
@@ -118,8 +130,13 @@ class LocalServiceTask(StateTaskService):
 class Engine:
     """An in-process Step Functions service; use as a context manager, one per runtime session."""
 
-    def __init__(self, dispatcher: Dispatcher, resources: Iterable[str],
-                 lambda_handlers: dict[str, Callable[[Any], Any]] | None = None, region: str = "us-east-1"):
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        resources: Iterable[str],
+        lambda_handlers: dict[str, Callable[[Any], Any]] | None = None,
+        region: str = "us-east-1",
+    ):
         """``resources`` are what ``dispatcher`` serves (the routing table's keys); the engine intercepts
         exactly their services and refuses a definition with any other Task."""
         self._dispatcher = dispatcher
@@ -140,8 +157,9 @@ class Engine:
         stack.enter_context(mock.patch.object(state_task_factory, "state_task_service_for", self._service_for))
         stack.enter_context(mock.patch.object(lambda_eval_utils, "_invoke_lambda_function", self._invoke_lambda))
         original = ExecutionWorker._get_evaluation_environment
-        stack.enter_context(mock.patch.object(ExecutionWorker, "_get_evaluation_environment",
-                                              self._with_redrive_count(original)))
+        stack.enter_context(
+            mock.patch.object(ExecutionWorker, "_get_evaluation_environment", self._with_redrive_count(original))
+        )
         stack.enter_context(_quiet_moto())
         self._stack = stack
         self.client = boto3.client("stepfunctions", region_name=self._region)
@@ -173,15 +191,21 @@ class Engine:
         name = parameters.get("FunctionName", "").split(":function:")[-1].split(":")[0]
         handler = self._lambda_handlers.get(name)
         if handler is None:
-            raise TaskFailure("Lambda.ResourceNotFoundException", f"Function not found: {name} (local handlers: "
-                              f"{', '.join(sorted(self._lambda_handlers)) or 'none'})")
+            raise TaskFailure(
+                "Lambda.ResourceNotFoundException",
+                f"Function not found: {name} (local handlers: {', '.join(sorted(self._lambda_handlers)) or 'none'})",
+            )
         payload = parameters.get("Payload")
         event = json.loads(payload) if isinstance(payload, (str, bytes)) else payload
         try:
             result = handler(event)
         except Exception as error:  # a Lambda reports handler exceptions as FunctionError
-            return {"StatusCode": 200, "FunctionError": "Unhandled", "ExecutedVersion": "$LATEST",
-                    "Payload": {"errorMessage": str(error), "errorType": type(error).__name__}}
+            return {
+                "StatusCode": 200,
+                "FunctionError": "Unhandled",
+                "ExecutedVersion": "$LATEST",
+                "Payload": {"errorMessage": str(error), "errorType": type(error).__name__},
+            }
         return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result}
 
     def _with_redrive_count(self, original):
@@ -199,9 +223,11 @@ class Engine:
         """Refuse a definition with a Task the runtime cannot serve, naming it and what is supported."""
         for arn in task_resources(definition):
             if not (resource_key(arn) in self._resources or self._is_local_lambda(arn)):
-                raise PipelineError(f"the local runtime cannot run Task resource {arn}; it supports: "
-                                    f"{', '.join(self._resources)} and Lambda functions "
-                                    f"({', '.join(sorted(self._lambda_handlers)) or 'none registered'})")
+                raise PipelineError(
+                    f"the local runtime cannot run Task resource {arn}; it supports: "
+                    f"{', '.join(self._resources)} and Lambda functions "
+                    f"({', '.join(sorted(self._lambda_handlers)) or 'none registered'})"
+                )
 
     def _is_local_lambda(self, arn: str) -> bool:
         """``lambda:invoke`` (its FunctionName picks the handler) or a registered function's ARN."""
@@ -221,8 +247,9 @@ class Engine:
         """Always named: moto gives unnamed executions the same ``:None`` ARN."""
         _forget_finished_threads()
         self._redrive_counts[name] = redrive_count
-        return self.client.start_execution(stateMachineArn=state_machine_arn, name=name,
-                                           input=json.dumps(payload))["executionArn"]
+        return self.client.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))[
+            "executionArn"
+        ]
 
     def describe(self, execution_arn: str) -> dict:
         return self.client.describe_execution(executionArn=execution_arn)
@@ -238,8 +265,12 @@ class Engine:
 _ORIGINAL_SERVICE_FOR = state_task_factory.state_task_service_for
 
 
-_OFFLINE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+_OFFLINE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 def _leaky_variables() -> list[str]:

@@ -18,8 +18,15 @@ from mlops_pipeline.local.stores import Workspace, write_atomic
 from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
 
-FAILURE_EVENTS = ("TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut", "ExecutionFailed",
-                  "ExecutionAborted", "ExecutionTimedOut")
+FAILURE_EVENTS = (
+    "TaskFailed",
+    "TaskTimedOut",
+    "LambdaFunctionFailed",
+    "LambdaFunctionTimedOut",
+    "ExecutionFailed",
+    "ExecutionAborted",
+    "ExecutionTimedOut",
+)
 
 
 @dataclass(frozen=True)
@@ -49,15 +56,23 @@ def summarize(status: dict, events: list[dict], workflow: Workflow, definition: 
     failure = next((e for e in reversed(events) if e["type"] == "ExecutionFailed"), None)
     details = failure.get("executionFailedEventDetails", {}) if failure else {}
     return {
-        "name": status["name"], "workflow": workflow.value, "status": status["status"],
-        "execution_arn": status["executionArn"], "state_machine_arn": status["stateMachineArn"],
+        "name": status["name"],
+        "workflow": workflow.value,
+        "status": status["status"],
+        "execution_arn": status["executionArn"],
+        "state_machine_arn": status["stateMachineArn"],
         "start_date": status["startDate"].isoformat(),
         "stop_date": status["stopDate"].isoformat() if status.get("stopDate") else None,
         "input": json.loads(status.get("input") or "null"),
         "output": json.loads(status["output"]) if status.get("output") else None,
-        "error": details.get("error") or status.get("error"), "cause": details.get("cause") or status.get("cause"),
-        "failed_state": failed_state, "fail_state": fail_state, "failed_state_input": state_input,
-        "redrive_count": redrive_count, "definition": definition, "history": events,
+        "error": details.get("error") or status.get("error"),
+        "cause": details.get("cause") or status.get("cause"),
+        "failed_state": failed_state,
+        "fail_state": fail_state,
+        "failed_state_input": state_input,
+        "redrive_count": redrive_count,
+        "definition": definition,
+        "history": events,
     }
 
 
@@ -67,8 +82,11 @@ def failure_point(events: list[dict], definition: dict) -> tuple[str | None, str
     A Task caught into a Fail state is the failed state; a Fail state reached by a Choice (a gate that
     said no) has no failed Task, so there is nothing to redrive.
     """
-    entered = [(e["stateEnteredEventDetails"]["name"], e["stateEnteredEventDetails"].get("input"))
-               for e in events if e["type"].endswith("StateEntered")]
+    entered = [
+        (e["stateEnteredEventDetails"]["name"], e["stateEnteredEventDetails"].get("input"))
+        for e in events
+        if e["type"].endswith("StateEntered")
+    ]
     if not entered or not any(e["type"] in FAILURE_EVENTS for e in events):
         return None, None, None
     states = definition.get("States", {})
@@ -96,8 +114,17 @@ class ExecutionRecords:
         suffix = f"-redrive-{record['redrive_count']}" if record["redrive_count"] else ""
         write_atomic(folder / f"history{suffix}.json", json.dumps(history, indent=2, default=str).encode())
         write_atomic(folder / "execution.json", json.dumps(record, indent=2, default=str).encode())
-        return ExecutionResult(record["name"], Workflow(record["workflow"]), record["status"], record["output"], record["error"],
-                               record["cause"], record["failed_state"], record["fail_state"], folder)
+        return ExecutionResult(
+            record["name"],
+            Workflow(record["workflow"]),
+            record["status"],
+            record["output"],
+            record["error"],
+            record["cause"],
+            record["failed_state"],
+            record["fail_state"],
+            folder,
+        )
 
     def read(self, name: str) -> dict:
         path = self.root / name / "execution.json"
@@ -119,12 +146,16 @@ class ExecutionRecords:
     def redrive_point(record: dict) -> tuple[str, dict]:
         """Where a redrive starts, or a clear reason why this execution cannot be redriven."""
         if record["status"] == "SUCCEEDED":
-            raise PipelineError(f"execution {record['name']} succeeded; only failed, timed-out or aborted executions can be redriven")
+            raise PipelineError(
+                f"execution {record['name']} succeeded; only failed, timed-out or aborted executions can be redriven"
+            )
         if record["status"] == "RUNNING":
             raise PipelineError(f"execution {record['name']} is still running")
         if not record.get("failed_state"):
-            raise PipelineError(f"execution {record['name']} ended in {record.get('fail_state')} by a decision, not an error; "
-                                "there is no failed state to redrive (land the file again after fixing the cause)")
+            raise PipelineError(
+                f"execution {record['name']} ended in {record.get('fail_state')} by a decision, not an error; "
+                "there is no failed state to redrive (land the file again after fixing the cause)"
+            )
         return record["failed_state"], record["failed_state_input"]
 
 

@@ -12,8 +12,7 @@ from mlops_pipeline.local.tasks import TaskControl, TaskStopped
 POLL_SECONDS = 0.1
 
 
-def run_job(argv: list[str], env: dict[str, str], log_path: Path, control: TaskControl,
-            on_start=None) -> int:
+def run_job(argv: list[str], env: dict[str, str], log_path: Path, control: TaskControl, on_start=None) -> int:
     """Run to completion with output appended to ``log_path``; kill the process group if the state ends."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:

@@ -44,12 +44,18 @@ class LocalRuntime:
 
     def __post_init__(self) -> None:
         self.target: Target = local_target(self.config.name)
-        self.services = LocalServices(self.workspace, containers_dir=self.project_dir / "containers",
-                                      logs_root=self.executions_root, account_id=self.target.account_id,
-                                      region=self.target.region, notify=self.on_event)
+        self.services = LocalServices(
+            self.workspace,
+            containers_dir=self.project_dir / "containers",
+            logs_root=self.executions_root,
+            account_id=self.target.account_id,
+            region=self.target.region,
+            notify=self.on_event,
+        )
         self.records = ExecutionRecords(self.executions_root)
-        self.engine = Engine(self.table.dispatcher(self.services), self.table.resources, self.lambda_handlers,
-                             region=self.target.region)
+        self.engine = Engine(
+            self.table.dispatcher(self.services), self.table.resources, self.lambda_handlers, region=self.target.region
+        )
         self.definitions = {w: definition_json(d) for w, d in build_definitions(self.config, self.target).items()}
         self.arns: dict[Workflow, str] = {}
 
@@ -92,16 +98,25 @@ class LocalRuntime:
         glue_dir = self.project_dir / "glue_transforms"
         scripts = sorted(glue_dir.glob("*.py"))
         if not any(path.name == layout.GLUE_ENTRY_SCRIPT for path in scripts):
-            raise PipelineError(f"{glue_dir / layout.GLUE_ENTRY_SCRIPT} not found; run from the project folder or pass --project")
+            raise PipelineError(
+                f"{glue_dir / layout.GLUE_ENTRY_SCRIPT} not found; run from the project folder or pass --project"
+            )
         source = self.target.source_repository_bucket
         for path in scripts:
             self.workspace.put_file(source, f"{layout.GLUE_SCRIPTS_PREFIX}{path.name}", path)
-        glue_job.define_job(self.services, self.target.glue_job_name,
-                            f"s3://{source}/{layout.GLUE_SCRIPTS_PREFIX}{layout.GLUE_ENTRY_SCRIPT}",
-                            {"--job-language": "python"})
-        glue_crawler.define_crawler(self.services, self.target.glue_crawler_name, f"{self.config.name}_output",
-                                    f"s3://{self.target.output_bucket}/{layout.predictions_prefix(self.config.name)}",
-                                    f"s3://{self.target.metadata_bucket}/{layout.catalog_key(self.config.name)}")
+        glue_job.define_job(
+            self.services,
+            self.target.glue_job_name,
+            f"s3://{source}/{layout.GLUE_SCRIPTS_PREFIX}{layout.GLUE_ENTRY_SCRIPT}",
+            {"--job-language": "python"},
+        )
+        glue_crawler.define_crawler(
+            self.services,
+            self.target.glue_crawler_name,
+            f"{self.config.name}_output",
+            f"s3://{self.target.output_bucket}/{layout.predictions_prefix(self.config.name)}",
+            f"s3://{self.target.metadata_bucket}/{layout.catalog_key(self.config.name)}",
+        )
 
     # -- landing -------------------------------------------------------------------------------------
 
@@ -118,8 +133,12 @@ class LocalRuntime:
         return key
 
     def watcher(self) -> FeatureStoreWatcher:
-        settings = Settings(training_arn=self.arns[Workflow.TRAINING], scoring_arn=self.arns[Workflow.SCORING],
-                            training_prefix=self.target.training_prefix, scoring_prefix=self.target.scoring_prefix)
+        settings = Settings(
+            training_arn=self.arns[Workflow.TRAINING],
+            scoring_arn=self.arns[Workflow.SCORING],
+            training_prefix=self.target.training_prefix,
+            scoring_prefix=self.target.scoring_prefix,
+        )
         return FeatureStoreWatcher(self.workspace, self.target.feature_store_bucket, settings, self.engine.client)
 
     def pass_on_landed(self, watcher: FeatureStoreWatcher) -> list[LandingEvent]:
@@ -129,8 +148,11 @@ class LocalRuntime:
             ignored = [_reason(item) for action in ("ignored", "rejected") for item in outcome.get(action, [])]
             ignored += [f"a duplicate of the execution {name}" for name in outcome.get("duplicate", [])]
             started = outcome.get("started", [])
-            event = LandingEvent(outcome["key"], execution=started[0] if started else None,
-                                 ignored=None if started else "; ".join(ignored) or "no execution started")
+            event = LandingEvent(
+                outcome["key"],
+                execution=started[0] if started else None,
+                ignored=None if started else "; ".join(ignored) or "no execution started",
+            )
             self.on_event(event)
             landed.append(event)
         return landed
@@ -183,13 +205,15 @@ class LocalRuntime:
                 time.sleep(POLL_SECONDS)
         return results
 
-    def poll(self, name: str, workflow: Workflow, seen: dict[str, int], redrive_count: int = 0) -> ExecutionResult | None:
+    def poll(
+        self, name: str, workflow: Workflow, seen: dict[str, int], redrive_count: int = 0
+    ) -> ExecutionResult | None:
         """Report the events since ``seen[name]``; the result once the execution has ended, else None."""
         seen.setdefault(name, 0)
         arn = self.execution_arn(workflow, name)
         status = self.engine.describe(arn)
         events = self.engine.history(arn)
-        for event in events[seen[name]:]:
+        for event in events[seen[name] :]:
             self.on_event(StateEvent.from_history(name, event))
         seen[name] = len(events)
         if status["status"] == "RUNNING":

@@ -37,8 +37,14 @@ class LocalServices:
         repository = image.rsplit("/", 1)[-1].split("@")[0].split(":")[0]
         program = self.containers_dir / repository / "program"
         if not (program / "train").is_file() or not (program / "serve").is_file():
-            known = sorted(p.parent.name for p in self.containers_dir.glob("*/program")) if self.containers_dir.is_dir() else []
-            raise TaskFailure("SageMaker.ValidationException",
-                              f"image {image}: no local container {program} with train and serve programs "
-                              f"(containers in {self.containers_dir}: {', '.join(known) or 'none'})")
+            known = (
+                sorted(p.parent.name for p in self.containers_dir.glob("*/program"))
+                if self.containers_dir.is_dir()
+                else []
+            )
+            raise TaskFailure(
+                "SageMaker.ValidationException",
+                f"image {image}: no local container {program} with train and serve programs "
+                f"(containers in {self.containers_dir}: {', '.join(known) or 'none'})",
+            )
         return program

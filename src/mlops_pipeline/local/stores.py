@@ -24,6 +24,7 @@ from urllib.parse import unquote
 
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.layout import DEFAULT_WORKSPACE, WORKSPACE_ENV
+
 TEMP_PREFIX = ".tmp-"  # dot files are never listed as objects
 EMPTY_SEGMENT = "%"
 CONTINUATION = "%+"
@@ -56,7 +57,7 @@ def decode_key(relative: str) -> str:
     segments: list[str] = []
     for component in relative.split("/"):
         if component.startswith(CONTINUATION) and segments:
-            segments[-1] += unquote(component[len(CONTINUATION):])
+            segments[-1] += unquote(component[len(CONTINUATION) :])
         else:
             segments.append("" if component == EMPTY_SEGMENT else unquote(component))
     return "/".join(segments)

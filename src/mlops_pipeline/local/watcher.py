@@ -24,14 +24,28 @@ def object_created_event(bucket: str, key: str, path: Path, region: str = "us-ea
     and a new execution, while the watcher never passes on the same version twice.
     """
     stat = path.stat()
-    return {"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": region, "eventName": "ObjectCreated:Put",
-        "eventTime": datetime.datetime.fromtimestamp(stat.st_mtime, datetime.timezone.utc).isoformat(),
-        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-               "object": {"key": quote_plus(key, safe="/"), "size": stat.st_size,
-                          "eTag": etag_of(path).strip('"'), "versionId": f"{stat.st_mtime_ns:x}",
-                          "sequencer": f"{stat.st_mtime_ns:016X}"}},
-    }]}
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": region,
+                "eventName": "ObjectCreated:Put",
+                "eventTime": datetime.datetime.fromtimestamp(stat.st_mtime, datetime.timezone.utc).isoformat(),
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {
+                        "key": quote_plus(key, safe="/"),
+                        "size": stat.st_size,
+                        "eTag": etag_of(path).strip('"'),
+                        "versionId": f"{stat.st_mtime_ns:x}",
+                        "sequencer": f"{stat.st_mtime_ns:016X}",
+                    },
+                },
+            }
+        ]
+    }
 
 
 @dataclass

@@ -49,7 +49,9 @@ class IntegrationTable:
             for function in vars(module).values():
                 for resource in getattr(function, "resources", ()):
                     if resource in routes and routes[resource] is not function:
-                        raise ValueError(f"{resource} is served twice: {routes[resource].__module__} and {module.__name__}")
+                        raise ValueError(
+                            f"{resource} is served twice: {routes[resource].__module__} and {module.__name__}"
+                        )
                     routes[resource] = function
         return cls(routes)
 

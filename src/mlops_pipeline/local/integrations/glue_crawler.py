@@ -25,8 +25,16 @@ GLUE_TYPES = {"int64": "bigint", "float64": "double", "bool": "boolean", "object
 
 def define_crawler(services: LocalServices, name: str, database: str, target: str, catalog_uri: str) -> None:
     """The local counterpart of the Terraform ``aws_glue_crawler``; ``catalog_uri`` is where tables go."""
-    services.records.put(CRAWLERS, name, {"Name": name, "DatabaseName": database,
-                                          "Targets": {"S3Targets": [{"Path": target}]}, "CatalogUri": catalog_uri})
+    services.records.put(
+        CRAWLERS,
+        name,
+        {
+            "Name": name,
+            "DatabaseName": database,
+            "Targets": {"S3Targets": [{"Path": target}]},
+            "CatalogUri": catalog_uri,
+        },
+    )
 
 
 @serves("aws-sdk:glue:startCrawler", client_error=CLIENT_ERROR)
@@ -37,8 +45,12 @@ def start_crawler(services: LocalServices, params: dict, control: TaskControl) -
     tables = {}
     for target in crawler["Targets"]["S3Targets"]:
         tables.update(crawl(services, target["Path"]))
-    catalog = {"Database": crawler["DatabaseName"], "Crawler": crawler["Name"], "CrawledAt": now().isoformat(),
-               "Tables": tables}
+    catalog = {
+        "Database": crawler["DatabaseName"],
+        "Crawler": crawler["Name"],
+        "CrawledAt": now().isoformat(),
+        "Tables": tables,
+    }
     write_atomic(services.workspace.path_of(crawler["CatalogUri"]), json.dumps(catalog, indent=2).encode())
     return {}
 
@@ -59,5 +71,7 @@ def crawl(services: LocalServices, target: str) -> dict:
 
 def _columns(path) -> list[dict]:
     sample = pd.read_csv(path, header=None, nrows=SAMPLE_ROWS)
-    return [{"Name": f"col{index}", "Type": GLUE_TYPES.get(str(dtype), "string")}
-            for index, dtype in enumerate(sample.dtypes)]
+    return [
+        {"Name": f"col{index}", "Type": GLUE_TYPES.get(str(dtype), "string")}
+        for index, dtype in enumerate(sample.dtypes)
+    ]

@@ -25,26 +25,39 @@ CLIENT_ERROR = "Glue.InvalidInputException"
 
 def define_job(services: LocalServices, name: str, script_location: str, default_arguments: dict[str, str]) -> None:
     """The local counterpart of the Terraform ``aws_glue_job``."""
-    services.records.put(JOBS, name, {"Name": name, "Command": {"Name": "pythonshell", "ScriptLocation": script_location,
-                                                                 "PythonVersion": "3.9"},
-                                      "DefaultArguments": default_arguments})
+    services.records.put(
+        JOBS,
+        name,
+        {
+            "Name": name,
+            "Command": {"Name": "pythonshell", "ScriptLocation": script_location, "PythonVersion": "3.9"},
+            "DefaultArguments": default_arguments,
+        },
+    )
 
 
 @serves("glue:startJobRun.sync", client_error=CLIENT_ERROR)
 def start_job_run_sync(services: LocalServices, params: dict, control: TaskControl) -> dict:
     job = services.records.get(JOBS, params["JobName"])
     if job is None:
-        raise TaskFailure("Glue.EntityNotFoundException", f"Glue job {params['JobName']} not found "
-                          f"(local jobs: {', '.join(services.records.names(JOBS)) or 'none'})")
+        raise TaskFailure(
+            "Glue.EntityNotFoundException",
+            f"Glue job {params['JobName']} not found (local jobs: {', '.join(services.records.names(JOBS)) or 'none'})",
+        )
     arguments = {**job.get("DefaultArguments", {}), **params.get("Arguments", {})}
-    run = {"Id": f"jr_{uuid.uuid4().hex}", "Attempt": 0, "JobName": job["Name"], "Arguments": arguments,
-           "StartedOn": now().isoformat(), "JobRunState": "RUNNING"}
+    run = {
+        "Id": f"jr_{uuid.uuid4().hex}",
+        "Attempt": 0,
+        "JobName": job["Name"],
+        "Arguments": arguments,
+        "StartedOn": now().isoformat(),
+        "JobRunState": "RUNNING",
+    }
     log_path = services.log_path(control, "glue", f"{job['Name']}-{run['Id']}")
     script = services.workspace.path_of(job["Command"]["ScriptLocation"])
     argv = [sys.executable, str(script), *_local_arguments(services, arguments)]
     code = run_job(argv, _environment(services, arguments), log_path, control)
-    run.update(CompletedOn=now().isoformat(), JobRunState="SUCCEEDED" if code == 0 else "FAILED",
-               LogPath=str(log_path))
+    run.update(CompletedOn=now().isoformat(), JobRunState="SUCCEEDED" if code == 0 else "FAILED", LogPath=str(log_path))
     if code != 0:
         run["ErrorMessage"] = _error_line(log_path) or f"the job script exited with status {code}"
     services.records.put(RUNS, run["Id"], run)
@@ -68,7 +81,9 @@ def _local_path(services: LocalServices, uri: str) -> str:
 
 
 def _environment(services: LocalServices, arguments: dict[str, str]) -> dict[str, str]:
-    extra = [str(services.workspace.path_of(uri).parent) for uri in arguments.get("--extra-py-files", "").split(",") if uri]
+    extra = [
+        str(services.workspace.path_of(uri).parent) for uri in arguments.get("--extra-py-files", "").split(",") if uri
+    ]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(extra + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     return env

@@ -19,8 +19,10 @@ CLIENT_ERROR = "S3.S3Exception"
 
 
 def _missing(bucket: str, key: str) -> TaskFailure:
-    return TaskFailure("S3.NoSuchKeyException",
-                       f"The specified key does not exist. (Service: S3, Status Code: 404, Key: s3://{bucket}/{key})")
+    return TaskFailure(
+        "S3.NoSuchKeyException",
+        f"The specified key does not exist. (Service: S3, Status Code: 404, Key: s3://{bucket}/{key})",
+    )
 
 
 @serves("aws-sdk:s3:putObject", client_error=CLIENT_ERROR)
@@ -37,8 +39,13 @@ def get_object(services: LocalServices, params: dict, control: TaskControl) -> d
     path = services.workspace.path(params["Bucket"], params["Key"])
     if not path.is_file():
         raise _missing(params["Bucket"], params["Key"])
-    return {"Body": path.read_text(), "ContentLength": path.stat().st_size, "ETag": etag_of(path),
-            "LastModified": _modified(path), "ContentType": params.get("ResponseContentType", "binary/octet-stream")}
+    return {
+        "Body": path.read_text(),
+        "ContentLength": path.stat().st_size,
+        "ETag": etag_of(path),
+        "LastModified": _modified(path),
+        "ContentType": params.get("ResponseContentType", "binary/octet-stream"),
+    }
 
 
 @serves("aws-sdk:s3:copyObject", client_error=CLIENT_ERROR)
@@ -55,7 +62,10 @@ def copy_object(services: LocalServices, params: dict, control: TaskControl) -> 
 def head_object(services: LocalServices, params: dict, control: TaskControl) -> dict:
     path = services.workspace.path(params["Bucket"], params["Key"])
     if not path.is_file():
-        raise TaskFailure("S3.NotFoundException", f"Not Found (Service: S3, Status Code: 404, Key: s3://{params['Bucket']}/{params['Key']})")
+        raise TaskFailure(
+            "S3.NotFoundException",
+            f"Not Found (Service: S3, Status Code: 404, Key: s3://{params['Bucket']}/{params['Key']})",
+        )
     return {"ContentLength": path.stat().st_size, "ETag": etag_of(path), "LastModified": _modified(path)}
 
 

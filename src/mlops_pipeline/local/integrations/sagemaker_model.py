@@ -7,8 +7,13 @@ from mlops_pipeline.local.jobs import RecordKind, now
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.tasks import TaskControl, TaskFailure
 
-MODELS = RecordKind(folder="models", name_field="ModelName", not_found_error="SageMaker.ValidationException",
-                    not_found_message='Could not find model "{name}".', in_use_error="SageMaker.ValidationException")
+MODELS = RecordKind(
+    folder="models",
+    name_field="ModelName",
+    not_found_error="SageMaker.ValidationException",
+    not_found_message='Could not find model "{name}".',
+    in_use_error="SageMaker.ValidationException",
+)
 CLIENT_ERROR = "SageMaker.ValidationException"
 
 
@@ -22,8 +27,13 @@ def create_model(services: LocalServices, params: dict, control: TaskControl) ->
     if artifact and not services.workspace.path_of(artifact).is_file():
         raise TaskFailure("SageMaker.ValidationException", f"model {name}: ModelDataUrl {artifact} does not exist")
     arn = services.arn("sagemaker", f"model/{name}")
-    record = {"ModelName": name, "ModelArn": arn, "PrimaryContainer": container,
-              "ExecutionRoleArn": params.get("ExecutionRoleArn"), "CreationTime": now().isoformat()}
+    record = {
+        "ModelName": name,
+        "ModelArn": arn,
+        "PrimaryContainer": container,
+        "ExecutionRoleArn": params.get("ExecutionRoleArn"),
+        "CreationTime": now().isoformat(),
+    }
     MODELS.claim(services, record)
     return {"ModelArn": arn}
 

@@ -24,9 +24,15 @@ from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.stores import parse_s3_uri
 from mlops_pipeline.local.tasks import TaskControl, TaskFailure
 
-TRAINING_JOBS = JobKind(folder="training-jobs", name_field="TrainingJobName", status_field="TrainingJobStatus",
-                        end_field="TrainingEndTime", secondary_status_field="SecondaryStatus", not_found_error="SageMaker.ValidationException",
-                        not_found_message="Requested resource not found: training job {name}")
+TRAINING_JOBS = JobKind(
+    folder="training-jobs",
+    name_field="TrainingJobName",
+    status_field="TrainingJobStatus",
+    end_field="TrainingEndTime",
+    secondary_status_field="SecondaryStatus",
+    not_found_error="SageMaker.ValidationException",
+    not_found_message="Requested resource not found: training job {name}",
+)
 CLIENT_ERROR = "SageMaker.ValidationException"
 FAILURE_REASON_MAX = 1024
 
@@ -58,8 +64,13 @@ def run_training_job(services: LocalServices, request: dict, control: TaskContro
         channels = _stage_channels(services, request.get("InputDataConfig", []), root)
         _write_hyperparameters(root, request.get("HyperParameters", {}))
         env = training_environment(root, channels)
-        env.update(SM_HPS=json.dumps(request.get("HyperParameters", {})), SM_CHANNELS=json.dumps(sorted(channels)),
-                   SM_CURRENT_HOST="algo-1", SM_HOSTS=json.dumps(["algo-1"]), TRAINING_JOB_NAME=name)
+        env.update(
+            SM_HPS=json.dumps(request.get("HyperParameters", {})),
+            SM_CHANNELS=json.dumps(sorted(channels)),
+            SM_CURRENT_HOST="algo-1",
+            SM_HOSTS=json.dumps(["algo-1"]),
+            TRAINING_JOB_NAME=name,
+        )
         if cpus:
             env.update(OMP_NUM_THREADS=str(cpus), SM_NUM_CPUS=str(cpus))
 
@@ -111,9 +122,12 @@ def _stage_channels(services: LocalServices, channels: list[dict], root: Path) -
         target.mkdir(parents=True, exist_ok=True)
         objects = list(services.workspace.objects(bucket, prefix))
         if not objects:
-            raise TaskFailure("SageMaker.ValidationException", f"channel {channel['ChannelName']}: no objects under s3://{bucket}/{prefix}")
+            raise TaskFailure(
+                "SageMaker.ValidationException",
+                f"channel {channel['ChannelName']}: no objects under s3://{bucket}/{prefix}",
+            )
         for key, path in objects:
-            destination = target / key[len(prefix):].lstrip("/")
+            destination = target / key[len(prefix) :].lstrip("/")
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, destination)
         staged[channel["ChannelName"]] = target
@@ -127,15 +141,18 @@ def _write_hyperparameters(root: Path, hyperparameters: dict) -> None:
 
 
 def _collect(services: LocalServices, request: dict, record: dict, root: Path, log_path: Path, code: int) -> None:
-    record["FinalMetricDataList"] = parse_metrics(log_path.read_text(errors="replace"),
-                                                  request["AlgorithmSpecification"].get("MetricDefinitions", []))
+    record["FinalMetricDataList"] = parse_metrics(
+        log_path.read_text(errors="replace"), request["AlgorithmSpecification"].get("MetricDefinitions", [])
+    )
     if code != 0:
         failure = root / "output" / "failure"
         reason = failure.read_text(errors="replace").strip() if failure.exists() else ""
         reason = reason or f"the train program exited with status {code}; see {log_path}"
         TRAINING_JOBS.finish(services, record, "Failed", reason[:FAILURE_REASON_MAX])
         return
-    artifact = f"{request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{request['TrainingJobName']}/output/model.tar.gz"
+    artifact = (
+        f"{request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{request['TrainingJobName']}/output/model.tar.gz"
+    )
     pack_model(root / "model", services.workspace.path_of(artifact))
     record["ModelArtifacts"] = {"S3ModelArtifacts": artifact}
     TRAINING_JOBS.finish(services, record, "Completed")

@@ -27,9 +27,14 @@ from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.stores import TEMP_PREFIX, parse_s3_uri
 from mlops_pipeline.local.tasks import TaskControl
 
-TRANSFORM_JOBS = JobKind(folder="transform-jobs", name_field="TransformJobName", status_field="TransformJobStatus",
-                         end_field="TransformEndTime", not_found_error="SageMaker.ValidationException",
-                         not_found_message='Could not find job "{name}".')
+TRANSFORM_JOBS = JobKind(
+    folder="transform-jobs",
+    name_field="TransformJobName",
+    status_field="TransformJobStatus",
+    end_field="TransformEndTime",
+    not_found_error="SageMaker.ValidationException",
+    not_found_message='Could not find job "{name}".',
+)
 CLIENT_ERROR = "SageMaker.ValidationException"
 MB = 1024 * 1024
 
@@ -43,8 +48,12 @@ def create_transform_job_sync(services: LocalServices, params: dict, control: Ta
     name = params["TransformJobName"]
     model = MODELS.describe(services, params["ModelName"])
     program = services.program_dir(model["PrimaryContainer"]["Image"])
-    record = {**params, "TransformJobArn": services.arn("sagemaker", f"transform-job/{name}"),
-              "TransformJobStatus": "InProgress", "CreationTime": now().isoformat()}
+    record = {
+        **params,
+        "TransformJobArn": services.arn("sagemaker", f"transform-job/{name}"),
+        "TransformJobStatus": "InProgress",
+        "CreationTime": now().isoformat(),
+    }
     TRANSFORM_JOBS.claim(services, record)
     log_path = services.log_path(control, TRANSFORM_JOBS.folder, name)
     try:
@@ -62,7 +71,9 @@ def describe_transform_job(services: LocalServices, params: dict, control: TaskC
     return TRANSFORM_JOBS.describe(services, params["TransformJobName"])
 
 
-def _run(services: LocalServices, params: dict, model: dict, program: Path, log_path: Path, control: TaskControl) -> None:
+def _run(
+    services: LocalServices, params: dict, model: dict, program: Path, log_path: Path, control: TaskControl
+) -> None:
     concurrency = int(params.get("MaxConcurrentTransforms") or 1)
     payload_mb = int(params.get("MaxPayloadInMB") or 6)
     with tempfile.TemporaryDirectory(prefix="model-", dir=services.workspace.root) as model_dir:
@@ -87,7 +98,11 @@ def _inputs(services: LocalServices, params: dict) -> Iterator[tuple[Path, Path]
         raise TransformFailed(f"no input objects under {source['S3Uri']}")
     output = params["TransformOutput"]["S3OutputPath"].rstrip("/")
     for key, path in objects:
-        relative = key[len(prefix):].lstrip("/") if source.get("S3DataType", "S3Prefix") == "S3Prefix" else key.rsplit("/", 1)[-1]
+        relative = (
+            key[len(prefix) :].lstrip("/")
+            if source.get("S3DataType", "S3Prefix") == "S3Prefix"
+            else key.rsplit("/", 1)[-1]
+        )
         yield path, services.workspace.path_of(f"{output}/{relative}.out")
 
 
@@ -115,7 +130,11 @@ class _Client:
     """One HTTP session per worker thread (sessions are not shared across threads)."""
 
     def __init__(self, url: str, content_type: str, accept: str, source: Path):
-        self.url, self.headers, self.source = f"{url}/invocations", {"Content-Type": content_type, "Accept": accept}, source
+        self.url, self.headers, self.source = (
+            f"{url}/invocations",
+            {"Content-Type": content_type, "Accept": accept},
+            source,
+        )
         self.local = threading.local()
 
     def post(self, body: bytes, first_line: int) -> bytes:
@@ -124,20 +143,26 @@ class _Client:
         try:
             response = session.post(self.url, data=body, headers=self.headers, timeout=600)
         except requests.RequestException as error:
-            raise TransformFailed(f"{self.source.name}: the model server did not answer for the mini-batch at line {first_line}: {error}") from None
+            raise TransformFailed(
+                f"{self.source.name}: the model server did not answer for the mini-batch at line {first_line}: {error}"
+            ) from None
         if response.status_code != 200:
-            raise TransformFailed(f"{self.source.name}: the model server answered {response.status_code} for the mini-batch "
-                                  f"at line {first_line}: {response.text.strip()[:500]}")
+            raise TransformFailed(
+                f"{self.source.name}: the model server answered {response.status_code} for the mini-batch "
+                f"at line {first_line}: {response.text.strip()[:500]}"
+            )
         return response.content
 
 
 def _write_batch(out, first_line: int, records: list[bytes], future, processing: dict) -> None:
     predictions = future.result().splitlines()
     if len(predictions) != len(records):
-        raise TransformFailed(f"the model server returned {len(predictions)} lines for {len(records)} records "
-                              f"(mini-batch at line {first_line})")
+        raise TransformFailed(
+            f"the model server returned {len(predictions)} lines for {len(records)} records "
+            f"(mini-batch at line {first_line})"
+        )
     join = processing.get("JoinSource", "None") == "Input"
-    for record, prediction in zip(records, predictions):
+    for record, prediction in zip(records, predictions, strict=True):
         joined = record + b"," + prediction if join else prediction
         out.write(apply_filter(joined, processing.get("OutputFilter")) + b"\n")
 
@@ -154,7 +179,9 @@ def mini_batches(source: Path, params: dict) -> Iterator[tuple[int, list[bytes]]
             if not record:
                 continue
             if len(record) + 1 > limit:
-                raise TransformFailed(f"{source.name}: line {number} is {len(record)} bytes, over MaxPayloadInMB ({limit // MB} MB)")
+                raise TransformFailed(
+                    f"{source.name}: line {number} is {len(record)} bytes, over MaxPayloadInMB ({limit // MB} MB)"
+                )
             if batch and (single or size + len(record) + 1 > limit):
                 yield first, batch
                 batch, size = [], 0
@@ -177,10 +204,11 @@ def apply_filter(record: bytes, expression: str | None) -> bytes:
     try:
         if ":" in selector:
             start, _, stop = selector.partition(":")
-            chosen = fields[int(start) if start else None:int(stop) if stop else None]
+            chosen = fields[int(start) if start else None : int(stop) if stop else None]
         else:
             chosen = [fields[int(index)] for index in selector.split(",")]
     except (ValueError, IndexError):
-        raise TransformFailed(f"DataProcessing filter {expression!r} does not fit a record with {len(fields)} fields") from None
+        raise TransformFailed(
+            f"DataProcessing filter {expression!r} does not fit a record with {len(fields)} fields"
+        ) from None
     return b",".join(chosen)
-

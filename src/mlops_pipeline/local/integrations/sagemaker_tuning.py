@@ -24,9 +24,14 @@ from mlops_pipeline.local.jobs import JobKind, now
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.tasks import TaskControl, TaskFailure
 
-TUNING_JOBS = JobKind(folder="tuning-jobs", name_field="HyperParameterTuningJobName",
-                      status_field="HyperParameterTuningJobStatus", end_field="HyperParameterTuningEndTime",
-                      not_found_error="SageMaker.ResourceNotFound", not_found_message="tuning job {name} not found")
+TUNING_JOBS = JobKind(
+    folder="tuning-jobs",
+    name_field="HyperParameterTuningJobName",
+    status_field="HyperParameterTuningJobStatus",
+    end_field="HyperParameterTuningEndTime",
+    not_found_error="SageMaker.ResourceNotFound",
+    not_found_message="tuning job {name} not found",
+)
 CLIENT_ERROR = "SageMaker.ValidationException"
 REVERSE_LOG_SUFFIX = "__one_minus"
 
@@ -57,8 +62,13 @@ def _initial_record(services: LocalServices, params: dict) -> dict:
         "TrainingJobDefinition": params["TrainingJobDefinition"],
         "HyperParameterTuningJobStatus": "InProgress",
         "CreationTime": now().isoformat(),
-        "TrainingJobStatusCounters": {"Completed": 0, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 0,
-                                      "Stopped": 0},
+        "TrainingJobStatusCounters": {
+            "Completed": 0,
+            "InProgress": 0,
+            "RetryableError": 0,
+            "NonRetryableError": 0,
+            "Stopped": 0,
+        },
         "ObjectiveStatusCounters": {"Succeeded": 0, "Pending": 0, "Failed": 0},
         "Local": {"Trials": []},
     }
@@ -75,7 +85,10 @@ def _trial_count(config: dict) -> int:
 def grid(config: dict) -> list[dict[str, str]]:
     """Every combination of the categorical ranges, in order, as SageMaker's Grid strategy runs them."""
     ranges = config["ParameterRanges"].get("CategoricalParameterRanges", [])
-    return [dict(zip([r["Name"] for r in ranges], values)) for values in itertools.product(*(r["Values"] for r in ranges))]
+    return [
+        dict(zip([r["Name"] for r in ranges], values, strict=True))
+        for values in itertools.product(*(r["Values"] for r in ranges))
+    ]
 
 
 def sampler_for(config: dict) -> optuna.samplers.BaseSampler:
@@ -86,7 +99,9 @@ def sampler_for(config: dict) -> optuna.samplers.BaseSampler:
         return optuna.samplers.RandomSampler(seed=seed)
     if strategy == "Bayesian":
         return optuna.samplers.TPESampler(seed=seed)
-    raise TaskFailure("SageMaker.ValidationException", f"unsupported tuning strategy {strategy!r} (Bayesian, Random, Grid)")
+    raise TaskFailure(
+        "SageMaker.ValidationException", f"unsupported tuning strategy {strategy!r} (Bayesian, Random, Grid)"
+    )
 
 
 def suggest(trial: optuna.Trial, ranges: dict) -> dict[str, str]:
@@ -95,7 +110,9 @@ def suggest(trial: optuna.Trial, ranges: dict) -> dict[str, str]:
     for r in ranges.get("ContinuousParameterRanges", []):
         low, high, scaling = float(r["MinValue"]), float(r["MaxValue"]), r.get("ScalingType", "Auto")
         if scaling == "ReverseLogarithmic":
-            values[r["Name"]] = repr(1 - trial.suggest_float(r["Name"] + REVERSE_LOG_SUFFIX, 1 - high, 1 - low, log=True))
+            values[r["Name"]] = repr(
+                1 - trial.suggest_float(r["Name"] + REVERSE_LOG_SUFFIX, 1 - high, 1 - low, log=True)
+            )
         else:
             values[r["Name"]] = repr(trial.suggest_float(r["Name"], low, high, log=scaling == "Logarithmic"))
     for r in ranges.get("IntegerParameterRanges", []):
@@ -175,17 +192,30 @@ class _Tuner:
         counters, objective = self.record["TrainingJobStatusCounters"], self.record["ObjectiveStatusCounters"]
         counters["InProgress"] -= 1
         status = job["TrainingJobStatus"]
-        counters["Completed" if status == "Completed" else "Stopped" if status == "Stopped" else "NonRetryableError"] += 1
+        counters[
+            "Completed" if status == "Completed" else "Stopped" if status == "Stopped" else "NonRetryableError"
+        ] += 1
         objective["Succeeded" if value is not None else "Failed"] += 1
         if value is not None and _better(value, self.record.get("BestTrainingJob"), self.objective["Type"]):
             self.record["BestTrainingJob"] = _summary(job, self.objective["MetricName"], value)
         TUNING_JOBS.save(self.services, self.record)
-        best = self.record.get("BestTrainingJob", {}).get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value")
-        self.services.notify(TrialEvent(
-            tuning_job=self.record["HyperParameterTuningJobName"], training_job=job["TrainingJobName"], status=status,
-            objective=value, best=best, done=sum(counters.values()) - counters["InProgress"], total=self.count,
-            metric=self.objective["MetricName"], hyperparameters=job.get("Local", {}).get("Tuned", {}),
-            failure=job.get("FailureReason")))
+        best = (
+            self.record.get("BestTrainingJob", {}).get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value")
+        )
+        self.services.notify(
+            TrialEvent(
+                tuning_job=self.record["HyperParameterTuningJobName"],
+                training_job=job["TrainingJobName"],
+                status=status,
+                objective=value,
+                best=best,
+                done=sum(counters.values()) - counters["InProgress"],
+                total=self.count,
+                metric=self.objective["MetricName"],
+                hyperparameters=job.get("Local", {}).get("Tuned", {}),
+                failure=job.get("FailureReason"),
+            )
+        )
 
 
 def _objective_value(job: dict, metric: str) -> float | None:
@@ -220,8 +250,13 @@ def _conclude(services: LocalServices, record: dict) -> None:
         TUNING_JOBS.finish(services, record, "Completed")
         return
     failures = [services.records.get(TRAINING_JOBS.folder, name) or {} for name in record["Local"]["Trials"]]
-    reasons = [f"{job.get('TrainingJobName')}: {job.get('FailureReason')}" for job in failures if job.get("FailureReason")]
+    reasons = [
+        f"{job.get('TrainingJobName')}: {job.get('FailureReason')}" for job in failures if job.get("FailureReason")
+    ]
     metric = record["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["MetricName"]
-    reason = (f"All {len(failures)} training jobs failed. {reasons[0]}" if reasons
-              else f"No training job reported the objective metric {metric}")
+    reason = (
+        f"All {len(failures)} training jobs failed. {reasons[0]}"
+        if reasons
+        else f"No training job reported the objective metric {metric}"
+    )
     TUNING_JOBS.finish(services, record, "Failed", reason)

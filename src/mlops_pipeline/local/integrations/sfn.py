@@ -20,6 +20,14 @@ def list_executions(services: LocalServices, params: dict, control: TaskControl)
         response = services.sfn.list_executions(**request)
     except services.sfn.exceptions.StateMachineDoesNotExist as error:
         raise TaskFailure("Sfn.StateMachineDoesNotExistException", str(error)) from None
-    executions = [{"ExecutionArn": e["executionArn"], "StateMachineArn": e["stateMachineArn"], "Name": e["name"],
-                   "Status": e["status"], "StartDate": e["startDate"].isoformat()} for e in response["executions"]]
+    executions = [
+        {
+            "ExecutionArn": e["executionArn"],
+            "StateMachineArn": e["stateMachineArn"],
+            "Name": e["name"],
+            "Status": e["status"],
+            "StartDate": e["startDate"].isoformat(),
+        }
+        for e in response["executions"]
+    ]
     return {"Executions": executions, **({"NextToken": response["nextToken"]} if response.get("nextToken") else {})}
