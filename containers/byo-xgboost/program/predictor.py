@@ -115,8 +115,11 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
     def invocations():
         content_type = (request.content_type or "").split(";")[0].strip().lower()
         if content_type not in ("text/csv", "application/json"):
-            return Response(f"unsupported content type {content_type or '(none)'!r}; send text/csv or application/json\n",
-                            status=415, mimetype="text/plain")
+            return Response(
+                f"unsupported content type {content_type or '(none)'!r}; send text/csv or application/json\n",
+                status=415,
+                mimetype="text/plain",
+            )
         body = request.get_data()
         try:
             rows = parse_csv(body, model) if content_type == "text/csv" else parse_json(body, model)
