@@ -62,7 +62,7 @@ SAGEMAKER_PREFIX_LINES = {"train": "prefix = '/opt/ml/'", "predictor.py": 'prefi
 
 #: A stand-in for the Glue Python shell's awsglue.utils, parsing like awslabs/aws-glue-libs:
 #: every requested option is required, unknown arguments (Glue's own, --extra-py-files) are ignored.
-AWSGLUE_UTILS = '''
+AWSGLUE_UTILS = """
 import argparse
 
 
@@ -83,10 +83,18 @@ def getResolvedOptions(args, options):
         parser.add_argument("--" + option, required=True)
     parsed, _ = parser.parse_known_args(args[1:])
     return vars(parsed)
-'''
+"""
 #: Arguments Glue itself adds to every run, before the job's own.
-GLUE_OWN_ARGUMENTS = ["--job-bookmark-option", "job-bookmark-disable", "--JOB_ID", "j_0123", "--JOB_RUN_ID", "jr_0123",
-                      "--JOB_NAME", "attrition-transform"]
+GLUE_OWN_ARGUMENTS = [
+    "--job-bookmark-option",
+    "job-bookmark-disable",
+    "--JOB_ID",
+    "j_0123",
+    "--JOB_RUN_ID",
+    "jr_0123",
+    "--JOB_NAME",
+    "attrition-transform",
+]
 LANDED_BUCKET = "attrition-feature-store"
 LANDED_KEYS = {"train": "data/train/customers 2024-06 (export).csv", "score": "data/score/customers 2024-07.csv"}
 JOB_STEMS = {"train": "customers-2024-06-export-3f2a", "score": "customers-2024-07-9c1d"}
@@ -131,8 +139,11 @@ def job_argv(kind: str, state: dict[str, str], overrides: dict[str, str]) -> lis
 
 def resolved_option_names(path: Path) -> list[list[str]]:
     """The option lists of every getResolvedOptions call in a script."""
-    calls = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)
-             and getattr(n.func, "id", None) == "getResolvedOptions"]
+    calls = [
+        n
+        for n in ast.walk(ast.parse(path.read_text()))
+        if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "getResolvedOptions"
+    ]
     return [ast.literal_eval(call.args[1]) for call in calls]
 
 
@@ -218,11 +229,17 @@ def run(tmp_path_factory) -> Run:
     (stub / "awsglue").mkdir()
     (stub / "awsglue" / "__init__.py").write_text("")
     (stub / "awsglue" / "utils.py").write_text(AWSGLUE_UTILS)
-    extracts_bucket = re.match(r"s3://([^/]+)/", resolve(glue_arguments("train")["--S3_DEST.$"], {"$.job_stem": "x"})).group(1)
+    extracts_bucket = re.match(
+        r"s3://([^/]+)/", resolve(glue_arguments("train")["--S3_DEST.$"], {"$.job_stem": "x"})
+    ).group(1)
     logs, argvs = {}, {}
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
             patch.setenv(name, value)
         for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
             patch.delenv(name, raising=False)
@@ -235,10 +252,17 @@ def run(tmp_path_factory) -> Run:
                 for kind in ("train", "score"):
                     s3.put_object(Bucket=LANDED_BUCKET, Key=LANDED_KEYS[kind], Body=(DATA / f"{kind}.csv").read_bytes())
                 # The approval record's schema_uri: the training run's S3_DEST + train/schema.json.
-                schema_uri = resolve(glue_arguments("train")["--S3_DEST.$"], {"$.job_stem": JOB_STEMS["train"]}) + "train/schema.json"
+                schema_uri = (
+                    resolve(glue_arguments("train")["--S3_DEST.$"], {"$.job_stem": JOB_STEMS["train"]})
+                    + "train/schema.json"
+                )
                 for kind in ("train", "score"):
-                    state = {"$.bucket": LANDED_BUCKET, "$.key": LANDED_KEYS[kind], "$.job_stem": JOB_STEMS[kind],
-                             "$.approved.record.schema_uri": schema_uri}
+                    state = {
+                        "$.bucket": LANDED_BUCKET,
+                        "$.key": LANDED_KEYS[kind],
+                        "$.job_stem": JOB_STEMS[kind],
+                        "$.approved.record.schema_uri": schema_uri,
+                    }
                     argvs[kind] = job_argv(kind, state, {"LABEL": LABEL, "ID_COLUMN": ID_COLUMN})
                     patch.setattr(sys, "argv", argvs[kind])
                     out = io.StringIO()
@@ -257,7 +281,7 @@ def run(tmp_path_factory) -> Run:
     # SageMaker copies every object under a channel's S3Prefix into /opt/ml/input/data/<channel>/.
     train_prefix, validation_prefix = (f"attrition/{JOB_STEMS['train']}/{c}/" for c in ("train", "validation"))
     channels = {
-        channel: {key[len(prefix):]: body for key, body in extracts.items() if key.startswith(prefix)}
+        channel: {key[len(prefix) :]: body for key, body in extracts.items() if key.startswith(prefix)}
         for channel, prefix in (("train", train_prefix), ("validation", validation_prefix))
     }
     root = opt_ml(tmp_path_factory.mktemp("opt-ml"), channels, HYPERPARAMETERS)
@@ -310,7 +334,9 @@ def test_glue_script_reads_only_arguments_the_state_machines_send():
     required, optional = set(calls[0]), {name for call in calls[1:] for name in call}
     for kind in ("train", "score"):
         sent = {key.removesuffix(".$")[2:] for key in glue_arguments(kind)}
-        assert required <= sent, f"{kind}: the script requires {sorted(required - sent)} that the state machine never sends"
+        assert required <= sent, (
+            f"{kind}: the script requires {sorted(required - sent)} that the state machine never sends"
+        )
     assert optional == {"SCHEMA_URI"}
     assert "--SCHEMA_URI.$" in glue_arguments("score") and "--SCHEMA_URI.$" not in glue_arguments("train")
     assert '"--SCHEMA_URI" in sys.argv' in PREPARE.read_text(), "optional arguments are looked up before resolving"
@@ -502,8 +528,17 @@ def test_tabulate_is_only_in_the_image_not_in_this_project():
         metadata.distribution("tabulate")
 
 
-@pytest.mark.parametrize("path", ["container/program/train", "container/program/serve", "container/program/predictor.py",
-                                  "container/program/wsgi.py", "glue/prepare.py", "data/make_data.py"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "container/program/train",
+        "container/program/serve",
+        "container/program/predictor.py",
+        "container/program/wsgi.py",
+        "glue/prepare.py",
+        "data/make_data.py",
+    ],
+)
 def test_python_sources_compile(path, tmp_path):
     py_compile.compile(str(FIXTURES / path), cfile=str(tmp_path / "out.pyc"), doraise=True)
 
@@ -520,9 +555,21 @@ def test_readme_documents_sources_paths_arguments_metrics_and_hyperparameters():
     readme = (FIXTURES / "README.md").read_text()
     for definition in METRIC_DEFINITIONS:
         assert f'"Regex": "{json.dumps(definition["Regex"])[1:-1]}"' in readme, definition
-    for text in ("scikit_bring_your_own", "aws-glue-libs", "awsglue/utils.py", "your-algorithms-batch-code",
-                 "/opt/ml/input/config/hyperparameters.json", "/tmp/gunicorn.sock", "/tmp/nginx.pid", "/var/log/nginx",
-                 "/opt/program", "/etc/nginx/mime.types", "--SCHEMA_URI", "train/schema.json", "score/score.csv"):
+    for text in (
+        "scikit_bring_your_own",
+        "aws-glue-libs",
+        "awsglue/utils.py",
+        "your-algorithms-batch-code",
+        "/opt/ml/input/config/hyperparameters.json",
+        "/tmp/gunicorn.sock",
+        "/tmp/nginx.pid",
+        "/var/log/nginx",
+        "/opt/program",
+        "/etc/nginx/mime.types",
+        "--SCHEMA_URI",
+        "train/schema.json",
+        "score/score.csv",
+    ):
         assert text in readme, text
     for name in {*HYPERPARAMETERS} - {"_tuning_objective_metric"} | {"class_weight"}:
         assert f"`{name}`" in readme, name
