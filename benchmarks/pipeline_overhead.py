@@ -24,17 +24,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import requests
-
 from mlops_pipeline.config import CategoricalRange, load_workflow
-from mlops_pipeline.container import start_server, training_environment
 from mlops_pipeline.demo_data import write_demo_csv, write_demo_pair
+from mlops_pipeline.local.containers import Containers
+from mlops_pipeline.local.containers.http import Session
+from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice
 from mlops_pipeline.local.integrations.sagemaker_transform import apply_filter, mini_batches
 from mlops_pipeline.local.runtime import LocalRuntime
 from mlops_pipeline.local.stores import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 PROGRAM = REPO / "containers" / "byo-xgboost" / "program"
+IMAGE = "byo-xgboost:1.0"
 GLUE = REPO / "glue_transforms"
 CONFIG = load_workflow(REPO / "workflows" / "attrition.py")
 
@@ -61,24 +62,32 @@ def glue(*args: str) -> None:
 def train_once(root: Path, extract: Path, hyperparameters: dict, cpus: int) -> None:
     (root / "input" / "config").mkdir(parents=True)
     (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-    env = training_environment(root, {"train": extract / "train", "validation": extract / "validation"})
-    env["OMP_NUM_THREADS"] = str(cpus)
+    env = dict(
+        os.environ,
+        SM_MODEL_DIR=str(root / "model"),
+        SM_INPUT_CONFIG_DIR=str(root / "input" / "config"),
+        SM_OUTPUT_DIR=str(root / "output"),
+        SM_CHANNEL_TRAIN=str(extract / "train"),
+        SM_CHANNEL_VALIDATION=str(extract / "validation"),
+        OMP_NUM_THREADS=str(cpus),
+    )
     subprocess.run([sys.executable, str(PROGRAM / "train")], env=env, check=True, capture_output=True)
 
 
 def score_plain(model_dir: Path, extract: Path, out: Path, work: Path) -> None:
     """The batch predictions: the same server, payloads and filters, without any orchestration."""
     params = {"MaxPayloadInMB": CONFIG.inference.max_payload_mb}
+    (work / "opt_ml").mkdir()
+    (work / "opt_ml" / "model").symlink_to(model_dir)
+    containers = Containers(REPO / "containers", IsolationChoice(Isolation.DIRECT, "a plain script"))
     with (
-        start_server(
-            PROGRAM, model_dir, work / "serve.log", workers=CONFIG.inference.max_concurrent_transforms
-        ) as server,
+        containers.start_server(IMAGE, work / "opt_ml", work / "serve.log") as server,
         ThreadPoolExecutor(CONFIG.inference.max_concurrent_transforms) as pool,
         open(out, "wb") as sink,
     ):
 
         def post(body: bytes) -> bytes:
-            return requests.post(f"{server.url}/invocations", data=body, headers={"Content-Type": "text/csv"}).content
+            return Session(server.endpoint, 600).post("/invocations", body, {"Content-Type": "text/csv"})[1]
 
         batches = (
             (records, b"".join(apply_filter(r, "$[1:]") + b"\n" for r in records))

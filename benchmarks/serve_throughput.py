@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import requests
 import xgboost as xgb
 
-from mlops_pipeline.container import run_training, start_server
 from mlops_pipeline.demo_data import write_demo_csv
+from mlops_pipeline.local.containers import Containers
+from mlops_pipeline.local.containers.http import Session
 
 REPO = Path(__file__).resolve().parents[1]
 PROGRAM = REPO / "containers" / "byo-xgboost" / "program"
@@ -52,8 +55,17 @@ def prepare(work: Path, rows: int) -> tuple[Path, bytes]:
         f"{work}/x/train/schema.json",
         *glue,
     )
-    channels = {"train": work / "x/train", "validation": work / "x/validation"}
-    trained = run_training(PROGRAM, work, {"num_round": "100", "max_depth": "6"}, channels)
+    (work / "config").mkdir()
+    (work / "config" / "hyperparameters.json").write_text('{"num_round": "100", "max_depth": "6"}')
+    env = dict(
+        os.environ,
+        SM_MODEL_DIR=str(work / "model"),
+        SM_INPUT_CONFIG_DIR=str(work / "config"),
+        SM_OUTPUT_DIR=str(work / "output"),
+        SM_CHANNEL_TRAIN=str(work / "x/train"),
+        SM_CHANNEL_VALIDATION=str(work / "x/validation"),
+    )
+    trained = subprocess.run([sys.executable, str(PROGRAM / "train")], env=env, capture_output=True, text=True)
     if trained.returncode != 0:
         raise SystemExit(f"train failed: {trained.stderr}")
     lines = (work / "x/score/score.csv").read_bytes().splitlines()
@@ -72,13 +84,15 @@ def payloads(body: bytes) -> list[bytes]:
     return chunks
 
 
-def over_http(url: str, chunks: list[bytes], concurrency: int) -> tuple[float, int]:
-    session = requests.Session()
+def over_http(endpoint, chunks: list[bytes], concurrency: int) -> tuple[float, int]:
+    local = threading.local()
 
     def post(chunk: bytes) -> int:
-        answer = session.post(f"{url}/invocations", data=chunk, headers={"Content-Type": "text/csv"}, timeout=600)
-        answer.raise_for_status()
-        return answer.text.count("\n")
+        local.session = getattr(local, "session", None) or Session(endpoint, 600)
+        status, answer = local.session.post("/invocations", chunk, {"Content-Type": "text/csv"})
+        if status != 200:
+            raise SystemExit(f"the server answered {status}: {answer[:300]!r}")
+        return answer.count(b"\n")
 
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
@@ -109,8 +123,11 @@ def main() -> None:
         model_dir, body = prepare(work, args.rows)
         chunks = payloads(body)
         local_seconds, predict_seconds, local_rows = in_process(model_dir, body)
-        with start_server(PROGRAM, model_dir, work / "serve.log", workers=args.concurrency) as server:
-            http_seconds, http_rows = over_http(server.url, chunks, args.concurrency)
+        shutil.copytree(model_dir, work / "opt_ml" / "model")
+        env = {"MODEL_SERVER_WORKERS": str(args.concurrency)}
+        containers = Containers(REPO / "containers")
+        with containers.start_server("byo-xgboost:1.0", work / "opt_ml", work / "serve.log", env) as server:
+            http_seconds, http_rows = over_http(server.endpoint, chunks, args.concurrency)
     assert local_rows == http_rows == args.rows, (local_rows, http_rows)
     local_rate, predict_rate, http_rate = (args.rows / s for s in (local_seconds, predict_seconds, http_seconds))
     print(f"payloads: {len(chunks)} x <= 6 MB, {args.concurrency} in flight, {args.rows:,} rows")

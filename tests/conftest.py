@@ -32,6 +32,7 @@ def aws_credentials(monkeypatch):
 
 
 CONTAINER = REPO / "containers" / "byo-xgboost"
+AWS_STYLE = Path(__file__).parent / "fixtures" / "aws_style"
 PROGRAM = CONTAINER / "program"
 GLUE_DIR = REPO / "glue_transforms"
 
@@ -66,11 +67,58 @@ def glue_args(kind: str, source, dest, **extra) -> list[str]:
     return args
 
 
-def run_train(root, hyperparameters: dict, **channels):
-    """The container's ``train`` program with channels as ``name=folder`` keywords."""
-    from mlops_pipeline.container import run_training
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/byo-xgboost:1.0"
 
-    return run_training(PROGRAM, root, hyperparameters, channels, timeout=300)
+
+def project_containers(folder=None):
+    """The repository's containers, run the way this machine allows (isolated where it can)."""
+    from mlops_pipeline.local.containers import Containers
+
+    return Containers(folder or REPO / "containers")
+
+
+def run_train(root, hyperparameters: dict, image: str = IMAGE, containers=None, **channels):
+    """The container's ``train`` with ``root`` as its ``/opt/ml`` and channels as ``name=folder`` keywords;
+    the log as stdout and stderr."""
+    import shutil
+    import subprocess
+
+    from mlops_pipeline.local.integrations.sagemaker_training import train
+
+    for name, folder in channels.items():
+        shutil.copytree(folder, root / "input" / "data" / name, dirs_exist_ok=True)
+    request = {
+        "TrainingJobName": "test-job",
+        "HyperParameters": hyperparameters,
+        "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+        "InputDataConfig": [
+            {"ChannelName": name, "DataSource": {"S3DataSource": {"S3Uri": f"s3://extracts/{name}/"}}}
+            for name in channels
+        ],
+    }
+    log = root.parent / f"{root.name}-train.log"
+    code = train(containers or project_containers(), request, root, "arn:aws:sagemaker:local", log, running_control())
+    text = log.read_text()
+    return subprocess.CompletedProcess(args=["train"], returncode=code, stdout=text, stderr=text)
+
+
+class Answer:
+    """An HTTP answer from a model server (reached over TCP or its bridge's unix socket)."""
+
+    def __init__(self, status: int, content: bytes):
+        self.status_code, self.content, self.text = status, content, content.decode(errors="replace")
+
+    def json(self):
+        import json
+
+        return json.loads(self.content)
+
+
+def call(endpoint, method: str, path: str, body=None, headers=None, timeout: float = 120) -> Answer:
+    from mlops_pipeline.local.containers.http import request
+
+    data = body.encode() if isinstance(body, str) else body
+    return Answer(*request(endpoint, method, path, data, headers or {}, timeout=timeout))
 
 
 @pytest.fixture(scope="session")

@@ -1,22 +1,25 @@
-"""The container's ``serve`` program on a free localhost port, spoken to over real HTTP."""
+"""The container's ``serve`` program as SageMaker starts it, spoken to over real HTTP."""
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pytest
-import requests
 
-from conftest import PROGRAM
-from mlops_pipeline.container import start_server
+from conftest import IMAGE, call, project_containers
 
 PAYLOAD_LIMIT_MB = 20
 
 
 @pytest.fixture(scope="module")
 def server(trained_model, tmp_path_factory):
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with start_server(PROGRAM, trained_model, log, workers=2, max_payload_mb=PAYLOAD_LIMIT_MB) as running:
-        yield running.url
+    folder = tmp_path_factory.mktemp("serve")
+    shutil.copytree(trained_model, folder / "opt_ml" / "model")
+    env = {"SAGEMAKER_MAX_PAYLOAD_IN_MB": str(PAYLOAD_LIMIT_MB), "MODEL_SERVER_WORKERS": "2"}
+    with project_containers().start_server(IMAGE, folder / "opt_ml", folder / "serve.log", env) as running:
+        yield running.endpoint
     assert running.process.poll() is not None  # stopped with its workers
 
 
@@ -36,12 +39,12 @@ def local_predictions(trained_model, rows: list[str]) -> np.ndarray:
     return booster.inplace_predict(matrix)
 
 
-def post_csv(url: str, body: str | bytes):
-    return requests.post(f"{url}/invocations", data=body, headers={"Content-Type": "text/csv"}, timeout=120)
+def post_csv(endpoint, body: str | bytes):
+    return call(endpoint, "POST", "/invocations", body, {"Content-Type": "text/csv"})
 
 
 def test_ping(server):
-    assert requests.get(f"{server}/ping", timeout=5).status_code == 200
+    assert call(server, "GET", "/ping", timeout=5).status_code == 200
 
 
 @pytest.mark.parametrize("count", [1, 10_000, 100_000])
@@ -57,8 +60,6 @@ def test_one_prediction_per_row_in_input_order(server, trained_model, scoring_ro
 
 def test_header_row_is_optional(server, trained_model, scoring_rows):
     features = (trained_model / "features.json").read_text()
-    import json
-
     header = ",".join(json.loads(features)["features"])
     answer = post_csv(server, f"{header}\n{scoring_rows[0]}\n{scoring_rows[1]}\n")
     assert answer.status_code == 200
@@ -67,7 +68,8 @@ def test_header_row_is_optional(server, trained_model, scoring_rows):
 
 def test_json_instances(server, trained_model, scoring_rows):
     rows = [[float(v) if v else None for v in row.split(",")] for row in scoring_rows[:3]]
-    answer = requests.post(f"{server}/invocations", json={"instances": rows}, timeout=30)
+    body = json.dumps({"instances": rows})
+    answer = call(server, "POST", "/invocations", body, {"Content-Type": "application/json"}, timeout=30)
     assert answer.status_code == 200
     np.testing.assert_allclose(
         answer.json()["predictions"], local_predictions(trained_model, scoring_rows[:3]), atol=1e-6
@@ -75,7 +77,7 @@ def test_json_instances(server, trained_model, scoring_rows):
 
 
 def test_wrong_content_type_is_415(server):
-    answer = requests.post(f"{server}/invocations", data="1,2", headers={"Content-Type": "text/plain"}, timeout=5)
+    answer = call(server, "POST", "/invocations", "1,2", {"Content-Type": "text/plain"}, timeout=5)
     assert answer.status_code == 415
     assert "send text/csv or application/json" in answer.text
 

@@ -21,3 +21,32 @@ def test_other_causes_are_shown_as_they_are():
     assert explain_cause("the best job has roc_auc = 0.6") == "the best job has roc_auc = 0.6"
     assert explain_cause("odd {not json}") == "odd {not json}"
     assert explain_cause(None) == ""
+
+
+def live_view(*types: str) -> str:
+    """What the live view prints for one Task's history events."""
+    import datetime
+    import io
+
+    from rich.console import Console
+
+    from mlops_pipeline.cli.report import Reporter
+    from mlops_pipeline.local.events import StateEvent
+
+    out = io.StringIO()
+    reporter = Reporter(Console(file=out, width=200), workspace=None)
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    for kind in types:
+        details = {"name": "BatchTransform"} if kind.endswith(("Entered", "Exited")) else {"error": "States.TaskFailed"}
+        reporter(StateEvent("score-x", kind, when, details))
+    return out.getvalue()
+
+
+def test_a_task_that_failed_is_shown_failed_even_when_a_catch_carries_on():
+    shown = live_view("TaskStateEntered", "TaskScheduled", "TaskFailed", "TaskStateExited", "FailStateEntered")
+    assert "failed     BatchTransform  with States.TaskFailed" in shown and "succeeded" not in shown
+
+
+def test_a_task_that_a_retry_saved_is_shown_failed_then_succeeded():
+    shown = live_view("TaskStateEntered", "TaskFailed", "TaskScheduled", "TaskSucceeded", "TaskStateExited")
+    assert shown.index("failed") < shown.index("succeeded  BatchTransform")

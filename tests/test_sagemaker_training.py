@@ -47,12 +47,13 @@ def test_a_name_used_before_is_refused_with_resource_in_use(services, demo_extra
 
 
 def test_an_image_without_a_local_container_is_a_clear_error(services, demo_extract):
+    from mlops_pipeline.local.integrations import default_table
+
     request = training_request(stage_extract(services, demo_extract))
     request["AlgorithmSpecification"]["TrainingImage"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/lightgbm:2"
-    with pytest.raises(
-        TaskFailure, match=r"image .*lightgbm:2: no local container .*containers/lightgbm/program.*byo-xgboost"
-    ):
-        create_training_job_sync(services, request, running_control())
+    with pytest.raises(TaskFailure, match=r"image .*lightgbm:2: no local container .*containers/lightgbm.*byo-xgboost"):
+        default_table().dispatch(services, "sagemaker:createTrainingJob.sync", request, running_control())
+    assert services.records.get("training-jobs", "job-1") is None  # refused before the job exists, as SageMaker does
 
 
 def test_an_empty_channel_is_a_clear_error(services):

@@ -111,7 +111,17 @@ def test_a_line_over_the_payload_limit_is_named(tmp_path):
 
 @pytest.mark.parametrize(
     "expression, expected",
-    [(None, b"a,b,c"), ("$", b"a,b,c"), ("$[1:]", b"b,c"), ("$[0,-1]", b"a,c"), ("$[1]", b"b"), ("$[:-1]", b"a,b")],
+    [
+        (None, b"a,b,c"),
+        ("$", b"a,b,c"),
+        ("$[1:]", b"b,c"),
+        ("$[0,-1]", b"a,c"),
+        ("$[1]", b"b"),
+        # Slices include their end, as SageMaker documents ("$[1:4] specifies the second through fifth columns").
+        ("$[:-1]", b"a,b,c"),
+        ("$[0:1]", b"a,b"),
+        ("$[0,1:]", b"a,b,c"),
+    ],
 )
 def test_csv_filters_select_fields_like_sagemaker(expression, expected):
     assert apply_filter(b"a,b,c", expression) == expected
@@ -126,3 +136,43 @@ def test_an_unknown_model_is_a_validation_error(services):
     with pytest.raises(TaskFailure, match='Could not find model "m-1"') as failure:
         create_transform_job_sync(services, transform_request(), running_control())
     assert failure.value.error == "SageMaker.ValidationException"
+
+
+def whole_file_request(name: str, **overrides) -> dict:
+    request = transform_request(name, **{"MaxPayloadInMB": 6, **overrides})
+    del request["DataProcessing"], request["BatchStrategy"]
+    request["TransformInput"]["SplitType"] = "None"
+    request["TransformOutput"]["AssembleWith"] = "None"
+    return request
+
+
+def test_split_none_sends_each_file_whole_and_writes_the_answer_as_it_came(services, model, demo_extract):
+    rows = (demo_extract / "extract" / "score" / "score.csv").read_text().splitlines()[:30]
+    features = "".join(row.split(",", 1)[1] + "\n" for row in rows)  # a file the container reads as it is
+    services.workspace.put_bytes("attrition-extracts", "s1/score/score.csv", features.encode())
+    job = create_transform_job_sync(services, whole_file_request("whole"), running_control())
+    assert job["TransformJobStatus"] == "Completed"
+    answer = services.workspace.path("attrition-output", "s1/transform/score.csv.out").read_text()
+    assert len(answer.splitlines()) == 30 and all(0 <= float(v) <= 1 for v in answer.splitlines())
+    log = (services.logs_root / "exec-1" / "logs" / "transform-jobs" / "whole.log").read_text()
+    assert log.count("POST /invocations") == 1  # one request for the whole file
+
+
+def test_a_whole_file_over_the_payload_limit_fails_naming_the_limit(services, model):
+    services.workspace.put_bytes("attrition-extracts", "s1/score/score.csv", b"1,2\n" * 300_000)
+    with pytest.raises(TaskFailure) as failure:
+        create_transform_job_sync(services, whole_file_request("big", MaxPayloadInMB=1), running_control())
+    assert "score.csv is 1200000 bytes, over MaxPayloadInMB (1 MB)" in json.loads(failure.value.cause)["FailureReason"]
+    assert not list(services.workspace.objects("attrition-output"))  # no partial output
+
+
+def test_the_container_gets_the_batch_variables_sagemaker_sets():
+    from mlops_pipeline.local.integrations.sagemaker_transform import serving_variables
+
+    assert serving_variables(transform_request()) == {
+        "SAGEMAKER_BATCH": "true",
+        "SAGEMAKER_MAX_PAYLOAD_IN_MB": "1",
+        "SAGEMAKER_BATCH_STRATEGY": "MULTI_RECORD",
+        "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": "2",
+    }
+    assert serving_variables({}) == {"SAGEMAKER_BATCH": "true"}  # the others only when the request names them

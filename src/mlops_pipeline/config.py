@@ -25,12 +25,32 @@ PROBABILITY_METRICS = frozenset(
 #: What the example container prints, one ``name: value`` line each.
 DEFAULT_METRICS = ("accuracy", "roc_auc", "f1", "precision", "recall", "logloss")
 HyperparameterValue = Union[bool, int, float, str]
+METRIC_NAME = r"[A-Za-z][A-Za-z0-9_:.\-/]*"
 
 
 class _Settings(BaseModel):
     """Strict base: unknown fields are errors, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MetricDefinition(_Settings):
+    """A metric the container prints, found in its log with a regex whose first group is the value (as
+    SageMaker's MetricDefinitions); a bare name in ``metrics`` means the regex ``\\bname: (number)``."""
+
+    name: str = Field(pattern=f"^{METRIC_NAME}$", max_length=255)
+    regex: str = Field(min_length=1, max_length=500)
+
+    @field_validator("regex")
+    @classmethod
+    def _one_group(cls, value: str) -> str:
+        try:
+            compiled = re.compile(value)
+        except re.error as error:
+            raise ValueError(f"regex {value!r} does not compile: {error}") from None
+        if compiled.groups < 1:
+            raise ValueError(f"regex {value!r} needs a group that captures the value, e.g. auc=([0-9.]+)")
+        return value
 
 
 class DataSchema(_Settings):
@@ -47,9 +67,18 @@ class DataSchema(_Settings):
 
 
 class TransformSettings(_Settings):
-    """The Glue transform: which script in ``glue_transforms/`` and its arguments."""
+    """The Glue transform: which script in ``glue_transforms/``, how it runs, and its arguments.
+
+    ``mode="module"`` (default): the script is a pandas module with ``learn_schema()``/``transform()`` that
+    the project's Glue entry point (``run_transform.py``) imports; its extracts have no header.
+    ``mode="script"``: the script is the Glue job itself, written for AWS Glue (``getResolvedOptions``,
+    boto3 or awswrangler on ``s3://``); it must write the extract files the pipeline reads (see the README)
+    and ``extract_header`` says whether they start with a header row.
+    """
 
     script: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*\.py$", description="File in glue_transforms/.")
+    mode: Literal["module", "script"] = "module"
+    extract_header: bool = Field(default=False, description="The extracts start with a header row (script mode).")
     validation_fraction: float = Field(default=0.2, ge=0.0, lt=0.9)
     seed: int = Field(default=42, ge=0)
     arguments: dict[str, str] = Field(default_factory=dict, description="Extra --KEY value job arguments.")
@@ -67,6 +96,12 @@ class TransformSettings(_Settings):
     def module(self) -> str:
         return self.script[: -len(".py")]
 
+    @model_validator(mode="after")
+    def _module_mode_has_no_header(self) -> "TransformSettings":
+        if self.mode == "module" and self.extract_header:
+            raise ValueError("extract_header applies to mode='script'; run_transform.py writes extracts without one")
+        return self
+
 
 class ModelSettings(_Settings):
     """The training container, its static hyperparameters and the metrics it prints."""
@@ -80,7 +115,7 @@ class ModelSettings(_Settings):
     volume_size_gb: int = Field(default=10, ge=1, le=16384)
     max_runtime_seconds: int = Field(default=3600, ge=60, le=432000)
     hyperparameters: dict[str, HyperparameterValue] = Field(default_factory=dict)
-    metrics: tuple[str, ...] = Field(default=DEFAULT_METRICS, min_length=1)
+    metrics: tuple[Union[str, MetricDefinition], ...] = Field(default=DEFAULT_METRICS, min_length=1, max_length=40)
 
     @field_validator("image")
     @classmethod
@@ -93,13 +128,18 @@ class ModelSettings(_Settings):
 
     @field_validator("metrics")
     @classmethod
-    def _metric_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for name in value:
-            if not re.fullmatch(r"[a-z][a-z0-9_:]*", name):
-                raise ValueError(f"metric name {name!r} must be lowercase letters, digits, '_' or ':'")
-        if len(set(value)) != len(value):
+    def _metric_names(cls, value: tuple) -> tuple:
+        for metric in value:
+            if isinstance(metric, str) and not re.fullmatch(r"[a-z][a-z0-9_:]*", metric):
+                raise ValueError(f"metric name {metric!r} must be lowercase letters, digits, '_' or ':'")
+        names = [m if isinstance(m, str) else m.name for m in value]
+        if len(set(names)) != len(names):
             raise ValueError("metric names must be unique")
         return value
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return tuple(m if isinstance(m, str) else m.name for m in self.metrics)
 
 
 class ContinuousRange(_Settings):
@@ -197,15 +237,29 @@ class QualityGate(_Settings):
 
 
 class InferenceSettings(_Settings):
-    """Batch transform over the scoring extract."""
+    """Batch transform over the scoring extract, with the settings SageMaker lets a user choose.
+
+    The defaults suit the project's containers: the header-less extract (id first) is split by line,
+    the id is cut off before the model sees a record (``input_filter``) and joined back to its answer
+    (``join_source``), and each published line is the id and the last answer column (``output_filter``).
+    A container that reads a header and answers the ids itself takes ``split_type="None"`` (the whole file
+    in one request) with no filters and no join.
+    """
 
     mode: Literal["batch"] = "batch"
     instance_type: str = Field(default="ml.m5.large", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
     instance_count: int = Field(default=1, ge=1, le=20)
     batch_strategy: Literal["MultiRecord", "SingleRecord"] = "MultiRecord"
-    max_payload_mb: int = Field(default=6, ge=1, le=100)
+    max_payload_mb: int = Field(default=6, ge=0, le=100)
     max_concurrent_transforms: int = Field(default=2, ge=1, le=100)
     timeout_seconds: int = Field(default=2 * 3600, ge=60, le=30 * 86400)
+    split_type: Literal["Line", "None"] = "Line"
+    content_type: str = Field(default="text/csv", min_length=1, max_length=256)
+    accept: str = Field(default="text/csv", min_length=1, max_length=256)
+    assemble_with: Literal["Line", "None"] = "Line"
+    input_filter: Optional[str] = Field(default="$[1:]", max_length=63)
+    join_source: Literal["Input", "None"] = "Input"
+    output_filter: Optional[str] = Field(default="$[0,-1]", max_length=63)
 
     @model_validator(mode="after")
     def _payload_budget(self) -> "InferenceSettings":
@@ -216,15 +270,42 @@ class InferenceSettings(_Settings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _data_processing(self) -> "InferenceSettings":
+        """SageMaker: filters and joins work on CSV and JSON only, and CSV ones need Line split and assembly."""
+        if not self.processes_data:
+            return self
+        formats = ("text/csv", "application/json", "application/jsonlines")
+        if self.content_type not in formats or self.accept not in formats:
+            raise ValueError(f"input_filter, join_source and output_filter need content_type and accept in {formats}")
+        if "text/csv" in (self.content_type, self.accept) and (self.split_type, self.assemble_with) != ("Line", "Line"):
+            raise ValueError(
+                "with text/csv, input_filter, join_source and output_filter need split_type and "
+                "assemble_with 'Line' (for a container that reads a header, set them to None/'None')"
+            )
+        return self
+
+    @property
+    def processes_data(self) -> bool:
+        return bool(
+            self.input_filter not in (None, "$") or self.join_source == "Input" or self.output_filter not in (None, "$")
+        )
+
 
 class RetrySettings(_Settings):
-    """Backoff for transient AWS errors (throttling, capacity) and retries of failed jobs."""
+    """Backoff for transient AWS errors (throttling, capacity), and SageMaker's own retries of training jobs
+    that fail with an internal error (``RetryStrategy``); a job that fails by its own error (a crash, bad
+    data, a server that does not start) fails the state at once, since it would fail again."""
 
     interval_seconds: int = Field(default=10, ge=1, le=3600)
     max_attempts: int = Field(default=5, ge=0, le=99)
     backoff_rate: float = Field(default=2.0, ge=1.0, le=10.0)
-    failed_job_retries: int = Field(default=1, ge=0, le=10)
-    failed_job_interval_seconds: int = Field(default=60, ge=1, le=3600)
+    internal_error_retries: int = Field(
+        default=1,
+        ge=0,
+        le=30,
+        description="SageMaker RetryStrategy: retries of a training job after an internal error.",
+    )
 
 
 class PipelineConfig(_Settings):
@@ -260,7 +341,7 @@ class PipelineConfig(_Settings):
 
     @model_validator(mode="after")
     def _metrics_known(self) -> "PipelineConfig":
-        known = self.model.metrics
+        known = self.model.metric_names
         for field, metric in (
             ("tuning.objective_metric", self.tuning.objective_metric),
             ("quality_gate.metric", self.gate_metric),

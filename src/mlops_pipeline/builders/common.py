@@ -70,18 +70,9 @@ def transient_retry(settings: RetrySettings, errors: tuple[str, ...]) -> Retry:
 
 
 def job_retries(settings: RetrySettings, errors: tuple[str, ...]) -> list[Retry]:
-    """Transient API errors, then (if configured) one more go for a job that failed outright."""
-    retries = [transient_retry(settings, errors)]
-    if settings.failed_job_retries:
-        retries.append(
-            Retry(
-                error_equals=["States.TaskFailed"],
-                interval_seconds=settings.failed_job_interval_seconds,
-                max_attempts=settings.failed_job_retries,
-                backoff_rate=settings.backoff_rate,
-            )
-        )
-    return retries
+    """Transient API errors only: a job that failed (``States.TaskFailed``) would fail the same way again;
+    SageMaker itself retries a training job that failed with an internal error (``RetryStrategy``)."""
+    return [transient_retry(settings, errors)]
 
 
 def catch_into(fail_state) -> Catch:

@@ -22,10 +22,17 @@ def glue_transform(
     """``glue:startJobRun.sync`` of the pipeline's transform on the landed object.
 
     The extract goes to ``s3://<extracts>/<pipeline>/<job stem>/`` (``train/``, ``validation/``
-    and ``schema.json`` for training, ``score/`` for scoring). The transform module is shipped
-    with ``--extra-py-files`` so one Glue job serves every pipeline's transform.
+    and ``schema.json`` for training, ``score/`` for scoring). In module mode the transform module is
+    shipped with ``--extra-py-files`` to the job's entry point; in script mode ``--scriptLocation`` runs
+    the user's own Glue script instead, so one Glue job serves every pipeline either way.
     """
     transform = config.transform
+    script = f"s3://{target.source_repository_bucket}/{GLUE_SCRIPTS_PREFIX}{transform.script}"
+    code = (
+        {"--TRANSFORM_MODULE": transform.module, "--extra-py-files": script}
+        if transform.mode == "module"
+        else {"--scriptLocation": script}
+    )
     arguments = {
         "--KIND": workflow.kind,
         "--S3_SOURCE.$": landed_object_uri(),
@@ -34,8 +41,7 @@ def glue_transform(
         "--ID_COLUMN": config.data.id_column,
         "--VALIDATION_FRACTION": repr(transform.validation_fraction),
         "--SEED": str(transform.seed),
-        "--TRANSFORM_MODULE": transform.module,
-        "--extra-py-files": f"s3://{target.source_repository_bucket}/{GLUE_SCRIPTS_PREFIX}{transform.script}",
+        **code,
         **{f"--{key}": value for key, value in transform.arguments.items()},
         **(extra or {}),
     }

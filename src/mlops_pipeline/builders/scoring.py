@@ -18,14 +18,17 @@ from mlops_pipeline.builders.common import (
 )
 from mlops_pipeline.builders.glue import glue_transform
 from mlops_pipeline.builders.sdk import Catch, Chain, Choice, ChoiceRule, Fail, Pass, Succeed, Task, Wait, render
-from mlops_pipeline.config import PipelineConfig
-from mlops_pipeline.layout import SCORE_CHANNEL, SLOT, latest_model_key, predictions_prefix, transform_output_key
+from mlops_pipeline.config import InferenceSettings, PipelineConfig
+from mlops_pipeline.layout import (
+    SCORE_CHANNEL,
+    SLOT,
+    TRANSFORM_OUTPUT,
+    latest_model_key,
+    predictions_prefix,
+    transform_output_key,
+)
 from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
-
-#: The scoring extract holds the id first, then the features in training order.
-INPUT_FILTER = "$[1:]"
-OUTPUT_FILTER = "$[0,-1]"
 
 
 def resolve_model_step(config: PipelineConfig, target: Target) -> Task:
@@ -113,7 +116,8 @@ def batch_transform_step(config: PipelineConfig, target: Target) -> Task:
         parameters={
             "TransformJobName.$": job_name(config),
             "ModelName.$": "$.approved.record.model_name",
-            "BatchStrategy": inference.batch_strategy,
+            # SageMaker: a batch strategy needs a split type other than None.
+            **({"BatchStrategy": inference.batch_strategy} if inference.split_type != "None" else {}),
             "MaxPayloadInMB": inference.max_payload_mb,
             "MaxConcurrentTransforms": inference.max_concurrent_transforms,
             "TransformInput": {
@@ -123,22 +127,31 @@ def batch_transform_step(config: PipelineConfig, target: Target) -> Task:
                         "S3Uri.$": s3_prefix(target.extracts_bucket, config, SCORE_CHANNEL),
                     }
                 },
-                "ContentType": "text/csv",
-                "SplitType": "Line",
+                "ContentType": inference.content_type,
+                "SplitType": inference.split_type,
             },
             "TransformOutput": {
-                "S3OutputPath.$": s3_prefix(target.output_bucket, config, "transform"),
-                "Accept": "text/csv",
-                "AssembleWith": "Line",
+                "S3OutputPath.$": s3_prefix(target.output_bucket, config, TRANSFORM_OUTPUT),
+                "Accept": inference.accept,
+                "AssembleWith": inference.assemble_with,
             },
             "TransformResources": {"InstanceType": inference.instance_type, "InstanceCount": inference.instance_count},
-            "DataProcessing": {"InputFilter": INPUT_FILTER, "JoinSource": "Input", "OutputFilter": OUTPUT_FILTER},
+            **({"DataProcessing": data_processing(inference)} if inference.processes_data else {}),
         },
         result_selector={"TransformJobName.$": "$.TransformJobName", "TransformOutput.$": "$.TransformOutput"},
         result_path="$.transform_job",
         timeout_seconds=inference.timeout_seconds,
         retry=job_retries(config.retry, SAGEMAKER_TRANSIENT_ERRORS),
     )
+
+
+def data_processing(inference: InferenceSettings) -> dict:
+    """SageMaker's ``DataProcessing``: the default cuts the id off each record and joins it back to the answer."""
+    return {
+        **({"InputFilter": inference.input_filter} if inference.input_filter else {}),
+        "JoinSource": inference.join_source,
+        **({"OutputFilter": inference.output_filter} if inference.output_filter else {}),
+    }
 
 
 def name_predictions(config: PipelineConfig, target: Target) -> Pass:

@@ -40,8 +40,13 @@ def image_uri(config: PipelineConfig, target: Target) -> str:
 
 
 def metric_definitions(config: PipelineConfig) -> list[dict]:
-    """One regex per metric, matching the container's ``name: value`` log lines."""
-    return [{"Name": name, "Regex": rf"\b{name}: {NUMBER_REGEX}"} for name in config.model.metrics]
+    """One regex per metric: the workflow's own, or one matching ``name: value`` log lines."""
+    return [
+        {"Name": metric, "Regex": rf"\b{metric}: {NUMBER_REGEX}"}
+        if isinstance(metric, str)
+        else {"Name": metric.name, "Regex": metric.regex}
+        for metric in config.model.metrics
+    ]
 
 
 def hyperparameter_string(value: bool | int | float | str) -> str:
@@ -114,6 +119,11 @@ def training_job_definition(config: PipelineConfig, target: Target) -> dict:
             "VolumeSizeInGB": model.volume_size_gb,
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": model.max_runtime_seconds},
+        **(
+            {"RetryStrategy": {"MaximumRetryAttempts": retries}}
+            if (retries := config.retry.internal_error_retries)
+            else {}
+        ),
     }
 
 

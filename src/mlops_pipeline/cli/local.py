@@ -12,7 +12,13 @@ from pathlib import Path
 
 import click
 
-from mlops_pipeline.cli.options import DEFAULT_WORKFLOW, project_option, workflow_option, workspace_option
+from mlops_pipeline.cli.options import (
+    DEFAULT_WORKFLOW,
+    isolation_option,
+    project_option,
+    workflow_option,
+    workspace_option,
+)
 from mlops_pipeline.cli.output import console, echo_table
 from mlops_pipeline.errors import PipelineError
 
@@ -33,14 +39,18 @@ def _workspace(path: Path | None):
     return Workspace.resolve(path)
 
 
-def open_runtime(workflow: Path, workspace: Path | None, project: Path, out, summaries: bool = False):
+def open_runtime(workflow: Path, workspace: Path | None, project: Path, out, isolation: str, summaries: bool = False):
     """A LocalRuntime session reporting to ``out`` (imported here: the engine loads moto)."""
     from mlops_pipeline.cli.report import Reporter
     from mlops_pipeline.config import load_workflow
+    from mlops_pipeline.local.containers.sandbox import choose_isolation
     from mlops_pipeline.local.runtime import LocalRuntime
 
     store = _workspace(workspace)
-    return LocalRuntime(load_workflow(workflow), store, project, on_event=Reporter(out, store, summaries))
+    reporter = Reporter(out, store, summaries)
+    return LocalRuntime(
+        load_workflow(workflow), store, project, on_event=reporter, isolation=choose_isolation(isolation)
+    )
 
 
 def run_pipeline(runtime, out, train: Path, score: Path) -> None:
@@ -77,9 +87,10 @@ def run_pipeline(runtime, out, train: Path, score: Path) -> None:
 )
 @workspace_option
 @project_option
-def run_cmd(workflow: Path, train: Path, score: Path, workspace: Path | None, project: Path) -> None:
+@isolation_option
+def run_cmd(workflow: Path, train: Path, score: Path, workspace: Path | None, project: Path, isolation: str) -> None:
     out = console()
-    with open_runtime(workflow, workspace, project, out) as runtime:
+    with open_runtime(workflow, workspace, project, out, isolation) as runtime:
         run_pipeline(runtime, out, train, score)
 
 
@@ -89,12 +100,13 @@ def run_cmd(workflow: Path, train: Path, score: Path, workspace: Path | None, pr
 @workflow_option
 @workspace_option
 @project_option
+@isolation_option
 @click.option(
     "--interval", type=click.FloatRange(min=0.1), default=1.0, show_default=True, help="Seconds between scans."
 )
-def up_cmd(workflow: Path, workspace: Path | None, project: Path, interval: float) -> None:
+def up_cmd(workflow: Path, workspace: Path | None, project: Path, isolation: str, interval: float) -> None:
     out = console()
-    with open_runtime(workflow, workspace, project, out, summaries=True) as runtime:
+    with open_runtime(workflow, workspace, project, out, isolation, summaries=True) as runtime:
         folder = runtime.workspace.path(runtime.target.feature_store_bucket)
         out.print(
             f"Watching {folder} ({runtime.target.training_prefix}, {runtime.target.scoring_prefix}); "
@@ -223,8 +235,9 @@ def history_cmd(name: str, workflow: Path, workspace: Path | None, as_json: bool
 @workflow_option
 @workspace_option
 @project_option
-def redrive_cmd(name: str, workflow: Path, workspace: Path | None, project: Path) -> None:
-    with open_runtime(workflow, workspace, project, console(), summaries=True) as runtime:
+@isolation_option
+def redrive_cmd(name: str, workflow: Path, workspace: Path | None, project: Path, isolation: str) -> None:
+    with open_runtime(workflow, workspace, project, console(), isolation, summaries=True) as runtime:
         result = runtime.redrive(name)
     if not result.succeeded:
         raise PipelineError(f"redriven execution {name} {result.status.lower()}: {result.error}")
@@ -257,11 +270,12 @@ def tables_cmd(workflow: Path, workspace: Path | None) -> None:
 @click.option("--score-rows", type=click.IntRange(min=1), default=2_000, show_default=True, help="Scoring rows.")
 @workspace_option
 @project_option
-def demo(rows: int, score_rows: int, workspace: Path | None, project: Path) -> None:
+@isolation_option
+def demo(rows: int, score_rows: int, workspace: Path | None, project: Path, isolation: str) -> None:
     from mlops_pipeline.demo_data import write_demo_pair
 
     out = console()
     train, score = write_demo_pair(_workspace(workspace).root / "demo-data", rows, score_rows)
     out.print(f"Generated {rows} training and {score_rows} scoring rows in {train.parent}")
-    with open_runtime(project / DEFAULT_WORKFLOW, workspace, project, out) as runtime:
+    with open_runtime(project / DEFAULT_WORKFLOW, workspace, project, out, isolation) as runtime:
         run_pipeline(runtime, out, train, score)

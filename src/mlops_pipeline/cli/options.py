@@ -23,6 +23,15 @@ workspace_option = click.option(
     envvar=WORKSPACE_ENV,
     help=f"Folder holding the local stores and records [env {WORKSPACE_ENV}; default ./.mlops].",
 )
+isolation_option = click.option(
+    "--isolation",
+    type=click.Choice(["auto", "namespaces", "direct"]),
+    envvar="MLOPS_ISOLATION",
+    default="auto",
+    show_default=True,
+    help="How container jobs run: in their own view of /opt/ml, /tmp and the network (namespaces, with "
+    "bubblewrap), or directly with SM_* paths; auto picks namespaces where the machine allows them.",
+)
 project_option = click.option(
     "--project",
     type=click.Path(path_type=Path, file_okay=False),

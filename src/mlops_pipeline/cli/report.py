@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlops_pipeline.local.events import ExecutionEnded, LandingEvent, StateEvent, TrialEvent
+from mlops_pipeline.local.events import ContainerEvent, ExecutionEnded, LandingEvent, StateEvent, TrialEvent
 from mlops_pipeline.local.executions import ExecutionResult
 from mlops_pipeline.local.records import Records
 from mlops_pipeline.local.stores import Workspace
@@ -34,6 +34,8 @@ class Reporter:
         self.summaries = summaries
         self.lock = threading.Lock()
         self.entered: dict[tuple[str, str], object] = {}
+        self.current: dict[str, str | None] = {}  # the state each execution is in
+        self.failed: set[tuple[str, str | None]] = set()  # Tasks whose last attempt failed
         self.progress: Progress | None = None
         self.task = None
 
@@ -47,26 +49,33 @@ class Reporter:
                 self._landing(event)
             elif isinstance(event, ExecutionEnded):
                 self._ended(event.result)
+            elif isinstance(event, ContainerEvent):
+                self.console.print(f"  [dim]{event.message}[/]")
 
     def _state(self, event: StateEvent) -> None:
+        """One line when a Task starts, and one when it ends: succeeded, or failed (even when a Catch or a
+        Retry carries on from the failure)."""
         kind, name = event.type, event.execution
         if kind.endswith("StateEntered"):
             self.entered[(name, event.state)] = event.timestamp
+            self.current[name] = event.state
             if kind == "TaskStateEntered":
                 self.console.print(f"  [cyan]running[/]    {event.state}  [dim]{name}[/]")
             elif kind == "WaitStateEntered":
                 self.console.print(f"  [yellow]waiting[/]    {event.state}  [dim]{name}[/]")
+        elif kind in ("TaskFailed", "TaskTimedOut"):
+            self.failed.add((name, self.current.get(name)))
+            self.console.print(
+                f"  [red]failed[/]     {self.current.get(name)}  with {event.details.get('error', 'an error')}"
+            )
+        elif kind == "TaskSucceeded":
+            self.failed.discard((name, self.current.get(name)))  # a retry that worked
         elif kind.endswith("StateExited"):
             started = self.entered.pop((name, event.state), event.timestamp)
             seconds = (event.timestamp - started).total_seconds()
-            if kind == "TaskStateExited":
+            if kind == "TaskStateExited" and (name, event.state) not in self.failed:
                 self.console.print(f"  [green]succeeded[/]  {event.state}  [dim]{seconds:.1f} s[/]")
-        elif kind in ("TaskFailed", "TaskTimedOut"):
-            details = event.details
-            self.console.print(
-                f"  [red]failed[/]     {details.get('resourceType', '')}:{details.get('resource', '')} "
-                f"with {details.get('error', 'an error')}"
-            )
+            self.failed.discard((name, event.state))
 
     def _trial(self, event: TrialEvent) -> None:
         if self.progress is None:

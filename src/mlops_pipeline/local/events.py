@@ -59,5 +59,12 @@ class LandingEvent:
 
 
 @dataclass(frozen=True)
+class ContainerEvent:
+    """Progress of preparing a container (its Python environment), or a warning about it."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class ExecutionEnded:
     result: "ExecutionResult"

@@ -20,8 +20,9 @@ from mlops_pipeline.builders import build_definitions, definition_json
 from mlops_pipeline.config import PipelineConfig
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.handlers.s3_landing import Settings
+from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, choose_isolation
 from mlops_pipeline.local.engine import Engine
-from mlops_pipeline.local.events import ExecutionEnded, LandingEvent, StateEvent
+from mlops_pipeline.local.events import ContainerEvent, ExecutionEnded, LandingEvent, StateEvent
 from mlops_pipeline.local.executions import ExecutionRecords, ExecutionResult, executions_root, summarize
 from mlops_pipeline.local.integrations import IntegrationTable, default_table, glue_crawler, glue_job
 from mlops_pipeline.local.services import LocalServices
@@ -41,6 +42,7 @@ class LocalRuntime:
     on_event: Callable[[object], None] = field(default=lambda event: None)
     lambda_handlers: dict = field(default_factory=dict)
     table: IntegrationTable = field(default_factory=default_table)
+    isolation: IsolationChoice | None = None  # how jobs run (chosen from the machine when None)
 
     def __post_init__(self) -> None:
         self.target: Target = local_target(self.config.name)
@@ -51,6 +53,9 @@ class LocalRuntime:
             account_id=self.target.account_id,
             region=self.target.region,
             notify=self.on_event,
+            isolation=self.isolation or choose_isolation(),
+            buckets=tuple(self.target.bucket(store) for store in STORES),
+            read_only_buckets=frozenset({self.target.feature_store_bucket, self.target.source_repository_bucket}),
         )
         self.records = ExecutionRecords(self.executions_root)
         self.engine = Engine(
@@ -65,6 +70,7 @@ class LocalRuntime:
 
     def __enter__(self) -> "LocalRuntime":
         self.provision()
+        self.prepare_container()
         self.engine.__enter__()
         self.services.sfn = self.engine.client
         try:
@@ -80,6 +86,7 @@ class LocalRuntime:
         try:
             self._stop_and_record_running()
         finally:
+            self.services.close()
             self.engine.__exit__(*exc)
 
     def _stop_and_record_running(self) -> None:
@@ -96,18 +103,18 @@ class LocalRuntime:
         for store in STORES:
             self.workspace.path(self.target.bucket(store)).mkdir(parents=True, exist_ok=True)
         glue_dir = self.project_dir / "glue_transforms"
-        scripts = sorted(glue_dir.glob("*.py"))
-        if not any(path.name == layout.GLUE_ENTRY_SCRIPT for path in scripts):
-            raise PipelineError(
-                f"{glue_dir / layout.GLUE_ENTRY_SCRIPT} not found; run from the project folder or pass --project"
-            )
+        transform = self.config.transform
+        entry = layout.GLUE_ENTRY_SCRIPT if transform.mode == "module" else transform.script
+        for name in dict.fromkeys((entry, transform.script)):
+            if not (glue_dir / name).is_file():
+                raise PipelineError(f"{glue_dir / name} not found; run from the project folder or pass --project")
         source = self.target.source_repository_bucket
-        for path in scripts:
+        for path in sorted(glue_dir.glob("*.py")):
             self.workspace.put_file(source, f"{layout.GLUE_SCRIPTS_PREFIX}{path.name}", path)
         glue_job.define_job(
             self.services,
             self.target.glue_job_name,
-            f"s3://{source}/{layout.GLUE_SCRIPTS_PREFIX}{layout.GLUE_ENTRY_SCRIPT}",
+            f"s3://{source}/{layout.GLUE_SCRIPTS_PREFIX}{entry}",
             {"--job-language": "python"},
         )
         glue_crawler.define_crawler(
@@ -117,6 +124,17 @@ class LocalRuntime:
             f"s3://{self.target.output_bucket}/{layout.predictions_prefix(self.config.name)}",
             f"s3://{self.target.metadata_bucket}/{layout.catalog_key(self.config.name)}",
         )
+
+    def prepare_container(self) -> None:
+        """Build the model container's environment before any job waits for it, and say how jobs run."""
+        isolation = self.services.isolation
+        if isolation.mode is Isolation.DIRECT:
+            self.on_event(
+                ContainerEvent(
+                    f"containers run directly, without their own /opt/ml, /tmp and network: {isolation.reason}"
+                )
+            )
+        self.services.containers.prepare(self.config.model.image)
 
     # -- landing -------------------------------------------------------------------------------------
 

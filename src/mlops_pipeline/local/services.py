@@ -1,14 +1,19 @@
-"""What the local integrations share: the workspace, the job records, where logs and containers live."""
+"""What the local integrations share: the workspace, the job records, the containers, where logs live."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from mlops_pipeline.local.containers import Containers
+from mlops_pipeline.local.containers.sandbox import IsolationChoice, choose_isolation
+from mlops_pipeline.local.events import ContainerEvent
 from mlops_pipeline.local.records import Records
+from mlops_pipeline.local.s3_endpoint import S3Endpoint
 from mlops_pipeline.local.stores import Workspace
-from mlops_pipeline.local.tasks import TaskControl, TaskFailure
+from mlops_pipeline.local.tasks import TaskControl
 
 
 @dataclass
@@ -20,10 +25,19 @@ class LocalServices:
     region: str = "us-east-1"
     sfn: Any = None  # the in-process Step Functions client, set once the engine runs
     notify: Callable[[object], None] = field(default=lambda event: None)
+    isolation: IsolationChoice = field(default_factory=choose_isolation)
+    buckets: tuple[str, ...] = ()  # the stores a job may write (the S3 endpoint creates them)
+    read_only_buckets: frozenset[str] = frozenset()  # never written back (the feature store)
     records: Records = field(init=False)
+    containers: Containers = field(init=False)
+    _endpoint: S3Endpoint | None = field(default=None, init=False, repr=False)
+    _endpoint_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.records = Records(self.workspace.root / "services")
+        self.containers = Containers(
+            self.containers_dir, self.isolation, progress=lambda message: self.notify(ContainerEvent(message))
+        )
 
     def log_path(self, control: TaskControl, kind: str, name: str) -> Path:
         """Job logs live with the execution that ran the job: ``<execution>/logs/<kind>/<job>.log``."""
@@ -32,19 +46,17 @@ class LocalServices:
     def arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
 
-    def program_dir(self, image: str) -> Path:
-        """``<registry>/byo-xgboost:1.0`` -> ``<containers>/byo-xgboost/program``, or a clear error."""
-        repository = image.rsplit("/", 1)[-1].split("@")[0].split(":")[0]
-        program = self.containers_dir / repository / "program"
-        if not (program / "train").is_file() or not (program / "serve").is_file():
-            known = (
-                sorted(p.parent.name for p in self.containers_dir.glob("*/program"))
-                if self.containers_dir.is_dir()
-                else []
-            )
-            raise TaskFailure(
-                "SageMaker.ValidationException",
-                f"image {image}: no local container {program} with train and serve programs "
-                f"(containers in {self.containers_dir}: {', '.join(known) or 'none'})",
-            )
-        return program
+    def s3_endpoint(self) -> S3Endpoint:
+        """The session's S3 API on localhost, started on first use."""
+        with self._endpoint_lock:
+            if self._endpoint is None:
+                buckets = sorted({*self.buckets, *self.workspace.buckets()})
+                self._endpoint = S3Endpoint(self.workspace, buckets, set(self.read_only_buckets), self.region)
+            return self._endpoint.start()
+
+    def close(self) -> None:
+        """Stop what the session started on demand."""
+        with self._endpoint_lock:
+            if self._endpoint is not None:
+                self._endpoint.stop()
+                self._endpoint = None

@@ -13,13 +13,14 @@ further components that start with ``%+``.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 from urllib.parse import unquote
 
 from mlops_pipeline.errors import PipelineError
@@ -121,11 +122,8 @@ class Workspace:
     def put_file(self, bucket: str, key: str, source: Path) -> Path:
         """Copy a file in (never move: the source is the user's)."""
         target = self.path(bucket, key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
-        os.close(handle)
-        shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
+        with open(source, "rb") as handle:
+            write_atomic_stream(target, handle)
         return target
 
     def objects(self, bucket: str, prefix: str = "") -> Iterator[tuple[str, Path]]:
@@ -155,11 +153,16 @@ def _inside(base: Path, target: Path) -> Path:
 
 def write_atomic(target: Path, data: bytes) -> None:
     """Readers see the old content or the new one, never half a file."""
+    write_atomic_stream(target, io.BytesIO(data))
+
+
+def write_atomic_stream(target: Path, source: BinaryIO) -> None:
+    """Copy a readable stream to ``target`` through a temp file beside it, removed if anything fails."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
     try:
         with os.fdopen(handle, "wb") as out:
-            out.write(data)
+            shutil.copyfileobj(source, out, 1 << 20)
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -1,8 +1,13 @@
-"""``glue:startJobRun.sync``: the job's script from the local source-repository store, as a subprocess.
+"""``glue:startJobRun.sync``: the job's script from the local source-repository store, run as Glue runs it.
 
-Arguments are the job's default arguments overlaid with the run's, as Glue merges them. ``s3://``
-values become workspace paths, and ``--extra-py-files`` go on the script's ``PYTHONPATH`` (Glue puts
-them on ``sys.path``). A run that exits non-zero is FAILED with the script's ``ERROR:`` line.
+``python script.py`` with the job's default arguments overlaid by the run's (``--KEY value``), plus the
+arguments Glue adds itself (``--JOB_NAME``, ``--JOB_ID``, ``--JOB_RUN_ID``, ``--job-bookmark-option``);
+``--scriptLocation`` in the run's arguments replaces the job's script, as Glue documents it;
+``--extra-py-files`` and ``awsglue`` (``getResolvedOptions``) are on the script's path. A script reads and
+writes ``s3://`` through a real S3 API on localhost (``AWS_ENDPOINT_URL_S3``, see ``s3_endpoint``); only the
+project's own entry point (``layout.GLUE_ENTRY_SCRIPT``), which also accepts local paths, is given the
+workspace files directly, which spares copying them. A run that exits non-zero is FAILED with the script's
+``ERROR:`` line (or its last line).
 """
 
 from __future__ import annotations
@@ -11,7 +16,10 @@ import json
 import os
 import sys
 import uuid
+from pathlib import Path
 
+from mlops_pipeline.layout import GLUE_ENTRY_SCRIPT
+from mlops_pipeline.local import glue_libs
 from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.jobs import now
 from mlops_pipeline.local.processes import run_job
@@ -21,6 +29,10 @@ from mlops_pipeline.local.tasks import TASK_FAILED, TaskControl, TaskFailure
 JOBS = "glue-jobs"
 RUNS = "glue-job-runs"
 CLIENT_ERROR = "Glue.InvalidInputException"
+SCRIPT_LOCATION = "--scriptLocation"
+EXTRA_PY_FILES = "--extra-py-files"
+#: Job arguments that configure Glue itself and are not the script's.
+GLUE_OWN = (SCRIPT_LOCATION, EXTRA_PY_FILES, "--job-language")
 
 
 def define_job(services: LocalServices, name: str, script_location: str, default_arguments: dict[str, str]) -> None:
@@ -45,18 +57,37 @@ def start_job_run_sync(services: LocalServices, params: dict, control: TaskContr
             f"Glue job {params['JobName']} not found (local jobs: {', '.join(services.records.names(JOBS)) or 'none'})",
         )
     arguments = {**job.get("DefaultArguments", {}), **params.get("Arguments", {})}
+    run_id = f"jr_{uuid.uuid4().hex}"
     run = {
-        "Id": f"jr_{uuid.uuid4().hex}",
+        "Id": run_id,
         "Attempt": 0,
         "JobName": job["Name"],
         "Arguments": arguments,
         "StartedOn": now().isoformat(),
         "JobRunState": "RUNNING",
     }
-    log_path = services.log_path(control, "glue", f"{job['Name']}-{run['Id']}")
-    script = services.workspace.path_of(job["Command"]["ScriptLocation"])
-    argv = [sys.executable, str(script), *_local_arguments(services, arguments)]
-    code = run_job(argv, _environment(services, arguments), log_path, control)
+    log_path = services.log_path(control, "glue", f"{job['Name']}-{run_id}")
+    script_uri = arguments.get(SCRIPT_LOCATION) or job["Command"]["ScriptLocation"]
+    script = services.workspace.path_of(script_uri)
+    if not script.is_file():
+        raise TaskFailure("Glue.EntityNotFoundException", f"the job's script {script_uri} does not exist")
+    own = [
+        "--JOB_NAME",
+        job["Name"],
+        "--JOB_ID",
+        f"j_{uuid.uuid5(uuid.NAMESPACE_URL, job['Name']).hex}",
+        "--JOB_RUN_ID",
+        run_id,
+        "--job-bookmark-option",
+        "job-bookmark-disable",
+    ]
+    env = _environment(services, arguments)
+    if script.name == GLUE_ENTRY_SCRIPT:
+        code = run_job(
+            [sys.executable, str(script), *own, *_local_arguments(services, arguments)], env, log_path, control
+        )
+    else:
+        code = _run_against_s3(services, script, own, arguments, env, log_path, control)
     run.update(CompletedOn=now().isoformat(), JobRunState="SUCCEEDED" if code == 0 else "FAILED", LogPath=str(log_path))
     if code != 0:
         run["ErrorMessage"] = _error_line(log_path) or f"the job script exited with status {code}"
@@ -66,10 +97,39 @@ def start_job_run_sync(services: LocalServices, params: dict, control: TaskContr
     return run
 
 
+def _run_against_s3(
+    services: LocalServices,
+    script: Path,
+    own: list[str],
+    arguments: dict[str, str],
+    env: dict[str, str],
+    log_path: Path,
+    control: TaskControl,
+) -> int:
+    """The script as on AWS: ``s3://`` arguments unchanged, S3 served on localhost from the workspace."""
+    endpoint = services.s3_endpoint()
+    endpoint.stage([value for key, value in arguments.items() if key not in GLUE_OWN and value.startswith("s3://")])
+    argv = [sys.executable, str(script), *own, *_script_arguments(arguments)]
+    code = run_job(argv, {**env, **endpoint.environment()}, log_path, control)
+    with open(log_path, "a") as log:
+        for uri in endpoint.collect():
+            log.write(f"[local runtime] the job wrote {uri}\n")
+    return code
+
+
+def _script_arguments(arguments: dict[str, str]) -> list[str]:
+    return [
+        part
+        for key, value in arguments.items()
+        if key.startswith("--") and key not in GLUE_OWN
+        for part in (key, value)
+    ]
+
+
 def _local_arguments(services: LocalServices, arguments: dict[str, str]) -> list[str]:
     argv: list[str] = []
     for key, value in arguments.items():
-        if key == "--extra-py-files" or not key.startswith("--"):
+        if key in GLUE_OWN or not key.startswith("--"):
             continue
         argv += [key, _local_path(services, value) if value.startswith("s3://") else value]
     return argv
@@ -81,15 +141,15 @@ def _local_path(services: LocalServices, uri: str) -> str:
 
 
 def _environment(services: LocalServices, arguments: dict[str, str]) -> dict[str, str]:
-    extra = [
-        str(services.workspace.path_of(uri).parent) for uri in arguments.get("--extra-py-files", "").split(",") if uri
-    ]
+    """``--extra-py-files`` and ``awsglue`` on the path, as Glue puts them on ``sys.path``."""
+    extra = [str(services.workspace.path_of(uri).parent) for uri in arguments.get(EXTRA_PY_FILES, "").split(",") if uri]
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(extra + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    paths = [*extra, str(Path(glue_libs.__file__).parent), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     return env
 
 
 def _error_line(log_path) -> str:
     lines = log_path.read_text(errors="replace").splitlines()
     errors = [line for line in lines if line.startswith("ERROR")]
-    return (errors or lines[-1:] or [""])[-1]
+    return (errors or [line for line in lines if not line.startswith("[local runtime]")][-1:] or [""])[-1]

@@ -22,7 +22,7 @@ def create_model(services: LocalServices, params: dict, control: TaskControl) ->
     """Checked as SageMaker does at creation: the image must be known and the artifact must exist."""
     name = params["ModelName"]
     container = params.get("PrimaryContainer") or {}
-    services.program_dir(container.get("Image", ""))
+    services.containers.prepare(container.get("Image", ""))
     artifact = container.get("ModelDataUrl")
     if artifact and not services.workspace.path_of(artifact).is_file():
         raise TaskFailure("SageMaker.ValidationException", f"model {name}: ModelDataUrl {artifact} does not exist")

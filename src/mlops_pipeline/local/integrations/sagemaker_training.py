@@ -11,17 +11,16 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sys
 import tarfile
 import tempfile
 from pathlib import Path
 
-from mlops_pipeline.container import training_environment
+from mlops_pipeline.local.containers import Containers
 from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.jobs import JobKind, now
 from mlops_pipeline.local.processes import run_job
 from mlops_pipeline.local.services import LocalServices
-from mlops_pipeline.local.stores import parse_s3_uri
+from mlops_pipeline.local.stores import TEMP_PREFIX, parse_s3_uri
 from mlops_pipeline.local.tasks import TaskControl, TaskFailure
 
 TRAINING_JOBS = JobKind(
@@ -35,6 +34,7 @@ TRAINING_JOBS = JobKind(
 )
 CLIENT_ERROR = "SageMaker.ValidationException"
 FAILURE_REASON_MAX = 1024
+HOST = "algo-1"  # SageMaker names the hosts of a job algo-1, algo-2, ...
 
 
 @serves("sagemaker:createTrainingJob.sync", client_error=CLIENT_ERROR)
@@ -54,36 +54,113 @@ def run_training_job(services: LocalServices, request: dict, control: TaskContro
     jobs share the machine, and oversubscribed OpenMP threads slow every job down many times over.
     """
     name = request["TrainingJobName"]
-    program = services.program_dir(request["AlgorithmSpecification"]["TrainingImage"])
+    services.containers.prepare(request["AlgorithmSpecification"]["TrainingImage"])  # refused before it exists
     record = _initial_record(services, request)
     TRAINING_JOBS.claim(services, record)
     log_path = services.log_path(control, TRAINING_JOBS.folder, name)
     record["Local"] = {"LogPath": str(log_path), "Tuned": request.get("Tuned", {})}
     root = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_jobs_dir(services)))
     try:
-        channels = _stage_channels(services, request.get("InputDataConfig", []), root)
-        _write_hyperparameters(root, request.get("HyperParameters", {}))
-        env = training_environment(root, channels)
-        env.update(
-            SM_HPS=json.dumps(request.get("HyperParameters", {})),
-            SM_CHANNELS=json.dumps(sorted(channels)),
-            SM_CURRENT_HOST="algo-1",
-            SM_HOSTS=json.dumps(["algo-1"]),
-            TRAINING_JOB_NAME=name,
-        )
-        if cpus:
-            env.update(OMP_NUM_THREADS=str(cpus), SM_NUM_CPUS=str(cpus))
+        opt_ml = root / "opt_ml"
+        _stage_channels(services, request.get("InputDataConfig", []), opt_ml)
 
         def remember_pid(pid: int) -> None:
             record["Local"]["Pid"] = pid
             TRAINING_JOBS.save(services, record)
 
         with TRAINING_JOBS.stopped_with_its_state(services, record):
-            code = run_job([sys.executable, str(program / "train")], env, log_path, control, on_start=remember_pid)
-        _collect(services, request, record, root, log_path, code)
+            code = train(
+                services.containers,
+                request,
+                opt_ml,
+                record["TrainingJobArn"],
+                log_path,
+                control,
+                cpus,
+                on_start=remember_pid,
+            )
+        _collect(services, request, record, opt_ml, log_path, code)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return record
+
+
+def train(
+    containers: Containers,
+    request: dict,
+    opt_ml: Path,
+    arn: str,
+    log_path: Path,
+    control: TaskControl,
+    cpus: int | None = None,
+    on_start=None,
+) -> int:
+    """The container's ``train`` with ``/opt/ml`` as SageMaker prepares it (channels already staged under
+    ``input/data``); its exit status."""
+    channels = (
+        sorted(p.name for p in (opt_ml / "input" / "data").iterdir()) if (opt_ml / "input" / "data").is_dir() else []
+    )
+    _write_config(opt_ml, request, channels)
+    view = containers.view(request["AlgorithmSpecification"]["TrainingImage"], opt_ml)
+    mode = containers.isolation.mode
+    view.env = training_variables(view.opt_ml_path(mode), request, channels, arn, cpus)
+    return run_job(view.command("train", mode), view.environment_variables(mode), log_path, control, on_start=on_start)
+
+
+def training_variables(opt_ml: str, request: dict, channels: list[str], arn: str, cpus: int | None) -> dict[str, str]:
+    """What SageMaker sets (``TRAINING_JOB_NAME``, ``TRAINING_JOB_ARN``, the request's ``Environment``) and what
+    sagemaker-training-toolkit sets in images that use it (``SM_*``), for ``/opt/ml`` at ``opt_ml``."""
+    hyperparameters = request.get("HyperParameters", {})
+    env = {
+        "TRAINING_JOB_NAME": request["TrainingJobName"],
+        "TRAINING_JOB_ARN": arn,
+        "SM_MODEL_DIR": f"{opt_ml}/model",
+        "SM_INPUT_DIR": f"{opt_ml}/input",
+        "SM_INPUT_CONFIG_DIR": f"{opt_ml}/input/config",
+        "SM_OUTPUT_DIR": f"{opt_ml}/output",
+        "SM_OUTPUT_DATA_DIR": f"{opt_ml}/output/data",
+        "SM_CHANNELS": json.dumps(channels),
+        "SM_HPS": json.dumps(hyperparameters),
+        "SM_CURRENT_HOST": HOST,
+        "SM_HOSTS": json.dumps([HOST]),
+        **{f"SM_CHANNEL_{name.upper()}": f"{opt_ml}/input/data/{name}" for name in channels},
+        **request.get("Environment", {}),
+    }
+    if cpus:
+        env.update(OMP_NUM_THREADS=str(cpus), SM_NUM_CPUS=str(cpus))
+    return env
+
+
+def _write_config(opt_ml: Path, request: dict, channels: list[str]) -> None:
+    """``input/config/*.json`` as SageMaker writes them, and the empty folders ``train`` may write into."""
+    config = opt_ml / "input" / "config"
+    for folder in (config, opt_ml / "model", opt_ml / "output" / "data"):
+        folder.mkdir(parents=True, exist_ok=True)
+    hyperparameters = {k: str(v) for k, v in request.get("HyperParameters", {}).items()}  # always strings
+    inputs = {c["ChannelName"]: _channel_config(c, request) for c in request.get("InputDataConfig", [])}
+    resources = {
+        "current_host": HOST,
+        "hosts": [HOST],
+        "network_interface_name": "eth0",
+        "current_instance_type": request.get("ResourceConfig", {}).get("InstanceType", "local"),
+    }
+    for name, content in (
+        ("hyperparameters", hyperparameters),
+        ("inputdataconfig", inputs),
+        ("resourceconfig", resources),
+    ):
+        (config / f"{name}.json").write_text(json.dumps(content))
+
+
+def _channel_config(channel: dict, request: dict) -> dict:
+    source = channel["DataSource"]["S3DataSource"]
+    described = {
+        "TrainingInputMode": channel.get("InputMode")
+        or request["AlgorithmSpecification"].get("TrainingInputMode", "File"),
+        "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
+        "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+    }
+    return {"ContentType": channel["ContentType"], **described} if channel.get("ContentType") else described
 
 
 def _initial_record(services: LocalServices, request: dict) -> dict:
@@ -113,12 +190,11 @@ def _jobs_dir(services: LocalServices) -> Path:
     return folder
 
 
-def _stage_channels(services: LocalServices, channels: list[dict], root: Path) -> dict[str, Path]:
+def _stage_channels(services: LocalServices, channels: list[dict], opt_ml: Path) -> None:
     """Copy each channel's objects under ``input/data/<channel>``, keeping the key below the prefix."""
-    staged: dict[str, Path] = {}
     for channel in channels:
         bucket, prefix = parse_s3_uri(channel["DataSource"]["S3DataSource"]["S3Uri"])
-        target = root / "input" / "data" / channel["ChannelName"]
+        target = opt_ml / "input" / "data" / channel["ChannelName"]
         target.mkdir(parents=True, exist_ok=True)
         objects = list(services.workspace.objects(bucket, prefix))
         if not objects:
@@ -130,30 +206,26 @@ def _stage_channels(services: LocalServices, channels: list[dict], root: Path) -
             destination = target / key[len(prefix) :].lstrip("/")
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, destination)
-        staged[channel["ChannelName"]] = target
-    return staged
 
 
-def _write_hyperparameters(root: Path, hyperparameters: dict) -> None:
-    config = root / "input" / "config"
-    config.mkdir(parents=True, exist_ok=True)
-    (config / "hyperparameters.json").write_text(json.dumps({k: str(v) for k, v in hyperparameters.items()}))
-
-
-def _collect(services: LocalServices, request: dict, record: dict, root: Path, log_path: Path, code: int) -> None:
+def _collect(services: LocalServices, request: dict, record: dict, opt_ml: Path, log_path: Path, code: int) -> None:
+    """Metrics from the log; on success ``model/`` (and ``output/data/``) packed where SageMaker puts them,
+    on failure ``output/failure`` as the FailureReason, as SageMaker reports an algorithm error."""
     record["FinalMetricDataList"] = parse_metrics(
         log_path.read_text(errors="replace"), request["AlgorithmSpecification"].get("MetricDefinitions", [])
     )
     if code != 0:
-        failure = root / "output" / "failure"
-        reason = failure.read_text(errors="replace").strip() if failure.exists() else ""
-        reason = reason or f"the train program exited with status {code}; see {log_path}"
-        TRAINING_JOBS.finish(services, record, "Failed", reason[:FAILURE_REASON_MAX])
+        failure = opt_ml / "output" / "failure"
+        reason = failure.read_text(errors="replace").strip() if failure.exists() else f"see {log_path}"
+        TRAINING_JOBS.finish(
+            services, record, "Failed", f"AlgorithmError: {reason}, exit code: {code}"[:FAILURE_REASON_MAX]
+        )
         return
-    artifact = (
-        f"{request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{request['TrainingJobName']}/output/model.tar.gz"
-    )
-    pack_model(root / "model", services.workspace.path_of(artifact))
+    output = f"{request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{request['TrainingJobName']}/output"
+    artifact = f"{output}/model.tar.gz"
+    pack_model(opt_ml / "model", services.workspace.path_of(artifact))
+    if any((opt_ml / "output" / "data").iterdir()):
+        pack_model(opt_ml / "output" / "data", services.workspace.path_of(f"{output}/output.tar.gz"))
     record["ModelArtifacts"] = {"S3ModelArtifacts": artifact}
     TRAINING_JOBS.finish(services, record, "Completed")
 
@@ -180,8 +252,12 @@ def _is_number(text: str) -> bool:
 def pack_model(model_dir: Path, target: Path) -> None:
     """``model.tar.gz`` with the directory's files at the archive root, written atomically."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    with open(handle, "wb") as out, tarfile.open(fileobj=out, mode="w:gz") as archive:
-        for path in sorted(model_dir.rglob("*")):
-            archive.add(path, arcname=path.relative_to(model_dir).as_posix(), recursive=False)
-    Path(temporary).replace(target)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
+    try:
+        with open(handle, "wb") as out, tarfile.open(fileobj=out, mode="w:gz") as archive:
+            for path in sorted(model_dir.rglob("*")):
+                archive.add(path, arcname=path.relative_to(model_dir).as_posix(), recursive=False)
+        Path(temporary).replace(target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

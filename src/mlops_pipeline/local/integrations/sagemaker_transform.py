@@ -1,13 +1,19 @@
 """``sagemaker:createTransformJob(.sync)``: the container's ``serve`` program scores each input file.
 
-Like SageMaker batch transform with ``SplitType=Line``: each input object is streamed by line into
-MultiRecord (or SingleRecord) mini-batches under ``MaxPayloadInMB``, ``MaxConcurrentTransforms``
-requests are in flight, ``DataProcessing`` filters and joins CSV records, and ``<input>.out`` is written
-in input order (``AssembleWith=Line``). No input file is ever held in memory whole.
+As SageMaker batch transform documents it: the model is unpacked into ``/opt/ml/model``, ``serve`` starts with
+the batch variables (``SAGEMAKER_BATCH``, ``SAGEMAKER_MAX_PAYLOAD_IN_MB``, ``SAGEMAKER_BATCH_STRATEGY``,
+``SAGEMAKER_MAX_CONCURRENT_TRANSFORMS``) and must answer ``/ping``; each input object is sent whole
+(``SplitType=None``) or split by line into MultiRecord (or SingleRecord) mini-batches under ``MaxPayloadInMB``,
+``MaxConcurrentTransforms`` requests in flight; ``DataProcessing`` filters and joins CSV records (slices
+include their end, ``$[1:4]`` is the second through fifth column); ``<input>.out`` is written in input order,
+with a newline after each record (``AssembleWith=Line``) or the answers as they are (``None``), and only if the
+whole file succeeded. No input file is ever held in memory whole when it is split.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import tarfile
 import tempfile
 import threading
@@ -16,10 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
-import requests
-
-from mlops_pipeline.container import start_server
 from mlops_pipeline.errors import PipelineError
+from mlops_pipeline.local.containers import http
 from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.integrations.sagemaker_model import MODELS
 from mlops_pipeline.local.jobs import JobKind, now
@@ -37,6 +41,9 @@ TRANSFORM_JOBS = JobKind(
 )
 CLIENT_ERROR = "SageMaker.ValidationException"
 MB = 1024 * 1024
+DEFAULT_PAYLOAD_MB = 6
+INVOCATION_TIMEOUT_SECONDS = 600  # ModelClientConfig.InvocationsTimeoutInSeconds' default
+STRATEGY_VARIABLE = {"MultiRecord": "MULTI_RECORD", "SingleRecord": "SINGLE_RECORD"}
 
 
 class TransformFailed(Exception):
@@ -47,7 +54,6 @@ class TransformFailed(Exception):
 def create_transform_job_sync(services: LocalServices, params: dict, control: TaskControl) -> dict:
     name = params["TransformJobName"]
     model = MODELS.describe(services, params["ModelName"])
-    program = services.program_dir(model["PrimaryContainer"]["Image"])
     record = {
         **params,
         "TransformJobArn": services.arn("sagemaker", f"transform-job/{name}"),
@@ -58,7 +64,7 @@ def create_transform_job_sync(services: LocalServices, params: dict, control: Ta
     log_path = services.log_path(control, TRANSFORM_JOBS.folder, name)
     try:
         with TRANSFORM_JOBS.stopped_with_its_state(services, record):
-            _run(services, params, model, program, log_path, control)
+            _run(services, params, model, log_path, control)
     except (TransformFailed, PipelineError) as failure:
         TRANSFORM_JOBS.finish(services, record, "Failed", f"{failure} (log: {log_path})")
     else:
@@ -71,20 +77,35 @@ def describe_transform_job(services: LocalServices, params: dict, control: TaskC
     return TRANSFORM_JOBS.describe(services, params["TransformJobName"])
 
 
-def _run(
-    services: LocalServices, params: dict, model: dict, program: Path, log_path: Path, control: TaskControl
-) -> None:
+def serving_variables(params: dict) -> dict[str, str]:
+    """What SageMaker sets in a batch transform's container; the last three only when the request names them."""
+    env = {"SAGEMAKER_BATCH": "true"}
+    if params.get("MaxPayloadInMB") is not None:
+        env["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(params["MaxPayloadInMB"])
+    if params.get("BatchStrategy"):
+        env["SAGEMAKER_BATCH_STRATEGY"] = STRATEGY_VARIABLE[params["BatchStrategy"]]
+    if params.get("MaxConcurrentTransforms"):
+        env["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"] = str(params["MaxConcurrentTransforms"])
+    return env
+
+
+def _run(services: LocalServices, params: dict, model: dict, log_path: Path, control: TaskControl) -> None:
+    container = model["PrimaryContainer"]
     concurrency = int(params.get("MaxConcurrentTransforms") or 1)
-    payload_mb = int(params.get("MaxPayloadInMB") or 6)
-    with tempfile.TemporaryDirectory(prefix="model-", dir=services.workspace.root) as model_dir:
-        _unpack(services.workspace.path_of(model["PrimaryContainer"]["ModelDataUrl"]), Path(model_dir))
-        with start_server(program, Path(model_dir), log_path, workers=concurrency, max_payload_mb=payload_mb) as server:
+    env = {**container.get("Environment", {}), **serving_variables(params), **params.get("Environment", {})}
+    jobs = services.workspace.root / "jobs"
+    jobs.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"{params['TransformJobName']}-", dir=jobs) as root:
+        opt_ml = Path(root) / "opt_ml"
+        _unpack(services.workspace.path_of(container["ModelDataUrl"]), opt_ml / "model")
+        with services.containers.start_server(container["Image"], opt_ml, log_path, env) as server:
             for source, target in _inputs(services, params):
                 control.check()
-                _transform_file(server.url, source, target, params, concurrency, control)
+                _transform_file(server.endpoint, source, target, params, concurrency, control)
 
 
 def _unpack(archive: Path, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive) as tar:
         tar.extractall(target, filter="data")
 
@@ -106,70 +127,116 @@ def _inputs(services: LocalServices, params: dict) -> Iterator[tuple[Path, Path]
         yield path, services.workspace.path_of(f"{output}/{relative}.out")
 
 
-def _transform_file(url: str, source: Path, target: Path, params: dict, concurrency: int, control: TaskControl) -> None:
-    processing = params.get("DataProcessing") or {}
+def _transform_file(
+    endpoint: http.Endpoint, source: Path, target: Path, params: dict, concurrency: int, control: TaskControl
+) -> None:
+    """Write ``target`` through a temp file that is removed if anything fails: no partial output, ever."""
     content_type = params["TransformInput"].get("ContentType", "text/csv")
     accept = params.get("TransformOutput", {}).get("Accept", content_type)
-    client = _Client(url, content_type, accept, source)
+    client = _Client(endpoint, content_type, accept, source)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.parent / f"{TEMP_PREFIX}{target.name}"
-    with open(temporary, "wb") as out, ThreadPoolExecutor(max_workers=concurrency) as pool:
+    try:
+        with open(temporary, "wb") as out:
+            if params["TransformInput"].get("SplitType", "None") == "Line":
+                _transform_lines(client, out, source, params, concurrency, control)
+            else:
+                _transform_whole(client, out, source, params)
+        temporary.replace(target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _transform_whole(client: "_Client", out, source: Path, params: dict) -> None:
+    """``SplitType=None``: the whole object is one request, its answer the output."""
+    if params.get("DataProcessing") and any(v not in (None, "$", "None") for v in params["DataProcessing"].values()):
+        raise TransformFailed("DataProcessing filters and joins need SplitType Line for CSV data")
+    limit = _payload_limit(params)
+    size = source.stat().st_size
+    if limit and size > limit:
+        raise TransformFailed(
+            f"{source.name} is {size} bytes, over MaxPayloadInMB ({limit // MB} MB), and "
+            f"SplitType None sends the whole file in one request"
+        )
+    answer = client.post(source.read_bytes(), 1)
+    out.write(answer)
+    if _assemble_lines(params) and not answer.endswith(b"\n"):
+        out.write(b"\n")
+
+
+def _transform_lines(client: "_Client", out, source: Path, params: dict, concurrency: int, control: TaskControl):
+    processing = params.get("DataProcessing") or {}
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
         pending: deque = deque()
         for first_line, records in mini_batches(source, params):
             control.check()
             body = b"".join(apply_filter(r, processing.get("InputFilter")) + b"\n" for r in records)
             pending.append((first_line, records, pool.submit(client.post, body, first_line)))
             if len(pending) > 2 * concurrency:
-                _write_batch(out, *pending.popleft(), processing)
+                _write_batch(out, *pending.popleft(), params)
         while pending:
-            _write_batch(out, *pending.popleft(), processing)
-    temporary.replace(target)
+            _write_batch(out, *pending.popleft(), params)
+
+
+def _payload_limit(params: dict) -> int:
+    """Bytes per request; 0 means no limit (``MaxPayloadInMB=0``, for chunked transfers)."""
+    megabytes = params.get("MaxPayloadInMB")
+    return (DEFAULT_PAYLOAD_MB if megabytes is None else int(megabytes)) * MB
+
+
+def _assemble_lines(params: dict) -> bool:
+    return params.get("TransformOutput", {}).get("AssembleWith", "None") == "Line"
 
 
 class _Client:
-    """One HTTP session per worker thread (sessions are not shared across threads)."""
+    """One kept-alive connection per worker thread (connections are not shared across threads)."""
 
-    def __init__(self, url: str, content_type: str, accept: str, source: Path):
-        self.url, self.headers, self.source = (
-            f"{url}/invocations",
-            {"Content-Type": content_type, "Accept": accept},
-            source,
-        )
+    def __init__(self, endpoint: http.Endpoint, content_type: str, accept: str, source: Path):
+        self.endpoint, self.source = endpoint, source
+        self.headers = {"Content-Type": content_type, "Accept": accept}
         self.local = threading.local()
 
     def post(self, body: bytes, first_line: int) -> bytes:
-        session = getattr(self.local, "session", None) or requests.Session()
+        session = getattr(self.local, "session", None) or http.Session(self.endpoint, INVOCATION_TIMEOUT_SECONDS)
         self.local.session = session
         try:
-            response = session.post(self.url, data=body, headers=self.headers, timeout=600)
-        except requests.RequestException as error:
+            status, answer = session.post("/invocations", body, self.headers)
+        except OSError as error:
+            session.close()
             raise TransformFailed(
                 f"{self.source.name}: the model server did not answer for the mini-batch at line {first_line}: {error}"
             ) from None
-        if response.status_code != 200:
+        if status != 200:
             raise TransformFailed(
-                f"{self.source.name}: the model server answered {response.status_code} for the mini-batch "
-                f"at line {first_line}: {response.text.strip()[:500]}"
+                f"{self.source.name}: the model server answered {status} for the mini-batch "
+                f"at line {first_line}: {answer.decode(errors='replace').strip()[:500]}"
             )
-        return response.content
+        return answer
 
 
-def _write_batch(out, first_line: int, records: list[bytes], future, processing: dict) -> None:
-    predictions = future.result().splitlines()
-    if len(predictions) != len(records):
-        raise TransformFailed(
-            f"the model server returned {len(predictions)} lines for {len(records)} records "
-            f"(mini-batch at line {first_line})"
-        )
+def _write_batch(out, first_line: int, records: list[bytes], future, params: dict) -> None:
+    answer = future.result()
+    processing = params.get("DataProcessing") or {}
     join = processing.get("JoinSource", "None") == "Input"
+    predictions = answer.splitlines()
+    if len(predictions) != len(records):
+        if join or processing.get("OutputFilter") not in (None, "$"):
+            raise TransformFailed(
+                f"the model server returned {len(predictions)} lines for {len(records)} records "
+                f"(mini-batch at line {first_line}), so they cannot be joined"
+            )
+        out.write(answer if not _assemble_lines(params) or answer.endswith(b"\n") else answer + b"\n")
+        return
+    separator = b"\n" if _assemble_lines(params) else b""
     for record, prediction in zip(records, predictions, strict=True):
         joined = record + b"," + prediction if join else prediction
-        out.write(apply_filter(joined, processing.get("OutputFilter")) + b"\n")
+        out.write(apply_filter(joined, processing.get("OutputFilter")) + separator)
 
 
 def mini_batches(source: Path, params: dict) -> Iterator[tuple[int, list[bytes]]]:
     """(first line number, records) under MaxPayloadInMB; SingleRecord sends one record per request."""
-    limit = int(params.get("MaxPayloadInMB") or 6) * MB
+    limit = _payload_limit(params)
     single = params.get("BatchStrategy", "MultiRecord") == "SingleRecord"
     batch: list[bytes] = []
     size, first = 0, 1
@@ -178,11 +245,11 @@ def mini_batches(source: Path, params: dict) -> Iterator[tuple[int, list[bytes]]
             record = line.rstrip(b"\r\n")
             if not record:
                 continue
-            if len(record) + 1 > limit:
+            if limit and len(record) + 1 > limit:
                 raise TransformFailed(
                     f"{source.name}: line {number} is {len(record)} bytes, over MaxPayloadInMB ({limit // MB} MB)"
                 )
-            if batch and (single or size + len(record) + 1 > limit):
+            if batch and (single or (limit and size + len(record) + 1 > limit)):
                 yield first, batch
                 batch, size = [], 0
             if not batch:
@@ -194,21 +261,49 @@ def mini_batches(source: Path, params: dict) -> Iterator[tuple[int, list[bytes]]
 
 
 def apply_filter(record: bytes, expression: str | None) -> bytes:
-    """The JSONPath subset SageMaker's CSV filters use: ``$``, ``$[i]``, ``$[i,j,...]``, ``$[a:b]``."""
+    """SageMaker's JSONPath for a CSV record (a JSON array): ``$``, ``$[i]``, ``$[i,j]``, ``$[a:b]`` and mixes
+    like ``$[0,5:]``; negative indexes count from the end; a slice includes its end, as SageMaker documents
+    ("``$[1:4]`` specifies the second through fifth columns")."""
     if not expression or expression == "$":
         return record
     if not (expression.startswith("$[") and expression.endswith("]")):
         raise TransformFailed(f"unsupported DataProcessing filter {expression!r} (use $, $[i], $[i,j] or $[a:b])")
-    fields = record.split(b",")
-    selector = expression[2:-1]
+    fields = _fields(record)
     try:
-        if ":" in selector:
-            start, _, stop = selector.partition(":")
-            chosen = fields[int(start) if start else None : int(stop) if stop else None]
-        else:
-            chosen = [fields[int(index)] for index in selector.split(",")]
+        chosen = [fields[i] for item in expression[2:-1].split(",") for i in _indexes(item.strip(), len(fields))]
     except (ValueError, IndexError):
         raise TransformFailed(
             f"DataProcessing filter {expression!r} does not fit a record with {len(fields)} fields"
         ) from None
-    return b",".join(chosen)
+    return _record(chosen)
+
+
+def _indexes(item: str, count: int) -> range:
+    if ":" not in item:
+        index = _index(item, count)
+        return range(index, index + 1)
+    start, _, stop = item.partition(":")
+    return range(_index(start, count) if start else 0, (_index(stop, count) if stop else count - 1) + 1)
+
+
+def _index(text: str, count: int) -> int:
+    index = int(text)
+    index = index + count if index < 0 else index
+    if not 0 <= index < count:
+        raise IndexError(index)
+    return index
+
+
+def _fields(record: bytes) -> list[bytes]:
+    """The fields of a CSV record; quoted fields (commas, quotes inside) are read as RFC 4180 says."""
+    if b'"' not in record:
+        return record.split(b",")
+    return [field.encode() for field in next(csv.reader([record.decode()]))]
+
+
+def _record(fields: list[bytes]) -> bytes:
+    if not any(b"," in field or b'"' in field or b"\n" in field for field in fields):
+        return b",".join(fields)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(field.decode() for field in fields)
+    return buffer.getvalue().encode()

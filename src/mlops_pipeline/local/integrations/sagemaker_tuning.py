@@ -39,6 +39,7 @@ REVERSE_LOG_SUFFIX = "__one_minus"
 @serves("sagemaker:createHyperParameterTuningJob.sync", client_error=CLIENT_ERROR)
 def create_tuning_job_sync(services: LocalServices, params: dict, control: TaskControl) -> dict:
     config = params["HyperParameterTuningJobConfig"]
+    services.containers.prepare(params["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingImage"])
     record = _initial_record(services, params)
     TUNING_JOBS.claim(services, record)
     tuner = _Tuner(services, params, record, control)

@@ -1,0 +1,260 @@
+"""Containers as SageMaker presents them: the image's declarations, its own Python environment, and
+each job's own view (``/opt/ml``, ``/opt/program``, a private ``/tmp`` and network) without Docker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import AWS_STYLE, IMAGE, call, project_containers, run_train
+from mlops_pipeline.errors import PipelineError
+from mlops_pipeline.local.containers import free_port
+from mlops_pipeline.local.containers.environments import EnvironmentCache
+from mlops_pipeline.local.containers.image import ContainerImage
+from mlops_pipeline.local.containers.sandbox import Isolation, choose_isolation
+
+AWS_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/container:1"
+
+
+def needs_namespaces():
+    """Isolated views need bubblewrap; CI installs it, so there a missing one is a failure, not a skip."""
+    choice = choose_isolation()
+    if choice.mode is not Isolation.NAMESPACES:
+        if os.environ.get("MLOPS_REQUIRE_ISOLATION"):
+            pytest.fail(f"MLOPS_REQUIRE_ISOLATION is set but containers cannot be isolated: {choice.reason}")
+        pytest.skip(f"containers cannot be isolated on this machine: {choice.reason}")
+    if shutil.which("nginx") is None:
+        if os.environ.get("MLOPS_REQUIRE_ISOLATION"):
+            pytest.fail("MLOPS_REQUIRE_ISOLATION is set but nginx (the AWS-style container's front) is missing")
+        pytest.skip("nginx is not installed (the AWS-style container's serve runs nginx from the host)")
+
+
+def test_free_port_is_bindable():
+    import socket
+
+    port = free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
+
+
+def test_a_server_that_cannot_load_its_model_is_a_clear_error(tmp_path):
+    (tmp_path / "opt_ml" / "model").mkdir(parents=True)
+    with pytest.raises(PipelineError, match=r"the inference server exited with status \d+; see .*serve.log"):
+        project_containers().start_server(IMAGE, tmp_path / "opt_ml", tmp_path / "serve.log", ready_timeout=60)
+    assert "xgboost-model.json" in (tmp_path / "serve.log").read_text()
+
+
+# -- what an image declares ------------------------------------------------------------------------------
+
+
+def write_image(folder: Path, dockerfile: str, files: dict[str, str] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "Dockerfile").write_text(textwrap.dedent(dockerfile))
+    for name, text in (files or {}).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_the_aws_style_dockerfile_is_read_as_docker_would_build_it():
+    image = ContainerImage.load(AWS_STYLE / "container")
+    assert image.copies == ((AWS_STYLE / "container" / "program", "/opt/program"),)
+    assert image.workdir == "/opt/program" and image.env["PATH"].startswith("/opt/program:/usr/local/sbin")
+    assert image.env["PYTHONUNBUFFERED"] == "TRUE" and image.command("train") == ["train"]
+    assert "tabulate==0.10.0" in image.requirements and image.system_packages == ("nginx", "ca-certificates")
+    assert image.resolve("serve") == ("/opt/program/serve", AWS_STYLE / "container" / "program" / "serve")
+
+
+def test_entrypoint_requirements_file_env_forms_and_local_override(tmp_path):
+    folder = write_image(
+        tmp_path / "img",
+        """\
+        FROM python:3.6
+        COPY reqs/base.txt /build/requirements.txt
+        RUN pip3 install --no-cache-dir -r /build/requirements.txt -i https://example.invalid/simple && echo done
+        ENV MODE prod
+        ENV A=1 B="two words" C=${MODE}-${A}x
+        COPY src/ /app/
+        WORKDIR /app
+        ENTRYPOINT ["python3.6", "/app/entry.py"]
+        CMD ["ignored"]
+        """,
+        {"reqs/base.txt": "tabulate==0.10.0  # pretty tables\n\n", "src/entry.py": "print('hi')\n"},
+    )
+    image = ContainerImage.load(folder)
+    assert image.requirements == ("tabulate==0.10.0",) and image.requirements_source.endswith("Dockerfile")
+    assert (
+        image.env["MODE"] == "prod" and image.env["B"] == "two words" and image.env["C"] == "prod-x"
+    )  # same-line values are not seen yet, as in Docker
+    assert image.command("train") == ["python3.6", "/app/entry.py", "train"]
+    assert image.host_path("/app/entry.py") == folder / "src" / "entry.py"
+    (folder / "requirements.local.txt").write_text("tabulate==0.9.0\n")
+    overridden = ContainerImage.load(folder)
+    assert overridden.requirements == ("tabulate==0.9.0",) and overridden.requirements_source.endswith(".local.txt")
+
+
+@pytest.mark.parametrize(
+    "dockerfile, message",
+    [
+        ("FROM x\nCOPY missing /opt/program\n", "COPY missing: no such file"),
+        ("FROM x\nRUN pip install -r /tmp/nowhere.txt\n", "pip install -r /tmp/nowhere.txt: the file is not copied"),
+    ],
+)
+def test_a_dockerfile_the_runtime_cannot_follow_is_named(tmp_path, dockerfile, message):
+    with pytest.raises(PipelineError, match=message):
+        ContainerImage.load(write_image(tmp_path / "img", dockerfile))
+
+
+def test_an_unknown_image_names_the_containers_there(tmp_path):
+    with pytest.raises(PipelineError, match=r"no local container .*/lightgbm \(containers in .*: byo-xgboost\)"):
+        project_containers().prepare("123.dkr.ecr.us-east-1.amazonaws.com/lightgbm:2")
+
+
+# -- the image's own Python environment -------------------------------------------------------------------
+
+
+def test_an_environment_installs_what_only_the_image_declares_and_is_reused(tmp_path):
+    pytest.importorskip("pandas")
+    with pytest.raises(ImportError):
+        __import__("tabulate")  # the project itself does not have it
+    cache = EnvironmentCache(tmp_path / "cache")
+    image = ContainerImage.load(AWS_STYLE / "container")
+    progress: list[str] = []
+    environment = cache.prepare(image, progress.append)
+    assert any("tabulate" in line for line in progress)
+    result = os.popen(f"{environment.python} -c 'import tabulate, pandas; print(tabulate.__version__)'").read()
+    assert result.strip() == "0.10.0"
+    assert (environment.bin / "gunicorn").read_text().startswith(f"#!{environment.python}\n")
+    again: list[str] = []
+    assert cache.prepare(image, again.append) == environment and again == []  # cached by its declarations
+
+
+def test_a_pin_that_cannot_install_here_is_one_line_naming_it_the_file_and_the_override(tmp_path):
+    folder = write_image(tmp_path / "old", "FROM ubuntu:18.04\nRUN pip install numpy==1.16.2\n")
+    with pytest.raises(PipelineError) as refused:
+        EnvironmentCache(tmp_path / "cache").prepare(ContainerImage.load(folder))
+    message = str(refused.value)
+    assert "\n" not in message and "numpy==1.16.2 cannot be installed on Python 3." in message
+    assert f"{folder / 'Dockerfile'}:" in message and f"{folder / 'requirements.local.txt'}" in message
+    assert not any((tmp_path / "cache" / "envs").glob("*/bin"))  # a failed build leaves no environment behind
+
+
+# -- each job's own view ----------------------------------------------------------------------------------
+
+
+def churn_channel(folder: Path, rows: int, seed: int, flip: bool = False) -> Path:
+    """A headered channel with the id first and a Yes/No-derived 0/1 label, as the AWS-style Glue script writes."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{seed}-{i}" for i in range(rows)],
+            "tenure": rng.normal(size=rows),
+            "spend": rng.normal(size=rows),
+        }
+    )
+    signal = frame.tenure if not flip else -frame.tenure
+    frame["Churned"] = (signal + rng.normal(scale=0.3, size=rows) > 0).astype(int)
+    folder.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(folder / "part.csv", index=False)
+    return folder
+
+
+def aws_containers():
+    return project_containers(AWS_STYLE.parent / "aws_style_containers")
+
+
+@pytest.fixture(scope="module")
+def aws_folder(tmp_path_factory):
+    """The AWS-style container, unchanged, under the repository name the image URI uses."""
+    root = tmp_path_factory.mktemp("containers")
+    shutil.copytree(AWS_STYLE / "container", root / "container")
+    return root
+
+
+def train_aws_style(aws_folder, root: Path, flip: bool = False):
+    channel = churn_channel(root.parent / f"{root.name}-data", 200, 7, flip)
+    containers = project_containers(aws_folder)
+    return run_train(root, {"label": "Churned"}, image=AWS_IMAGE, containers=containers, train=channel)
+
+
+def test_an_aws_style_trainer_finds_opt_ml_and_program_where_sagemaker_puts_them(aws_folder, tmp_path):
+    needs_namespaces()
+    result = train_aws_style(aws_folder, tmp_path / "opt_ml")
+    assert result.returncode == 0, result.stdout
+    assert "train:auc=" in result.stdout and "metric" in result.stdout  # tabulate's table: its own package
+    assert {p.name for p in (tmp_path / "opt_ml" / "model").iterdir()} == {"model.joblib", "features.json"}
+    assert not Path("/opt/ml").exists()  # the host was never touched
+
+
+def test_an_aws_style_trainer_that_fails_writes_its_reason_where_sagemaker_reads_it(aws_folder, tmp_path):
+    needs_namespaces()
+    channel = churn_channel(tmp_path / "data", 50, 1)
+    result = run_train(
+        tmp_path / "opt_ml",
+        {"label": "NoSuchColumn"},
+        image=AWS_IMAGE,
+        containers=project_containers(aws_folder),
+        train=channel,
+    )
+    assert result.returncode == 255
+    assert "label column 'NoSuchColumn' is not in the data" in (tmp_path / "opt_ml" / "output" / "failure").read_text()
+
+
+def test_two_aws_style_servers_at_once_each_answer_with_their_own_model(aws_folder, tmp_path):
+    needs_namespaces()
+    for name, flip in (("a", False), ("b", True)):
+        assert train_aws_style(aws_folder, tmp_path / name / "opt_ml", flip).returncode == 0
+    containers = project_containers(aws_folder)
+    body = b"customer_id,tenure,spend\nX1,2.5,0\n"
+    answers: dict[str, str] = {}
+
+    def serve(name: str) -> None:
+        with containers.start_server(AWS_IMAGE, tmp_path / name / "opt_ml", tmp_path / name / "serve.log") as server:
+            answers[name] = call(server.endpoint, "POST", "/invocations", body, {"Content-Type": "text/csv"}).text
+            answers[f"{name}-tmp"] = sorted(os.listdir(server.bridge))  # the runtime's side of the bridge
+            barrier.wait(timeout=120)  # both servers are up at the same time
+
+    barrier = threading.Barrier(2)
+    threads = [threading.Thread(target=serve, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+    probability = {name: float(answers[name].splitlines()[1].split(",")[1]) for name in ("a", "b")}
+    assert answers["a"].splitlines()[0] == "customer_id,probability,label"
+    assert probability["a"] > 0.8 and probability["b"] < 0.2  # model a learnt tenure -> churn, model b the reverse
+    assert not Path("/tmp/gunicorn.sock").exists() and not Path("/tmp/nginx.pid").exists()  # each /tmp is private
+
+
+def test_a_program_sees_its_own_tmp_only(tmp_path):
+    needs_namespaces()
+    Path("/tmp/host-secret-for-test").write_text("x")
+    folder = write_image(
+        tmp_path / "containers" / "peek",
+        """\
+        FROM python:3.11
+        COPY program /opt/program
+        ENV PATH="/opt/program:${PATH}"
+        """,
+        {
+            "program/train": "#!/usr/bin/env python3.6\nimport os\nopen('/opt/ml/model/seen', 'w').write("
+            "repr(sorted(os.listdir('/tmp'))) + os.getcwd())\nopen('/tmp/mine', 'w')\n",
+            "program/serve": "#!/bin/sh\nexit 1\n",
+        },
+    )
+    os.chmod(folder / "program" / "train", 0o755)
+    try:
+        result = run_train(tmp_path / "opt_ml", {}, image="x/peek:1", containers=project_containers(folder.parent))
+    finally:
+        os.unlink("/tmp/host-secret-for-test")
+    assert result.returncode == 0, result.stdout  # a python3.6 shebang runs with the environment's Python
+    listing, _, cwd = (tmp_path / "opt_ml" / "model" / "seen").read_text().rpartition("]")
+    assert "host-secret-for-test" not in listing and cwd == "/"  # the host's /tmp is not the job's
+    assert not Path("/tmp/mine").exists()  # and what the job writes in its /tmp stays there
