@@ -55,9 +55,8 @@ def main() -> None:
             f"{name:<11} median {statistics.median(samples):6.2f} s  (min {min(samples):.2f}, max {max(samples):.2f})"
         )
     ratio = statistics.median(times["namespaces"]) / statistics.median(times["direct"])
-    print(
-        f"isolated / direct: {ratio:.3f} (target <= 1.05) at {args.rows:,} training and {args.score_rows:,} scoring rows"
-    )
+    sizes = f"{args.rows:,} training and {args.score_rows:,} scoring rows"
+    print(f"isolated / direct: {ratio:.3f} (target <= 1.05) at {sizes}")
 
 
 if __name__ == "__main__":
