@@ -9,10 +9,13 @@ Arguments (``--KEY value``, as ``getResolvedOptions`` reads them):
   --VALIDATION_FRACTION F     share of training rows held out for validation (default 0.2)
   --SEED N                    split seed (default 42)
   --SCHEMA_URI URI            scoring only: the training schema (features, category levels)
+  --DATA_CHECKS JSON          the workflow's data settings: label mapping, minimums, check policies
 
-Training writes ``train/train.csv`` and ``validation/validation.csv`` (label first, no header)
-and ``train/schema.json`` (the feature order ``train`` and ``predictor.py`` check against).
-Scoring writes ``score/score.csv``: the id first, then the same features, no header.
+The landed file is checked first (``mlops_data_checks``, shipped beside this script). Training
+writes ``train/train.csv`` and ``validation/validation.csv`` (label first as 0/1, no header) and
+``train/schema.json`` (the feature order ``train`` and ``predictor.py`` check against). Scoring
+writes ``score/score.csv``: a header, then the id first and the same features. Both write
+``report.json`` (warnings, class counts, the baseline metrics of the validation labels).
 IO goes through awswrangler for s3:// URIs and through plain files for local paths.
 """
 
@@ -29,13 +32,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+try:  # on Glue, deploy ships it beside this script (--extra-py-files)
+    import mlops_data_checks as checks
+except ImportError:  # run from a checkout with the package installed
+    from mlops_pipeline import data_checks as checks
+
 REQUIRED = ("KIND", "S3_SOURCE", "S3_DEST", "LABEL", "ID_COLUMN", "TRANSFORM_MODULE")
-DEFAULTS = {"VALIDATION_FRACTION": "0.2", "SEED": "42", "SCHEMA_URI": ""}
-TRAIN_FILE, VALIDATION_FILE, SCORE_FILE, SCHEMA_FILE = (
+DEFAULTS = {"VALIDATION_FRACTION": "0.2", "SEED": "42", "SCHEMA_URI": "", "DATA_CHECKS": "{}"}
+TRAIN_FILE, VALIDATION_FILE, SCORE_FILE, SCHEMA_FILE, REPORT_FILE = (
     "train/train.csv",
     "validation/validation.csv",
     "score/score.csv",
     "train/schema.json",
+    "report.json",
 )
 
 
@@ -78,7 +87,7 @@ def read_bytes(uri: str) -> bytes:
 
 
 def write_bytes(uri: str, data: bytes) -> None:
-    """Atomic for local files (temp + rename); S3 objects appear whole anyway."""
+    """Atomic for local files (temp + rename, the temp removed on failure); S3 objects appear whole anyway."""
     if uri.startswith("s3://"):
         import awswrangler as wr
 
@@ -87,56 +96,20 @@ def write_bytes(uri: str, data: bytes) -> None:
     path = Path(uri)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "wb") as out:
-        out.write(data)
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
-def read_landed_csv(uri: str, id_column: str) -> pd.DataFrame:
-    data = read_bytes(uri)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise TransformError(
-            f"{uri}: not UTF-8 (byte 0x{data[error.start]:02x} on line {line}); save the file as UTF-8 CSV"
-        ) from None
-    if not text.strip():
-        raise TransformError(f"{uri}: the file is empty; land a CSV with a header row and data rows")
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype={id_column: "string"}, skipinitialspace=False)
-    except pd.errors.ParserError as error:
-        raise TransformError(f"{uri}: not a well-formed CSV ({error})") from None
-    if frame.empty:
-        raise TransformError(f"{uri}: the file has a header but no data rows")
+def read_landed_csv(uri: str, settings) -> pd.DataFrame:
+    """The landed file, checked: encoding, emptiness, delimiter, ids."""
+    frame = checks.read_landed(read_bytes(uri), uri, settings)
+    checks.check_ids(frame, uri, settings.id_column)
     return frame
-
-
-def check_ids(frame: pd.DataFrame, uri: str, id_column: str) -> None:
-    if id_column not in frame.columns:
-        raise TransformError(f"{uri}: id column {id_column!r} is missing (columns: {', '.join(frame.columns)})")
-    ids = frame[id_column]
-    if ids.isna().any():
-        rows = (np.flatnonzero(ids.isna().to_numpy()) + 2).tolist()[:5]
-        raise TransformError(f"{uri}: {id_column!r} is empty on line(s) {', '.join(map(str, rows))}")
-    duplicated = ids[ids.duplicated()].unique().tolist()
-    if duplicated:
-        raise TransformError(f"{uri}: duplicate {id_column!r} values: {', '.join(map(str, duplicated[:5]))}")
-
-
-def check_label(frame: pd.DataFrame, uri: str, label: str) -> pd.Series:
-    """The label as 0/1 integers, or an error naming the offending values."""
-    if label not in frame.columns:
-        raise TransformError(
-            f"{uri}: label column {label!r} is missing from the training file (columns: {', '.join(frame.columns)})"
-        )
-    values = pd.to_numeric(frame[label], errors="coerce")
-    bad = ~values.isin([0, 1])
-    if bad.any():
-        examples = frame.loc[bad, label].astype("string").fillna("<empty>").unique().tolist()[:5]
-        found = f"found {', '.join(examples)} on {int(bad.sum())} row(s)"
-        raise TransformError(f"{uri}: label {label!r} must be 0 or 1 on every row; {found}")
-    return values.astype("int8")
 
 
 def split(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -151,51 +124,73 @@ def split(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame
     return frame[~held_out], frame[held_out]
 
 
-def csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False, header=False, lineterminator="\n").encode("utf-8")
+def csv_bytes(frame: pd.DataFrame, header: bool = False) -> bytes:
+    return frame.to_csv(index=False, header=header, lineterminator="\n").encode("utf-8")
+
+
+def settings_of(options: dict[str, str]):
+    return checks.CheckSettings.from_json(options["LABEL"], options["ID_COLUMN"], options["DATA_CHECKS"])
 
 
 def run_train(options: dict[str, str], module) -> str:
-    source, dest, label, id_column = options["S3_SOURCE"], options["S3_DEST"], options["LABEL"], options["ID_COLUMN"]
-    frame = read_landed_csv(source, id_column)
-    check_ids(frame, source, id_column)
-    labels = check_label(frame, source, label)
-    schema = module.learn_schema(frame, id_column=id_column, label=label)
+    source, dest, label = options["S3_SOURCE"], options["S3_DEST"], options["LABEL"]
+    settings = settings_of(options)
+    report = checks.Report(settings)
+    frame = read_landed_csv(source, settings)
+    labels = checks.labels_of(frame, source, settings)
+    checks.check_training(labels, source, settings, report, "training file")
+    for column in checks.numeric_columns_with_text(frame.drop(columns=[label, settings.id_column]), source, report):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    schema = module.learn_schema(frame, id_column=settings.id_column, label=label)
     features, _ = module.transform(frame, schema)
     schema["features"] = list(features.columns)
     extract = pd.concat([labels.rename(label), features], axis=1)
     train, validation = split(extract, float(options["VALIDATION_FRACTION"]), int(options["SEED"]))
+    if len(validation):
+        checks.check_training(validation[label], source, settings, report, "validation split")
+    report.facts["baseline"] = checks.baseline_metrics(validation[label] if len(validation) else train[label])
     write_bytes(dest + TRAIN_FILE, csv_bytes(train))
     if len(validation):
         write_bytes(dest + VALIDATION_FILE, csv_bytes(validation))
     write_bytes(dest + SCHEMA_FILE, json.dumps(schema, indent=2).encode("utf-8"))
+    finish(report, dest)
     return (
         f"{len(train)} training and {len(validation)} validation rows with {len(features.columns)} features to {dest}"
     )
 
 
 def run_score(options: dict[str, str], module) -> str:
-    source, dest, label, id_column = options["S3_SOURCE"], options["S3_DEST"], options["LABEL"], options["ID_COLUMN"]
+    source, dest, label = options["S3_SOURCE"], options["S3_DEST"], options["LABEL"]
     if not options["SCHEMA_URI"]:
         raise TransformError("--SCHEMA_URI is required with --KIND score (the training schema)")
+    settings = settings_of(options)
+    report = checks.Report(settings)
     schema = json.loads(read_bytes(options["SCHEMA_URI"]))
-    frame = read_landed_csv(source, id_column)
-    check_ids(frame, source, id_column)
+    frame = read_landed_csv(source, settings)
     if label in frame.columns:
-        print(f"warning: {source}: label column {label!r} found in scoring data; it is ignored", file=sys.stderr)
+        report.problem("label_in_scoring", f"{source}: label column '{label}' is in the scoring file; it is ignored")
         frame = frame.drop(columns=[label])
     missing = [c for c in schema["input_columns"] if c not in frame.columns and c not in schema["dropped_columns"]]
     if missing:
         raise TransformError(f"{source}: columns the model was trained on are missing: {', '.join(missing)}")
+    checks.numeric_columns_with_text(frame, source, report, columns=schema["numeric_columns"])
     features, unknown = module.transform(frame, schema)
     for column, count in unknown.items():
-        print(
-            f"warning: {source}: {count} row(s) have {column!r} values unseen in training; scored as other",
-            file=sys.stderr,
+        rows = f"{count} row{'s' if count != 1 else ''}"
+        report.problem(
+            "unseen_categories", f"{source}: {rows} with '{column}' values training never saw; scored as other"
         )
-    extract = pd.concat([frame[id_column], features[schema["features"]]], axis=1)
-    write_bytes(dest + SCORE_FILE, csv_bytes(extract))
+    extract = pd.concat([frame[settings.id_column], features[schema["features"]]], axis=1)
+    write_bytes(dest + SCORE_FILE, csv_bytes(extract, header=True))
+    finish(report, dest)
     return f"{len(extract)} scoring rows with {len(schema['features'])} features to {dest}"
+
+
+def finish(report, dest: str) -> None:
+    """Warnings in the log and in ``report.json``, which the state machine reads into the execution."""
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    write_bytes(dest + REPORT_FILE, report.to_json())
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -212,5 +207,5 @@ def main(argv: list[str] | None = None) -> str:
 if __name__ == "__main__":
     try:
         print(f"transform: wrote {main()}")
-    except TransformError as error:
+    except (TransformError, checks.DataCheckError) as error:
         sys.exit(f"ERROR: {error}")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,12 +42,16 @@ GLUE_DIR = REPO / "glue_transforms"
 
 def run_glue_transform(*args: str, cwd=GLUE_DIR):
     """The Glue entry point as a subprocess, the way the local runtime runs it."""
-    import subprocess
-    import sys
-
     return subprocess.run(
         [sys.executable, "run_transform.py", *args], cwd=cwd, capture_output=True, text=True, timeout=300
     )
+
+
+def run_cli(*args: str, cwd, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``mlops-pipeline ARGS`` as a user runs it: a new process, without AWS credentials."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    command = [sys.executable, "-m", "mlops_pipeline.cli", *map(str, args)]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def glue_args(kind: str, source, dest, **extra) -> list[str]:
@@ -215,3 +222,70 @@ def training_request(prefix: str, name: str = "job-1", **hyperparameters) -> dic
         ],
         "OutputDataConfig": {"S3OutputPath": "s3://attrition-model/attrition/t1/"},
     }
+
+
+def write_hr_like(
+    path,
+    rows: int,
+    seed: int,
+    label: bool = True,
+    signal: float = 1.0,
+    positive_share: float | None = None,
+    start: int = 1,
+):
+    """A file like the public IBM HR attrition sample: a byte-order mark in the header, the id
+    (``EmployeeNumber``) not first, ``Attrition`` as Yes/No, spreadsheet column names. ``signal`` 0 makes
+    the label noise; ``positive_share`` fixes the share of Yes."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    overtime = rng.random(rows) < 0.3
+    income = rng.integers(1000, 20000, rows)
+    age = rng.integers(18, 60, rows)
+    score = signal * (1.5 * overtime - income / 10000 - (age - 18) / 40) + rng.normal(0, 0.7, rows)
+    cut = np.quantile(score, 1 - positive_share) if positive_share is not None else 0.2
+    frame = pd.DataFrame(
+        {
+            "Age": age,
+            "BusinessTravel": rng.choice(["Travel_Rarely", "Travel_Frequently", "Non-Travel"], rows),
+            "Department": rng.choice(["Sales", "Research & Development", "Human Resources"], rows),
+            "DistanceFromHome": rng.integers(1, 30, rows),
+            "EmployeeNumber": np.arange(start, start + rows),
+            "JobRole": rng.choice(["Sales Executive", "Research Scientist", "Laboratory Technician", "Manager"], rows),
+            "MonthlyIncome": income,
+            "OverTime": np.where(overtime, "Yes", "No"),
+            "YearsAtCompany": rng.integers(0, 40, rows),
+        }
+    )
+    if label:
+        frame.insert(1, "Attrition", np.where(score > cut, "Yes", "No"))
+    frame.to_csv(path, index=False, encoding="utf-8-sig")
+    return path
+
+
+HR_WORKFLOW = """\
+from mlops_pipeline.config import (
+    DataSchema, IntegerRange, ModelSettings, PipelineConfig, QualityGate, RetrySettings, TransformSettings,
+    TuningSettings,
+)
+
+PIPELINE = PipelineConfig(
+    name="hr",
+    data=DataSchema(label="Attrition", id_column="EmployeeNumber", positive="Yes"),
+    transform=TransformSettings(script="attrition_transform.py"),
+    model=ModelSettings(image="byo-xgboost:1.0", hyperparameters={{"num_round": 30}}),
+    tuning=TuningSettings(strategy="Random", objective_metric="{metric}", max_jobs=2, max_parallel_jobs=2, seed=7,
+                          ranges=(IntegerRange(name="max_depth", min=2, max=5),)),
+    quality_gate=QualityGate(metric="{metric}", comparison=">=", threshold=0.5, champion_margin={margin}),
+    retry=RetrySettings(interval_seconds=1),
+)
+"""
+
+
+def hr_project(root, metric: str = "roc_auc", margin: float = 0.02):
+    """A project with the example's Glue scripts and container and an HR-style workflow."""
+    project = local_project(root)
+    (project / "workflows").mkdir()
+    (project / "workflows" / "hr.py").write_text(HR_WORKFLOW.format(metric=metric, margin=margin))
+    return project

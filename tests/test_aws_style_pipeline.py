@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import csv
-import os
 import shutil
-import subprocess
-import sys
 import textwrap
 
 import pandas as pd
 import pytest
 from test_containers import needs_namespaces
 
-from conftest import AWS_STYLE
+from conftest import AWS_STYLE, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -58,25 +55,14 @@ def test_an_aws_style_glue_script_and_container_run_unchanged_end_to_end(tmp_pat
     for name, path in landed.items():
         shutil.copy(AWS_STYLE / "data" / f"{name}.csv", path)
     before = {name: path.read_bytes() for name, path in landed.items()}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    command = [
-        sys.executable,
-        "-m",
-        "mlops_pipeline.cli",
-        "local",
-        "run",
-        "--workflow",
-        "workflows/churn.py",
-        "--train",
-        str(landed["train"]),
-        "--score",
-        str(landed["score"]),
-        "--workspace",
-        str(tmp_path / "ws"),
-    ]
-    result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    result = run_cli(
+        "local", "run", "--workflow", "workflows/churn.py", "--train", landed["train"], "--score", landed["score"],
+        "--workspace", tmp_path / "ws", cwd=project, timeout=900,
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    predictions = tmp_path / "ws" / "s3" / "churn-output" / "churn" / "predictions" / "score.csv"
+    output = tmp_path / "ws" / "s3" / "churn-output" / "churn"
+    (predictions,) = output.glob("predictions/run=*/score.csv")  # this run's own object
+    assert (output / "latest-predictions" / "score.csv").read_bytes() == predictions.read_bytes()
     with open(predictions, newline="") as handle:
         rows = list(csv.DictReader(handle))
     expected_ids = pd.read_csv(landed["score"], encoding="utf-8-sig", dtype=str)["customer_id"].tolist()

@@ -83,18 +83,24 @@ def test_s3_uris_come_from_the_execution_input_except_store_names(definitions):
     assert glue_args["--S3_SOURCE.$"] == "States.Format('s3://{}/{}', $.bucket, $.key)"
 
 
-def test_quality_gate_reads_the_named_metric_and_states_value_and_threshold(definitions):
+def test_quality_gate_reads_the_named_metric_and_compares_threshold_baseline_and_champion(definitions):
     states = definitions["training"]["States"]
-    assert "'roc_auc'" in states["DescribeBestTrainingJob"]["ResultSelector"]["GateMetricReported.$"]
-    assert states["ReadGateMetric"]["Parameters"]["values.$"] == "$.best.Metrics[?(@.MetricName == 'roc_auc')].Value"
     gate = states["QualityGate"]
-    assert gate["Choices"][0] == {
-        "Variable": "$.gate.values[0]",
-        "NumericGreaterThanEquals": 0.7,
-        "Next": "CreateModel",
-    }
-    cause = states[gate["Default"]]["CausePath"]
-    assert "roc_auc = {}" in cause and "roc_auc >= 0.7" in cause and "$.gate.values[0]" in cause
+    assert gate["QueryLanguage"] == "JSONata"
+    conditions = [(choice["Condition"], choice["Next"]) for choice in gate["Choices"]]
+    value = "$states.input.best.Metrics[MetricName='roc_auc'].Value"
+    assert conditions[0] == (f"{{% $not($exists({value})) %}}", "GateMetricMissing")
+    assert conditions[1] == (f"{{% $not({value} >= 0.7) %}}", "QualityGateFailed")
+    assert "data.report.baseline.`roc_auc`" in conditions[2][0] and f"{value} > " in conditions[2][0]
+    assert "champion.record.gate.value - 0.02" in conditions[3][0]
+    assert gate["Default"] == "ReadGateMetric" and states["ReadGateMetric"]["Next"] == "CreateModel"
+    cause = states["QualityGateFailed"]["Cause"]
+    assert "has roc_auc = ' & $string(" in cause and "the gate requires roc_auc >= 0.7" in cause
+    assert (
+        states["QualityGateFailedBaseline"]["Error"]
+        == states["QualityGateFailedChampion"]["Error"]
+        == "QualityGateFailed"
+    )
 
 
 def test_gate_comparison_and_grid_strategy_render(example_config):
@@ -106,7 +112,9 @@ def test_gate_comparison_and_grid_strategy_render(example_config):
         }
     )
     states = build_definitions(config, local_target(config.name))["training"]["States"]
-    assert states["QualityGate"]["Choices"][0]["NumericLessThan"] == 0.4
+    value = "$states.input.best.Metrics[MetricName='logloss'].Value"
+    assert states["QualityGate"]["Choices"][1]["Condition"] == f"{{% $not({value} < 0.4) %}}"
+    assert f"{value} < $states.input.data.report.baseline" in states["QualityGate"]["Choices"][2]["Condition"]
     ranges = states["TuneHyperparameters"]["Parameters"]["HyperParameterTuningJobConfig"]["ParameterRanges"]
     assert ranges["ContinuousParameterRanges"][0] == {
         "Name": "eta",
@@ -151,7 +159,7 @@ def test_rendering_needs_no_network_and_no_credentials(tmp_path):
     assert rendered == (GOLDEN / "training.asl.json").read_text()
 
 
-def test_scoring_waits_for_a_running_training_with_a_bounded_number_of_polls(definitions, example_config):
+def test_scoring_waits_for_a_running_training_with_growing_waits_within_its_budget(definitions, example_config):
     states = definitions["scoring"]["States"]
     check = states["CheckTrainingRunning"]
     assert check["Resource"] == "arn:aws:states:::aws-sdk:sfn:listExecutions"
@@ -162,12 +170,21 @@ def test_scoring_waits_for_a_running_training_with_a_bounded_number_of_polls(def
     }
     decide = states["TrainingStillRunning"]
     bound = decide["Choices"][0]["And"][1]
-    assert bound == {
-        "Variable": "$.wait.polls",
-        "NumericLessThan": example_config.scoring_wait_seconds // example_config.scoring_poll_seconds,
-    }
+    assert bound == {"Variable": "$.wait.waited", "NumericLessThan": example_config.scoring_wait_seconds}
     assert decide["Choices"][0]["Next"] == "WaitForTraining" and decide["Default"] == "ResolveApprovedModel"
-    assert states["WaitForTraining"]["Next"] == "CountWait" and states["CountWait"]["Next"] == "CheckTrainingRunning"
+    assert states["StartWaitBudget"]["Result"] == {"seconds": 1, "waited": 0}
+    assert (
+        states["WaitForTraining"]["SecondsPath"] == "$.wait.seconds"
+        and states["WaitForTraining"]["Next"] == "CountWait"
+    )
+    assert states["CountWait"]["Parameters"]["seconds.$"] == "States.MathAdd($.wait.seconds, 1)"  # 1, 2, 3...
+    cap = states["CapWait"]
+    assert cap["Choices"][0] == {
+        "Variable": "$.wait.seconds",
+        "NumericGreaterThan": example_config.scoring_poll_seconds,
+        "Next": "WaitAtMost",
+    }
+    assert cap["Default"] == states["WaitAtMost"]["Next"] == "CheckTrainingRunning"
 
 
 @pytest.mark.parametrize("workflow", ["training", "scoring"])

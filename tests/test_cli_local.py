@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import EXAMPLE_WORKFLOW, REPO
+from conftest import EXAMPLE_WORKFLOW, REPO, run_cli
 from mlops_pipeline.cli import main
 
 
@@ -22,26 +19,7 @@ def cli(*args: str):
 def demo_workspace(tmp_path_factory):
     """`mlops-pipeline demo` run for real, in a clean environment without AWS credentials."""
     workspace = tmp_path_factory.mktemp("demo") / "ws"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlops_pipeline.cli",
-            "demo",
-            "--rows",
-            "2000",
-            "--score-rows",
-            "300",
-            "--workspace",
-            str(workspace),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_cli("demo", "--rows", 2000, "--score-rows", 300, "--workspace", workspace, cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
     return workspace, result.stdout
 
@@ -50,10 +28,14 @@ def demo_workspace(tmp_path_factory):
 def test_the_demo_ends_with_predictions_metrics_and_trials(demo_workspace):
     workspace, output = demo_workspace
     assert "Model approved:" in output and "Best model" in output and "Tuning job attrition-" in output
-    predictions = workspace / "s3" / "attrition-output" / "attrition" / "predictions" / "employees_score.csv"
-    assert f"Predictions: {predictions}  (300 rows" in output
+    (predictions,) = (workspace / "s3" / "attrition-output" / "attrition" / "predictions").glob(
+        "run=*/employees_score.csv"
+    )
+    assert f"Predictions: {predictions}  (300 rows: employee_id,probability;" in output
     with open(workspace / "demo-data" / "employees_score.csv") as landed, open(predictions) as predicted:
-        assert [row["employee_id"] for row in csv.DictReader(landed)] == [row[0] for row in csv.reader(predicted)]
+        header, *rows = csv.reader(predicted)
+        assert header == ["employee_id", "probability"]
+        assert [row["employee_id"] for row in csv.DictReader(landed)] == [row[0] for row in rows]
 
 
 @pytest.mark.slow
@@ -69,11 +51,14 @@ def test_executions_history_tables_ls_and_cat_read_the_records(demo_workspace):
         and "status: SUCCEEDED" in history.output
     )
     tables = cli("local", "tables", "--workflow", str(EXAMPLE_WORKFLOW), "--workspace", workspace)
-    assert "attrition_output.predictions" in tables.output and "col1 double" in tables.output
+    assert "attrition_output.predictions" in tables.output and "probability double" in tables.output
+    assert "run string (partition)" in tables.output
+    found = cli("local", "executions", "--workspace", workspace)  # no --workflow: the one the workspace ran
+    assert found.exit_code == 0 and found.output.count("SUCCEEDED") == 2
     assert "s3://attrition-output/" in cli("local", "ls", "--workspace", workspace).output
-    uri = "s3://attrition-output/attrition/predictions/employees_score.csv"
-    assert uri in cli("local", "ls", "s3://attrition-output/attrition/predictions/", "--workspace", workspace).output
-    assert len(cli("local", "cat", uri, "--workspace", workspace).output.splitlines()) == 300
+    uri = "s3://attrition-output/attrition/latest-predictions/employees_score.csv"
+    assert uri in cli("local", "ls", "s3://attrition-output/attrition/", "--workspace", workspace).output
+    assert len(cli("local", "cat", uri, "--workspace", workspace).output.splitlines()) == 301  # a header, 300 rows
     redrive = cli(
         "local", "redrive", name, "--workflow", str(EXAMPLE_WORKFLOW), "--workspace", workspace, "--project", str(REPO)
     )

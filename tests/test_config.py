@@ -8,6 +8,7 @@ import textwrap
 import pytest
 from pydantic import ValidationError
 
+from conftest import REPO
 from mlops_pipeline.config import PipelineConfig, describe_validation_error, load_workflow
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.naming import max_pipeline_name_length
@@ -191,3 +192,126 @@ def test_load_workflow_missing_file(tmp_path):
 def test_example_workflow_loads(example_config):
     assert example_config.name == "attrition"
     assert {r.type for r in example_config.tuning.ranges} == {"continuous", "integer", "categorical"}
+
+
+def _workflow_beside_containers(root, body: str):
+    """A project folder whose workflow names the example container, which declares its hyperparameters."""
+    (root / "workflows").mkdir()
+    (root / "containers").symlink_to(EXAMPLE_CONTAINERS, target_is_directory=True)
+    path = root / "workflows" / "mine.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            from mlops_pipeline.config import (
+                ContinuousRange, DataSchema, IntegerRange, ModelSettings, PipelineConfig, QualityGate,
+                TransformSettings, TuningSettings,
+            )
+            PIPELINE = PipelineConfig(
+                name="mine",
+                data=DataSchema(label="left", id_column="id"),
+                transform=TransformSettings(script="t.py"),
+            """
+        )
+        + textwrap.indent(textwrap.dedent(body), "    ")
+        + ")\n"
+    )
+    return path
+
+
+EXAMPLE_CONTAINERS = REPO / "containers"
+
+RANGE = 'ranges=(IntegerRange(name="max_depth", min=2, max={high}),)'
+
+
+@pytest.mark.parametrize(
+    "model, ranges, expected",
+    [
+        (
+            '{"num_rounds": 50}',
+            RANGE.format(high=6),
+            ":11: hyperparameter 'num_rounds' is not one the container accepts (it accepts: num_round, eta,",
+        ),
+        (
+            '{"num_round": 50}',
+            'ranges=(IntegerRange(name="kfold_splits", min=2, max=5),)',
+            ":12: hyperparameter 'kfold_splits' is not one the container accepts",
+        ),
+        (
+            '{"num_round": 0}',
+            RANGE.format(high=6),
+            ":11: ModelSettings.hyperparameters['num_round'] = 0 must be >= 1",
+        ),
+        ('{"num_round": 50}', RANGE.format(high=40), ":12: the range of 'max_depth' reaches 40, which must be <= 20"),
+        (
+            '{"objective": "reg:squarederror"}',
+            RANGE.format(high=6),
+            ":11: ModelSettings.hyperparameters['objective'] = 'reg:squarederror' must be one of binary:logistic",
+        ),
+    ],
+)
+def test_hyperparameters_the_container_does_not_declare_fail_at_load(tmp_path, model, ranges, expected):
+    path = _workflow_beside_containers(
+        tmp_path,
+        f"""
+        model=ModelSettings(image="byo-xgboost:1.0", hyperparameters={model}),
+        tuning=TuningSettings(objective_metric="roc_auc", max_jobs=2, {ranges}),
+        quality_gate=QualityGate(threshold=0.7),
+        """,
+    )
+    with pytest.raises(PipelineError) as caught:
+        load_workflow(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}{expected}")
+    assert message.endswith("hyperparameters.json declares what it accepts)") and "\n" not in message
+
+
+def test_without_a_declaration_any_hyperparameter_loads(tmp_path):
+    path = _workflow_beside_containers(
+        tmp_path,
+        """
+        model=ModelSettings(image="their-own:2", hyperparameters={"kfold_splits": 5}),
+        tuning=TuningSettings(
+            objective_metric="roc_auc", max_jobs=2, ranges=(IntegerRange(name="depth", min=2, max=99),)
+        ),
+        quality_gate=QualityGate(threshold=0.7),
+        """,
+    )
+    assert load_workflow(path).model.hyperparameters == {"kfold_splits": 5}
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        ({"positive": "Yes", "label_values": {"Yes": 1, "No": 0}}, "give either positive or label_values, not both"),
+        ({"label_values": {"Yes": 1, "Y": 1}}, "label_values must map at least one value to 1 and one to 0"),
+        ({"label_values": {"Yes": 1, " yes": 0}}, "label_values maps ' yes' both ways once case and spaces"),
+        ({"label_values": {"Yes": 2, "No": 0}}, "PipelineConfig.data.label_values.Yes: Input should be 0 or 1"),
+        ({"positive": ""}, "PipelineConfig.data.positive: String should have at least 1 character"),
+        ({"checks": {"policies": {"class_count": "fatal"}}}, "'error', 'warning' or 'off'"),
+        (
+            {"checks": {"min_rows": 1}},
+            "PipelineConfig.data.checks.min_rows: Input should be greater than or equal to 2",
+        ),
+    ],
+)
+def test_label_mapping_and_check_settings_are_validated(data, expected):
+    config = copy.deepcopy(VALID)
+    config["data"].update(data)
+    assert expected in error_for(config)
+
+
+def test_the_label_mapping_and_checks_reach_the_glue_job_as_one_argument():
+    config = copy.deepcopy(VALID)
+    config["data"].update(positive="Yes", checks={"min_rows": 50, "policies": {"text_in_numeric": "error"}})
+    checks = PipelineConfig.model_validate(config).data.checks_json()
+    assert checks == ('{"min_class_count":5,"min_rows":50,"policies":{"text_in_numeric":"error"},"positive":"Yes"}')
+
+
+def test_the_gate_compares_with_the_baseline_and_the_champion_by_default():
+    gate = PipelineConfig.model_validate(VALID).quality_gate
+    assert (gate.against_baseline, gate.champion_margin, gate.maximize) == (True, 0.02, True)
+    config = copy.deepcopy(VALID)
+    config["quality_gate"] = {"metric": "logloss", "comparison": "<", "threshold": 0.6, "champion_margin": -1}
+    assert "PipelineConfig.quality_gate.champion_margin: Input should be greater than or equal to 0" in error_for(
+        config
+    )

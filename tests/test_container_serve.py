@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
 import pytest
 
-from conftest import IMAGE, call, project_containers
+from conftest import IMAGE, call, project_containers, run_train
 
 PAYLOAD_LIMIT_MB = 20
 
@@ -26,7 +27,7 @@ def server(trained_model, tmp_path_factory):
 @pytest.fixture(scope="module")
 def scoring_rows(demo_extract):
     """Feature rows as the batch transform sends them (the id column filtered off)."""
-    lines = (demo_extract / "extract" / "score" / "score.csv").read_text().splitlines()
+    lines = (demo_extract / "extract" / "score" / "score.csv").read_text().splitlines()[1:]  # after the header
     return [line.split(",", 1)[1] for line in lines]
 
 
@@ -58,12 +59,15 @@ def test_one_prediction_per_row_in_input_order(server, trained_model, scoring_ro
     np.testing.assert_allclose(values, expected[np.arange(count) % len(scoring_rows)], atol=1e-6)
 
 
-def test_header_row_is_optional(server, trained_model, scoring_rows):
+def test_a_header_row_is_answered_with_a_header_row(server, trained_model, scoring_rows):
+    """So batch transform, joining line by line, joins the extract's header to the answer's."""
     features = (trained_model / "features.json").read_text()
     header = ",".join(json.loads(features)["features"])
     answer = post_csv(server, f"{header}\n{scoring_rows[0]}\n{scoring_rows[1]}\n")
     assert answer.status_code == 200
-    assert len(answer.text.splitlines()) == 2
+    assert answer.text.splitlines()[0] == "probability" and len(answer.text.splitlines()) == 3
+    alone = post_csv(server, f"{header}\n")  # SingleRecord sends the header on its own
+    assert alone.status_code == 200 and alone.text == "probability\n"
 
 
 def test_json_instances(server, trained_model, scoring_rows):
@@ -104,3 +108,24 @@ def test_empty_body_is_400(server):
 def test_oversized_payload_is_413(server):
     answer = post_csv(server, b"1" * (PAYLOAD_LIMIT_MB * 1024 * 1024 + 1))
     assert answer.status_code == 413
+
+
+def test_the_served_model_is_the_measured_one_when_early_stopping_ends_training(demo_extract, tmp_path):
+    """The metric the gate reads is the server's: scoring the validation channel through ``serve`` gives
+    the ROC AUC the training printed (early stopping keeps only the rounds up to the best iteration)."""
+    from sklearn.metrics import roc_auc_score
+
+    extract = demo_extract / "extract"
+    root = tmp_path / "opt_ml"
+    hyperparameters = {"num_round": "300", "eta": "0.5", "max_depth": "6", "early_stopping_rounds": "3"}
+    trained = run_train(root, hyperparameters, train=extract / "train", validation=extract / "validation")
+    assert trained.returncode == 0, trained.stderr
+    assert re.search(r"^early stopping: keeping rounds 1-[0-9]+ of [0-9]+ ", trained.stdout, re.M), trained.stdout
+    reported = float(re.search(r"^roc_auc: ([0-9.]+)$", trained.stdout, re.M).group(1))
+    rows = [line.split(",") for line in (extract / "validation" / "validation.csv").read_text().splitlines()]
+    labels, features = [int(float(row[0])) for row in rows], "\n".join(",".join(row[1:]) for row in rows)
+    with project_containers().start_server(IMAGE, root, tmp_path / "serve.log", {}) as running:
+        answer = post_csv(running.endpoint, features)
+    assert answer.status_code == 200, answer.text
+    served = [float(line) for line in answer.text.split()]
+    assert abs(roc_auc_score(labels, served) - reported) < 1e-5  # served answers are rounded to 6 digits

@@ -99,7 +99,8 @@ def test_changed_workflow_updates_and_moves_the_alias_to_a_new_version(project):
     result = run_deploy(tmp_path, workflow=changed_workflow(tmp_path))
     assert result.exit_code == 0, result.output
     training, alias = machine(target, "attrition-training")
-    assert json.loads(training["definition"])["States"]["QualityGate"]["Choices"][0]["NumericGreaterThanEquals"] == 0.75
+    threshold = json.loads(training["definition"])["States"]["QualityGate"]["Choices"][1]["Condition"]
+    assert threshold.endswith(">= 0.75) %}")
     assert alias["routingConfiguration"][0]["stateMachineVersionArn"].endswith("attrition-training:2")
     scoring, scoring_alias = machine(target, "attrition-scoring")
     assert scoring_alias["routingConfiguration"][0]["stateMachineVersionArn"].endswith(":1")  # unchanged
@@ -113,8 +114,9 @@ def test_dry_run_shows_the_diff_and_changes_nothing(project):
     result = run_deploy(tmp_path, "--dry-run", workflow=changed_workflow(tmp_path))
     assert result.exit_code == 0, result.output
     assert "would update" in result.output and "would be replaced" in result.output
-    assert '-          "NumericGreaterThanEquals": 0.7,' in result.output
-    assert '+          "NumericGreaterThanEquals": 0.75,' in result.output
+    changed = [line for line in result.output.splitlines() if line.startswith(("-", "+")) and "Condition" in line]
+    assert [line[0] for line in changed] == ["-", "+"]
+    assert changed[0].endswith('>= 0.7) %}",') and changed[1].endswith('>= 0.75) %}",')
     assert "Dry run: nothing was changed." in result.output
     after, alias = machine(target, "attrition-training")
     assert after["definition"] == before["definition"]

@@ -42,6 +42,8 @@ def test_the_patched_seams_keep_their_signatures():
         "normalised_parameters",
         "state_credentials",
     ]
+    for module in (engine_module.string_expression, engine_module.jsonata_validations):
+        assert list(inspect.signature(module.eval_jsonata_expression).parameters) == ["jsonata_expression"]
 
 
 def machine(*states: tuple[str, dict]) -> str:
@@ -216,16 +218,73 @@ def test_the_engine_restores_every_seam_on_exit():
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_factory
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    before = (
-        state_task_factory.state_task_service_for,
-        lambda_eval_utils._invoke_lambda_function,
-        ExecutionWorker._get_evaluation_environment,
-    )
+    def seams():
+        return (
+            state_task_factory.state_task_service_for,
+            lambda_eval_utils._invoke_lambda_function,
+            ExecutionWorker._get_evaluation_environment,
+            engine_module.string_expression.eval_jsonata_expression,
+            engine_module.jsonata_validations.eval_jsonata_expression,
+        )
+
+    before = seams()
     with Engine(lambda *a: None, []):
-        assert state_task_factory.state_task_service_for is not before[0]
-    after = (
-        state_task_factory.state_task_service_for,
-        lambda_eval_utils._invoke_lambda_function,
-        ExecutionWorker._get_evaluation_environment,
-    )
+        assert all(now is not then for now, then in zip(seams(), before, strict=True))
+    after = seams()
     assert after == before
+
+
+def test_jsonata_states_evaluate_their_conditions_and_outputs():
+    """A Choice and a Pass in JSONata, from the Step Functions developer guide's "Transforming data with
+    JSONata" (Condition with $states.input; Output computed from the input)."""
+    definition = json.dumps(
+        {
+            "StartAt": "Check",
+            "States": {
+                "Check": {
+                    "Type": "Choice",
+                    "QueryLanguage": "JSONata",
+                    "Choices": [{"Condition": "{% $states.input.value > 10 %}", "Next": "Big"}],
+                    "Default": "Small",
+                },
+                "Big": {
+                    "Type": "Pass",
+                    "QueryLanguage": "JSONata",
+                    "Output": {"size": "{% 'big ' & $string($states.input.value * 2) %}"},
+                    "End": True,
+                },
+                "Small": {"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% {'size': 'small'} %}", "End": True},
+            },
+        }
+    )
+    with Engine(lambda *a: None, []) as engine:
+        big = run(engine, definition, {"value": 21}, name="big")
+        small = run(engine, definition, {"value": 1}, name="small")
+    assert json.loads(big["describe"]["output"]) == {"size": "big 42"}
+    assert json.loads(small["describe"]["output"]) == {"size": "small"}
+
+
+def test_an_execution_stopped_right_after_it_starts_is_aborted(monkeypatch):
+    """moto begins an execution on a thread; a stop that comes before it waits for it instead of failing."""
+    import threading
+
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    begin, began = ExecutionWorker.start, threading.Event()
+
+    def late_start(worker):  # the worker thread begins only after the stop was asked for
+        threading.Timer(0.3, lambda: (begin(worker), began.set())).start()
+
+    waiting = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": True}}})
+    with Engine(lambda *a: None, []) as engine:
+        machine = engine.create_state_machine("m", waiting, ROLE)
+        with monkeypatch.context() as patched:
+            patched.setattr(ExecutionWorker, "start", late_start)
+            arn = engine.start_execution(machine, "e1", {})
+            assert not began.is_set()
+            engine.stop(arn)
+        assert began.is_set()
+        deadline = time.monotonic() + 10
+        while engine.describe(arn)["status"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert engine.describe(arn)["status"] == "ABORTED"

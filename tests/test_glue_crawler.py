@@ -29,3 +29,19 @@ def test_an_unknown_crawler_is_entity_not_found(services):
     with pytest.raises(TaskFailure) as failure:
         start_crawler(services, {"Name": "nope"}, running_control())
     assert failure.value.error == "Glue.EntityNotFoundException"
+
+
+def test_a_header_names_the_columns_and_key_value_folders_are_partitions(services):
+    services.workspace.put_bytes("out", "p/predictions/run=s1/a.csv", b"employee_id,probability\nE1,0.25\n")
+    services.workspace.put_bytes("out", "p/predictions/run=s2/a.csv", b"employee_id,probability\nE2,0.5\n")
+    define_crawler(services, "crawler", "p_output", "s3://out/p/predictions/", "s3://meta/p/catalog/tables.json")
+    start_crawler(services, {"Name": "crawler"}, running_control())
+    catalog = json.loads(services.workspace.path("meta", "p/catalog/tables.json").read_text())
+    assert catalog["Tables"] == {
+        "predictions": {
+            "Location": "s3://out/p/predictions/",
+            "Files": 2,
+            "Columns": [{"Name": "employee_id", "Type": "string"}, {"Name": "probability", "Type": "double"}],
+            "PartitionKeys": [{"Name": "run", "Type": "string"}],
+        }
+    }

@@ -42,6 +42,7 @@ def test_a_run_writes_the_extract_and_leaves_the_landed_file_alone(glue, tmp_pat
     assert run["JobRunState"] == "SUCCEEDED" and run["Id"].startswith("jr_")
     assert run["Arguments"]["--LABEL"] == "attrition"  # the job's default arguments
     assert [key for key, _ in glue.workspace.objects("extracts")] == [
+        "p/t1/report.json",
         "p/t1/train/schema.json",
         "p/t1/train/train.csv",
         "p/t1/validation/validation.csv",

@@ -52,12 +52,12 @@ def test_training_extract_has_label_first_and_the_schema_fixes_the_order(demo_ex
     assert {"income_per_level", "role_tenure_ratio", "department=sales"} <= set(schema["features"])
 
 
-def test_scoring_extract_has_the_id_first_then_the_training_features(demo_extract):
-    score = pd.read_csv(demo_extract / "extract" / "score" / "score.csv", header=None, dtype={0: str})
+def test_scoring_extract_has_a_header_the_id_first_then_the_training_features(demo_extract):
+    score = pd.read_csv(demo_extract / "extract" / "score" / "score.csv", dtype={"employee_id": str})
     landed = pd.read_csv(demo_extract / "landed" / "employees_score.csv", dtype={"employee_id": str})
     schema = json.loads((demo_extract / "extract" / "train" / "schema.json").read_text())
-    assert score[0].tolist() == landed["employee_id"].tolist()
-    assert score.shape[1] == len(schema["features"]) + 1
+    assert score["employee_id"].tolist() == landed["employee_id"].tolist()
+    assert list(score.columns) == ["employee_id", *schema["features"]]
 
 
 def test_column_order_of_the_scoring_file_does_not_matter(tmp_path, demo_extract):
@@ -65,8 +65,8 @@ def test_column_order_of_the_scoring_file_does_not_matter(tmp_path, demo_extract
     schema = demo_extract / "extract" / "train" / "schema.json"
     result = run_glue_transform(*glue_args("score", reordered, tmp_path / "out", SCHEMA_URI=schema))
     assert result.returncode == 0, result.stderr
-    expected = pd.read_csv(demo_extract / "extract" / "score" / "score.csv", header=None).head(50)
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / "score" / "score.csv", header=None), expected)
+    expected = pd.read_csv(demo_extract / "extract" / "score" / "score.csv").head(50)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / "score" / "score.csv"), expected)
 
 
 def test_the_landed_file_is_never_modified(landed, tmp_path):
@@ -94,7 +94,7 @@ def test_missing_label_in_training_data(landed, tmp_path):
     pd.read_csv(source).drop(columns=["attrition"]).to_csv(tmp_path / "nolabel.csv", index=False)
     failed(
         run_glue_transform(*glue_args("train", tmp_path / "nolabel.csv", tmp_path / "out")),
-        "label column 'attrition' is missing from the training file",
+        "label column 'attrition' is missing (columns: employee_id, age,",
     )
 
 
@@ -105,7 +105,8 @@ def test_label_values_must_be_binary(landed, tmp_path):
     frame.to_csv(tmp_path / "badlabel.csv", index=False)
     failed(
         run_glue_transform(*glue_args("train", tmp_path / "badlabel.csv", tmp_path / "out")),
-        "label 'attrition' must be 0 or 1 on every row; found yes on 1 row(s)",
+        "label 'attrition' has values the workflow does not map: yes (1 row); it maps 0 and 1 only "
+        "(set data.positive or data.label_values)",
     )
 
 
@@ -114,7 +115,7 @@ def test_label_in_scoring_data_is_dropped_with_a_warning(tmp_path, demo_extract)
     schema = demo_extract / "extract" / "train" / "schema.json"
     result = run_glue_transform(*glue_args("score", path, tmp_path / "out", SCHEMA_URI=schema))
     assert result.returncode == 0, result.stderr
-    assert "label column 'attrition' found in scoring data; it is ignored" in result.stderr
+    assert "label column 'attrition' is in the scoring file; it is ignored" in result.stderr
 
 
 def test_unknown_categories_at_scoring_are_mapped_not_crashed(tmp_path, demo_extract):
@@ -124,10 +125,10 @@ def test_unknown_categories_at_scoring_are_mapped_not_crashed(tmp_path, demo_ext
     schema_path = demo_extract / "extract" / "train" / "schema.json"
     result = run_glue_transform(*glue_args("score", path, tmp_path / "out", SCHEMA_URI=schema_path))
     assert result.returncode == 0, result.stderr
-    assert "3 row(s) have 'department' values unseen in training; scored as other" in result.stderr
+    assert "3 rows with 'department' values training never saw; scored as other" in result.stderr
     schema = json.loads(schema_path.read_text())
-    extract = pd.read_csv(tmp_path / "out" / "score" / "score.csv", header=None)
-    department = [i + 1 for i, name in enumerate(schema["features"]) if name.startswith("department=")]
+    extract = pd.read_csv(tmp_path / "out" / "score" / "score.csv")
+    department = [name for name in schema["features"] if name.startswith("department=")]
     assert extract.loc[:2, department].to_numpy().sum() == 0
 
 
@@ -214,7 +215,7 @@ def test_s3_io_goes_through_awswrangler(tmp_path, demo_extract, aws_credentials)
         body = s3.get_object(Bucket="extracts", Key="p/s1/score/score.csv")["Body"].read().decode()
         original = s3.get_object(Bucket="landing", Key="data/score/a b.csv")["Body"].read()
     assert "50 scoring rows" in message
-    assert len(body.splitlines()) == 50
+    assert len(body.splitlines()) == 51  # the header and every row
     assert original == source.read_bytes()
 
 
@@ -227,5 +228,6 @@ def test_the_glue_entry_point_writes_the_files_the_layout_names():
         run_transform.VALIDATION_FILE,
         run_transform.SCORE_FILE,
         run_transform.SCHEMA_FILE,
-    ) == (layout.TRAIN_FILE, layout.VALIDATION_FILE, layout.SCORE_FILE, layout.SCHEMA_FILE)
+        run_transform.REPORT_FILE,
+    ) == (layout.TRAIN_FILE, layout.VALIDATION_FILE, layout.SCORE_FILE, layout.SCHEMA_FILE, layout.REPORT_FILE)
     assert (GLUE_DIR / layout.GLUE_ENTRY_SCRIPT).is_file()

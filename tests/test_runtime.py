@@ -7,11 +7,13 @@ import json
 import os
 import textwrap
 import time
+from datetime import datetime
 
 import pytest
 
 from conftest import configured, local_project
 from mlops_pipeline.demo_data import write_demo_pair
+from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.local.events import TrialEvent
 from mlops_pipeline.local.runtime import LocalRuntime
 from mlops_pipeline.local.stores import Workspace
@@ -50,14 +52,18 @@ def test_training_then_scoring_publishes_one_prediction_per_row_in_order(example
     predictions = runtime.workspace.path_of(scored.output["predictions"])
     with open(score) as landed_file, open(predictions) as predicted:
         ids = [row["employee_id"] for row in csv.DictReader(landed_file)]
-        rows = list(csv.reader(predicted))
+        header, *rows = list(csv.reader(predicted))
+    assert header == ["employee_id", "probability"]
     assert [row[0] for row in rows] == ids
     assert all(0.0 <= float(row[1]) <= 1.0 for row in rows)
     trials = [e for e in events if isinstance(e, TrialEvent)]
     assert len(trials) == 2 and trials[-1].best is not None
     assert (trained.folder / "history.json").exists() and list((trained.folder / "logs").rglob("*.log"))
     tables = json.loads(runtime.workspace.path("attrition-metadata", "attrition/catalog/tables.json").read_text())
-    assert [c["Type"] for c in tables["Tables"]["predictions"]["Columns"]] == ["string", "double"]
+    assert tables["Tables"]["predictions"]["Columns"] == [
+        {"Name": "employee_id", "Type": "string"},
+        {"Name": "probability", "Type": "double"},
+    ]
 
 
 def test_a_model_below_the_quality_gate_is_not_approved(example_config, tmp_path, landed):
@@ -145,6 +151,28 @@ def test_scoring_before_any_approved_model_fails_clearly(example_config, tmp_pat
     assert "has no approved model" in result.cause and "Land a training file" in result.cause
 
 
+def test_redrive_refuses_a_definition_the_workflow_no_longer_renders_and_land_again_runs_the_new_one(
+    example_config, tmp_path, landed
+):
+    project = local_project(tmp_path / "project")
+    with runtime_for(configured(example_config, **FAST), tmp_path, project) as runtime:
+        failed = runtime.run_file("score", landed[1])
+    assert failed.error == "NoApprovedModel"
+    changed = configured(example_config, scoring_poll_seconds=7, **FAST)
+    with runtime_for(changed, tmp_path, project) as runtime:
+        with pytest.raises(PipelineError) as caught:
+            runtime.redrive(failed.name)
+        again = runtime.land_again(failed.name)
+    assert str(caught.value) == (
+        f"execution {failed.name} ran an earlier definition of attrition-scoring than the workflow renders now; "
+        "a redrive re-runs the one it ran, as Step Functions does. To run the workflow as it is now, land the "
+        f"file again (local redrive {failed.name} --land-again does)"
+    )
+    assert again.name != failed.name and again.error == "NoApprovedModel"
+    definition = json.loads(runtime.records.read(again.name)["definition"])
+    assert definition["States"]["CapWait"]["Choices"][0]["NumericGreaterThan"] == 7  # the workflow as it is now
+
+
 FLAKY_SERVE = textwrap.dedent("""\
     #!/usr/bin/env python3
     import os, pathlib, sys
@@ -184,15 +212,22 @@ def test_redrive_after_a_transform_failure_reruns_only_the_failed_part(example_c
 
 
 def test_scoring_landed_while_training_runs_waits_for_the_model(example_config, tmp_path, landed):
-    config = configured(example_config, scoring_poll_seconds=1, **FAST)
+    config = configured(example_config, **FAST)  # checks every 60 s at most, first after 1 s, then 2 s, ...
     with runtime_for(config, tmp_path) as runtime:
         runtime.land("train", landed[0])
         runtime.land("score", landed[1])
         results = {r.workflow: r for r in runtime.watch(interval=0.2, rounds=1)}
     assert results["training"].succeeded and results["scoring"].succeeded
     history = json.loads((results["scoring"].folder / "history.json").read_text())
-    waited = [e for e in history if e["type"] == "WaitStateEntered"]
-    assert waited, "scoring should have waited for the running training"
+    waits = [
+        (datetime.fromisoformat(e["timestamp"]), json.loads(e["stateEnteredEventDetails"]["input"])["wait"]["seconds"])
+        for e in history
+        if e["type"] == "WaitStateEntered"
+    ]
+    assert waits, "scoring should have waited for the running training"
+    assert [seconds for _, seconds in waits] == list(range(1, len(waits) + 1))  # backing off from 1 s
+    trained = datetime.fromisoformat(runtime.records.read(results["training"].name)["stop_date"])
+    assert len([at for at, _ in waits if at > trained]) <= 1  # no more than one wait after the model exists
 
 
 def test_ending_the_session_stops_running_executions_kills_their_jobs_and_records_them(

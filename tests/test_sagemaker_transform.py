@@ -61,15 +61,16 @@ def transform_request(name: str = "tj-1", **overrides) -> dict:
 
 
 def test_every_scoring_row_gets_its_id_and_probability_in_input_order(services, model, demo_extract):
-    score = (demo_extract / "extract" / "score" / "score.csv").read_bytes()
-    big = score * 8  # several 1 MB mini-batches
+    header, _, rows = (demo_extract / "extract" / "score" / "score.csv").read_bytes().partition(b"\n")
+    big = header + b"\n" + rows * 8  # several 1 MB mini-batches
     services.workspace.put_bytes("attrition-extracts", "s1/score/score.csv", big)
     job = create_transform_job_sync(services, transform_request(), running_control())
     assert job["TransformJobStatus"] == "Completed"
     lines = services.workspace.path("attrition-output", "s1/transform/score.csv.out").read_text().splitlines()
-    ids = [line.split(",")[0] for line in big.decode().splitlines()]
-    assert [line.split(",")[0] for line in lines] == ids
-    assert all(0 <= float(line.split(",")[1]) <= 1 for line in lines)
+    assert lines[0] == "employee_id,probability"  # the extract's header joined to the answer's
+    ids = [line.split(",")[0] for line in big.decode().splitlines()[1:]]
+    assert [line.split(",")[0] for line in lines[1:]] == ids
+    assert all(0 <= float(line.split(",")[1]) <= 1 for line in lines[1:])
 
 
 def test_single_record_batches_give_the_same_predictions(services, model, demo_extract):
@@ -147,7 +148,7 @@ def whole_file_request(name: str, **overrides) -> dict:
 
 
 def test_split_none_sends_each_file_whole_and_writes_the_answer_as_it_came(services, model, demo_extract):
-    rows = (demo_extract / "extract" / "score" / "score.csv").read_text().splitlines()[:30]
+    rows = (demo_extract / "extract" / "score" / "score.csv").read_text().splitlines()[1:31]
     features = "".join(row.split(",", 1)[1] + "\n" for row in rows)  # a file the container reads as it is
     services.workspace.put_bytes("attrition-extracts", "s1/score/score.csv", features.encode())
     job = create_transform_job_sync(services, whole_file_request("whole"), running_control())

@@ -7,6 +7,7 @@ allowed values, before anything is rendered or deployed.
 
 from __future__ import annotations
 
+import json
 import re
 import runpy
 import traceback
@@ -53,17 +54,57 @@ class MetricDefinition(_Settings):
         return value
 
 
-class DataSchema(_Settings):
-    """Columns of the landed CSV files that the pipeline itself must know about."""
+Policy = Literal["error", "warning", "off"]
+CheckName = Literal["min_rows", "class_count", "text_in_numeric", "unseen_categories", "label_in_scoring"]
 
-    label: str = Field(min_length=1, description="Label column in training files (0/1).")
+
+class DataChecks(_Settings):
+    """How landed files are checked before any compute (``mlops_pipeline.data_checks``): the minimums, and a
+    policy per check (``error`` stops the run, ``warning`` is reported and the run goes on, ``off``)."""
+
+    min_rows: int = Field(default=20, ge=2, le=10_000_000)
+    min_class_count: int = Field(default=5, ge=1, le=1_000_000)
+    policies: dict[CheckName, Policy] = Field(default_factory=dict)
+
+
+class DataSchema(_Settings):
+    """Columns of the landed CSV files that the pipeline itself must know about, and how they are checked.
+
+    The label becomes 0/1: with ``positive`` the value that means 1 (the one other value means 0), with
+    ``label_values`` an explicit map, else it must already be 0 or 1. Case and surrounding spaces of
+    label values do not matter.
+    """
+
+    label: str = Field(min_length=1, description="Label column in training files.")
     id_column: str = Field(min_length=1, description="Row identifier kept to join predictions back.")
+    positive: Optional[str] = Field(default=None, min_length=1, description="The label value of the positive class.")
+    label_values: Optional[dict[str, Literal[0, 1]]] = Field(default=None, min_length=2)
+    checks: DataChecks = DataChecks()
 
     @model_validator(mode="after")
     def _distinct(self) -> "DataSchema":
         if self.label == self.id_column:
             raise ValueError(f"label and id_column must differ (both are {self.label!r})")
+        if self.positive is not None and self.label_values is not None:
+            raise ValueError("give either positive or label_values, not both")
+        if self.label_values is not None and set(self.label_values.values()) != {0, 1}:
+            raise ValueError("label_values must map at least one value to 1 and one to 0")
+        folded: dict[str, int] = {}
+        for name, number in (self.label_values or {}).items():
+            if folded.setdefault(name.strip().casefold(), number) != number:
+                raise ValueError(f"label_values maps {name!r} both ways once case and spaces are ignored")
         return self
+
+    def checks_json(self) -> str:
+        """The settings the Glue job's checks need, as its ``--DATA_CHECKS`` argument."""
+        settings = {
+            "positive": self.positive,
+            "label_values": self.label_values,
+            "min_rows": self.checks.min_rows,
+            "min_class_count": self.checks.min_class_count,
+            "policies": dict(self.checks.policies),
+        }
+        return json.dumps({k: v for k, v in settings.items() if v is not None}, separators=(",", ":"), sort_keys=True)
 
 
 class TransformSettings(_Settings):
@@ -203,6 +244,9 @@ class TuningSettings(_Settings):
     max_parallel_jobs: int = Field(default=2, ge=1, le=100)
     ranges: tuple[ParameterRange, ...] = Field(min_length=1)
     timeout_seconds: int = Field(default=4 * 3600, ge=1, le=30 * 86400)
+    seed: Optional[int] = Field(
+        default=None, ge=0, le=2**31 - 1, description="SageMaker's RandomSeed: the same trials every run."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "TuningSettings":
@@ -229,11 +273,21 @@ def _check_grid(tuning: TuningSettings) -> None:
 
 
 class QualityGate(_Settings):
-    """The approval rule: ``metric comparison threshold`` on the best training job."""
+    """The approval rule for the best training job: ``metric comparison threshold``; better than a model
+    that learnt nothing (the majority class, a constant score) on the same validation data; and, when a
+    model is approved already, not worse than it by more than ``champion_margin``."""
 
     metric: Optional[str] = Field(default=None, description="Defaults to the tuning objective metric.")
     comparison: Literal[">=", ">", "<=", "<"] = ">="
     threshold: float
+    against_baseline: bool = Field(default=True, description="Require beating the trivial baseline, where known.")
+    champion_margin: Optional[float] = Field(
+        default=0.02, ge=0, description="How much worse than the approved model a new one may be; None: no comparison."
+    )
+
+    @property
+    def maximize(self) -> bool:
+        return self.comparison in (">=", ">")
 
 
 class InferenceSettings(_Settings):
@@ -363,8 +417,13 @@ class PipelineConfig(_Settings):
         return self.quality_gate.metric or self.tuning.objective_metric
 
 
-def load_workflow(path: str | Path) -> PipelineConfig:
-    """Run a workflow file and return its validated ``PIPELINE``; user mistakes become PipelineError."""
+def load_workflow(path: str | Path, containers: Path | None = None) -> PipelineConfig:
+    """Run a workflow file and return its validated ``PIPELINE``; user mistakes become PipelineError.
+
+    Its hyperparameters are also checked against what the model container declares, when it does
+    (``containers/<repository>/hyperparameters.json`` or ``program/hyperparameters.json``; ``containers``
+    defaults to the folder beside the workflow's ``workflows/``).
+    """
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"workflow file not found: {path}")
@@ -375,7 +434,80 @@ def load_workflow(path: str | Path) -> PipelineConfig:
     pipeline = namespace.get("PIPELINE")
     if not isinstance(pipeline, PipelineConfig):
         raise PipelineError(f"{path}: define PIPELINE = PipelineConfig(...) (found {type(pipeline).__name__})")
+    declaration = _hyperparameter_declaration(pipeline, containers or path.resolve().parent.parent / "containers")
+    if declaration is not None:
+        problem = hyperparameter_problem(pipeline, json.loads(declaration.read_text())["hyperparameters"])
+        if problem:
+            name, message = problem
+            raise PipelineError(f"{path}{_line_naming(path, name)}: {message} ({declaration} declares what it accepts)")
     return pipeline
+
+
+def _hyperparameter_declaration(pipeline: PipelineConfig, containers: Path) -> Path | None:
+    repository = pipeline.model.image.rsplit("/", 1)[-1].split("@")[0].split(":")[0]
+    for candidate in (
+        containers / repository / "hyperparameters.json",
+        containers / repository / "program" / "hyperparameters.json",
+    ):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+#: Hyperparameters SageMaker adds itself, which no container declares.
+PLATFORM_HYPERPARAMETERS = ("_tuning", "sagemaker_", "_sagemaker")
+
+
+def hyperparameter_problem(pipeline: PipelineConfig, declared: dict) -> tuple[str, str] | None:
+    """(name, what is wrong) for the first static value or tuned range the container does not accept."""
+    static = pipeline.model.hyperparameters
+    for name in [*static, *(r.name for r in pipeline.tuning.ranges)]:
+        if name not in declared and not name.startswith(PLATFORM_HYPERPARAMETERS):
+            known = ", ".join(declared)
+            return name, f"hyperparameter {name!r} is not one the container accepts (it accepts: {known})"
+    for name, value in static.items():
+        problem = _value_problem(value, declared.get(name))
+        if problem:
+            return name, f"ModelSettings.hyperparameters[{name!r}] = {value!r} {problem}"
+    for item in pipeline.tuning.ranges:
+        spec = declared.get(item.name)
+        values = item.values if isinstance(item, CategoricalRange) else (item.min, item.max)
+        for value in values:
+            problem = _value_problem(value, spec)
+            if problem:
+                return item.name, f"the range of {item.name!r} reaches {value!r}, which {problem}"
+    return None
+
+
+def _value_problem(value: object, spec: dict | None) -> str | None:
+    if spec is None:
+        return None
+    if "values" in spec:
+        return (
+            None if str(value) in map(str, spec["values"]) else f"must be one of {', '.join(map(str, spec['values']))}"
+        )
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return f"must be a number ({spec.get('type')})"
+    if spec.get("type") == "integer" and not number.is_integer():
+        return "must be an integer"
+    low, high = spec.get("min"), spec.get("max")
+    if low is not None and (number < low or (spec.get("min_exclusive") and number == low)):
+        return f"must be {'>' if spec.get('min_exclusive') else '>='} {low}"
+    if high is not None and (number > high or (spec.get("max_exclusive") and number == high)):
+        return f"must be {'<' if spec.get('max_exclusive') else '<='} {high}"
+    if number in spec.get("exclude", ()):
+        return f"must not be {value}"
+    return None
+
+
+def _line_naming(path: Path, name: str) -> str:
+    """``:LINE`` of the first line of the workflow that names ``name``."""
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if f"'{name}'" in line or f'"{name}"' in line or f"{name}=" in line:
+            return f":{number}"
+    return ""
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from mlops_pipeline.builders import build_definitions, definition_json
 from mlops_pipeline.config import PipelineConfig
 from mlops_pipeline.errors import PipelineError
-from mlops_pipeline.layout import GLUE_SCRIPTS_PREFIX
+from mlops_pipeline.layout import GLUE_SCRIPTS_PREFIX, glue_scripts
 from mlops_pipeline.target import Target, read_terraform_outputs_file, target_from_terraform_outputs
 
 ALIAS = "live"
@@ -83,10 +83,10 @@ def upload_glue_scripts(s3, target: Target, glue_dir: Path, dry_run: bool) -> li
         raise PipelineError(f"Glue scripts folder not found: {glue_dir}")
     bucket = target.source_repository_bucket
     changes = []
-    for path in sorted(glue_dir.glob("*.py")):
+    for name, path in glue_scripts(glue_dir):
         body = path.read_bytes()
         digest = hashlib.sha256(body).hexdigest()
-        key = f"{GLUE_SCRIPTS_PREFIX}{path.name}"
+        key = f"{GLUE_SCRIPTS_PREFIX}{name}"
         current = _object_sha256(s3, bucket, key)
         if current == digest:
             changes.append(Change("glue script", f"s3://{bucket}/{key}", "unchanged"))

@@ -10,6 +10,8 @@ Keys that depend on the execution take the runtime value as an argument; builder
 
 from __future__ import annotations
 
+from pathlib import Path
+
 #: The placeholder builders pass for values known only at run time (a ``States.Format`` slot).
 SLOT = "{}"
 
@@ -25,6 +27,8 @@ SCORING_PREFIX = "data/score/"
 GLUE_SCRIPTS_PREFIX = "glue_transforms/"
 #: The Glue job's script: reads, validates, transforms and writes the extract.
 GLUE_ENTRY_SCRIPT = "run_transform.py"
+#: ``mlops_pipeline/data_checks.py`` under the name the entry script imports it by, beside it.
+DATA_CHECKS_MODULE = "mlops_data_checks.py"
 
 # -- extracts: what the Glue job writes under ``<pipeline>/<job stem>/`` ---------------------------
 TRAIN_CHANNEL = "train"
@@ -34,8 +38,17 @@ TRAIN_FILE = f"{TRAIN_CHANNEL}/train.csv"
 VALIDATION_FILE = f"{VALIDATION_CHANNEL}/validation.csv"
 SCORE_FILE = f"{SCORE_CHANNEL}/score.csv"
 SCHEMA_FILE = f"{TRAIN_CHANNEL}/schema.json"
+#: What the Glue job found besides errors (warnings, class counts, baseline metrics), read into the execution.
+REPORT_FILE = "report.json"
 #: The batch transform's output folder (in the output store), under ``<pipeline>/<job stem>/``.
 TRANSFORM_OUTPUT = "transform"
+
+
+def glue_scripts(glue_dir: Path) -> list[tuple[str, Path]]:
+    """(name under ``GLUE_SCRIPTS_PREFIX``, file) of what deploy uploads: the project's ``glue_transforms/*.py``
+    and the data checks the entry script imports."""
+    scripts = [(path.name, path) for path in sorted(glue_dir.glob("*.py"))]
+    return [*scripts, (DATA_CHECKS_MODULE, Path(__file__).with_name("data_checks.py"))]
 
 
 def pipeline_prefix(pipeline: str) -> str:
@@ -50,6 +63,10 @@ def job_prefix(pipeline: str, job_stem: str) -> str:
 
 def channel_prefix(pipeline: str, job_stem: str, channel: str) -> str:
     return f"{job_prefix(pipeline, job_stem)}{channel}/"
+
+
+def report_key(pipeline: str, job_stem: str) -> str:
+    return f"{job_prefix(pipeline, job_stem)}{REPORT_FILE}"
 
 
 def schema_key(pipeline: str, job_stem: str) -> str:
@@ -93,17 +110,31 @@ def catalog_key(pipeline: str) -> str:
 
 
 def predictions_prefix(pipeline: str) -> str:
-    """One readable CSV per landed scoring file; the crawler's target."""
+    """The crawler's target: one table of every scoring run, partitioned by ``run`` (the job stem)."""
     return f"{pipeline}/predictions/"
+
+
+def predictions_key(pipeline: str, job_stem: str, file_name: str) -> str:
+    """The predictions of one landed scoring file's version: never overwritten."""
+    return f"{predictions_prefix(pipeline)}run={job_stem}/{file_name}"
+
+
+def latest_predictions_key(pipeline: str, file_name: str) -> str:
+    """A stable name for the newest predictions of a scoring file name."""
+    return f"{pipeline}/latest-predictions/{file_name}"
 
 
 def store_prefixes(pipeline: str) -> dict[str, tuple[str, ...]]:
     """Every prefix the pipeline reads or writes, per store (what IAM grants may be scoped to)."""
     return {
         "feature_store": ("", TRAINING_PREFIX, SCORING_PREFIX),
-        "source_repository": (GLUE_SCRIPTS_PREFIX, f"{GLUE_SCRIPTS_PREFIX}{GLUE_ENTRY_SCRIPT}"),
+        "source_repository": (
+            GLUE_SCRIPTS_PREFIX,
+            f"{GLUE_SCRIPTS_PREFIX}{GLUE_ENTRY_SCRIPT}",
+            f"{GLUE_SCRIPTS_PREFIX}{DATA_CHECKS_MODULE}",
+        ),
         "extracts": (pipeline_prefix(pipeline),),
         "model": (pipeline_prefix(pipeline),),
         "metadata": (models_prefix(pipeline), executions_prefix(pipeline), catalog_key(pipeline)),
-        "output": (pipeline_prefix(pipeline), predictions_prefix(pipeline)),
+        "output": (pipeline_prefix(pipeline), predictions_prefix(pipeline), latest_predictions_key(pipeline, "")),
     }

@@ -1,7 +1,8 @@
 """SageMaker inference app: ``GET /ping`` and ``POST /invocations`` for the XGBoost model.
 
-``text/csv`` rows hold the features in training order (no label; a header row naming the
-features is allowed); the answer is one probability per line, in input order.
+``text/csv`` rows hold the features in training order (no label); the answer is one probability per
+line, in input order. A request that starts with the feature header gets an answer that starts with
+a header too (``PREDICTION_COLUMN``, default ``probability``), so batch transform joins header to header.
 ``application/json`` takes ``{"instances": [[...], ...]}`` and answers ``{"predictions": [...]}``.
 Wrong content type → 415, malformed rows → 400 naming the row and the expected columns,
 a payload over ``SAGEMAKER_MAX_PAYLOAD_IN_MB`` (default 6) → 413. One predict call per request.
@@ -44,11 +45,15 @@ class Model:
         return f"{len(self.features)} columns: {', '.join(self.features)}"
 
 
-def parse_csv(body: bytes, model: Model) -> np.ndarray:
-    """Rows as a float matrix; missing fields are NaN (XGBoost's missing value)."""
+def parse_csv(body: bytes, model: Model) -> tuple[np.ndarray, bool]:
+    """Rows as a float matrix (missing fields are NaN, XGBoost's missing value), and whether the body
+    started with the feature header."""
     lines = body.split(b"\n", 1)
-    if lines[0].strip().rstrip(b"\r") == model.header:
+    header = lines[0].strip().rstrip(b"\r") == model.header
+    if header:
         body = lines[1] if len(lines) > 1 else b""
+        if not body.strip():
+            return np.empty((0, len(model.features))), True
     if not body.strip():
         raise BadRequest(f"no rows to score; send {model.expected()}")
     width = len(model.features)
@@ -60,7 +65,7 @@ def parse_csv(body: bytes, model: Model) -> np.ndarray:
         frame = pd.read_csv(io.BytesIO(body), header=None, dtype="float64", names=range(width), engine="c")
     except ValueError as error:
         raise BadRequest(_describe_parse_error(body, model, error)) from None
-    return frame.to_numpy()
+    return frame.to_numpy(), header
 
 
 def field_counts(body: bytes) -> np.ndarray:
@@ -105,6 +110,7 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
     """Load the model, then serve; ``/ping`` answers only once loading succeeded."""
     model = Model(Path(model_dir or os.environ.get("SM_MODEL_DIR", "/opt/ml/model")))
     app = Flask(__name__)
+    column = os.environ.get("PREDICTION_COLUMN", "probability")
     app.config["MAX_CONTENT_LENGTH"] = int(float(os.environ.get("SAGEMAKER_MAX_PAYLOAD_IN_MB", "6")) * 1024 * 1024)
 
     @app.get("/ping")
@@ -122,12 +128,13 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
             )
         body = request.get_data()
         try:
-            rows = parse_csv(body, model) if content_type == "text/csv" else parse_json(body, model)
+            rows, header = parse_csv(body, model) if content_type == "text/csv" else (parse_json(body, model), False)
         except BadRequest as error:
             return Response(f"{error}\n", status=400, mimetype="text/plain")
-        scores = model.predict(rows)
+        scores = model.predict(rows) if len(rows) else np.empty(0)
         if content_type == "application/json":
             return Response(json.dumps({"predictions": scores.tolist()}), mimetype="application/json")
-        return Response("\n".join(map("{:.6f}".format, scores.tolist())) + "\n", mimetype="text/csv")
+        lines = [column] * header + list(map("{:.6f}".format, scores.tolist()))
+        return Response("".join(line + "\n" for line in lines), mimetype="text/csv")
 
     return app

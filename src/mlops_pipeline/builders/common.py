@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mlops_pipeline.builders.sdk import Catch, Choice, ChoiceRule, Fail, Retry
+from mlops_pipeline.builders.sdk import Catch, Choice, ChoiceRule, Fail, Pass, Retry, Task
 from mlops_pipeline.config import PipelineConfig, RetrySettings
-from mlops_pipeline.layout import SLOT, job_prefix
+from mlops_pipeline.layout import SLOT, job_prefix, latest_model_key, report_key
 from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
 
@@ -101,6 +101,51 @@ def validate_input(state_id: str, next_step, workflow: Workflow) -> Choice:
     choice.add_choice(rule, next_step)
     choice.default_choice(invalid)
     return choice
+
+
+def read_json_object(
+    state_id: str, config: PipelineConfig, target: Target, comment: str, location: dict, into: str, field: str
+) -> Task:
+    """S3 GetObject of a JSON record (``location``: ``Bucket`` and ``Key`` or ``Key.$``), parsed into
+    ``<into>.<field>``."""
+    return Task(
+        state_id,
+        resource=aws_sdk_arn(target, "s3", "getObject"),
+        comment=comment,
+        parameters=location,
+        result_selector={f"{field}.$": "States.StringToJson($.Body)"},
+        result_path=into,
+        retry=[transient_retry(config.retry, S3_TRANSIENT_ERRORS)],
+    )
+
+
+def read_latest_model(state_id: str, config: PipelineConfig, target: Target, comment: str, into: str) -> Task:
+    """The latest approved model's record (``latest.json``), at ``<into>.record``."""
+    location = {"Bucket": target.metadata_bucket, "Key": latest_model_key(config.name)}
+    return read_json_object(state_id, config, target, comment, location, into, "record")
+
+
+def read_data_report(config: PipelineConfig, target: Target, workflow: Workflow, next_step) -> Task:
+    """Read what the Glue job found (warnings, class counts, baselines) into ``$.data.report``; a script
+    that wrote no report (script mode) gives an empty one."""
+    name = workflow.value.capitalize()
+    read = read_json_object(
+        f"Read{name}DataReport",
+        config,
+        target,
+        "The Glue job's report.json: data warnings, class counts, baseline metrics.",
+        {"Bucket": target.extracts_bucket, "Key.$": states_format(report_key(config.name, SLOT), "$.job_stem")},
+        into="$.data",
+        field="report",
+    )
+    empty = Pass(f"No{name}DataReport", result={"report": {"warnings": []}}, result_path="$.data")
+    read.add_catch(Catch(error_equals=["S3.NoSuchKeyException"], next_step=empty, result_path="$.error"))
+    read.add_catch(
+        catch_into(failure(f"Read{name}DataReportFailed", "ReadDataReportFailed", "Reading the report of the Glue job"))
+    )
+    read.next(next_step)
+    empty.next(next_step)
+    return read
 
 
 def landed_object_uri() -> str:

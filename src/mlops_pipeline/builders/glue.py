@@ -11,7 +11,7 @@ from mlops_pipeline.builders.common import (
 )
 from mlops_pipeline.builders.sdk import Task
 from mlops_pipeline.config import PipelineConfig
-from mlops_pipeline.layout import GLUE_SCRIPTS_PREFIX
+from mlops_pipeline.layout import DATA_CHECKS_MODULE, GLUE_SCRIPTS_PREFIX
 from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
 
@@ -27,11 +27,14 @@ def glue_transform(
     the user's own Glue script instead, so one Glue job serves every pipeline either way.
     """
     transform = config.transform
-    script = f"s3://{target.source_repository_bucket}/{GLUE_SCRIPTS_PREFIX}{transform.script}"
+    scripts = f"s3://{target.source_repository_bucket}/{GLUE_SCRIPTS_PREFIX}"
     code = (
-        {"--TRANSFORM_MODULE": transform.module, "--extra-py-files": script}
+        {
+            "--TRANSFORM_MODULE": transform.module,
+            "--extra-py-files": f"{scripts}{transform.script},{scripts}{DATA_CHECKS_MODULE}",
+        }
         if transform.mode == "module"
-        else {"--scriptLocation": script}
+        else {"--scriptLocation": f"{scripts}{transform.script}"}
     )
     arguments = {
         "--KIND": workflow.kind,
@@ -41,6 +44,7 @@ def glue_transform(
         "--ID_COLUMN": config.data.id_column,
         "--VALIDATION_FRACTION": repr(transform.validation_fraction),
         "--SEED": str(transform.seed),
+        "--DATA_CHECKS": config.data.checks_json(),
         **code,
         **{f"--{key}": value for key, value in transform.arguments.items()},
         **(extra or {}),

@@ -10,6 +10,8 @@ from mlops_pipeline.builders.common import (
     failure,
     job_name,
     job_retries,
+    read_data_report,
+    read_latest_model,
     s3_prefix,
     service_arn,
     states_format,
@@ -24,7 +26,8 @@ from mlops_pipeline.layout import (
     SLOT,
     TRANSFORM_OUTPUT,
     latest_model_key,
-    predictions_prefix,
+    latest_predictions_key,
+    predictions_key,
     transform_output_key,
 )
 from mlops_pipeline.naming import Workflow
@@ -42,14 +45,8 @@ def resolve_model_step(config: PipelineConfig, target: Target) -> Task:
             f"{target.training_prefix} and let it pass the quality gate, then land this scoring file again."
         ),
     )
-    step = Task(
-        "ResolveApprovedModel",
-        resource=aws_sdk_arn(target, "s3", "getObject"),
-        comment="The latest model that passed the quality gate.",
-        parameters={"Bucket": target.metadata_bucket, "Key": latest_model_key(config.name)},
-        result_selector={"record.$": "States.StringToJson($.Body)"},
-        result_path="$.approved",
-        retry=[transient_retry(config.retry, S3_TRANSIENT_ERRORS)],
+    step = read_latest_model(
+        "ResolveApprovedModel", config, target, "The latest model that passed the quality gate.", "$.approved"
     )
     step.add_catch(Catch(error_equals=["S3.NoSuchKeyException"], next_step=no_model, result_path="$.error"))
     step.add_catch(
@@ -68,11 +65,12 @@ def wait_for_running_training(config: PipelineConfig, target: Target, resolve) -
     """Scoring that lands while a training runs waits for it, up to ``scoring_wait_seconds``.
 
     S3 events arrive in any order, so a scoring file dropped right after a training file may start
-    first; polling the training state machine keeps it from scoring with a stale (or no) model.
+    first; polling the training state machine keeps it from scoring with a stale (or no) model. The
+    waits grow by a second each, from 1 s up to ``scoring_poll_seconds``: a training of T seconds is
+    waited out within about sqrt(2T) seconds of its end.
     """
-    polls = -(-config.scoring_wait_seconds // config.scoring_poll_seconds)
     training_arn = target.state_machine_arn(Workflow.TRAINING.state_machine_name(config.name))
-    start = Pass("StartWaitBudget", result={"polls": 0}, result_path="$.wait")
+    start = Pass("StartWaitBudget", result={"seconds": 1, "waited": 0}, result_path="$.wait")
     check = Task(
         "CheckTrainingRunning",
         resource=aws_sdk_arn(target, "sfn", "listExecutions"),
@@ -90,20 +88,39 @@ def wait_for_running_training(config: PipelineConfig, target: Target, resolve) -
             )
         )
     )
-    wait = Wait("WaitForTraining", seconds=config.scoring_poll_seconds)
-    count = Pass("CountWait", parameters={"polls.$": "States.MathAdd($.wait.polls, 1)"}, result_path="$.wait")
+    wait = Wait("WaitForTraining", seconds_path="$.wait.seconds")
+    count = Pass(
+        "CountWait",
+        parameters={
+            "waited.$": "States.MathAdd($.wait.waited, $.wait.seconds)",
+            "seconds.$": "States.MathAdd($.wait.seconds, 1)",
+        },
+        result_path="$.wait",
+    )
+    cap = Choice("CapWait", comment=f"Check at least every {config.scoring_poll_seconds} s.")
+    capped = Pass(
+        "WaitAtMost",
+        parameters={"waited.$": "$.wait.waited", "seconds": config.scoring_poll_seconds},
+        result_path="$.wait",
+    )
+    cap.add_choice(ChoiceRule.NumericGreaterThan("$.wait.seconds", config.scoring_poll_seconds), capped)
+    cap.default_choice(check)
     decide = Choice(
         "TrainingStillRunning", comment=f"Wait up to {config.scoring_wait_seconds} s for a running training."
     )
     decide.add_choice(
         ChoiceRule.And(
-            [ChoiceRule.NumericGreaterThan("$.training.running", 0), ChoiceRule.NumericLessThan("$.wait.polls", polls)]
+            [
+                ChoiceRule.NumericGreaterThan("$.training.running", 0),
+                ChoiceRule.NumericLessThan("$.wait.waited", config.scoring_wait_seconds),
+            ]
         ),
         wait,
     )
     decide.default_choice(resolve)
     Chain([start, check, decide])
-    Chain([wait, count, check])
+    Chain([wait, count, cap])
+    capped.next(check)
     return start
 
 
@@ -155,7 +172,7 @@ def data_processing(inference: InferenceSettings) -> dict:
 
 
 def name_predictions(config: PipelineConfig, target: Target) -> Pass:
-    """``<pipeline>/predictions/<landed file name>`` — stable and readable."""
+    """Where this run's predictions go: a key of its own (never overwritten) and the file's latest copy."""
     parts = "States.StringSplit($.key, '/')"
     file_name = f"States.ArrayGetItem({parts}, States.MathAdd(States.ArrayLength({parts}), -1))"
     return Pass(
@@ -168,16 +185,17 @@ def name_predictions(config: PipelineConfig, target: Target) -> Pass:
     )
 
 
-def publish_step(config: PipelineConfig, target: Target) -> Task:
+def publish_step(state_id: str, config: PipelineConfig, target: Target, key: str, what: str) -> Task:
+    """Copy the transform output (a header, then id and prediction per line) to ``key`` (a States.Format)."""
     bucket = target.output_bucket
     return Task(
-        "PublishPredictions",
+        state_id,
         resource=aws_sdk_arn(target, "s3", "copyObject"),
-        comment="Copy the transform output (id, probability per line) to its published name.",
+        comment=f"Copy the transform output to {what}.",
         parameters={
             "Bucket": bucket,
             "CopySource.$": states_format(f"{bucket}/{SLOT}", "$.published.source_key"),
-            "Key.$": states_format(f"{predictions_prefix(config.name)}{SLOT}", "$.published.file_name"),
+            "Key.$": key,
             "ContentType": "text/csv",
         },
         result_path=None,
@@ -206,16 +224,22 @@ def build_scoring(config: PipelineConfig, target: Target) -> dict:
     )
     batch = batch_transform_step(config, target)
     name = name_predictions(config, target)
-    publish = publish_step(config, target)
+    run_key = states_format(predictions_key(config.name, SLOT, SLOT), "$.job_stem", "$.published.file_name")
+    latest_key = states_format(latest_predictions_key(config.name, SLOT), "$.published.file_name")
+    publish = publish_step("PublishPredictions", config, target, run_key, "this run's own predictions object")
+    latest = publish_step("PublishLatestPredictions", config, target, latest_key, "the file's latest predictions")
+    output = f"s3://{target.output_bucket}/"
     done = Pass(
         "SummarizeScoring",
         parameters={
             "predictions.$": states_format(
-                f"s3://{target.output_bucket}/{predictions_prefix(config.name)}{SLOT}", "$.published.file_name"
+                f"{output}{predictions_key(config.name, SLOT, SLOT)}", "$.job_stem", "$.published.file_name"
             ),
+            "latest.$": states_format(f"{output}{latest_predictions_key(config.name, SLOT)}", "$.published.file_name"),
             "model_name.$": "$.approved.record.model_name",
             "transform_job_name.$": "$.transform_job.TransformJobName",
             "source.$": states_format("s3://{}/{}", "$.bucket", "$.key"),
+            "data_warnings.$": "$.data.report.warnings",
         },
     )
     crawl = crawl_step(config, target, done)
@@ -237,15 +261,13 @@ def build_scoring(config: PipelineConfig, target: Target) -> dict:
             )
         )
     )
-    publish.add_catch(
-        catch_into(
-            failure(
-                "PublishPredictionsFailed",
-                "PublishPredictionsFailed",
-                f"Publishing predictions to s3://{target.output_bucket}/{predictions_prefix(config.name)}",
-            )
-        )
+    publish_failed = failure(
+        "PublishPredictionsFailed",
+        "PublishPredictionsFailed",
+        f"Publishing predictions to s3://{target.output_bucket}/{config.name}",
     )
+    publish.add_catch(catch_into(publish_failed))
+    latest.add_catch(catch_into(publish_failed))
     crawl.add_catch(
         catch_into(
             failure(
@@ -256,5 +278,7 @@ def build_scoring(config: PipelineConfig, target: Target) -> dict:
         )
     )
 
-    Chain([resolve, transform, batch, name, publish, crawl, done, Succeed("PredictionsPublished")])
+    Chain([resolve, transform])
+    transform.next(read_data_report(config, target, Workflow.SCORING, batch))
+    Chain([batch, name, publish, latest, crawl, done, Succeed("PredictionsPublished")])
     return render(validate_input("ValidateInput", wait_for_running_training(config, target, resolve), Workflow.SCORING))

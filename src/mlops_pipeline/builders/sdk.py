@@ -8,7 +8,8 @@ the SDK; the landing handler and the local runtime never need it.
 The SDK's service-integration steps resolve the AWS partition from the ambient boto3 session
 (``get_aws_partition``), so the builders use plain :class:`Task` states with resource ARNs
 built from the deploy target instead. ``ResultSelector`` and ``ErrorPath``/``CausePath`` are
-newer than SDK 2.3.0 and are added by the small subclasses below.
+newer than SDK 2.3.0 and are added by the small subclasses below, as are the JSONata fields
+(``QueryLanguage``, ``Output``, Choice ``Condition`` rules).
 """
 
 from __future__ import annotations
@@ -36,9 +37,7 @@ _states, ChoiceRule = _import_sdk()
 
 Catch = _states.Catch
 Chain = _states.Chain
-Choice = _states.Choice
 Graph = _states.Graph
-Pass = _states.Pass
 Retry = _states.Retry
 Succeed = _states.Succeed
 Wait = _states.Wait
@@ -58,7 +57,33 @@ class Task(_ExtraFields, _states.Task):
 
 
 class Fail(_ExtraFields, _states.Fail):
-    extra_fields = ("error_path", "cause_path")
+    extra_fields = ("error_path", "cause_path", "query_language")
+
+
+class Choice(_ExtraFields, _states.Choice):
+    extra_fields = ("query_language",)
+
+
+class Pass(_ExtraFields, _states.Pass):
+    extra_fields = ("query_language", "output")
+
+
+JSONATA = "JSONata"
+
+
+def jsonata(expression: str) -> str:
+    """A JSONata expression as a field value of a ``QueryLanguage: JSONata`` state."""
+    return f"{{% {expression} %}}"
+
+
+class Condition:
+    """A JSONata Choice rule: ``{"Condition": "{% ... %}"}`` (the SDK predates them)."""
+
+    def __init__(self, expression: str):
+        self.expression = expression
+
+    def to_dict(self) -> dict:
+        return {"Condition": jsonata(self.expression)}
 
 
 def render(start) -> dict:

@@ -11,14 +11,16 @@ from mlops_pipeline.builders.common import (
     job_name,
     job_retries,
     landed_object_uri,
+    read_data_report,
     s3_prefix,
     service_arn,
     states_format,
     transient_retry,
     validate_input,
 )
+from mlops_pipeline.builders.gate import gate_steps
 from mlops_pipeline.builders.glue import glue_transform
-from mlops_pipeline.builders.sdk import Chain, Choice, ChoiceRule, Fail, Pass, Succeed, Task, render
+from mlops_pipeline.builders.sdk import Chain, ChoiceRule, Pass, Succeed, Task, render
 from mlops_pipeline.config import CategoricalRange, ContinuousRange, PipelineConfig
 from mlops_pipeline.layout import SLOT, TRAIN_CHANNEL, VALIDATION_CHANNEL, approval_key, latest_model_key, schema_key
 from mlops_pipeline.naming import Workflow
@@ -84,6 +86,7 @@ def tuning_job_config(config: PipelineConfig) -> dict:
         "ResourceLimits": limits,
         "ParameterRanges": parameter_ranges(config),
         "TrainingJobEarlyStoppingType": "Off",
+        **({"RandomSeed": tuning.seed} if tuning.seed is not None else {}),
     }
 
 
@@ -150,7 +153,7 @@ def tune_step(config: PipelineConfig, target: Target) -> Task:
 
 
 def describe_best_step(config: PipelineConfig, target: Target) -> Task:
-    """Artifact, metrics and hyperparameters of the best job, and whether it reported the gate metric."""
+    """Artifact, metrics and hyperparameters of the best job."""
     return Task(
         "DescribeBestTrainingJob",
         resource=aws_sdk_arn(target, "sagemaker", "describeTrainingJob"),
@@ -160,56 +163,10 @@ def describe_best_step(config: PipelineConfig, target: Target) -> Task:
             "ModelArtifact.$": "$.ModelArtifacts.S3ModelArtifacts",
             "HyperParameters.$": "$.HyperParameters",
             "Metrics.$": "$.FinalMetricDataList",
-            "GateMetricReported.$": (
-                f"States.ArrayContains($.FinalMetricDataList[*].MetricName, '{config.gate_metric}')"
-            ),
         },
         result_path="$.best",
         retry=[transient_retry(config.retry, SAGEMAKER_TRANSIENT_ERRORS)],
     )
-
-
-def gate_metric_check(config: PipelineConfig, read_metric) -> Choice:
-    """A filter that matches nothing is a runtime error, so check the metric is there first."""
-    metric = config.gate_metric
-    missing = Fail(
-        "GateMetricMissing",
-        error="GateMetricMissing",
-        cause_path=states_format(
-            f"The best training job {{}} reported no {metric} metric; "
-            f"the container must print lines like {metric}: 0.87",
-            "$.best.TrainingJobName",
-        ),
-    )
-    choice = Choice("CheckGateMetricReported")
-    choice.add_choice(ChoiceRule.BooleanEquals("$.best.GateMetricReported", False), missing)
-    choice.default_choice(read_metric)
-    return choice
-
-
-def read_gate_metric(config: PipelineConfig) -> Pass:
-    """The gate metric picked by name, never by position."""
-    metric_filter = f"$.best.Metrics[?(@.MetricName == '{config.gate_metric}')].Value"
-    return Pass("ReadGateMetric", parameters={"values.$": metric_filter}, result_path="$.gate")
-
-
-def quality_gate(config: PipelineConfig, approve) -> Choice:
-    gate = config.quality_gate
-    rule = f"{config.gate_metric} {gate.comparison} {gate.threshold}"
-    failed = Fail(
-        "QualityGateFailed",
-        error="QualityGateFailed",
-        cause_path=states_format(
-            f"Quality gate failed: the best training job {{}} has {config.gate_metric} = {{}} "
-            f"but the gate requires {rule}",
-            "$.best.TrainingJobName",
-            "$.gate.values[0]",
-        ),
-    )
-    choice = Choice("QualityGate", comment=f"Approve the model only if {rule}.")
-    choice.add_choice(COMPARISONS[gate.comparison]("$.gate.values[0]", gate.threshold), approve)
-    choice.default_choice(failed)
-    return choice
 
 
 def create_model_step(config: PipelineConfig, target: Target) -> Task:
@@ -252,8 +209,12 @@ def approval_record(config: PipelineConfig, target: Target) -> Pass:
                 "metric": config.gate_metric,
                 "comparison": gate.comparison,
                 "threshold": gate.threshold,
-                "value.$": "$.gate.values[0]",
+                "value.$": "$.gate.value",
+                "baseline.$": "$.gate.baseline",
+                "approved_model_value.$": "$.gate.champion",
+                "champion_margin": gate.champion_margin,
             },
+            "data_warnings.$": "$.data.report.warnings",
             "metrics.$": "$.best.Metrics",
             "hyperparameters.$": "$.best.HyperParameters",
             "schema_uri.$": states_format(
@@ -343,10 +304,9 @@ def build_training(config: PipelineConfig, target: Target) -> dict:
     save_execution.add_catch(catch_into(record_failed))
     save_latest.add_catch(catch_into(record_failed))
 
-    read_metric = read_gate_metric(config)
-    Chain([transform, tune, describe])
-    describe.next(gate_metric_check(config, read_metric))
-    read_metric.next(quality_gate(config, create))
+    transform.next(read_data_report(config, target, Workflow.TRAINING, tune))
+    Chain([tune, describe])
+    describe.next(gate_steps(config, target, create))
     Chain([create, record, save_execution, save_latest, done])
     return render(validate_input("ValidateInput", transform, Workflow.TRAINING))
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import signal
 from pathlib import Path
+from typing import NamedTuple
 
 import click
 
 from mlops_pipeline.cli.options import (
     DEFAULT_WORKFLOW,
+    found_workflow_option,
     isolation_option,
     project_option,
     workflow_option,
@@ -48,19 +50,20 @@ def open_runtime(workflow: Path, workspace: Path | None, project: Path, out, iso
 
     store = _workspace(workspace)
     reporter = Reporter(out, store, summaries)
-    return LocalRuntime(
-        load_workflow(workflow), store, project, on_event=reporter, isolation=choose_isolation(isolation)
-    )
+    config = load_workflow(workflow, containers=project / "containers")
+    mode = choose_isolation(isolation)
+    return LocalRuntime(config, store, project, on_event=reporter, isolation=mode, workflow_file=workflow)
 
 
 def run_pipeline(runtime, out, train: Path, score: Path) -> None:
     """Land the training file, follow training, land the scoring file, follow scoring; summaries at the end."""
-    from mlops_pipeline.cli.report import print_scoring_summary, print_training_summary
+    from mlops_pipeline.cli.report import plain, print_scoring_summary, print_training_summary
 
+    runtime.check_files(train, score)
     results = []
     for kind, source in (("train", train), ("score", score)):
         prefix = runtime.target.training_prefix if kind == "train" else runtime.target.scoring_prefix
-        out.print(f"[bold]Landing {source.name}[/] in s3://{runtime.target.feature_store_bucket}/{prefix}")
+        out.print(f"[bold]Landing {plain(source.name)}[/] in s3://{runtime.target.feature_store_bucket}/{prefix}")
         result = runtime.run_file(kind, source)
         if not result.succeeded:
             raise PipelineError(f"{result.workflow} execution {result.name} {result.status.lower()}: {result.error}")
@@ -129,10 +132,10 @@ def _interrupt(signum, frame) -> None:
 @local.command("land", help="Copy a file into the local feature store (`local up` picks it up).")
 @click.argument("kind", type=click.Choice(["train", "score"]))
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@workflow_option
+@found_workflow_option
 @workspace_option
-def land_cmd(kind: str, file: Path, workflow: Path, workspace: Path | None) -> None:
-    target = _local_target(workflow)
+def land_cmd(kind: str, file: Path, workflow: Path | None, workspace: Path | None) -> None:
+    target = _local_target(_pipeline(workflow, workspace).workflow)
     prefix = target.training_prefix if kind == "train" else target.scoring_prefix
     _workspace(workspace).put_file(target.feature_store_bucket, f"{prefix}{file.name}", file)
     click.echo(f"landed s3://{target.feature_store_bucket}/{prefix}{file.name}")
@@ -176,16 +179,40 @@ def _local_target(workflow: Path):
     return local_target(load_workflow(workflow).name)
 
 
-def _records(workflow: Path, workspace: Path | None):
+class Pipeline(NamedTuple):
+    name: str
+    workflow: Path
+    project: Path
+
+
+def _pipeline(workflow: Path | None, workspace: Path | None) -> Pipeline:
+    """The pipeline a command is about: ``--workflow``, else the one the workspace ran, said on stderr."""
+    if workflow is not None:
+        return Pipeline(workflow.stem, workflow, Path("."))
+    known = _workspace(workspace).pipelines()
+    if len(known) == 1:
+        (record,) = known.values()
+        click.echo(f"pipeline {record['name']} ({record['workflow']})", err=True)
+        return Pipeline(record["name"], Path(record["workflow"]), Path(record["project"]))
+    if not known and DEFAULT_WORKFLOW.is_file():
+        return Pipeline(DEFAULT_WORKFLOW.stem, DEFAULT_WORKFLOW, Path("."))
+    if not known:
+        raise PipelineError(f"no pipeline has run in {_workspace(workspace).root} yet; pass --workflow FILE")
+    listed = ", ".join(f"{name} ({record['workflow']})" for name, record in known.items())
+    raise PipelineError(f"the workspace holds several pipelines: {listed}; pass --workflow FILE to choose one")
+
+
+def _records(workflow: Path | None, workspace: Path | None):
     from mlops_pipeline.local.executions import ExecutionRecords, executions_root
 
-    return ExecutionRecords(executions_root(_workspace(workspace), _local_target(workflow)))
+    target = _local_target(_pipeline(workflow, workspace).workflow)
+    return ExecutionRecords(executions_root(_workspace(workspace), target))
 
 
 @local.command("executions", help="List the executions recorded in the metadata store.")
-@workflow_option
+@found_workflow_option
 @workspace_option
-def executions_cmd(workflow: Path, workspace: Path | None) -> None:
+def executions_cmd(workflow: Path | None, workspace: Path | None) -> None:
     records = _records(workflow, workspace)
     rows = []
     for name in records.names():
@@ -206,10 +233,10 @@ def executions_cmd(workflow: Path, workspace: Path | None) -> None:
 
 @local.command("history", help="Print one execution's events (state by state) and its outcome.")
 @click.argument("name")
-@workflow_option
+@found_workflow_option
 @workspace_option
 @click.option("--json", "as_json", is_flag=True, help="The raw events as JSON.")
-def history_cmd(name: str, workflow: Path, workspace: Path | None, as_json: bool) -> None:
+def history_cmd(name: str, workflow: Path | None, workspace: Path | None, as_json: bool) -> None:
     from mlops_pipeline.cli.report import explain_cause
 
     records = _records(workflow, workspace)
@@ -229,27 +256,46 @@ def history_cmd(name: str, workflow: Path, workspace: Path | None, as_json: bool
 
 @local.command(
     "redrive",
-    help="Re-run a failed or aborted execution from its failed state with the same input, reusing what succeeded.",
+    help=(
+        "Re-run a failed or aborted execution from its failed state with the same input and definition, reusing "
+        "what succeeded. Refused when the workflow now renders another definition (see --land-again)."
+    ),
 )
 @click.argument("name")
-@workflow_option
+@found_workflow_option
 @workspace_option
-@project_option
+@click.option(
+    "--project",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder with glue_transforms/ and containers/ [default: where the pipeline last ran from].",
+)
 @isolation_option
-def redrive_cmd(name: str, workflow: Path, workspace: Path | None, project: Path, isolation: str) -> None:
-    with open_runtime(workflow, workspace, project, console(), isolation, summaries=True) as runtime:
-        result = runtime.redrive(name)
+@click.option(
+    "--land-again",
+    is_flag=True,
+    help="Land the execution's file again instead: a new execution of the workflow as it is now.",
+)
+def redrive_cmd(
+    name: str, workflow: Path | None, workspace: Path | None, project: Path | None, isolation: str, land_again: bool
+) -> None:
+    pipeline = _pipeline(workflow, workspace)
+    out = console()
+    with open_runtime(
+        pipeline.workflow, workspace, project or pipeline.project, out, isolation, summaries=True
+    ) as runtime:
+        result = runtime.land_again(name) if land_again else runtime.redrive(name)
     if not result.succeeded:
-        raise PipelineError(f"redriven execution {name} {result.status.lower()}: {result.error}")
+        what = "execution" if land_again else "redriven execution"
+        raise PipelineError(f"{what} {result.name} {result.status.lower()}: {result.error}")
 
 
 @local.command("tables", help="Show the tables the output crawler recorded (what Athena would see).")
-@workflow_option
+@found_workflow_option
 @workspace_option
-def tables_cmd(workflow: Path, workspace: Path | None) -> None:
+def tables_cmd(workflow: Path | None, workspace: Path | None) -> None:
     from mlops_pipeline.layout import catalog_key
 
-    target = _local_target(workflow)
+    target = _local_target(_pipeline(workflow, workspace).workflow)
     path = _workspace(workspace).path(target.metadata_bucket, catalog_key(target.pipeline_name))
     if not path.exists():
         raise PipelineError(f"no catalog yet at {path}; it is written when a scoring execution publishes predictions")
@@ -258,7 +304,10 @@ def tables_cmd(workflow: Path, workspace: Path | None) -> None:
         (
             f"{catalog['Database']}.{table}",
             spec["Location"],
-            ", ".join(f"{c['Name']} {c['Type']}" for c in spec["Columns"]),
+            ", ".join(
+                [f"{c['Name']} {c['Type']}" for c in spec["Columns"]]
+                + [f"{c['Name']} {c['Type']} (partition)" for c in spec.get("PartitionKeys", [])]
+            ),
         )
         for table, spec in catalog["Tables"].items()
     ]

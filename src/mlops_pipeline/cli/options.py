@@ -17,6 +17,12 @@ workflow_option = click.option(
     show_default=True,
     help="Workflow file that defines PIPELINE.",
 )
+found_workflow_option = click.option(
+    "--workflow",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Workflow file that defines PIPELINE [default: the pipeline that ran in the workspace].",
+)
 workspace_option = click.option(
     "--workspace",
     type=click.Path(path_type=Path),

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -50,7 +51,7 @@ class Reporter:
             elif isinstance(event, ExecutionEnded):
                 self._ended(event.result)
             elif isinstance(event, ContainerEvent):
-                self.console.print(f"  [dim]{event.message}[/]")
+                self.console.print(f"  [dim]{plain(event.message)}[/]")
 
     def _state(self, event: StateEvent) -> None:
         """One line when a Task starts, and one when it ends: succeeded, or failed (even when a Catch or a
@@ -60,21 +61,20 @@ class Reporter:
             self.entered[(name, event.state)] = event.timestamp
             self.current[name] = event.state
             if kind == "TaskStateEntered":
-                self.console.print(f"  [cyan]running[/]    {event.state}  [dim]{name}[/]")
+                self.console.print(f"  [cyan]running[/]    {plain(event.state)}  [dim]{plain(name)}[/]")
             elif kind == "WaitStateEntered":
-                self.console.print(f"  [yellow]waiting[/]    {event.state}  [dim]{name}[/]")
+                self.console.print(f"  [yellow]waiting[/]    {plain(event.state)}  [dim]{plain(name)}[/]")
         elif kind in ("TaskFailed", "TaskTimedOut"):
             self.failed.add((name, self.current.get(name)))
-            self.console.print(
-                f"  [red]failed[/]     {self.current.get(name)}  with {event.details.get('error', 'an error')}"
-            )
+            error = event.details.get("error", "an error")
+            self.console.print(f"  [red]failed[/]     {plain(self.current.get(name))}  with {plain(error)}")
         elif kind == "TaskSucceeded":
             self.failed.discard((name, self.current.get(name)))  # a retry that worked
         elif kind.endswith("StateExited"):
             started = self.entered.pop((name, event.state), event.timestamp)
             seconds = (event.timestamp - started).total_seconds()
             if kind == "TaskStateExited" and (name, event.state) not in self.failed:
-                self.console.print(f"  [green]succeeded[/]  {event.state}  [dim]{seconds:.1f} s[/]")
+                self.console.print(f"  [green]succeeded[/]  {plain(event.state)}  [dim]{seconds:.1f} s[/]")
             self.failed.discard((name, event.state))
 
     def _trial(self, event: TrialEvent) -> None:
@@ -88,22 +88,24 @@ class Reporter:
                 console=self.console,
                 transient=False,
             )
-            self.task = self.progress.add_task("tuning", total=event.total, metric=event.metric, best="-")
+            self.task = self.progress.add_task("tuning", total=event.total, metric=plain(event.metric), best="-")
             self.progress.start()
         best = "-" if event.best is None else f"{event.best:.4f}"
         self.progress.update(self.task, completed=event.done, best=best)
         if not self.console.is_terminal:
             value = "failed" if event.objective is None else f"{event.metric} {event.objective:.4f}"
-            self.console.print(f"  trial {event.done}/{event.total} {event.training_job}: {value} (best {best})")
+            self.console.print(
+                f"  trial {event.done}/{event.total} {plain(event.training_job)}: {plain(value)} (best {best})"
+            )
         if event.done >= event.total:
             self.progress.stop()
             self.progress = None
 
     def _landing(self, event: LandingEvent) -> None:
         if event.execution is not None:
-            self.console.print(f"[bold]{event.key}[/] started {event.execution}")
+            self.console.print(f"[bold]{plain(event.key)}[/] started {plain(event.execution)}")
         else:
-            self.console.print(f"{event.key} ignored: {event.ignored}")
+            self.console.print(f"{plain(event.key)} ignored: {plain(event.ignored)}")
 
     def _ended(self, result: ExecutionResult) -> None:
         if not result.succeeded:
@@ -129,31 +131,49 @@ def explain_cause(cause: str | None) -> str:
     return cause[: match.start()] + reason if reason else cause
 
 
+def plain(value: object) -> str:
+    """User and AWS text (file names, columns, causes) printed as it is, never read as markup."""
+    return escape(str(value))
+
+
 def print_failure(console: Console, result: ExecutionResult) -> None:
     where = result.failed_state or result.fail_state or "?"
     lines = [
-        f"[bold red]{result.workflow} execution {result.name} {result.status}[/]",
-        f"state:  {where}" + (f" -> {result.fail_state}" if result.fail_state and result.failed_state else ""),
-        f"error:  {result.error}",
-        f"cause:  {explain_cause(result.cause)}",
+        f"[bold red]{result.workflow.value} execution {plain(result.name)} {result.status}[/]",
+        f"state:  {plain(where)}"
+        + (f" -> {plain(result.fail_state)}" if result.fail_state and result.failed_state else ""),
+        f"error:  {plain(result.error)}",
+        f"cause:  {plain(explain_cause(result.cause))}",
     ]
+    lines += [f"data:   {plain(warning)}" for warning in result.data_warnings]
     log = result.newest_log()
     if log is not None:
-        lines.append(f"log:    {log}")
-    lines.append(f"record: {result.folder}")
+        lines.append(f"log:    {plain(log)}")
+    lines.append(f"record: {plain(result.folder)}")
     console.print("\n".join(lines))
+
+
+def print_data_warnings(console: Console, result: ExecutionResult) -> None:
+    for warning in result.data_warnings:
+        console.print(f"[yellow]data warning:[/] {plain(warning)}")
 
 
 def print_training_summary(console: Console, workspace: Workspace, result: ExecutionResult) -> None:
     record = (result.output or {}).get("record", result.output or {})
+    gate = record.get("gate", {})
+    compared = [f"gate {gate.get('comparison')} {gate.get('threshold')}"]
+    if gate.get("baseline") is not None:
+        compared.append(f"learning nothing scores {gate['baseline']:.4f}")
+    if gate.get("approved_model_value") is not None:
+        compared.append(f"the model approved before had {gate['approved_model_value']:.4f}")
     console.print(
-        f"[bold green]Model approved:[/] {record.get('model_name')}  "
-        f"({record.get('gate', {}).get('metric')} = {record.get('gate', {}).get('value')}, "
-        f"gate {record.get('gate', {}).get('comparison')} {record.get('gate', {}).get('threshold')})"
+        f"[bold green]Model approved:[/] {plain(record.get('model_name'))}  "
+        f"({plain(gate.get('metric'))} = {gate.get('value')}; {plain('; '.join(compared))})"
     )
+    print_data_warnings(console, result)
     metrics = Table("metric", "value", title="Best model")
     for metric in record.get("metrics", []):
-        metrics.add_row(metric["MetricName"], f"{metric['Value']:.4f}")
+        metrics.add_row(plain(metric["MetricName"]), f"{metric['Value']:.4f}")
     console.print(metrics)
     print_trials(console, workspace, record.get("tuning_job_name"), record.get("training_job_name"))
 
@@ -163,31 +183,34 @@ def print_trials(console: Console, workspace: Workspace, tuning_job: str | None,
     if tuning is None:
         return
     metric = tuning["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["MetricName"]
-    table = Table("trial", "status", metric, "hyperparameters", title=f"Tuning job {tuning_job} (* best)")
+    table = Table("trial", "status", plain(metric), "hyperparameters", title=f"Tuning job {plain(tuning_job)} (* best)")
     for name in tuning.get("Local", {}).get("Trials", []):
         job = _record(workspace, "training-jobs", name) or {}
         value = next((m["Value"] for m in job.get("FinalMetricDataList", []) if m["MetricName"] == metric), None)
         tuned = job.get("Local", {}).get("Tuned", {})
         marker = " *" if name == best else ""
         table.add_row(
-            name.removeprefix(f"{tuning_job}-") + marker,
-            job.get("TrainingJobStatus", "?"),
+            plain(name.removeprefix(f"{tuning_job}-") + marker),
+            plain(job.get("TrainingJobStatus", "?")),
             "-" if value is None else f"{value:.4f}",
-            ", ".join(f"{k}={_short(v)}" for k, v in tuned.items()),
+            plain(", ".join(f"{k}={_short(v)}" for k, v in tuned.items())),
         )
     console.print(table)
 
 
 def print_scoring_summary(console: Console, workspace: Workspace, result: ExecutionResult) -> Path | None:
-    uri = (result.output or {}).get("predictions")
-    if not uri:
+    output = result.output or {}
+    if not output.get("predictions"):
         return None
-    path = workspace.path_of(uri)
+    path = workspace.path_of(output["predictions"])
     with open(path, "rb") as handle:
+        header = handle.readline().rstrip(b"\r\n").decode(errors="replace")
         rows = sum(1 for _ in handle)
-    console.print(
-        f"[bold green]Predictions:[/] {path}  ({rows} rows: id, probability; model {result.output.get('model_name')})"
-    )
+    model = output.get("model_name")
+    console.print(f"[bold green]Predictions:[/] {plain(path)}  ({rows} rows: {plain(header)}; model {plain(model)})")
+    if output.get("latest"):
+        console.print(f"  latest for this file: {plain(workspace.path_of(output['latest']))}")
+    print_data_warnings(console, result)
     return path
 
 

@@ -7,6 +7,9 @@ Seams (moto ``MOTO_VERSION``, checked by tests/test_engine.py):
 - ``lambda_eval_utils._invoke_lambda_function``: Lambda Task states call in-process handlers.
 - ``ExecutionWorker._get_evaluation_environment``: adds ``$$.Execution.RedriveCount`` to the context
   object, which moto does not have and the job names use.
+- ``eval_jsonata_expression`` (in ``string_expression`` and ``jsonata.validations``): moto parses JSONata
+  (``QueryLanguage: "JSONata"``, ``{% ... %}``) and composes the expression with ``$states`` and the
+  variables, but has no evaluator; jsonata-python (a port of the JSONata reference) evaluates it.
 Everything else goes through the public Step Functions API of ``mock_aws``.
 """
 
@@ -31,9 +34,12 @@ from moto.stepfunctions.parser.asl.component.common.error_name.failure_event imp
     FailureEventException,
 )
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.string import string_expression
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.jsonata import validations as jsonata_validations
+from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.utils import TMP_THREADS
@@ -156,6 +162,8 @@ class Engine:
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         stack.enter_context(mock.patch.object(state_task_factory, "state_task_service_for", self._service_for))
         stack.enter_context(mock.patch.object(lambda_eval_utils, "_invoke_lambda_function", self._invoke_lambda))
+        for module in (string_expression, jsonata_validations):
+            stack.enter_context(mock.patch.object(module, "eval_jsonata_expression", evaluate_jsonata))
         original = ExecutionWorker._get_evaluation_environment
         stack.enter_context(
             mock.patch.object(ExecutionWorker, "_get_evaluation_environment", self._with_redrive_count(original))
@@ -259,10 +267,27 @@ class Engine:
         return [event for page in pages for event in page["events"]]
 
     def stop(self, execution_arn: str, cause: str = "stopped by the user") -> None:
+        """StopExecution, once moto's worker thread has begun the execution (its first event): stopping one
+        whose thread has not run yet fails inside moto."""
+        deadline = time.monotonic() + STARTING_SECONDS
+        while not self.history(execution_arn) and time.monotonic() < deadline:
+            time.sleep(0.01)
         self.client.stop_execution(executionArn=execution_arn, cause=cause)
 
 
 _ORIGINAL_SERVICE_FOR = state_task_factory.state_task_service_for
+#: How long an execution may take to begin after StartExecution before a stop goes ahead anyway.
+STARTING_SECONDS = 10
+
+
+def evaluate_jsonata(expression: str) -> Any:
+    """A composed JSONata expression (moto prefixes ``$states`` and the variables), evaluated."""
+    import jsonata
+
+    try:
+        return jsonata.Jsonata(expression).evaluate(None)
+    except Exception as error:  # jsonata-python raises its own JException for every evaluation error
+        raise JSONataException("States.QueryEvaluationError", str(error)) from None
 
 
 _OFFLINE_CREDENTIALS = {

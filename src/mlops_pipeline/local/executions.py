@@ -40,6 +40,7 @@ class ExecutionResult:
     failed_state: str | None
     fail_state: str | None
     folder: Path
+    data_warnings: tuple[str, ...] = ()  # what the Glue job's checks reported
 
     @property
     def succeeded(self) -> bool:
@@ -73,7 +74,19 @@ def summarize(status: dict, events: list[dict], workflow: Workflow, definition: 
         "redrive_count": redrive_count,
         "definition": definition,
         "history": events,
+        "data_warnings": data_warnings(events),
     }
+
+
+def data_warnings(events: list[dict]) -> list[str]:
+    """The warnings of the data report the execution read (``$.data.report``), as its states passed it on."""
+    for event in reversed(events):
+        output = event.get("stateExitedEventDetails", {}).get("output")
+        if output and '"report"' in output:
+            report = (json.loads(output).get("data") or {}).get("report") or {}
+            if "warnings" in report:
+                return list(report["warnings"])
+    return []
 
 
 def failure_point(events: list[dict], definition: dict) -> tuple[str | None, str | None, dict | None]:
@@ -124,6 +137,7 @@ class ExecutionRecords:
             record["failed_state"],
             record["fail_state"],
             folder,
+            tuple(record.get("data_warnings", ())),
         )
 
     def read(self, name: str) -> dict:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from mlops_pipeline import layout
+from mlops_pipeline import data_checks, layout
 from mlops_pipeline.builders import build_definitions, definition_json
 from mlops_pipeline.config import PipelineConfig
 from mlops_pipeline.errors import PipelineError
@@ -43,6 +43,7 @@ class LocalRuntime:
     lambda_handlers: dict = field(default_factory=dict)
     table: IntegrationTable = field(default_factory=default_table)
     isolation: IsolationChoice | None = None  # how jobs run (chosen from the machine when None)
+    workflow_file: Path | None = None  # remembered in the workspace, for commands run without --workflow
 
     def __post_init__(self) -> None:
         self.target: Target = local_target(self.config.name)
@@ -69,6 +70,8 @@ class LocalRuntime:
         return executions_root(self.workspace, self.target)
 
     def __enter__(self) -> "LocalRuntime":
+        if self.workflow_file is not None:
+            self.workspace.remember_pipeline(self.config.name, self.workflow_file, self.project_dir)
         self.provision()
         self.prepare_container()
         self.engine.__enter__()
@@ -109,8 +112,8 @@ class LocalRuntime:
             if not (glue_dir / name).is_file():
                 raise PipelineError(f"{glue_dir / name} not found; run from the project folder or pass --project")
         source = self.target.source_repository_bucket
-        for path in sorted(glue_dir.glob("*.py")):
-            self.workspace.put_file(source, f"{layout.GLUE_SCRIPTS_PREFIX}{path.name}", path)
+        for name, path in layout.glue_scripts(glue_dir):
+            self.workspace.put_file(source, f"{layout.GLUE_SCRIPTS_PREFIX}{name}", path)
         glue_job.define_job(
             self.services,
             self.target.glue_job_name,
@@ -174,6 +177,18 @@ class LocalRuntime:
             self.on_event(event)
             landed.append(event)
         return landed
+
+    def check_files(self, train: Path, score: Path) -> None:
+        """The checks of both files that need no compute, before training starts (the Glue job runs them
+        again); the label's only when the pipeline maps it (module mode, or a mapping in the workflow)."""
+        data = self.config.data
+        settings = data_checks.CheckSettings.from_json(data.label, data.id_column, data.checks_json())
+        labels = self.config.transform.mode == "module" or data.positive is not None or data.label_values is not None
+        try:
+            columns = data_checks.preflight(train, "train", settings, labels)
+            data_checks.preflight(score, "score", settings, labels, training_columns=columns)
+        except data_checks.DataCheckError as refused:
+            raise PipelineError(str(refused)) from None
 
     def run_file(self, kind: str, source: Path) -> ExecutionResult:
         """Land a file, let the watcher and handler start its execution, and follow it to the end."""
@@ -241,10 +256,20 @@ class LocalRuntime:
         return result
 
     def redrive(self, name: str) -> ExecutionResult:
-        """Re-run a failed execution from its failed state with that state's input (Step Functions' redrive)."""
+        """Re-run a failed execution from its failed state with that state's input (Step Functions' redrive).
+
+        Like Step Functions, a redrive runs the definition the execution ran; when the workflow now renders
+        another one, that is said instead of silently running the old one (``land_again`` runs the new one).
+        """
         previous = self.records.read(name)
         state, state_input = self.records.redrive_point(previous)
         workflow = Workflow(previous["workflow"])
+        if json.loads(previous["definition"]) != json.loads(self.definitions[workflow]):
+            raise PipelineError(
+                f"execution {name} ran an earlier definition of {workflow.state_machine_name(self.config.name)} than "
+                f"the workflow renders now; a redrive re-runs the one it ran, as Step Functions does. To run the "
+                f"workflow as it is now, land the file again (local redrive {name} --land-again does)"
+            )
         definition = json.loads(previous["definition"])
         definition["StartAt"] = state
         machine = self.arns[workflow]
@@ -255,6 +280,19 @@ class LocalRuntime:
             return self.wait(name, workflow, redrive_count=count)
         finally:
             self.engine.client.update_state_machine(stateMachineArn=machine, definition=self.definitions[workflow])
+
+    def land_again(self, name: str) -> ExecutionResult:
+        """Land an execution's file again (a new version: a new execution with the current definition)."""
+        record = self.records.read(name)
+        bucket, key = record["input"]["bucket"], record["input"]["key"]
+        path = self.workspace.path(bucket, key)
+        if not path.is_file():
+            raise PipelineError(f"s3://{bucket}/{key}, the file execution {name} ran on, is no longer in the workspace")
+        self.workspace.put_file(bucket, key, path)
+        landed = [event for event in self.pass_on_landed(self.watcher()) if event.key == key]
+        if not landed or landed[0].execution is None:
+            raise PipelineError(f"landing s3://{bucket}/{key} again started no execution")
+        return self.wait(landed[0].execution)
 
 
 def _reason(item: object) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.layout import DEFAULT_WORKSPACE, WORKSPACE_ENV
 
 TEMP_PREFIX = ".tmp-"  # dot files are never listed as objects
+PIPELINES = "pipelines"  # <workspace>/pipelines/<name>.json: the workflow file each pipeline came from
 EMPTY_SEGMENT = "%"
 CONTINUATION = "%+"
 NAME_MAX_BYTES = 240  # below the 255 bytes of common file systems
@@ -141,6 +143,17 @@ class Workspace:
 
     def buckets(self) -> list[str]:
         return sorted(p.name for p in self.s3_root.iterdir() if p.is_dir()) if self.s3_root.is_dir() else []
+
+    def remember_pipeline(self, name: str, workflow: Path, project: Path) -> None:
+        """Which workflow file a pipeline of this workspace comes from, so commands can find it later."""
+        record = {"name": name, "workflow": str(workflow.resolve()), "project": str(project.resolve())}
+        write_atomic(self.root / PIPELINES / f"{name}.json", json.dumps(record, indent=2).encode())
+
+    def pipelines(self) -> dict[str, dict]:
+        """name -> {"workflow", "project"} of every pipeline that ran in this workspace."""
+        folder = self.root / PIPELINES
+        records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+        return {record["name"]: record for record in records}
 
 
 def _inside(base: Path, target: Path) -> Path:

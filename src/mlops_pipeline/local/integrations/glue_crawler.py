@@ -56,22 +56,51 @@ def start_crawler(services: LocalServices, params: dict, control: TaskControl) -
 
 
 def crawl(services: LocalServices, target: str) -> dict:
-    """{table: {location, columns}} for each folder directly holding CSV files under ``target``."""
+    """{table: {location, columns[, partition keys]}} for the folders holding CSV files under ``target``;
+    ``key=value`` folders are partitions of their parent's table, as a Glue crawler reads them."""
     bucket, prefix = parse_s3_uri(target)
-    folders: dict[str, list] = {}
+    folders: dict[str, dict] = {}
     for key, path in services.workspace.objects(bucket, prefix):
-        folder = key.rsplit("/", 1)[0] if "/" in key else ""
-        folders.setdefault(folder, []).append(path)
+        parts = key.split("/")[:-1]
+        partitions = []
+        while parts and "=" in parts[-1]:
+            partitions.insert(0, parts.pop().split("=", 1)[0])
+        folder = folders.setdefault("/".join(parts), {"paths": [], "partitions": partitions})
+        folder["paths"].append(path)
     tables = {}
-    for folder, paths in folders.items():
+    for folder, found in folders.items():
         table = (folder.rsplit("/", 1)[-1] or bucket).replace("-", "_").lower()
-        tables[table] = {"Location": f"s3://{bucket}/{folder}/", "Files": len(paths), "Columns": _columns(paths[0])}
+        tables[table] = {
+            "Location": f"s3://{bucket}/{folder}/",
+            "Files": len(found["paths"]),
+            "Columns": _columns(found["paths"][0]),
+        }
+        if found["partitions"]:
+            tables[table]["PartitionKeys"] = [{"Name": name, "Type": "string"} for name in found["partitions"]]
     return tables
 
 
 def _columns(path) -> list[dict]:
-    sample = pd.read_csv(path, header=None, nrows=SAMPLE_ROWS)
-    return [
-        {"Name": f"col{index}", "Type": GLUE_TYPES.get(str(dtype), "string")}
-        for index, dtype in enumerate(sample.dtypes)
-    ]
+    """Names from a header row when the file has one (a first row of text above typed rows, Glue's rule),
+    else ``col0``, ``col1``...; types from the rows."""
+    sample = pd.read_csv(path, header=None, nrows=SAMPLE_ROWS, dtype=str, keep_default_na=False)
+    header = len(sample) > 1 and _is_header(sample)
+    names = list(sample.iloc[0]) if header else [f"col{index}" for index in range(sample.shape[1])]
+    rows = pd.read_csv(path, header=0 if header else None, nrows=SAMPLE_ROWS)
+    types = [GLUE_TYPES.get(str(dtype), "string") for dtype in rows.dtypes]
+    return [{"Name": str(name), "Type": kind} for name, kind in zip(names, types, strict=True)]
+
+
+def _is_header(sample: pd.DataFrame) -> bool:
+    first, rest = sample.iloc[0], sample.iloc[1:]
+    text = all(not _is_number(value) for value in first)
+    typed = any(all(_is_number(value) for value in rest[column] if value != "") for column in rest.columns)
+    return text and typed
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True

@@ -90,7 +90,9 @@ def start_job_run_sync(services: LocalServices, params: dict, control: TaskContr
         code = _run_against_s3(services, script, own, arguments, env, log_path, control)
     run.update(CompletedOn=now().isoformat(), JobRunState="SUCCEEDED" if code == 0 else "FAILED", LogPath=str(log_path))
     if code != 0:
-        run["ErrorMessage"] = _error_line(log_path) or f"the job script exited with status {code}"
+        message = _error_line(log_path) or f"the job script exited with status {code}"
+        # the entry point was given workspace files; the message names them as the job would on AWS
+        run["ErrorMessage"] = message.replace(f"{services.workspace.s3_root}/", "s3://")
     services.records.put(RUNS, run["Id"], run)
     if code != 0:
         raise TaskFailure(TASK_FAILED, json.dumps(run))

@@ -14,6 +14,7 @@ import os
 import threading
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
 
 import optuna
 
@@ -142,9 +143,22 @@ class _Tuner:
         self.cpus_per_job = max(1, (os.cpu_count() or 1) // parallel)
         self.started = 0
         self.count = 0
+        self.seeded = config.get("RandomSeed") is not None
 
     def run(self, count: int, parallel: int) -> None:
+        """``parallel`` trials in flight until ``count`` ran; with a RandomSeed, in rounds of ``parallel`` whose
+        results are told in order, so the sampler sees the same history, and suggests the same, every run."""
         self.count = count
+        if self.seeded:
+            for first in range(0, count, parallel):
+                if not self.control.running():
+                    return
+                with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="trial") as pool:
+                    asked = [self._ask() for _ in range(min(parallel, count - first))]
+                    jobs = list(pool.map(lambda item: self._train(*item), asked))
+                for (trial, _, _), job in zip(asked, jobs, strict=True):
+                    self._tell(trial, job)
+            return
         with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="trial") as pool:
             running: set[Future] = {pool.submit(self._trial) for _ in range(min(parallel, count))}
             self.started = len(running)
@@ -157,6 +171,12 @@ class _Tuner:
                         self.started += 1
 
     def _trial(self) -> None:
+        trial, name, hyperparameters = self._ask()
+        job = self._train(trial, name, hyperparameters)
+        self._tell(trial, job)
+
+    def _ask(self) -> tuple[optuna.Trial, str, dict[str, str]]:
+        """The next trial's hyperparameters and its training job's name."""
         with self.lock:
             trial = self.study.ask()
             index = len(self.record["Local"]["Trials"]) + 1
@@ -165,7 +185,12 @@ class _Tuner:
             self.record["Local"]["Trials"].append(name)
             self.record["TrainingJobStatusCounters"]["InProgress"] += 1
             TUNING_JOBS.save(self.services, self.record)
-        job = run_training_job(self.services, self._request(name, hyperparameters), self.control, self.cpus_per_job)
+        return trial, name, hyperparameters
+
+    def _train(self, trial: optuna.Trial, name: str, hyperparameters: dict[str, str]) -> dict:
+        return run_training_job(self.services, self._request(name, hyperparameters), self.control, self.cpus_per_job)
+
+    def _tell(self, trial: optuna.Trial, job: dict) -> None:
         with self.lock:
             value = _objective_value(job, self.objective["MetricName"])
             if value is None:
@@ -255,9 +280,23 @@ def _conclude(services: LocalServices, record: dict) -> None:
         f"{job.get('TrainingJobName')}: {job.get('FailureReason')}" for job in failures if job.get("FailureReason")
     ]
     metric = record["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["MetricName"]
-    reason = (
-        f"All {len(failures)} training jobs failed. {reasons[0]}"
-        if reasons
-        else f"No training job reported the objective metric {metric}"
-    )
+    if reasons:
+        reason = f"All {len(failures)} training jobs failed. {reasons[0]}"
+    else:
+        printed = _last_line_naming(metric, failures)
+        reason = f"No training job reported a number for the objective metric {metric}" + (
+            f"; {printed[0]} printed: {printed[1]}" if printed else ""
+        )
     TUNING_JOBS.finish(services, record, "Failed", reason)
+
+
+def _last_line_naming(metric: str, jobs: list[dict]) -> tuple[str, str] | None:
+    """(job, line) of the last log line that names the metric (``roc_auc: nan (one class)``): what the
+    container said instead of a number."""
+    for job in reversed(jobs):
+        log = job.get("Local", {}).get("LogPath")
+        lines = Path(log).read_text(errors="replace").splitlines() if log and Path(log).is_file() else []
+        named = [line.strip() for line in lines if metric in line]
+        if named:
+            return job["TrainingJobName"], named[-1][:300]
+    return None

@@ -1,0 +1,281 @@
+"""Checks of a landed CSV, run by the Glue job before any compute and by `local run` before it lands files.
+
+Standalone (pandas and numpy only): deploy and the local runtime ship this file beside the Glue job's
+entry point as ``mlops_data_checks.py``. Every problem is one line naming the file, the column, the
+lines or the limit, and what to do. Structural problems (not UTF-8, empty, only a header, another
+delimiter, a missing or duplicated id, a label outside the mapping) are always errors; the checks
+in :data:`DEFAULT_POLICIES` follow the workflow's policy: ``error`` stops the run, ``warning`` is
+reported (console, execution summary, Glue log) and the run goes on, ``off`` skips the check.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_POLICIES = {
+    "min_rows": "error",  # fewer training rows than min_rows
+    "class_count": "error",  # a label class with fewer rows than min_class_count (or missing)
+    "text_in_numeric": "warning",  # text in a mostly numeric column (it becomes missing)
+    "unseen_categories": "warning",  # scoring values of a category training never saw
+    "label_in_scoring": "warning",  # a label column in a scoring file (it is ignored)
+}
+DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+NUMERIC_SHARE = 0.8  # a column whose non-empty values are at least this share numbers is numeric
+EXAMPLES = 3
+
+
+class DataCheckError(Exception):
+    """The landed file cannot be used; the message says where and what to do."""
+
+
+@dataclass
+class CheckSettings:
+    """The workflow's ``data`` settings, as the Glue job receives them (``--DATA_CHECKS`` JSON)."""
+
+    label: str
+    id_column: str
+    positive: str | None = None
+    label_values: dict[str, int] | None = None
+    min_rows: int = 20
+    min_class_count: int = 5
+    policies: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, label: str, id_column: str, text: str) -> "CheckSettings":
+        return cls(label, id_column, **json.loads(text or "{}"))
+
+    def policy(self, check: str) -> str:
+        return self.policies.get(check, DEFAULT_POLICIES[check])
+
+
+@dataclass
+class Report:
+    """What the checks found that is not an error; written next to the extract as ``report.json``."""
+
+    settings: CheckSettings
+    warnings: list[str] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)
+
+    def problem(self, check: str, message: str) -> None:
+        """Apply the check's policy to a finding."""
+        policy = self.settings.policy(check)
+        if policy == "error":
+            raise DataCheckError(f"{message} [data.checks.policies[{check!r}] = 'error']")
+        if policy == "warning":
+            self.warnings.append(message)
+
+    def to_json(self) -> bytes:
+        return json.dumps({"warnings": self.warnings, **self.facts}, indent=2).encode("utf-8")
+
+
+def read_landed(data: bytes, uri: str, settings: CheckSettings) -> pd.DataFrame:
+    """The landed CSV as text columns (the id stays text), or the error that says why it cannot be read."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise DataCheckError(
+            f"{uri}: not UTF-8 (byte 0x{data[error.start]:02x} on line {line}); save the file as UTF-8 CSV"
+        ) from None
+    if not text.strip():
+        raise DataCheckError(f"{uri}: the file is empty; land a CSV with a header row and data rows")
+    header = text.lstrip().split("\n", 1)[0]
+    _check_delimiter(header, uri)
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype={settings.id_column: "string"})
+    except pd.errors.ParserError as error:
+        raise DataCheckError(f"{uri}: not a well-formed CSV ({error})") from None
+    if frame.empty:
+        raise DataCheckError(f"{uri}: the file has a header but no data rows")
+    return frame
+
+
+def _check_delimiter(header: str, uri: str) -> None:
+    if "," in header:
+        return
+    for delimiter, name in DELIMITERS.items():
+        if header.count(delimiter) >= 1:
+            raise DataCheckError(
+                f"{uri}: looks {name}-delimited (its header has no comma and {header.count(delimiter)} "
+                f"{name}s); land a comma-separated CSV"
+            )
+
+
+def check_ids(frame: pd.DataFrame, uri: str, id_column: str) -> None:
+    if id_column not in frame.columns:
+        raise DataCheckError(f"{uri}: id column '{id_column}' is missing (columns: {', '.join(frame.columns)})")
+    ids = frame[id_column]
+    if ids.isna().any():
+        raise DataCheckError(f"{uri}: '{id_column}' is empty on {_lines(ids.isna())}")
+    duplicated = ids[ids.duplicated()].unique().tolist()
+    if duplicated:
+        raise DataCheckError(f"{uri}: duplicate '{id_column}' values: {', '.join(map(str, duplicated[:5]))}")
+
+
+def labels_of(frame: pd.DataFrame, uri: str, settings: CheckSettings) -> pd.Series:
+    """The label as 0/1: mapped as the workflow says (``positive`` or ``label_values``; case and surrounding
+    spaces do not matter), else it must already be 0/1."""
+    label = settings.label
+    if label not in frame.columns:
+        raise DataCheckError(f"{uri}: label column '{label}' is missing (columns: {', '.join(frame.columns)})")
+    raw = frame[label]
+    if raw.isna().any():
+        raise DataCheckError(f"{uri}: label '{label}' is empty on {_lines(raw.isna())}")
+    keys = raw.astype("string").str.strip().str.casefold()
+    mapped = keys.map(_label_mapping(settings, keys, uri))
+    unmapped = mapped.isna()
+    if unmapped.any():
+        found = raw[unmapped].astype("string").str.strip().value_counts()
+        values = ", ".join(f"{value} ({_rows(count)})" for value, count in found.items())
+        raise DataCheckError(
+            f"{uri}: label '{label}' has values the workflow does not map: {values}; it maps "
+            f"{_mapped(settings)} (set data.positive or data.label_values)"
+        )
+    labels = mapped.astype("int8")
+    spelled = raw.astype("string").str.strip().groupby(labels).agg(lambda values: values.mode().iloc[0])
+    labels.attrs["names"] = {int(k): str(v) for k, v in spelled.items()}  # for messages: Yes/No, not 1/0
+    return labels
+
+
+def _label_mapping(settings: CheckSettings, keys: pd.Series, uri: str) -> dict[str, int]:
+    """Normalised label value -> 0/1."""
+    if settings.label_values:
+        return {str(name).strip().casefold(): number for name, number in settings.label_values.items()}
+    if settings.positive is not None:
+        positive = str(settings.positive).strip().casefold()
+        others = sorted(set(keys) - {positive})
+        if len(others) > 1:
+            raise DataCheckError(
+                f"{uri}: label '{settings.label}' has {len(others)} values besides '{settings.positive}' "
+                f"({', '.join(others)}); data.positive needs exactly one other, or set data.label_values"
+            )
+        return {positive: 1, **({others[0]: 0} if others else {})}
+    return {"0": 0, "1": 1, "0.0": 0, "1.0": 1}
+
+
+def _rows(count: int) -> str:
+    return f"{count} row{'s' if count != 1 else ''}"
+
+
+def _mapped(settings: CheckSettings) -> str:
+    if settings.label_values:
+        return ", ".join(f"{name} to {number}" for name, number in settings.label_values.items())
+    if settings.positive is not None:
+        return f"{settings.positive} to 1 and one other value to 0"
+    return "0 and 1 only"
+
+
+def _allowed(settings: CheckSettings) -> list[tuple[str, int]]:
+    if settings.label_values:
+        return [(str(k), v) for k, v in settings.label_values.items()]
+    if settings.positive is not None:
+        return [(str(settings.positive), 1), ("one other value", 0)]
+    return [("0", 0), ("1", 1)]
+
+
+def check_training(labels: pd.Series, uri: str, settings: CheckSettings, report: Report, name: str) -> None:
+    """Enough rows, and every class with at least ``min_class_count`` rows; a validation split needs both
+    classes, or the gate's metrics are undefined (``name``: "training file" or "validation split")."""
+    whole_file = name == "training file"
+    least = settings.min_class_count if whole_file else 1
+    if whole_file and len(labels) < settings.min_rows:
+        report.problem(
+            "min_rows",
+            f"{uri}: {len(labels)} data rows; training needs at least {settings.min_rows} (data.checks.min_rows)",
+        )
+    counts = {int(k): int(v) for k, v in labels.value_counts().items()}
+    report.facts.setdefault("class_counts", {})[name] = {str(k): counts.get(k, 0) for k in (0, 1)}
+    shown = f"label '{settings.label}' in the {name}: {_class_counts(counts, settings, labels.attrs.get('names', {}))}"
+    if len(counts) < 2:
+        report.problem(
+            "class_count",
+            f"{uri}: {shown}; a model needs both classes (at least {least} rows each{_setting(whole_file)})",
+        )
+    elif min(counts.values()) < least:
+        report.problem("class_count", f"{uri}: {shown}; each class needs at least {least} rows{_setting(whole_file)}")
+
+
+def _setting(whole_file: bool) -> str:
+    return ", data.checks.min_class_count" if whole_file else "; land more rows or raise transform.validation_fraction"
+
+
+def _class_counts(counts: dict[int, int], settings: CheckSettings, spelled: dict[int, str]) -> str:
+    names = {number: name for name, number in _allowed(settings) if name != "one other value"} | spelled
+    return ", ".join(f"{_rows(counts.get(k, 0))} of {names.get(k, k)}" for k in (1, 0))
+
+
+def numeric_columns_with_text(frame: pd.DataFrame, uri: str, report: Report, columns=None) -> list[str]:
+    """Columns that are numbers but for some text (``n/a``, ``1,200``): reported with the count, the first
+    lines and examples; the text becomes a missing value. ``columns``: the ones known to be numeric
+    (scoring), else those whose non-empty values are mostly numbers."""
+    found = []
+    for column in columns if columns is not None else frame.columns:
+        if column not in frame.columns or pd.api.types.is_numeric_dtype(frame[column]):
+            continue
+        values = frame[column].astype("string").str.strip()
+        present = values.notna() & (values != "")
+        numbers = pd.to_numeric(values, errors="coerce")
+        text = present & numbers.isna()
+        share = 1 - text.sum() / max(1, present.sum())
+        if not text.any() or (columns is None and share < NUMERIC_SHARE):
+            continue
+        examples = ", ".join(f"'{v}'" for v in values[text].unique()[:EXAMPLES])
+        report.problem(
+            "text_in_numeric",
+            f"{uri}: column '{column}' is numeric but has text on {_rows(int(text.sum()))} "
+            f"({_lines(text)}): {examples}; it is read as missing",
+        )
+        found.append(column)
+    return found
+
+
+def baseline_metrics(labels: pd.Series) -> dict[str, float]:
+    """What a model that learnt nothing scores on these labels: always the majority class (accuracy,
+    precision, recall, f1), a constant score (ROC AUC 0.5), the class share as probability (log loss)."""
+    if len(labels) == 0:
+        return {}
+    share = float(labels.mean())
+    majority = 1 if share >= 0.5 else 0
+    recall = 1.0 if majority == 1 else 0.0
+    precision = share if majority == 1 else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    clipped = min(max(share, 1e-7), 1 - 1e-7)
+    logloss = -(share * math.log(clipped) + (1 - share) * math.log(1 - clipped))
+    return {
+        "accuracy": max(share, 1 - share),
+        "roc_auc": 0.5,
+        "auc": 0.5,
+        "f1": f1,
+        "precision": precision,
+        "recall": recall,
+        "logloss": logloss,
+    }
+
+
+def _lines(mask: pd.Series) -> str:
+    """``line 5`` or ``lines 5, 9, 12, ...``: file lines (the header is line 1) of the first rows in ``mask``."""
+    rows = (np.flatnonzero(mask.to_numpy(dtype=bool)) + 2).tolist()
+    shown = ", ".join(map(str, rows[:EXAMPLES])) + (", ..." if len(rows) > EXAMPLES else "")
+    return f"line{'s' if len(rows) > 1 else ''} {shown}"
+
+
+def preflight(path, kind: str, settings: CheckSettings, labels: bool = True, training_columns=None) -> list[str]:
+    """The checks that need no training (for `local run`, before anything runs): the file can be read, its ids,
+    and for a training file its label; for a scoring file the training file's columns. Its columns."""
+    with open(path, "rb") as handle:
+        frame = read_landed(handle.read(), str(path), settings)
+    check_ids(frame, str(path), settings.id_column)
+    report = Report(settings)
+    if kind == "train" and labels:
+        check_training(labels_of(frame, str(path), settings), str(path), settings, report, "training file")
+    if kind == "score" and training_columns is not None:
+        missing = [c for c in training_columns if c not in frame.columns and c != settings.label]
+        if missing:
+            raise DataCheckError(f"{path}: columns of the training file are missing: {', '.join(missing)}")
+    return list(frame.columns)
