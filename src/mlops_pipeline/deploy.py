@@ -115,7 +115,11 @@ def _object_sha256(s3, bucket: str, key: str) -> str | None:
 
 
 def validate_definition(sfn, name: str, text: str) -> str:
-    """``ValidateStateMachineDefinition`` where the endpoint has it; an invalid one stops deploy."""
+    """``ValidateStateMachineDefinition`` where the endpoint has it; an invalid one stops deploy.
+
+    An endpoint that does not know the call, or answers it with a server error (an emulator that
+    has not implemented it answers HTTP 500), is taken as not offering it: deploy goes on.
+    """
     from botocore.exceptions import ClientError
 
     try:
@@ -123,7 +127,9 @@ def validate_definition(sfn, name: str, text: str) -> str:
     except NotImplementedError:
         return UNVALIDATED
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("UnknownOperationException", "InvalidAction", "NotImplemented"):
+        code = error.response.get("Error", {}).get("Code")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if code in ("UnknownOperationException", "InvalidAction", "NotImplemented") or status >= 500:
             return UNVALIDATED
         raise
     if result.get("result") == "FAIL":
