@@ -6,12 +6,14 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import hcl2
 import pytest
 
 from conftest import EXAMPLE_WORKFLOW, REPO
+from terraform_support import init_offline, module_copy, require_terraform_and_mirror, run_terraform, terraform_env
 from mlops_pipeline.builders.glue import GLUE_SCRIPTS_PREFIX
 from mlops_pipeline.naming import state_machine_name
 from mlops_pipeline.target import TERRAFORM_OUTPUT_KEYS, local_target
@@ -50,7 +52,16 @@ def tf() -> dict:
 
 
 def policy_documents(tf) -> dict[str, list[dict]]:
-    return {name: body.get("statement", []) for name, body in tf["data"]["aws_iam_policy_document"].items()}
+    """Each document's statements, the ones ``dynamic "statement"`` blocks add included."""
+    documents = {}
+    for name, body in tf["data"]["aws_iam_policy_document"].items():
+        dynamic = [c for block in body.get("dynamic", []) for c in block.get("statement", {}).get("content", [])]
+        documents[name] = body.get("statement", []) + dynamic
+    return documents
+
+
+def statement(tf, document: str, sid: str) -> dict:
+    return next(s for s in policy_documents(tf)[document] if s.get("sid") == sid)
 
 
 def statements_of(tf, reference: str) -> list[dict]:
@@ -66,6 +77,21 @@ def test_terraform_files_are_formatted():
     assert terraform, "terraform is needed (README: Python 3.11, make, git and Terraform)"
     result = subprocess.run([terraform, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_terraform_validate_with_the_provider_on_disk():
+    """The real hashicorp/aws provider checks every resource's arguments; init never downloads it."""
+    mirror = require_terraform_and_mirror()
+    users_folder_before = sorted(p.name for p in TERRAFORM.iterdir())
+    with tempfile.TemporaryDirectory(prefix="mlops-tf-validate-") as work:
+        module = module_copy(Path(work) / "module")
+        env = terraform_env()
+        init_offline(module, mirror, env)
+        result = run_terraform(module, "validate", "-json", "-no-color", env=env, timeout=300)
+    report = json.loads(result.stdout)
+    assert report["valid"] is True and report["error_count"] == 0, report["diagnostics"]
+    assert report["warning_count"] == 0, report["diagnostics"]
+    assert sorted(p.name for p in TERRAFORM.iterdir()) == users_folder_before  # no .terraform/ or lock file left there
 
 
 def test_checkov_finds_no_failed_check_and_every_skip_says_why(tmp_path):
@@ -120,7 +146,9 @@ def test_no_statement_grants_a_wildcard_action(tf):
 def test_star_resources_are_only_where_aws_requires_them(tf):
     for document, statements in policy_documents(tf).items():
         for statement in statements:
-            if "*" in statement.get("resources", []) and statement.get("effect", "Allow") == "Allow":
+            resources = statement.get("resources", [])
+            resources = resources if isinstance(resources, list) else [resources]  # an expression is one string
+            if "*" in resources and statement.get("effect", "Allow") == "Allow":
                 assert document == "kms" or statement["sid"].endswith("AwsRequiresStar"), f"{document}: {statement.get('sid')}"
 
 
@@ -142,6 +170,21 @@ def test_the_lambda_may_start_exactly_the_two_state_machines(tf):
     environment = tf["resource"]["aws_lambda_function"]["landing"]["environment"][0]["variables"]
     assert environment["TRAINING_STATE_MACHINE_ARN"] == "${local.training_state_machine_arn}"
     assert environment["SCORING_STATE_MACHINE_ARN"] == "${local.scoring_state_machine_arn}"
+
+
+def test_only_providers_on_disk_are_needed(tf):
+    with open(TERRAFORM / "versions.tf") as handle:
+        required = plain(hcl2.load(handle))["terraform"][0]["required_providers"][0]
+    assert set(required) == {"aws"}
+    assert not [t for kind in ("resource", "data") for t in tf[kind] if not t.startswith("aws_")]
+    assert "random_" not in "".join(path.read_text() for path in TERRAFORM.glob("*.tf"))
+
+
+def test_bucket_logging_waits_for_the_grant_to_the_logging_service(tf):
+    logging = tf["resource"]["aws_s3_bucket_logging"]["store"]
+    assert "${aws_s3_bucket_policy.access_logs}" in logging["depends_on"]
+    grant = statement(tf, "access_logs", "S3ServerAccessLogsFromTheStores")
+    assert grant["principals"][0]["identifiers"] == ["logging.s3.amazonaws.com"]
 
 
 def test_the_lambda_and_glue_job_run_the_projects_code(tf):

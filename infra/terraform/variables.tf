@@ -10,7 +10,7 @@ variable "region" {
 }
 
 variable "prefix" {
-  description = "Prefix of every resource name (buckets get it plus the store name and a random suffix)."
+  description = "Prefix of every resource name (buckets get it plus the store name and bucket_suffix)."
   type        = string
   default     = "mlops"
 
@@ -28,6 +28,17 @@ variable "pipeline_name" {
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{0,11}[a-z0-9]$", var.pipeline_name)) && !strcontains(var.pipeline_name, "--")
     error_message = "pipeline_name must be 2-13 lowercase letters, digits or single '-' (tuning job names are limited to 32 characters)."
+  }
+}
+
+variable "bucket_suffix" {
+  description = "Suffix of every bucket name; empty (the default) derives 8 hex characters from the account, region, prefix and pipeline name. Set it to keep the names of buckets created with an earlier suffix."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[a-z0-9]{0,16}$", var.bucket_suffix))
+    error_message = "bucket_suffix must be empty or 1-16 lowercase letters and digits."
   }
 }
 
