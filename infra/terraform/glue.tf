@@ -27,7 +27,7 @@ resource "aws_glue_job" "transform" {
   description            = "Validates a landed CSV and writes the training or scoring extract (glue_transforms/run_transform.py)."
   role_arn               = aws_iam_role.glue.arn
   max_capacity           = 1
-  timeout                = 60
+  timeout                = var.glue_job_timeout_minutes
   security_configuration = aws_glue_security_configuration.pipeline.name
 
   command {

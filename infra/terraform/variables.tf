@@ -120,13 +120,43 @@ variable "lambda_zip_path" {
 }
 
 variable "lambda_reserved_concurrency" {
-  description = "Concurrent landing handlers at most (each only starts an execution)."
+  description = "Concurrent landing handlers at most (each only starts an execution); null (the default) reserves none, which new accounts with a low concurrency quota need."
   type        = number
-  default     = 5
+  default     = null
 
   validation {
-    condition     = var.lambda_reserved_concurrency >= 1 && var.lambda_reserved_concurrency <= 100
-    error_message = "lambda_reserved_concurrency must be between 1 and 100."
+    condition     = var.lambda_reserved_concurrency == null ? true : var.lambda_reserved_concurrency >= 1 && var.lambda_reserved_concurrency <= 1000 && floor(var.lambda_reserved_concurrency) == var.lambda_reserved_concurrency
+    error_message = "lambda_reserved_concurrency must be null (no reservation) or a whole number from 1 to 1000."
+  }
+}
+
+variable "glue_job_timeout_minutes" {
+  description = "Minutes a run of the Glue transform job may take before Glue stops it."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.glue_job_timeout_minutes >= 1 && var.glue_job_timeout_minutes <= 2880 && floor(var.glue_job_timeout_minutes) == var.glue_job_timeout_minutes
+    error_message = "glue_job_timeout_minutes must be a whole number of minutes from 1 to 2880 (48 hours)."
+  }
+}
+
+variable "sagemaker_job_network" {
+  description = "Run training and transform jobs with network isolation in this VPC (subnet_ids, security_group_ids); the Step Functions role may then only create jobs and models that are isolated in it. null (the default) runs them without."
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
+
+  validation {
+    condition = var.sagemaker_job_network == null ? true : (
+      length(var.sagemaker_job_network.subnet_ids) >= 1 && length(var.sagemaker_job_network.subnet_ids) <= 16 &&
+      length(var.sagemaker_job_network.security_group_ids) >= 1 && length(var.sagemaker_job_network.security_group_ids) <= 5 &&
+      alltrue([for id in var.sagemaker_job_network.subnet_ids : can(regex("^subnet-[0-9a-f]{8,17}$", id))]) &&
+      alltrue([for id in var.sagemaker_job_network.security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", id))])
+    )
+    error_message = "sagemaker_job_network needs 1-16 subnet_ids (subnet-...) and 1-5 security_group_ids (sg-...), or null."
   }
 }
 
