@@ -158,13 +158,13 @@ data "aws_iam_policy_document" "states" {
   statement {
     sid       = "GlueTransformJob"
     actions   = ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"]
-    resources = ["${local.glue_arn}:job/${aws_glue_job.transform.name}"]
+    resources = ["${local.glue_arn}:job/${local.glue_job_name}"]
   }
 
   statement {
     sid       = "GlueOutputCrawler"
     actions   = ["glue:StartCrawler"]
-    resources = ["${local.glue_arn}:crawler/${aws_glue_crawler.output.name}"]
+    resources = ["${local.glue_arn}:crawler/${local.glue_crawler_name}"]
   }
 
   statement {
