@@ -44,22 +44,47 @@ def terraform_binary() -> str | None:
 @functools.lru_cache(maxsize=1)
 def terraform_platform() -> str:
     """``linux_amd64`` and the like, as ``terraform version -json`` reports it."""
-    result = subprocess.run([terraform_binary(), "version", "-json"], capture_output=True, text=True, timeout=60,
-                            env=terraform_env(), check=True)
+    result = subprocess.run(
+        [terraform_binary(), "version", "-json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=terraform_env(),
+        check=True,
+    )
     return json.loads(result.stdout)["platform"]
 
 
 def _holds_aws_provider(plugin_dir: Path) -> bool:
     versions = plugin_dir / "registry.terraform.io" / "hashicorp" / "aws"
-    return any((version / terraform_platform()).is_dir() for version in versions.glob("*")) if versions.is_dir() else False
+    return (
+        any((version / terraform_platform()).is_dir() for version in versions.glob("*")) if versions.is_dir() else False
+    )
 
 
 def _found_on_disk() -> list[Path]:
     try:
         result = subprocess.run(
-            ["find", "/", "-xdev", "-maxdepth", "5", "-type", "d", "-name", "registry.terraform.io",
-             "-not", "-path", "*/.terraform/*", "-not", "-path", "/proc/*"],
-            capture_output=True, text=True, timeout=60,
+            [
+                "find",
+                "/",
+                "-xdev",
+                "-maxdepth",
+                "5",
+                "-type",
+                "d",
+                "-name",
+                "registry.terraform.io",
+                "-not",
+                "-path",
+                "*/.terraform/*",
+                "-not",
+                "-path",
+                "/proc/*",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     except (OSError, subprocess.TimeoutExpired):
         return []
@@ -85,8 +110,10 @@ def require_terraform_and_mirror() -> Path:
         reason = "terraform is not on PATH (README: Python 3.11, make, git and Terraform)"
     elif provider_mirror() is None:
         where = os.environ.get(MIRROR_ENV) or "TF_PLUGIN_DIR, Terraform's local mirror folders or the root file system"
-        reason = (f"no hashicorp/aws provider for {terraform_platform()} on disk (looked in {where}); this machine "
-                  f"cannot download it: set {MIRROR_ENV} to the folder holding registry.terraform.io/")
+        reason = (
+            f"no hashicorp/aws provider for {terraform_platform()} on disk (looked in {where}); this machine "
+            f"cannot download it: set {MIRROR_ENV} to the folder holding registry.terraform.io/"
+        )
     else:
         return provider_mirror()
     if os.environ.get("CI"):
@@ -109,14 +136,16 @@ def module_copy(destination: Path) -> Path:
     return destination
 
 
-def run_terraform(workdir: Path, *args: str, env: dict[str, str], timeout: float = 600,
-                  ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
+def run_terraform(
+    workdir: Path, *args: str, env: dict[str, str], timeout: float = 600, ok_codes: tuple[int, ...] = (0,)
+) -> subprocess.CompletedProcess:
     """``terraform -chdir=WORKDIR ARGS`` with its own data dir; fails the test with Terraform's own words."""
     env = {**env, "TF_DATA_DIR": str(workdir / ".terraform")}
     command = [terraform_binary(), f"-chdir={workdir}", *args]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     if result.returncode not in ok_codes:
-        pytest.fail(f"`terraform {' '.join(args)}` exited {result.returncode}:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
+        output = f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
+        pytest.fail(f"`terraform {' '.join(args)}` exited {result.returncode}:\n{output}")
     return result
 
 

@@ -37,12 +37,12 @@ from urllib.parse import quote_plus
 
 import boto3
 import pytest
+from terraform_support import init_offline, module_copy, require_terraform_and_mirror, run_terraform, terraform_env
 
 from conftest import EXAMPLE_WORKFLOW, GLUE_DIR
 from mlops_pipeline.deploy import ALIAS
 from mlops_pipeline.naming import job_stem
 from mlops_pipeline.target import TERRAFORM_OUTPUT_KEYS
-from terraform_support import init_offline, module_copy, require_terraform_and_mirror, run_terraform, terraform_env
 
 pytestmark = pytest.mark.slow
 
@@ -110,6 +110,7 @@ def leave_out_override() -> str:
 
 # -- the emulator ---------------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -134,13 +135,19 @@ def emulator(mirror, workdir):
     """moto_server on a free localhost port; stopped even when the test fails."""
     port = free_port()
     log = open(workdir / "moto_server.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
             if server.poll() is not None:
-                pytest.fail(f"moto_server exited {server.returncode}: {(workdir / 'moto_server.log').read_text()[-3000:]}")
+                pytest.fail(
+                    f"moto_server exited {server.returncode}: {(workdir / 'moto_server.log').read_text()[-3000:]}"
+                )
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
@@ -163,9 +170,14 @@ def emulator(mirror, workdir):
 def aws_env(emulator, workdir, monkeypatch) -> dict[str, str]:
     """Fake credentials and the emulator's endpoint, for this process and the commands it runs."""
     values = {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": emulator,
-        "AWS_CONFIG_FILE": str(workdir / "no-aws-config"), "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ENDPOINT_URL": emulator,
+        "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -174,6 +186,7 @@ def aws_env(emulator, workdir, monkeypatch) -> dict[str, str]:
 
 
 # -- reading plans ----------------------------------------------------------------------------------
+
 
 def show_json(module: Path, plan_file: str, env) -> dict:
     return json.loads(run_terraform(module, "show", "-json", plan_file, env=env).stdout)
@@ -209,8 +222,11 @@ def review_security(values: dict[str, dict], complete: bool) -> None:
     Before apply (``complete=False``) values Terraform learns only from AWS (ARNs, hence the
     policies) are absent; after it, every one of them must be there.
     """
-    buckets = {address.split(".", 1)[1]: v for address, v in values.items() if resource_of(address) in
-               ("aws_s3_bucket.store", "aws_s3_bucket.access_logs")}
+    buckets = {
+        address.split(".", 1)[1]: v
+        for address, v in values.items()
+        if resource_of(address) in ("aws_s3_bucket.store", "aws_s3_bucket.access_logs")
+    }
     assert len(buckets) == 7, sorted(buckets)  # six stores and the access-log bucket
     key_arn = values["aws_kms_key.pipeline"].get("arn")
     assert values["aws_kms_key.pipeline"]["enable_key_rotation"] is True
@@ -225,8 +241,10 @@ def review_security(values: dict[str, dict], complete: bool) -> None:
         versioning = values[f"aws_s3_bucket_versioning.{name}"]["versioning_configuration"][0]
         assert versioning["status"] == "Enabled", name
         block = values[f"aws_s3_bucket_public_access_block.{name}"]
-        assert all(block[flag] is True for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls",
-                                                     "restrict_public_buckets")), name
+        assert all(
+            block[flag] is True
+            for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+        ), name
         ownership = values[f"aws_s3_bucket_ownership_controls.{name}"]["rule"][0]["object_ownership"]
         assert ownership == "BucketOwnerEnforced", name
         policy = values[f"aws_s3_bucket_policy.{name}"].get("policy")
@@ -245,8 +263,9 @@ def review_security(values: dict[str, dict], complete: bool) -> None:
     if not complete:
         return
     passable = {values["aws_iam_role.sagemaker"]["arn"], values["aws_iam_role.glue"]["arn"]}
-    role_policies = {address: json.loads(v["policy"]) for address, v in values.items()
-                     if address.startswith("aws_iam_role_policy.")}
+    role_policies = {
+        address: json.loads(v["policy"]) for address, v in values.items() if address.startswith("aws_iam_role_policy.")
+    }
     assert len(role_policies) == 4
     for address, document in role_policies.items():
         for statement in statements_of(document):
@@ -259,22 +278,38 @@ def review_security(values: dict[str, dict], complete: bool) -> None:
                 assert set(statement["Condition"]) == {"StringEquals"}, address
                 assert set(statement["Condition"]["StringEquals"]) == {"iam:PassedToService"}, address
                 assert set(resources) <= passable, address
-    lambda_grants = [s for s in statements_of(role_policies["aws_iam_role_policy.lambda"])
-                     if "states:StartExecution" in as_list(s["Action"])]
+    lambda_grants = [
+        s
+        for s in statements_of(role_policies["aws_iam_role_policy.lambda"])
+        if "states:StartExecution" in as_list(s["Action"])
+    ]
     assert len(lambda_grants) == 1 and as_list(lambda_grants[0]["Action"]) == ["states:StartExecution"]
-    assert set(as_list(lambda_grants[0]["Resource"])) == {environment["TRAINING_STATE_MACHINE_ARN"],
-                                                           environment["SCORING_STATE_MACHINE_ARN"]}
+    assert set(as_list(lambda_grants[0]["Resource"])) == {
+        environment["TRAINING_STATE_MACHINE_ARN"],
+        environment["SCORING_STATE_MACHINE_ARN"],
+    }
     states = statements_of(role_policies["aws_iam_role_policy.states"])
     sagemaker = {a for s in states for a in as_list(s["Action"]) if a.startswith("sagemaker:")}
     assert "sagemaker:ListTags" in sagemaker
-    assert not sagemaker & {"sagemaker:CreateTrainingJob", "sagemaker:StopTrainingJob", "sagemaker:DescribeModel",
-                            "sagemaker:ListTrainingJobsForHyperParameterTuningJob"}
+    assert not sagemaker & {
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:StopTrainingJob",
+        "sagemaker:DescribeModel",
+        "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+    }
     for s in states:
         if any(a.startswith("sagemaker:") for a in as_list(s["Action"])):
-            assert all(r.startswith(f"arn:aws:sagemaker:{REGION}:") and r.endswith(f"/{PIPELINE}-*")
-                       for r in as_list(s["Resource"])), s["Sid"]
-    rules = {r.rsplit("/", 1)[-1] for s in states if "events:PutRule" in as_list(s["Action"]) for r in as_list(s["Resource"])}
-    assert rules == {"StepFunctionsGetEventsForSageMakerTuningJobsRule", "StepFunctionsGetEventsForSageMakerTransformJobsRule"}
+            assert all(
+                r.startswith(f"arn:aws:sagemaker:{REGION}:") and r.endswith(f"/{PIPELINE}-*")
+                for r in as_list(s["Resource"])
+            ), s["Sid"]
+    rules = {
+        r.rsplit("/", 1)[-1] for s in states if "events:PutRule" in as_list(s["Action"]) for r in as_list(s["Resource"])
+    }
+    assert rules == {
+        "StepFunctionsGetEventsForSageMakerTuningJobsRule",
+        "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+    }
 
 
 def as_list(value) -> list:
@@ -291,13 +326,17 @@ def assert_tls_only(document: dict, bucket_arn: str, name: str) -> None:
     for statement in denies:
         assert as_list(statement["Action"]) == ["s3:*"] and statement["Principal"] == {"AWS": "*"}, name
         assert set(as_list(statement["Resource"])) == {bucket_arn, f"{bucket_arn}/*"}, name
-        conditions |= {(test, key, str(as_list(value)[0])) for test, pairs in statement["Condition"].items()
-                       for key, value in pairs.items()}
+        conditions |= {
+            (test, key, str(as_list(value)[0]))
+            for test, pairs in statement["Condition"].items()
+            for key, value in pairs.items()
+        }
     assert ("Bool", "aws:SecureTransport", "false") in conditions, name
     assert ("NumericLessThan", "s3:TlsVersion", "1.2") in conditions, name
 
 
 # -- the S3 notification and the handler --------------------------------------------------------------
+
 
 def notification_for(bucket: str, key: str) -> dict:
     """The feature store's Lambda notification whose filter takes this key (as S3 would choose it)."""
@@ -314,18 +353,39 @@ def notification_for(bucket: str, key: str) -> dict:
 
 def s3_event(bucket: str, key: str, head: dict, configuration_id: str) -> dict:
     """The event S3 sends for a PutObject (event message structure 2.1): the key URL-encoded."""
-    return {"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
-        "eventTime": head["LastModified"].strftime("%Y-%m-%dT%H:%M:%S.000Z"), "eventName": "ObjectCreated:Put",
-        "userIdentity": {"principalId": "AWS:AIDAEMULATOR"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-        "responseElements": {"x-amz-request-id": head["ResponseMetadata"]["RequestId"], "x-amz-id-2": "emulator"},
-        "s3": {
-            "s3SchemaVersion": "1.0", "configurationId": configuration_id,
-            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "AEMULATOR"}, "arn": f"arn:aws:s3:::{bucket}"},
-            "object": {"key": quote_plus(key), "size": head["ContentLength"], "eTag": head["ETag"].strip('"'),
-                       "versionId": head["VersionId"], "sequencer": "0065A1B2C3D4E5F607"},
-        },
-    }]}
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": head["LastModified"].strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": "AWS:AIDAEMULATOR"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {
+                    "x-amz-request-id": head["ResponseMetadata"]["RequestId"],
+                    "x-amz-id-2": "emulator",
+                },
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": configuration_id,
+                    "bucket": {
+                        "name": bucket,
+                        "ownerIdentity": {"principalId": "AEMULATOR"},
+                        "arn": f"arn:aws:s3:::{bucket}",
+                    },
+                    "object": {
+                        "key": quote_plus(key),
+                        "size": head["ContentLength"],
+                        "eTag": head["ETag"].strip('"'),
+                        "versionId": head["VersionId"],
+                        "sequencer": "0065A1B2C3D4E5F607",
+                    },
+                },
+            }
+        ]
+    }
 
 
 def handle_as_the_lambda(event: dict, environment: dict[str, str], monkeypatch) -> tuple[list[dict], list[str]]:
@@ -354,7 +414,9 @@ def handle_as_the_lambda(event: dict, environment: dict[str, str], monkeypatch) 
         routing = sfn.describe_state_machine_alias(stateMachineAliasArn=arn)["routingConfiguration"]
         assert [r["weight"] for r in routing] == [100], routing
         version = sfn.describe_state_machine(stateMachineArn=routing[0]["stateMachineVersionArn"])
-        assert json.loads(version["definition"]) == json.loads(sfn.describe_state_machine(stateMachineArn=machine)["definition"])
+        assert json.loads(version["definition"]) == json.loads(
+            sfn.describe_state_machine(stateMachineArn=machine)["definition"]
+        )
         params["stateMachineArn"] = machine
 
     s3_landing._stepfunctions_client.cache_clear()
@@ -371,6 +433,7 @@ def handle_as_the_lambda(event: dict, environment: dict[str, str], monkeypatch) 
 
 
 # -- the test -----------------------------------------------------------------------------------------
+
 
 def test_apply_deploy_land_destroy_in_an_aws_emulator(mirror, workdir, emulator, aws_env, monkeypatch):
     module = module_copy(workdir / "module")
@@ -414,15 +477,23 @@ def test_apply_deploy_land_destroy_in_an_aws_emulator(mirror, workdir, emulator,
     review_security(planned(after), complete=True)
 
     # The network-isolation option, planned on the applied stack: IAM then requires it.
-    terraform("plan with network isolation", "plan", "-input=false", "-refresh=false", "-out=isolated.tfplan",
-              f"-var=sagemaker_job_network={json.dumps(JOB_NETWORK)}")
+    terraform(
+        "plan with network isolation",
+        "plan",
+        "-input=false",
+        "-refresh=false",
+        "-out=isolated.tfplan",
+        f"-var=sagemaker_job_network={json.dumps(JOB_NETWORK)}",
+    )
     isolated = planned(show_json(module, "isolated.tfplan", env))
     states = statements_of(json.loads(isolated["aws_iam_role_policy.states"]["policy"]))
     for sid in ("CreateTuningJobsOfThisPipeline", "CreateModelsOfThisPipeline"):
         condition = next(s for s in states if s["Sid"] == sid)["Condition"]
         assert condition["Bool"] == {"sagemaker:NetworkIsolation": "true"}, sid
-        assert condition["ForAllValues:StringEquals"] == {"sagemaker:VpcSubnets": JOB_NETWORK["subnet_ids"][0],
-                                                          "sagemaker:VpcSecurityGroupIds": JOB_NETWORK["security_group_ids"][0]}
+        assert condition["ForAllValues:StringEquals"] == {
+            "sagemaker:VpcSubnets": JOB_NETWORK["subnet_ids"][0],
+            "sagemaker:VpcSecurityGroupIds": JOB_NETWORK["security_group_ids"][0],
+        }
         assert condition["Null"] == {"sagemaker:VpcSubnets": "false", "sagemaker:VpcSecurityGroupIds": "false"}
     transform = next(s for s in states if s["Sid"] == "CreateTransformJobsOfThisPipeline")["Condition"]
     account = isolated["aws_iam_role.states"]["arn"].split(":")[4]
@@ -438,15 +509,30 @@ def test_apply_deploy_land_destroy_in_an_aws_emulator(mirror, workdir, emulator,
 
     # 3. Deploy against the same emulator.
     started = time.monotonic()
-    deployed = subprocess.run([sys.executable, "-m", "mlops_pipeline.deploy", "--workflow", str(EXAMPLE_WORKFLOW),
-                               "--tf-outputs", str(outputs_file), "--glue-dir", str(GLUE_DIR)],
-                              capture_output=True, text=True, timeout=300, env={**os.environ, **aws_env}, cwd=workdir)
+    deployed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlops_pipeline.deploy",
+            "--workflow",
+            str(EXAMPLE_WORKFLOW),
+            "--tf-outputs",
+            str(outputs_file),
+            "--glue-dir",
+            str(GLUE_DIR),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **aws_env},
+        cwd=workdir,
+    )
     timings["deploy"] = round(time.monotonic() - started, 1)
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     sfn, s3 = boto3.client("stepfunctions"), boto3.client("s3")
     machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
     assert set(machines) == {f"{PIPELINE}-training", f"{PIPELINE}-scoring"}
-    for name, arn in machines.items():
+    for arn in machines.values():
         described = sfn.describe_state_machine(stateMachineArn=arn)
         assert described["roleArn"] == outputs["step_functions_role_arn"]
         destinations = described["loggingConfiguration"]["destinations"]
@@ -474,7 +560,9 @@ def test_apply_deploy_land_destroy_in_an_aws_emulator(mirror, workdir, emulator,
     assert environment["TRAINING_STATE_MACHINE_ARN"] == training_alias
     assert environment["SCORING_STATE_MACHINE_ARN"] == f"{machines[f'{PIPELINE}-scoring']}:{ALIAS}"
     assert function["Handler"] == "mlops_pipeline.handlers.s3_landing.lambda_handler"
-    summaries, requested = handle_as_the_lambda(s3_event(bucket, key, head, notification["Id"]), environment, monkeypatch)
+    summaries, requested = handle_as_the_lambda(
+        s3_event(bucket, key, head, notification["Id"]), environment, monkeypatch
+    )
 
     name = summaries[0]["started"][0]
     assert all(s["started"] == [name] and not s["rejected"] and not s["ignored"] for s in summaries), summaries
@@ -486,13 +574,25 @@ def test_apply_deploy_land_destroy_in_an_aws_emulator(mirror, workdir, emulator,
     payload = json.loads(sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
     version = head["VersionId"]
     assert {k: payload[k] for k in ("kind", "bucket", "key", "version_id", "size", "etag")} == {
-        "kind": "train", "bucket": bucket, "key": key, "version_id": version, "size": train.stat().st_size,
-        "etag": head["ETag"].strip('"')}
+        "kind": "train",
+        "bucket": bucket,
+        "key": key,
+        "version_id": version,
+        "size": train.stat().st_size,
+        "etag": head["ETag"].strip('"'),
+    }
     assert payload["job_stem"] == job_stem("train", f"{bucket}\0{key}\0{version}")
 
     # 5. Destroy.
     terraform("destroy", "destroy", "-input=false", "-auto-approve")
-    assert not [b for b in s3.list_buckets()["Buckets"] if b["Name"] in {outputs[f"{s}_bucket"] for s in
-                ("feature_store", "source_repository", "extracts", "model", "metadata", "output")}]
+    assert not [
+        b
+        for b in s3.list_buckets()["Buckets"]
+        if b["Name"]
+        in {
+            outputs[f"{s}_bucket"]
+            for s in ("feature_store", "source_repository", "extracts", "model", "metadata", "output")
+        }
+    ]
     assert json.loads(run_terraform(module, "show", "-json", env=env).stdout).get("values") is None
     print(f"\nterraform and deploy timings (s): {timings}")
