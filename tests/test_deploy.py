@@ -175,3 +175,33 @@ def test_clients_honour_aws_endpoint_url(project, monkeypatch):
     result = run_deploy(tmp_path)
     assert result.exit_code == 1
     assert "http://127.0.0.1:9" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "code, status",
+    [("500", 500), ("InternalFailure", 500), ("ServiceUnavailable", 503), ("UnknownOperationException", 400)],
+)
+def test_validation_an_endpoint_cannot_answer_is_not_offered(code, status):
+    from botocore.stub import Stubber
+
+    from mlops_pipeline.deploy import UNVALIDATED, validate_definition
+
+    sfn = boto3.client("stepfunctions", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(sfn) as stub:
+        stub.add_client_error("validate_state_machine_definition", service_error_code=code, http_status_code=status)
+        assert validate_definition(sfn, "attrition-training", '{"StartAt": "A", "States": {}}') == UNVALIDATED
+
+
+def test_validation_refusing_the_request_still_stops_deploy():
+    from botocore.exceptions import ClientError
+    from botocore.stub import Stubber
+
+    from mlops_pipeline.deploy import validate_definition
+
+    sfn = boto3.client("stepfunctions", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(sfn) as stub:
+        stub.add_client_error(
+            "validate_state_machine_definition", service_error_code="AccessDeniedException", http_status_code=400
+        )
+        with pytest.raises(ClientError):
+            validate_definition(sfn, "attrition-training", '{"StartAt": "A", "States": {}}')

@@ -7,13 +7,16 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import hcl2
 import pytest
+from terraform_support import init_offline, module_copy, require_terraform_and_mirror, run_terraform, terraform_env
 
 from conftest import EXAMPLE_WORKFLOW, REPO
 from mlops_pipeline import layout
+from mlops_pipeline.deploy import ALIAS
 from mlops_pipeline.layout import GLUE_SCRIPTS_PREFIX
 from mlops_pipeline.naming import state_machine_name
 from mlops_pipeline.target import TERRAFORM_OUTPUT_KEYS, local_target
@@ -52,7 +55,16 @@ def tf() -> dict:
 
 
 def policy_documents(tf) -> dict[str, list[dict]]:
-    return {name: body.get("statement", []) for name, body in tf["data"]["aws_iam_policy_document"].items()}
+    """Each document's statements, the ones ``dynamic "statement"`` blocks add included."""
+    documents = {}
+    for name, body in tf["data"]["aws_iam_policy_document"].items():
+        dynamic = [c for block in body.get("dynamic", []) for c in block.get("statement", {}).get("content", [])]
+        documents[name] = body.get("statement", []) + dynamic
+    return documents
+
+
+def statement(tf, document: str, sid: str) -> dict:
+    return next(s for s in policy_documents(tf)[document] if s.get("sid") == sid)
 
 
 def statements_of(tf, reference: str) -> list[dict]:
@@ -70,6 +82,21 @@ def test_terraform_files_are_formatted():
         [terraform, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_terraform_validate_with_the_provider_on_disk():
+    """The real hashicorp/aws provider checks every resource's arguments; init never downloads it."""
+    mirror = require_terraform_and_mirror()
+    users_folder_before = sorted(p.name for p in TERRAFORM.iterdir())
+    with tempfile.TemporaryDirectory(prefix="mlops-tf-validate-") as work:
+        module = module_copy(Path(work) / "module")
+        env = terraform_env()
+        init_offline(module, mirror, env)
+        result = run_terraform(module, "validate", "-json", "-no-color", env=env, timeout=300)
+    report = json.loads(result.stdout)
+    assert report["valid"] is True and report["error_count"] == 0, report["diagnostics"]
+    assert report["warning_count"] == 0, report["diagnostics"]
+    assert sorted(p.name for p in TERRAFORM.iterdir()) == users_folder_before  # no .terraform/ or lock file left there
 
 
 def test_checkov_finds_no_failed_check_and_every_skip_says_why(tmp_path):
@@ -137,7 +164,9 @@ def test_no_statement_grants_a_wildcard_action(tf):
 def test_star_resources_are_only_where_aws_requires_them(tf):
     for document, statements in policy_documents(tf).items():
         for statement in statements:
-            if "*" in statement.get("resources", []) and statement.get("effect", "Allow") == "Allow":
+            resources = statement.get("resources", [])
+            resources = resources if isinstance(resources, list) else [resources]  # an expression is one string
+            if "*" in resources and statement.get("effect", "Allow") == "Allow":
                 assert document == "kms" or statement["sid"].endswith("AwsRequiresStar"), (
                     f"{document}: {statement.get('sid')}"
                 )
@@ -153,16 +182,138 @@ def test_pass_role_is_conditioned_and_only_passes_the_sagemaker_or_glue_role(tf)
         assert all(r in ("${aws_iam_role.sagemaker.arn}", "${aws_iam_role.glue.arn}") for r in statement["resources"])
 
 
-def test_the_lambda_may_start_exactly_the_two_state_machines(tf):
+def test_the_lambda_starts_exactly_the_two_state_machines_through_their_alias(tf):
     statements = [s for s in policy_documents(tf)["lambda"] if "states:StartExecution" in s["actions"]]
     assert len(statements) == 1 and statements[0]["actions"] == ["states:StartExecution"]
-    assert statements[0]["resources"] == ["${local.training_state_machine_arn}", "${local.scoring_state_machine_arn}"]
+    assert statements[0]["resources"] == [
+        "${local.training_state_machine_alias_arn}",
+        "${local.scoring_state_machine_alias_arn}",
+    ]
     pipeline = "${var.pipeline_name}"
     assert tf["locals"]["training_state_machine_arn"].endswith(state_machine_name(pipeline, "train"))
     assert tf["locals"]["scoring_state_machine_arn"].endswith(state_machine_name(pipeline, "score"))
+    assert tf["locals"]["state_machine_alias"] == ALIAS  # the alias deploy points at the version it publishes
+    for kind in ("training", "scoring"):
+        assert (
+            tf["locals"][f"{kind}_state_machine_alias_arn"]
+            == f"${{local.{kind}_state_machine_arn}}:${{local.state_machine_alias}}"
+        )
     environment = tf["resource"]["aws_lambda_function"]["landing"]["environment"][0]["variables"]
-    assert environment["TRAINING_STATE_MACHINE_ARN"] == "${local.training_state_machine_arn}"
-    assert environment["SCORING_STATE_MACHINE_ARN"] == "${local.scoring_state_machine_arn}"
+    assert environment["TRAINING_STATE_MACHINE_ARN"] == "${local.training_state_machine_alias_arn}"
+    assert environment["SCORING_STATE_MACHINE_ARN"] == "${local.scoring_state_machine_alias_arn}"
+
+
+def test_lambda_reserved_concurrency_is_optional_and_off_by_default(tf):
+    variable = tf["variable"]["lambda_reserved_concurrency"]
+    assert variable["default"] is None
+    assert "== null" in variable["validation"][0]["condition"]
+    function = tf["resource"]["aws_lambda_function"]["landing"]
+    assert function["reserved_concurrent_executions"] == "${var.lambda_reserved_concurrency}"
+
+
+# What each Task resource the definitions use needs from the Step Functions role: the call itself
+# and, for an optimised .sync integration, the Describe/Stop calls it polls and stops the job with
+# and the managed EventBridge rule of that job type.
+SAGEMAKER_TASK_NEEDS = {
+    "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync": (
+        {
+            "sagemaker:CreateHyperParameterTuningJob",
+            "sagemaker:DescribeHyperParameterTuningJob",
+            "sagemaker:StopHyperParameterTuningJob",
+        },
+        "StepFunctionsGetEventsForSageMakerTuningJobsRule",
+    ),
+    "arn:aws:states:::sagemaker:createTransformJob.sync": (
+        {"sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob", "sagemaker:StopTransformJob"},
+        "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+    ),
+    "arn:aws:states:::sagemaker:createModel": ({"sagemaker:CreateModel"}, None),
+    "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob": ({"sagemaker:DescribeTrainingJob"}, None),
+}
+
+
+def task_resources(config) -> set[str]:
+    from mlops_pipeline.builders import build_definitions
+
+    found = set()
+
+    def walk(states: dict) -> None:
+        for state in states.values():
+            if state.get("Type") == "Task":
+                found.add(state["Resource"])
+            for branch in state.get("Branches", []):
+                walk(branch["States"])
+            for key in ("Iterator", "ItemProcessor"):
+                if key in state:
+                    walk(state[key]["States"])
+
+    for definition in build_definitions(config, local_target(config.name)).values():
+        walk(definition["States"] if isinstance(definition, dict) else json.loads(definition)["States"])
+    return found
+
+
+def test_the_step_functions_role_grants_exactly_what_the_sagemaker_tasks_need(tf, example_config):
+    used = {r for r in task_resources(example_config) if ":sagemaker:" in r}
+    assert used and used <= set(SAGEMAKER_TASK_NEEDS), used - set(SAGEMAKER_TASK_NEEDS)
+    needed_actions = set().union(*(SAGEMAKER_TASK_NEEDS[r][0] for r in used)) | {
+        "sagemaker:ListTags",
+        "sagemaker:AddTags",
+    }
+    needed_rules = {SAGEMAKER_TASK_NEEDS[r][1] for r in used} - {None}
+    statements = policy_documents(tf)["states"]
+    granted = {a for s in statements for a in s["actions"] if a.startswith("sagemaker:")}
+    assert granted == needed_actions
+    for gone in (
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:StopTrainingJob",
+        "sagemaker:DescribeModel",
+        "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+    ):
+        assert gone not in granted
+    jobs = {f"${{local.sagemaker_jobs.{kind}}}" for kind in ("training", "tuning", "model", "batch")}
+    for s in statements:
+        if any(a.startswith("sagemaker:") for a in s["actions"]):
+            resources = s["resources"] if isinstance(s["resources"], list) else [s["resources"]]
+            assert set(resources) <= jobs or resources == ["${values(local.sagemaker_jobs)}"], s["sid"]
+    assert statement(tf, "states", "TagsOfThisPipelinesJobs")["resources"] == "${values(local.sagemaker_jobs)}"
+    rules = statement(tf, "states", "EventBridgeRulesThatSyncTasksUse")["resources"]
+    assert {r.rsplit("/", 1)[-1] for r in rules} == needed_rules
+
+
+def test_network_isolated_jobs_are_an_option_that_iam_then_requires(tf):
+    variable = tf["variable"]["sagemaker_job_network"]
+    assert variable["default"] is None
+    conditions = tf["locals"]["job_network_conditions"]
+    for key in ("sagemaker:NetworkIsolation", "sagemaker:VpcSubnets", "sagemaker:VpcSecurityGroupIds"):
+        assert key in conditions
+    assert conditions.startswith("${var.sagemaker_job_network == null ? []")  # no condition when off
+    for sid in ("CreateTuningJobsOfThisPipeline", "CreateModelsOfThisPipeline"):
+        dynamic = statement(tf, "states", sid)["dynamic"][0]["condition"]
+        assert dynamic["for_each"] == "${local.job_network_conditions}", sid
+    transform = statement(tf, "states", "CreateTransformJobsOfThisPipeline")["dynamic"][0]["condition"]
+    assert transform["content"][0]["variable"] == "sagemaker:ModelArn"
+    sids = {s["sid"] for s in policy_documents(tf)["sagemaker"]}
+    assert {"JobNetworkInterfacesInTheVpc", "VpcLookupsAwsRequiresStar"} <= sids
+
+
+def test_the_glue_job_timeout_is_a_variable(tf):
+    assert tf["resource"]["aws_glue_job"]["transform"]["timeout"] == "${var.glue_job_timeout_minutes}"
+    assert tf["variable"]["glue_job_timeout_minutes"]["default"] == 60
+
+
+def test_only_providers_on_disk_are_needed(tf):
+    with open(TERRAFORM / "versions.tf") as handle:
+        required = plain(hcl2.load(handle))["terraform"][0]["required_providers"][0]
+    assert set(required) == {"aws"}
+    assert not [t for kind in ("resource", "data") for t in tf[kind] if not t.startswith("aws_")]
+    assert "random_" not in "".join(path.read_text() for path in TERRAFORM.glob("*.tf"))
+
+
+def test_bucket_logging_waits_for_the_grant_to_the_logging_service(tf):
+    logging = tf["resource"]["aws_s3_bucket_logging"]["store"]
+    assert "${aws_s3_bucket_policy.access_logs}" in logging["depends_on"]
+    grant = statement(tf, "access_logs", "S3ServerAccessLogsFromTheStores")
+    assert grant["principals"][0]["identifiers"] == ["logging.s3.amazonaws.com"]
 
 
 def test_the_lambda_and_glue_job_run_the_projects_code(tf):

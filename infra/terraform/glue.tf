@@ -1,6 +1,13 @@
 # The Glue transform (one Python shell job for every pipeline run: each run names its transform
 # module) and the crawler that catalogs the published predictions for Athena.
 
+locals {
+  # The names the Step Functions role is granted (iam.tf). Taken from here rather than from the
+  # resources, so that a pending change to the job or crawler leaves that policy readable in a plan.
+  glue_job_name     = "${var.pipeline_name}-transform"
+  glue_crawler_name = "${var.pipeline_name}-output"
+}
+
 resource "aws_glue_security_configuration" "pipeline" {
   name = "${var.prefix}-${var.pipeline_name}"
 
@@ -23,11 +30,11 @@ resource "aws_glue_security_configuration" "pipeline" {
 }
 
 resource "aws_glue_job" "transform" {
-  name                   = "${var.pipeline_name}-transform"
+  name                   = local.glue_job_name
   description            = "Validates a landed CSV and writes the training or scoring extract (glue_transforms/run_transform.py)."
   role_arn               = aws_iam_role.glue.arn
   max_capacity           = 1
-  timeout                = 60
+  timeout                = var.glue_job_timeout_minutes
   security_configuration = aws_glue_security_configuration.pipeline.name
 
   command {
@@ -53,7 +60,7 @@ resource "aws_glue_catalog_database" "output" {
 }
 
 resource "aws_glue_crawler" "output" {
-  name                   = "${var.pipeline_name}-output"
+  name                   = local.glue_crawler_name
   description            = "Catalogs s3://<output>/${var.pipeline_name}/predictions/ after each scoring run."
   role                   = aws_iam_role.glue.arn
   database_name          = aws_glue_catalog_database.output.name

@@ -12,8 +12,21 @@ locals {
     batch    = "${local.sagemaker_arn}:transform-job/${var.pipeline_name}-*"
   }
   events_rule_arn = "arn:${local.partition}:events:${var.region}:${local.account_id}:rule"
-  glue_arn        = "arn:${local.partition}:glue:${var.region}:${local.account_id}"
-  logs_arn        = "arn:${local.partition}:logs:${var.region}:${local.account_id}"
+  ec2_arn         = "arn:${local.partition}:ec2:${var.region}:${local.account_id}"
+
+  # sagemaker_job_network set: tuning jobs (hence their training jobs) and models (hence the
+  # transform jobs that run them) may only be created network-isolated in that VPC's subnets and
+  # security groups. ForAllValues holds for an absent key too, so Null requires the keys.
+  job_network = var.sagemaker_job_network == null ? [] : [var.sagemaker_job_network]
+  job_network_conditions = var.sagemaker_job_network == null ? [] : [
+    { test = "Bool", variable = "sagemaker:NetworkIsolation", values = ["true"] },
+    { test = "ForAllValues:StringEquals", variable = "sagemaker:VpcSubnets", values = var.sagemaker_job_network.subnet_ids },
+    { test = "ForAllValues:StringEquals", variable = "sagemaker:VpcSecurityGroupIds", values = var.sagemaker_job_network.security_group_ids },
+    { test = "Null", variable = "sagemaker:VpcSubnets", values = ["false"] },
+    { test = "Null", variable = "sagemaker:VpcSecurityGroupIds", values = ["false"] },
+  ]
+  glue_arn = "arn:${local.partition}:glue:${var.region}:${local.account_id}"
+  logs_arn = "arn:${local.partition}:logs:${var.region}:${local.account_id}"
 }
 
 # Each role may be assumed by its service only, on behalf of this account only.
@@ -48,17 +61,76 @@ resource "aws_iam_role" "states" {
   assume_role_policy = data.aws_iam_policy_document.trust["states"].json
 }
 
+# Exactly what the Task states of the rendered definitions call (`make render`):
+# sagemaker:createHyperParameterTuningJob.sync, aws-sdk:sagemaker:describeTrainingJob (the best
+# trial), sagemaker:createModel and sagemaker:createTransformJob.sync. A .sync task polls the job's
+# Describe call, stops the job when the execution stops, and uses the job type's managed
+# EventBridge rule.
 data "aws_iam_policy_document" "states" {
   statement {
-    sid = "SageMakerJobsOfThisPipeline"
+    sid       = "CreateTuningJobsOfThisPipeline"
+    actions   = ["sagemaker:CreateHyperParameterTuningJob"]
+    resources = [local.sagemaker_jobs.tuning]
+
+    dynamic "condition" {
+      for_each = local.job_network_conditions
+      content {
+        test     = condition.value.test
+        variable = condition.value.variable
+        values   = condition.value.values
+      }
+    }
+  }
+
+  statement {
+    sid       = "CreateModelsOfThisPipeline"
+    actions   = ["sagemaker:CreateModel"]
+    resources = [local.sagemaker_jobs.model]
+
+    dynamic "condition" {
+      for_each = local.job_network_conditions
+      content {
+        test     = condition.value.test
+        variable = condition.value.variable
+        values   = condition.value.values
+      }
+    }
+  }
+
+  statement {
+    sid       = "CreateTransformJobsOfThisPipeline"
+    actions   = ["sagemaker:CreateTransformJob"]
+    resources = [local.sagemaker_jobs.batch]
+
+    # A transform job runs with its model's network settings: only this pipeline's models.
+    dynamic "condition" {
+      for_each = local.job_network
+      content {
+        test     = "ArnLike"
+        variable = "sagemaker:ModelArn"
+        values   = [local.sagemaker_jobs.model]
+      }
+    }
+  }
+
+  statement {
+    sid = "FollowAndStopTheSyncJobs"
     actions = [
-      "sagemaker:CreateHyperParameterTuningJob", "sagemaker:DescribeHyperParameterTuningJob",
-      "sagemaker:StopHyperParameterTuningJob", "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
-      "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
-      "sagemaker:CreateModel", "sagemaker:DescribeModel",
-      "sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob", "sagemaker:StopTransformJob",
-      "sagemaker:AddTags",
+      "sagemaker:DescribeHyperParameterTuningJob", "sagemaker:StopHyperParameterTuningJob",
+      "sagemaker:DescribeTransformJob", "sagemaker:StopTransformJob",
     ]
+    resources = [local.sagemaker_jobs.tuning, local.sagemaker_jobs.batch]
+  }
+
+  statement {
+    sid       = "DescribeTheBestTrainingJob"
+    actions   = ["sagemaker:DescribeTrainingJob"]
+    resources = [local.sagemaker_jobs.training] # tuning trials are named after their tuning job
+  }
+
+  statement {
+    sid       = "TagsOfThisPipelinesJobs"
+    actions   = ["sagemaker:AddTags", "sagemaker:ListTags"]
     resources = values(local.sagemaker_jobs)
   }
 
@@ -78,7 +150,6 @@ data "aws_iam_policy_document" "states" {
     sid     = "EventBridgeRulesThatSyncTasksUse"
     actions = ["events:PutTargets", "events:PutRule", "events:DescribeRule"]
     resources = [
-      "${local.events_rule_arn}/StepFunctionsGetEventsForSageMakerTrainingJobsRule",
       "${local.events_rule_arn}/StepFunctionsGetEventsForSageMakerTuningJobsRule",
       "${local.events_rule_arn}/StepFunctionsGetEventsForSageMakerTransformJobsRule",
     ]
@@ -87,13 +158,13 @@ data "aws_iam_policy_document" "states" {
   statement {
     sid       = "GlueTransformJob"
     actions   = ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"]
-    resources = ["${local.glue_arn}:job/${aws_glue_job.transform.name}"]
+    resources = ["${local.glue_arn}:job/${local.glue_job_name}"]
   }
 
   statement {
     sid       = "GlueOutputCrawler"
     actions   = ["glue:StartCrawler"]
-    resources = ["${local.glue_arn}:crawler/${aws_glue_crawler.output.name}"]
+    resources = ["${local.glue_arn}:crawler/${local.glue_crawler_name}"]
   }
 
   statement {
@@ -194,6 +265,37 @@ data "aws_iam_policy_document" "sagemaker" {
     actions   = ["ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"]
     resources = ["*"]
   }
+
+  # sagemaker_job_network set: SageMaker attaches the jobs to the VPC through network interfaces
+  # it creates in the given subnets and security groups.
+  dynamic "statement" {
+    for_each = local.job_network
+    content {
+      sid = "JobNetworkInterfacesInTheVpc"
+      actions = [
+        "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
+        "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
+      ]
+      resources = concat(
+        ["${local.ec2_arn}:network-interface/*"],
+        [for id in statement.value.subnet_ids : "${local.ec2_arn}:subnet/${id}"],
+        [for id in statement.value.security_group_ids : "${local.ec2_arn}:security-group/${id}"],
+      )
+    }
+  }
+
+  # AWS requires Resource "*": the EC2 Describe calls take no resource ARN.
+  dynamic "statement" {
+    for_each = local.job_network
+    content {
+      sid = "VpcLookupsAwsRequiresStar"
+      actions = [
+        "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
+      ]
+      resources = ["*"]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "sagemaker" {
@@ -280,9 +382,9 @@ resource "aws_iam_role" "lambda" {
 
 data "aws_iam_policy_document" "lambda" {
   statement {
-    sid       = "StartTheTwoStateMachines"
+    sid       = "StartTheTwoStateMachinesThroughTheirAlias"
     actions   = ["states:StartExecution"]
-    resources = [local.training_state_machine_arn, local.scoring_state_machine_arn]
+    resources = [local.training_state_machine_alias_arn, local.scoring_state_machine_alias_arn]
   }
 
   statement {

@@ -27,10 +27,11 @@ resource "aws_lambda_function" "landing" {
   reserved_concurrent_executions = var.lambda_reserved_concurrency
   kms_key_arn                    = aws_kms_key.pipeline.arn
 
+  # Executions start through the alias deploy points at the version it published.
   environment {
     variables = {
-      TRAINING_STATE_MACHINE_ARN = local.training_state_machine_arn
-      SCORING_STATE_MACHINE_ARN  = local.scoring_state_machine_arn
+      TRAINING_STATE_MACHINE_ARN = local.training_state_machine_alias_arn
+      SCORING_STATE_MACHINE_ARN  = local.scoring_state_machine_alias_arn
       TRAINING_PREFIX            = var.training_prefix
       SCORING_PREFIX             = var.scoring_prefix
       ACCEPTED_SUFFIXES          = var.landing_suffix

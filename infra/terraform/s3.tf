@@ -1,11 +1,9 @@
 # The six stores the workflows use, plus the bucket their access logs go to.
 
-resource "random_id" "suffix" {
-  byte_length = 4
-}
-
 locals {
-  suffix = random_id.suffix.hex
+  # Bucket names are global: the suffix makes them unique per account, region, prefix and pipeline
+  # without a provider beyond hashicorp/aws (the same inputs always give the same names).
+  suffix = var.bucket_suffix != "" ? var.bucket_suffix : substr(sha256("${local.account_id}/${var.region}/${var.prefix}/${var.pipeline_name}"), 0, 8)
 
   # Store key -> bucket name. The feature store is created unless an existing bucket is named.
   created_stores = merge(
@@ -78,6 +76,15 @@ resource "aws_s3_bucket_logging" "store" {
   bucket        = each.value.id
   target_bucket = aws_s3_bucket.access_logs.id
   target_prefix = "${each.key}/"
+
+  # Log delivery is granted by the log bucket's policy (its ACLs are disabled by
+  # BucketOwnerEnforced), so logging is configured once that policy is in place. AWS documents
+  # no permission check in PutBucketLogging for such a bucket: without this ordering, logs of the
+  # first requests could fail delivery, not the apply
+  # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html#grant-log-delivery-permissions-general,
+  # https://docs.aws.amazon.com/AmazonS3/latest/userguide/troubleshooting-server-access-logging.html).
+  # moto does check it, and refused the logging configuration while the policy was not there yet.
+  depends_on = [aws_s3_bucket_policy.access_logs, aws_s3_bucket_ownership_controls.access_logs]
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "store" {

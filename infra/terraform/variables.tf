@@ -10,7 +10,7 @@ variable "region" {
 }
 
 variable "prefix" {
-  description = "Prefix of every resource name (buckets get it plus the store name and a random suffix)."
+  description = "Prefix of every resource name (buckets get it plus the store name and bucket_suffix)."
   type        = string
   default     = "mlops"
 
@@ -28,6 +28,17 @@ variable "pipeline_name" {
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{0,11}[a-z0-9]$", var.pipeline_name)) && !strcontains(var.pipeline_name, "--")
     error_message = "pipeline_name must be 2-13 lowercase letters, digits or single '-' (tuning job names are limited to 32 characters)."
+  }
+}
+
+variable "bucket_suffix" {
+  description = "Suffix of every bucket name; empty (the default) derives 8 hex characters from the account, region, prefix and pipeline name. Set it to keep the names of buckets created with an earlier suffix."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[a-z0-9]{0,16}$", var.bucket_suffix))
+    error_message = "bucket_suffix must be empty or 1-16 lowercase letters and digits."
   }
 }
 
@@ -109,13 +120,43 @@ variable "lambda_zip_path" {
 }
 
 variable "lambda_reserved_concurrency" {
-  description = "Concurrent landing handlers at most (each only starts an execution)."
+  description = "Concurrent landing handlers at most (each only starts an execution); null (the default) reserves none, which new accounts with a low concurrency quota need."
   type        = number
-  default     = 5
+  default     = null
 
   validation {
-    condition     = var.lambda_reserved_concurrency >= 1 && var.lambda_reserved_concurrency <= 100
-    error_message = "lambda_reserved_concurrency must be between 1 and 100."
+    condition     = var.lambda_reserved_concurrency == null ? true : var.lambda_reserved_concurrency >= 1 && var.lambda_reserved_concurrency <= 1000 && floor(var.lambda_reserved_concurrency) == var.lambda_reserved_concurrency
+    error_message = "lambda_reserved_concurrency must be null (no reservation) or a whole number from 1 to 1000."
+  }
+}
+
+variable "glue_job_timeout_minutes" {
+  description = "Minutes a run of the Glue transform job may take before Glue stops it."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.glue_job_timeout_minutes >= 1 && var.glue_job_timeout_minutes <= 2880 && floor(var.glue_job_timeout_minutes) == var.glue_job_timeout_minutes
+    error_message = "glue_job_timeout_minutes must be a whole number of minutes from 1 to 2880 (48 hours)."
+  }
+}
+
+variable "sagemaker_job_network" {
+  description = "Run training and transform jobs with network isolation in this VPC (subnet_ids, security_group_ids); the Step Functions role may then only create jobs and models that are isolated in it. null (the default) runs them without."
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
+
+  validation {
+    condition = var.sagemaker_job_network == null ? true : (
+      length(var.sagemaker_job_network.subnet_ids) >= 1 && length(var.sagemaker_job_network.subnet_ids) <= 16 &&
+      length(var.sagemaker_job_network.security_group_ids) >= 1 && length(var.sagemaker_job_network.security_group_ids) <= 5 &&
+      alltrue([for id in var.sagemaker_job_network.subnet_ids : can(regex("^subnet-[0-9a-f]{8,17}$", id))]) &&
+      alltrue([for id in var.sagemaker_job_network.security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", id))])
+    )
+    error_message = "sagemaker_job_network needs 1-16 subnet_ids (subnet-...) and 1-5 security_group_ids (sg-...), or null."
   }
 }
 

@@ -6,10 +6,6 @@ terraform {
       source  = "hashicorp/aws"
       version = ">= 5.40, < 7.0"
     }
-    random = {
-      source  = "hashicorp/random"
-      version = ">= 3.6, < 4.0"
-    }
   }
 }
 
@@ -32,4 +28,10 @@ locals {
   # The names deploy gives the state machines (mlops_pipeline.naming.state_machine_name).
   training_state_machine_arn = "arn:${local.partition}:states:${var.region}:${local.account_id}:stateMachine:${var.pipeline_name}-training"
   scoring_state_machine_arn  = "arn:${local.partition}:states:${var.region}:${local.account_id}:stateMachine:${var.pipeline_name}-scoring"
+
+  # Deploy publishes a version of each state machine and points this alias at it
+  # (mlops_pipeline.deploy.ALIAS); the landing Lambda starts executions through it only.
+  state_machine_alias              = "live"
+  training_state_machine_alias_arn = "${local.training_state_machine_arn}:${local.state_machine_alias}"
+  scoring_state_machine_alias_arn  = "${local.scoring_state_machine_arn}:${local.state_machine_alias}"
 }

@@ -117,7 +117,11 @@ def _object_sha256(s3, bucket: str, key: str) -> str | None:
 
 
 def validate_definition(sfn, name: str, text: str) -> str:
-    """``ValidateStateMachineDefinition`` where the endpoint has it; an invalid one stops deploy."""
+    """``ValidateStateMachineDefinition`` where the endpoint has it; an invalid one stops deploy.
+
+    An endpoint that does not know the call, or answers it with a server error (an emulator that
+    has not implemented it answers HTTP 500), is taken as not offering it: deploy goes on.
+    """
     from botocore.exceptions import ClientError
 
     try:
@@ -125,7 +129,8 @@ def validate_definition(sfn, name: str, text: str) -> str:
     except NotImplementedError:
         return UNVALIDATED
     except ClientError as error:
-        if aws_error_code(error) in ("UnknownOperationException", "InvalidAction", "NotImplemented"):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if aws_error_code(error) in ("UnknownOperationException", "InvalidAction", "NotImplemented") or status >= 500:
             return UNVALIDATED
         raise
     if result.get("result") == "FAIL":
