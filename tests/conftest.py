@@ -84,9 +84,9 @@ def project_containers(folder=None):
     return Containers(folder or REPO / "containers")
 
 
-def run_train(root, hyperparameters: dict, image: str = IMAGE, containers=None, **channels):
-    """The container's ``train`` with ``root`` as its ``/opt/ml`` and channels as ``name=folder`` keywords;
-    the log as stdout and stderr."""
+def run_train(root, hyperparameters: dict, image: str = IMAGE, containers=None, request=None, **channels):
+    """The container's ``train`` with ``root`` as its ``/opt/ml`` and channels as ``name=folder`` keywords
+    (``request``: more CreateTrainingJob fields); the log as stdout and stderr."""
     import shutil
     import subprocess
 
@@ -102,6 +102,7 @@ def run_train(root, hyperparameters: dict, image: str = IMAGE, containers=None, 
             {"ChannelName": name, "DataSource": {"S3DataSource": {"S3Uri": f"s3://extracts/{name}/"}}}
             for name in channels
         ],
+        **(request or {}),
     }
     log = root.parent / f"{root.name}-train.log"
     code = train(containers or project_containers(), request, root, "arn:aws:sagemaker:local", log, running_control())
@@ -195,6 +196,13 @@ def running_control(name: str = "exec-1"):
     from mlops_pipeline.local.tasks import TaskControl
 
     return TaskControl(running=lambda: True, execution_name=name)
+
+
+def dispatch(services, resource: str, params: dict):
+    """One Task call as the engine makes it: errors leave under the names Step Functions reports."""
+    from mlops_pipeline.local.integrations import default_table
+
+    return default_table().dispatch(services, resource, params, running_control())
 
 
 def stage_extract(services, demo_extract, stem: str = "t1") -> str:

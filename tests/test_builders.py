@@ -70,10 +70,31 @@ def test_sagemaker_names_are_unique_per_execution_and_retry(definitions, workflo
 def test_transient_errors_are_retried_with_backoff(definitions):
     tune = definitions["training"]["States"]["TuneHyperparameters"]
     transient = tune["Retry"][0]
-    assert "SageMaker.ThrottlingException" in transient["ErrorEquals"]
+    assert transient["ErrorEquals"] == [
+        "SageMaker.AmazonSageMakerException",
+        "SageMaker.ResourceLimitExceededException",
+    ]
     assert transient["BackoffRate"] > 1 and transient["MaxAttempts"] >= 1
     glue = definitions["training"]["States"]["TransformTrainingData"]["Retry"][0]
     assert "Glue.ConcurrentRunsExceededException" in glue["ErrorEquals"]
+
+
+@pytest.mark.parametrize("workflow", ["training", "scoring"])
+def test_every_retried_or_caught_error_is_one_its_task_can_raise(definitions, workflow):
+    """A name no call raises is a retrier that never fires (the aws_errors naming rule decides)."""
+    from mlops_pipeline.aws_errors import raisable
+    from mlops_pipeline.local.engine import resource_key
+
+    checked = 0
+    for name, state in definitions[workflow]["States"].items():
+        if state["Type"] != "Task":
+            continue
+        can_raise = raisable(resource_key(state["Resource"]))
+        for rule in state.get("Retry", []) + state.get("Catch", []):
+            for error in rule["ErrorEquals"]:
+                assert error.startswith("States.") or error in can_raise, f"{name}: {error}"
+                checked += 1
+    assert checked > 10
 
 
 def test_s3_uris_come_from_the_execution_input_except_store_names(definitions):
@@ -203,3 +224,35 @@ def test_the_parser_check_can_fail(definitions, field, value):
     broken["States"]["BatchTransform"][field] = value
     with pytest.raises(ValueError):
         parse_definition(json.dumps(broken))
+
+
+def test_jobs_run_network_isolated_in_the_vpc_terraform_names(example_config):
+    """With Terraform's sagemaker_job_network, its IAM conditions require EnableNetworkIsolation and that
+    VPC on every tuning job and model; the definitions carry both."""
+    from dataclasses import replace
+
+    target = replace(
+        local_target(example_config.name),
+        job_subnet_ids="subnet-0a1b2c3d,subnet-0e1f2a3b",
+        job_security_group_ids="sg-0123abcd",
+    )
+    states = build_definitions(example_config, target)["training"]["States"]
+    network = {
+        "EnableNetworkIsolation": True,
+        "VpcConfig": {"Subnets": ["subnet-0a1b2c3d", "subnet-0e1f2a3b"], "SecurityGroupIds": ["sg-0123abcd"]},
+    }
+    definition = states["TuneHyperparameters"]["Parameters"]["TrainingJobDefinition"]
+    assert {key: definition[key] for key in network} == network
+    assert {key: states["CreateModel"]["Parameters"][key] for key in network} == network
+    isolated_only = example_config.model_copy(
+        update={"model": example_config.model.model_copy(update={"network_isolation": True})}
+    )
+    plain = build_definitions(isolated_only, local_target(example_config.name))["training"]["States"]
+    assert plain["CreateModel"]["Parameters"]["EnableNetworkIsolation"] is True
+    assert "VpcConfig" not in plain["CreateModel"]["Parameters"]
+    assert (
+        "EnableNetworkIsolation"
+        not in build_definitions(example_config, local_target("attrition"))["training"]["States"]["CreateModel"][
+            "Parameters"
+        ]
+    )

@@ -124,6 +124,32 @@ BAD_CONFIGURATIONS = [
         ["ReverseLogarithmic", "0 <= min < max < 1"],
     ),
     (
+        "31 tuned hyperparameters",
+        "tuning.ranges",
+        [{"type": "integer", "name": f"p{i}", "min": 1, "max": 2} for i in range(31)],
+        ["tuning.ranges", "at most 30 items"],
+    ),
+    (
+        "41 metric definitions",
+        "model.metrics",
+        [{"name": f"m{i}", "regex": f"m{i}: ([0-9.]+)"} for i in range(41)],
+        ["model.metrics", "at most 40 items"],
+    ),
+    (
+        "more than 100 hyperparameters",
+        "model.hyperparameters",
+        {f"h{i}": i for i in range(98)},
+        ["101 static and tuned hyperparameters; SageMaker allows 100 with the _tuning_objective_metric"],
+    ),
+    ("metric regex too long", "model.metrics", [{"name": "m", "regex": "(x)" + "y" * 500}], ["at most 500"]),
+    (
+        "categorical value too long",
+        "tuning.ranges.2",
+        {"type": "categorical", "name": "grow_policy", "values": ["z" * 257]},
+        ["at most 256 characters"],
+    ),
+    ("hyperparameter value too long", "model.hyperparameters", {"num_round": "9" * 2501}, ["'num_round'", "2500"]),
+    (
         "range type unknown",
         "tuning.ranges.0",
         {"type": "float", "name": "eta", "min": 0.1, "max": 0.2},

@@ -258,3 +258,43 @@ def test_a_program_sees_its_own_tmp_only(tmp_path):
     listing, _, cwd = (tmp_path / "opt_ml" / "model" / "seen").read_text().rpartition("]")
     assert "host-secret-for-test" not in listing and cwd == "/"  # the host's /tmp is not the job's
     assert not Path("/tmp/mine").exists()  # and what the job writes in its /tmp stays there
+
+
+def test_a_job_with_network_isolation_cannot_reach_the_host(tmp_path):
+    """EnableNetworkIsolation: SageMaker gives the container no network; here a listener on the host is
+    reachable without it and unreachable with it."""
+    needs_namespaces()
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+    folder = write_image(
+        tmp_path / "containers" / "caller",
+        """\
+        FROM python:3.11
+        COPY program /opt/program
+        ENV PATH="/opt/program:${PATH}"
+        """,
+        {
+            "program/train": "#!/usr/bin/env python3\nimport socket\ntry:\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=5).close()\n    seen = 'reached'\n"
+            "except OSError:\n    seen = 'blocked'\nopen('/opt/ml/model/seen', 'w').write(seen)\n",
+            "program/serve": "#!/bin/sh\nexit 1\n",
+        },
+    )
+    os.chmod(folder / "program" / "train", 0o755)
+    seen = {}
+    try:
+        for isolated in (False, True):
+            root = tmp_path / f"opt_ml-{isolated}"
+            request = {"EnableNetworkIsolation": isolated}
+            result = run_train(
+                root, {}, image="x/caller:1", containers=project_containers(folder.parent), request=request
+            )
+            assert result.returncode == 0, result.stdout
+            seen[isolated] = (root / "model" / "seen").read_text()
+    finally:
+        listener.close()
+    assert seen == {False: "reached", True: "blocked"}

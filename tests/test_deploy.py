@@ -1,4 +1,4 @@
-"""Deploy against moto: create, no-op, update with a new version, dry run, and clear errors."""
+"""Deploy over HTTP against moto_server: create, no-op, update with a new version, dry run, clear errors."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import asdict, replace
 
 import boto3
 import pytest
+from aws_emulator import emulator_environment, moto_server, reset
 from click.testing import CliRunner
-from moto import mock_aws
 
 from conftest import EXAMPLE_WORKFLOW
 from mlops_pipeline.cli import main
@@ -20,21 +20,31 @@ def terraform_outputs(target) -> dict:
     return {key: {"sensitive": False, "type": "string", "value": value} for key, value in asdict(target).items()}
 
 
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    """One moto_server for the module; each test starts from an empty one."""
+    with moto_server(tmp_path_factory.mktemp("emulator") / "moto_server.log") as endpoint:
+        yield endpoint
+
+
 @pytest.fixture
-def project(tmp_path, aws_credentials, example_config):
-    """A workflow, its Glue scripts and a Terraform outputs file, with the stores created in moto."""
+def project(tmp_path, emulator, monkeypatch, example_config):
+    """A workflow, its Glue scripts and a Terraform outputs file, with the stores created in the emulator."""
+    reset(emulator)
+    for name, value in emulator_environment(emulator, tmp_path).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
     target = local_target(example_config.name)
     (tmp_path / "glue").mkdir()
     (tmp_path / "glue" / "attrition_transform.py").write_text("print('transform')\n")
     (tmp_path / "outputs.json").write_text(json.dumps(terraform_outputs(target)))
     workflow = tmp_path / "attrition.py"
     workflow.write_text(EXAMPLE_WORKFLOW.read_text())
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        for store in ("source_repository", "metadata"):
-            s3.create_bucket(Bucket=target.bucket(store))
-        boto3.client("iam").create_role(RoleName="attrition-states", AssumeRolePolicyDocument="{}")
-        yield tmp_path, target
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for store in ("source_repository", "metadata"):
+        s3.create_bucket(Bucket=target.bucket(store))
+    boto3.client("iam").create_role(RoleName="attrition-states", AssumeRolePolicyDocument="{}")
+    return tmp_path, target
 
 
 def run_deploy(tmp_path, *extra, workflow=None):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import running_control
+from conftest import dispatch, running_control
 from mlops_pipeline.local.integrations.glue_crawler import define_crawler, start_crawler
 from mlops_pipeline.local.tasks import TaskFailure
 
@@ -27,8 +27,9 @@ def test_each_folder_becomes_a_table_with_inferred_columns(services):
 
 def test_an_unknown_crawler_is_entity_not_found(services):
     with pytest.raises(TaskFailure) as failure:
-        start_crawler(services, {"Name": "nope"}, running_control())
+        dispatch(services, "aws-sdk:glue:startCrawler", {"Name": "nope"})
     assert failure.value.error == "Glue.EntityNotFoundException"
+    assert failure.value.cause.startswith("Crawler entry with name nope does not exist (Service: Glue, Status Code:")
 
 
 def test_a_header_names_the_columns_and_key_value_folders_are_partitions(services):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
-from conftest import GLUE_DIR, running_control
+from conftest import GLUE_DIR, dispatch, running_control
 from mlops_pipeline.demo_data import write_demo_csv
 from mlops_pipeline.local.integrations.glue_job import define_job, start_job_run_sync
 from mlops_pipeline.local.tasks import TaskFailure
@@ -61,5 +62,26 @@ def test_a_failing_script_fails_the_run_with_its_error_line(glue, tmp_path):
 
 def test_an_unknown_job_is_entity_not_found(glue):
     with pytest.raises(TaskFailure, match="Glue job nope not found") as failure:
-        start_job_run_sync(glue, {"JobName": "nope"}, running_control())
+        dispatch(glue, "glue:startJobRun.sync", {"JobName": "nope"})
     assert failure.value.error == "Glue.EntityNotFoundException"
+    assert "(Service: AWSGlue; Status Code: 400; Error Code: EntityNotFoundException;" in failure.value.cause
+
+
+def test_a_run_longer_than_its_timeout_is_stopped_and_ends_timeout(glue, monkeypatch):
+    """Glue stops a run at its Timeout (minutes; here one minute lasts a tenth of a second)."""
+    from mlops_pipeline.local.integrations import glue_job
+
+    monkeypatch.setattr(glue_job, "MINUTE", 0.1)
+    glue.workspace.put_bytes("src", "glue_transforms/slow.py", b"import time\ntime.sleep(60)\n")
+    params = {
+        "JobName": "transform",
+        "Timeout": 2,
+        "Arguments": {"--scriptLocation": "s3://src/glue_transforms/slow.py"},
+    }
+    started = time.monotonic()
+    with pytest.raises(TaskFailure) as failure:
+        start_job_run_sync(glue, params, running_control())
+    run = json.loads(failure.value.cause)
+    assert failure.value.error == "States.TaskFailed" and run["JobRunState"] == "TIMEOUT" and run["Timeout"] == 2
+    assert run["ErrorMessage"] == "the job run exceeded its Timeout of 2 minutes and was stopped"
+    assert time.monotonic() - started < 30

@@ -173,6 +173,42 @@ def test_redrive_refuses_a_definition_the_workflow_no_longer_renders_and_land_ag
     assert definition["States"]["CapWait"]["Choices"][0]["NumericGreaterThan"] == 7  # the workflow as it is now
 
 
+def failed_calls_by_state(history: list[dict]) -> dict[str, list[str]]:
+    """The errors of each Task state's failed calls, in order (retries stay inside the state)."""
+    failed: dict[str, list[str]] = {}
+    state = None
+    for event in history:
+        if event["type"].endswith("StateEntered"):
+            state = event["stateEnteredEventDetails"]["name"]
+        elif event["type"] == "TaskFailed":
+            failed.setdefault(state, []).append(event["taskFailedEventDetails"]["error"])
+    return failed
+
+
+def test_every_transient_retry_of_both_workflows_fires_and_then_succeeds(example_config, tmp_path, landed):
+    """Each Task state's retrier is tried with every error it names, injected as the API error AWS would
+    answer: the names must be the ones Step Functions reports, or the retrier would not fire."""
+    retry = {"interval_seconds": 1, "backoff_rate": 1.0, "max_attempts": 6}
+    config = configured(example_config, tuning={"max_jobs": 1, "max_parallel_jobs": 1}, retry=retry)
+    planned: dict[str, list[str]] = {}
+    with runtime_for(config, tmp_path) as probe:
+        for text in probe.definitions.values():
+            for name, state in json.loads(text)["States"].items():
+                transient = [r for r in state.get("Retry", []) if r["ErrorEquals"] != ["States.TaskFailed"]]
+                if transient:
+                    planned[name] = transient[0]["ErrorEquals"]
+    faults = ",".join(f"{state}={error}" for state, errors in planned.items() for error in errors)
+    with LocalRuntime(config, Workspace.resolve(tmp_path / "ws2"), local_project(tmp_path / "p2"), faults=faults) as rt:
+        results = [rt.run_file("train", landed[0]), rt.run_file("score", landed[1])]
+    assert [r.status for r in results] == ["SUCCEEDED", "SUCCEEDED"], [(r.error, r.cause) for r in results]
+    seen: dict[str, list[str]] = {}
+    for result in results:
+        seen |= failed_calls_by_state(json.loads((result.folder / "history.json").read_text()))
+    assert len(planned) >= 14
+    no_champion_yet = {"ReadApprovedModel": [*planned["ReadApprovedModel"], "S3.NoSuchKeyException"]}  # caught
+    assert seen == planned | no_champion_yet
+
+
 FLAKY_SERVE = textwrap.dedent("""\
     #!/usr/bin/env python3
     import os, pathlib, sys

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from conftest import running_control
+from conftest import dispatch, running_control
 from mlops_pipeline.local.integrations.s3 import copy_object, get_object, head_object, put_object
 from mlops_pipeline.local.tasks import TaskFailure
 
@@ -25,13 +26,15 @@ def test_put_get_and_copy_round_trip(services):
 
 
 @pytest.mark.parametrize(
-    "call, params",
+    "resource, params",
     [
-        (get_object, {"Bucket": "meta", "Key": "none.json"}),
-        (copy_object, {"Bucket": "out", "Key": "k", "CopySource": "meta/none.json"}),
+        ("aws-sdk:s3:getObject", {"Bucket": "meta", "Key": "none.json"}),
+        ("aws-sdk:s3:copyObject", {"Bucket": "out", "Key": "k", "CopySource": "meta/none.json"}),
+        ("aws-sdk:s3:headObject", {"Bucket": "meta", "Key": "none.json"}),
     ],
 )
-def test_a_missing_key_is_no_such_key_as_step_functions_names_it(services, call, params):
+def test_a_missing_key_is_no_such_key_as_step_functions_names_it(services, resource, params):
     with pytest.raises(TaskFailure, match="The specified key does not exist") as failure:
-        call(services, params, running_control())
+        dispatch(services, resource, params)
     assert failure.value.error == "S3.NoSuchKeyException"
+    assert re.search(r"\(Service: S3, Status Code: 404, Request ID: \S+\)$", failure.value.cause)

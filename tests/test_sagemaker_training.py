@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from conftest import running_control, stage_extract, training_request
+from conftest import dispatch, running_control, stage_extract, training_request
 from mlops_pipeline.local.integrations.sagemaker_training import (
     create_training_job_sync,
     describe_training_job,
@@ -42,8 +42,8 @@ def test_a_name_used_before_is_refused_with_resource_in_use(services, demo_extra
     prefix = stage_extract(services, demo_extract)
     create_training_job_sync(services, training_request(prefix), running_control())
     with pytest.raises(TaskFailure, match="already exists") as failure:
-        create_training_job_sync(services, training_request(prefix), running_control())
-    assert failure.value.error == "SageMaker.ResourceInUse"
+        dispatch(services, "sagemaker:createTrainingJob.sync", training_request(prefix))
+    assert failure.value.error == "SageMaker.ResourceInUseException"
 
 
 def test_an_image_without_a_local_container_is_a_clear_error(services, demo_extract):
@@ -57,8 +57,11 @@ def test_an_image_without_a_local_container_is_a_clear_error(services, demo_extr
 
 
 def test_an_empty_channel_is_a_clear_error(services):
-    with pytest.raises(TaskFailure, match="channel train: no objects under s3://attrition-extracts/nothing/train/"):
-        create_training_job_sync(services, training_request("s3://attrition-extracts/nothing/"), running_control())
+    with pytest.raises(
+        TaskFailure, match="channel train: no objects under s3://attrition-extracts/nothing/train/"
+    ) as failure:
+        dispatch(services, "sagemaker:createTrainingJob.sync", training_request("s3://attrition-extracts/nothing/"))
+    assert failure.value.error == "SageMaker.AmazonSageMakerException"  # a ValidationException, unmodelled
 
 
 def test_metrics_follow_sagemakers_rule_last_match_wins():

@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from conftest import running_control
+from conftest import dispatch, running_control
 from mlops_pipeline.local.integrations.sagemaker_model import create_model
 from mlops_pipeline.local.integrations.sagemaker_transform import (
     TransformFailed,
@@ -135,8 +135,8 @@ def test_an_unsupported_filter_is_named():
 
 def test_an_unknown_model_is_a_validation_error(services):
     with pytest.raises(TaskFailure, match='Could not find model "m-1"') as failure:
-        create_transform_job_sync(services, transform_request(), running_control())
-    assert failure.value.error == "SageMaker.ValidationException"
+        dispatch(services, "sagemaker:createTransformJob.sync", transform_request())
+    assert failure.value.error == "SageMaker.AmazonSageMakerException"  # SageMaker's ValidationException
 
 
 def whole_file_request(name: str, **overrides) -> dict:

@@ -9,6 +9,7 @@ import optuna
 import pytest
 
 from conftest import running_control, stage_extract, training_request
+from mlops_pipeline.aws_errors import AwsError
 from mlops_pipeline.local.integrations.sagemaker_tuning import (
     _trial_count,
     create_tuning_job_sync,
@@ -128,5 +129,5 @@ def test_strategies_map_to_optuna_samplers_and_grid_runs_every_combination():
         {"a": "3", "b": "y"},
     ]
     assert _trial_count({"Strategy": "Grid", "ParameterRanges": ranges, "ResourceLimits": {}}) == 6
-    with pytest.raises(TaskFailure, match="unsupported tuning strategy 'Hyperband'"):
+    with pytest.raises(AwsError, match="unsupported tuning strategy 'Hyperband'"):
         sampler_for({"Strategy": "Hyperband"})

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import running_control
+from conftest import dispatch, running_control
 from mlops_pipeline.local.engine import Engine
 from mlops_pipeline.local.integrations.sfn import list_executions
 from mlops_pipeline.local.tasks import TaskFailure
@@ -24,6 +24,7 @@ def test_running_executions_are_listed_with_aws_field_names(services):
         )
         engine.stop(engine.client.list_executions(stateMachineArn=arn)["executions"][0]["executionArn"])
         with pytest.raises(TaskFailure) as missing:
-            list_executions(services, {"StateMachineArn": arn.replace("p-training", "nope")}, running_control())
+            dispatch(services, "aws-sdk:sfn:listExecutions", {"StateMachineArn": arn.replace("p-training", "nope")})
     assert [(e["Name"], e["Status"]) for e in listed["Executions"]] == [("train-1", "RUNNING")]
     assert missing.value.error == "Sfn.StateMachineDoesNotExistException"
+    assert missing.value.cause.startswith("State Machine Does Not Exist: ")

@@ -294,6 +294,11 @@ def test_network_isolated_jobs_are_an_option_that_iam_then_requires(tf):
     assert transform["content"][0]["variable"] == "sagemaker:ModelArn"
     sids = {s["sid"] for s in policy_documents(tf)["sagemaker"]}
     assert {"JobNetworkInterfacesInTheVpc", "VpcLookupsAwsRequiresStar"} <= sids
+    outputs = {name: body["value"] for name, body in tf["output"].items()}
+    for output, field in (("job_subnet_ids", "subnet_ids"), ("job_security_group_ids", "security_group_ids")):
+        assert outputs[output] == (  # deploy renders EnableNetworkIsolation and this VPC from them
+            f'${{var.sagemaker_job_network == null ? "" : join(",", var.sagemaker_job_network.{field})}}'
+        )
 
 
 def test_the_glue_job_timeout_is_a_variable(tf):

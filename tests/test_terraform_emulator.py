@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from urllib.parse import quote_plus
 
 import boto3
 import pytest
+from aws_emulator import EmulatorFailed, emulator_environment, moto_server
 from terraform_support import init_offline, module_copy, require_terraform_and_mirror, run_terraform, terraform_env
 
 from conftest import EXAMPLE_WORKFLOW, GLUE_DIR
@@ -112,12 +112,6 @@ def leave_out_override() -> str:
 # -- the emulator ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def workdir():
     """A temporary folder, removed even when the test fails."""
@@ -134,52 +128,17 @@ def mirror():
 @pytest.fixture
 def emulator(mirror, workdir):
     """moto_server on a free localhost port; stopped even when the test fails."""
-    port = free_port()
-    log = open(workdir / "moto_server.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                pytest.fail(
-                    f"moto_server exited {server.returncode}: {(workdir / 'moto_server.log').read_text()[-3000:]}"
-                )
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("moto_server did not listen within 60 s")
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
-        log.close()
+        with moto_server(workdir / "moto_server.log") as endpoint:
+            yield endpoint
+    except EmulatorFailed as failed:
+        pytest.fail(str(failed))
 
 
 @pytest.fixture
 def aws_env(emulator, workdir, monkeypatch) -> dict[str, str]:
     """Fake credentials and the emulator's endpoint, for this process and the commands it runs."""
-    values = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_ENDPOINT_URL": emulator,
-        "AWS_CONFIG_FILE": str(workdir / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "no-aws-credentials"),
-    }
+    values = emulator_environment(emulator, workdir, REGION)
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)

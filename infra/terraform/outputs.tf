@@ -89,3 +89,13 @@ output "scoring_prefix" {
   description = "Feature store prefix of scoring files."
   value       = var.scoring_prefix
 }
+
+output "job_subnet_ids" {
+  description = "Subnets (comma-separated) the SageMaker jobs run in, network-isolated; empty without sagemaker_job_network."
+  value       = var.sagemaker_job_network == null ? "" : join(",", var.sagemaker_job_network.subnet_ids)
+}
+
+output "job_security_group_ids" {
+  description = "Security groups (comma-separated) of the SageMaker jobs; empty without sagemaker_job_network."
+  value       = var.sagemaker_job_network == null ? "" : join(",", var.sagemaker_job_network.security_group_ids)
+}

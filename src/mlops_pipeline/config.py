@@ -14,7 +14,17 @@ import traceback
 from pathlib import Path
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.naming import max_pipeline_name_length
@@ -26,6 +36,8 @@ PROBABILITY_METRICS = frozenset(
 #: What the example container prints, one ``name: value`` line each.
 DEFAULT_METRICS = ("accuracy", "roc_auc", "f1", "precision", "recall", "logloss")
 HyperparameterValue = Union[bool, int, float, str]
+#: Static plus tuned hyperparameters a tuning job's training jobs may have (SageMaker's limit).
+MAX_HYPERPARAMETERS = 100
 METRIC_NAME = r"[A-Za-z][A-Za-z0-9_:.\-/]*"
 
 
@@ -123,7 +135,16 @@ class TransformSettings(_Settings):
     validation_fraction: float = Field(default=0.2, ge=0.0, lt=0.9)
     seed: int = Field(default=42, ge=0)
     arguments: dict[str, str] = Field(default_factory=dict, description="Extra --KEY value job arguments.")
-    timeout_seconds: int = Field(default=3600, ge=60, le=172800)
+    timeout_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=172800,
+        description="Longest Glue run: sent as StartJobRun's Timeout (minutes, rounded up; Glue allows 48 h).",
+    )
+
+    @property
+    def timeout_minutes(self) -> int:
+        return -(-self.timeout_seconds // 60)
 
     @field_validator("arguments")
     @classmethod
@@ -144,6 +165,13 @@ class TransformSettings(_Settings):
         return self
 
 
+#: A metric the container prints: a name for ``name: value`` lines, or a MetricDefinition with its regex.
+Metric = Annotated[
+    Union[Annotated[str, Tag("name")], Annotated[MetricDefinition, Tag("definition")]],
+    Discriminator(lambda value: "name" if isinstance(value, str) else "definition"),
+]
+
+
 class ModelSettings(_Settings):
     """The training container, its static hyperparameters and the metrics it prints."""
 
@@ -155,8 +183,23 @@ class ModelSettings(_Settings):
     instance_count: int = Field(default=1, ge=1, le=20)
     volume_size_gb: int = Field(default=10, ge=1, le=16384)
     max_runtime_seconds: int = Field(default=3600, ge=60, le=432000)
-    hyperparameters: dict[str, HyperparameterValue] = Field(default_factory=dict)
-    metrics: tuple[Union[str, MetricDefinition], ...] = Field(default=DEFAULT_METRICS, min_length=1, max_length=40)
+    hyperparameters: dict[Annotated[str, StringConstraints(min_length=1, max_length=256)], HyperparameterValue] = Field(
+        default_factory=dict
+    )
+    metrics: tuple[Metric, ...] = Field(default=DEFAULT_METRICS, min_length=1, max_length=40)
+    network_isolation: bool = Field(
+        default=False,
+        description="Run training and batch transform containers without network access (EnableNetworkIsolation); "
+        "always on when Terraform puts the jobs in a VPC (sagemaker_job_network).",
+    )
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _value_lengths(cls, value: dict) -> dict:
+        long = [name for name, item in value.items() if len(str(item)) > 2500]
+        if long:
+            raise ValueError(f"hyperparameter {long[0]!r}: values are at most 2500 characters (SageMaker's limit)")
+        return value
 
     @field_validator("image")
     @classmethod
@@ -221,6 +264,9 @@ class CategoricalRange(_Settings):
     def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if len(set(value)) != len(value):
             raise ValueError("categorical values must be unique")
+        long = [v for v in value if len(v) > 256]
+        if long:
+            raise ValueError(f"categorical values are at most 256 characters (SageMaker's limit): {long[0][:40]}...")
         return value
 
 
@@ -242,7 +288,9 @@ class TuningSettings(_Settings):
     objective_type: Literal["Maximize", "Minimize"] = "Maximize"
     max_jobs: Optional[int] = Field(default=None, ge=1, le=500)
     max_parallel_jobs: int = Field(default=2, ge=1, le=100)
-    ranges: tuple[ParameterRange, ...] = Field(min_length=1)
+    ranges: tuple[ParameterRange, ...] = Field(
+        min_length=1, max_length=30, description="SageMaker tunes at most 30 hyperparameters in all."
+    )
     timeout_seconds: int = Field(default=4 * 3600, ge=1, le=30 * 86400)
     seed: Optional[int] = Field(
         default=None, ge=0, le=2**31 - 1, description="SageMaker's RandomSeed: the same trials every run."
@@ -410,6 +458,12 @@ class PipelineConfig(_Settings):
         tuned = {r.name for r in self.tuning.ranges} & set(self.model.hyperparameters)
         if tuned:
             raise ValueError(f"hyperparameters both static and tuned: {', '.join(sorted(tuned))}")
+        count = len(self.model.hyperparameters) + len(self.tuning.ranges) + 1  # + _tuning_objective_metric
+        if count > MAX_HYPERPARAMETERS:
+            raise ValueError(
+                f"{count - 1} static and tuned hyperparameters; SageMaker allows {MAX_HYPERPARAMETERS} with the "
+                "_tuning_objective_metric it adds"
+            )
         return self
 
     @property

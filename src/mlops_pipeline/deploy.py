@@ -105,6 +105,16 @@ def aws_error_code(error: Exception) -> str | None:
     return (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
 
 
+def aws_error_summary(error: Exception) -> str:
+    """``Code: message`` on one line; an answer that is a web page (a proxy's or an emulator's) is
+    summarised by its HTTP status instead of being printed."""
+    response = getattr(error, "response", None) or {}
+    message = " ".join(str(response.get("Error", {}).get("Message") or "").split())
+    if message.startswith("<") or not message:
+        message = f"HTTP {response.get('ResponseMetadata', {}).get('HTTPStatusCode', '?')}"
+    return f"{aws_error_code(error)}: {message[:300]}"
+
+
 def _object_sha256(s3, bucket: str, key: str) -> str | None:
     from botocore.exceptions import ClientError
 
@@ -234,21 +244,20 @@ def deploy(config: PipelineConfig, target: Target, glue_dir: Path, dry_run: bool
 
     check_target_matches(config, target)
     definitions = {w: definition_json(d) for w, d in build_definitions(config, target).items()}
+    names = {workflow.state_machine_name(config.name): text for workflow, text in definitions.items()}
     try:
         s3 = boto3.client("s3", region_name=target.region)
         sfn = boto3.client("stepfunctions", region_name=target.region)
-        changes = upload_glue_scripts(s3, target, glue_dir, dry_run)
-        for workflow, text in definitions.items():
-            name = workflow.state_machine_name(config.name)
-            changes.append(Change("definition", name, validate_definition(sfn, name, text)))
+        changes = [Change("definition", name, validate_definition(sfn, name, text)) for name, text in names.items()]
+        changes += upload_glue_scripts(s3, target, glue_dir, dry_run)  # only once both definitions are valid
+        for name, text in names.items():
             changes.extend(sync_state_machine(sfn, target, name, text, dry_run))
     except NoCredentialsError:
         raise PipelineError(
             "no AWS credentials found: configure a profile or AWS_* variables, or use --only-json"
         ) from None
     except ClientError as error:
-        message = error.response.get("Error", {}).get("Message")
-        raise PipelineError(f"AWS refused {error.operation_name}: {aws_error_code(error)}: {message}") from None
+        raise PipelineError(f"AWS refused {error.operation_name}: {aws_error_summary(error)}") from None
     except BotoCoreError as error:
         raise PipelineError(f"AWS call failed: {error}") from None
     return changes

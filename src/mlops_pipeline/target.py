@@ -42,10 +42,26 @@ class Target:
     state_machine_log_group_arn: str
     training_prefix: str = TRAINING_PREFIX
     scoring_prefix: str = SCORING_PREFIX
+    #: Terraform's ``sagemaker_job_network``: the VPC subnets and security groups (comma-separated) SageMaker
+    #: jobs must run in, network-isolated; empty when jobs run in SageMaker's own network.
+    job_subnet_ids: str = ""
+    job_security_group_ids: str = ""
 
     def bucket(self, store: str) -> str:
         """Bucket name of one of the six stores."""
         return getattr(self, f"{store}_bucket")
+
+    def job_network(self) -> dict:
+        """The network settings every training job and model gets (``EnableNetworkIsolation``, ``VpcConfig``)."""
+        if not self.job_subnet_ids:
+            return {}
+        return {
+            "EnableNetworkIsolation": True,
+            "VpcConfig": {
+                "Subnets": self.job_subnet_ids.split(","),
+                "SecurityGroupIds": self.job_security_group_ids.split(","),
+            },
+        }
 
     def state_machine_arn(self, name: str) -> str:
         return f"arn:{self.partition}:states:{self.region}:{self.account_id}:stateMachine:{name}"

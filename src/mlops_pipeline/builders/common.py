@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mlops_pipeline.aws_errors import S3_TRANSIENT_ERRORS
 from mlops_pipeline.builders.sdk import Catch, Choice, ChoiceRule, Fail, Pass, Retry, Task
 from mlops_pipeline.config import PipelineConfig, RetrySettings
 from mlops_pipeline.layout import SLOT, job_prefix, latest_model_key, report_key
@@ -10,22 +11,6 @@ from mlops_pipeline.target import Target
 
 #: Fields every execution input carries (the landing handler writes them).
 REQUIRED_INPUT = ("bucket", "key", "job_stem")
-
-#: Transient errors worth waiting out: throttling, capacity and limits.
-GLUE_TRANSIENT_ERRORS = (
-    "Glue.ConcurrentRunsExceededException",
-    "Glue.ThrottlingException",
-    "Glue.InternalServiceException",
-    "Glue.OperationTimeoutException",
-    "Glue.ResourceNumberLimitExceededException",
-)
-SAGEMAKER_TRANSIENT_ERRORS = (
-    "SageMaker.ThrottlingException",
-    "SageMaker.ResourceLimitExceeded",
-    "SageMaker.InternalFailure",
-    "SageMaker.ServiceUnavailable",
-)
-S3_TRANSIENT_ERRORS = ("S3.SlowDownException", "S3.InternalErrorException", "S3.ServiceUnavailableException")
 
 
 def service_arn(target: Target, service: str, api: str, sync: bool = False) -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from mlops_pipeline.aws_errors import GLUE_JOB_TRANSIENT_ERRORS
 from mlops_pipeline.builders.common import (
-    GLUE_TRANSIENT_ERRORS,
     landed_object_uri,
     s3_prefix,
     service_arn,
@@ -14,6 +14,10 @@ from mlops_pipeline.config import PipelineConfig
 from mlops_pipeline.layout import DATA_CHECKS_MODULE, GLUE_SCRIPTS_PREFIX
 from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
+
+#: The state waits this much longer than the run's own Timeout, so a run that is too slow ends as Glue
+#: ends it (JobRunState TIMEOUT, with its log) rather than by the state's timeout.
+GLUE_TIMEOUT_MARGIN_SECONDS = 300
 
 
 def glue_transform(
@@ -53,9 +57,9 @@ def glue_transform(
         state_id,
         resource=service_arn(target, "glue", "startJobRun", sync=True),
         comment=f"Glue transform ({transform.script}) of the landed {workflow.kind} file into the extracts store.",
-        parameters={"JobName": target.glue_job_name, "Arguments": arguments},
+        parameters={"JobName": target.glue_job_name, "Arguments": arguments, "Timeout": transform.timeout_minutes},
         result_selector={"JobRunId.$": "$.Id", "JobRunState.$": "$.JobRunState"},
         result_path="$.transform",
-        timeout_seconds=transform.timeout_seconds,
-        retry=[transient_retry(config.retry, GLUE_TRANSIENT_ERRORS)],  # bad input fails the same way twice
+        timeout_seconds=transform.timeout_minutes * 60 + GLUE_TIMEOUT_MARGIN_SECONDS,
+        retry=[transient_retry(config.retry, GLUE_JOB_TRANSIENT_ERRORS)],  # bad input fails the same way twice
     )

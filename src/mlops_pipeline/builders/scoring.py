@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from mlops_pipeline.builders.common import (
+from mlops_pipeline.aws_errors import (
+    GLUE_SDK_TRANSIENT_ERRORS,
     S3_TRANSIENT_ERRORS,
-    SAGEMAKER_TRANSIENT_ERRORS,
+    SAGEMAKER_JOB_TRANSIENT_ERRORS,
+    SFN_TRANSIENT_ERRORS,
+)
+from mlops_pipeline.builders.common import (
     aws_sdk_arn,
     catch_into,
     failure,
@@ -77,7 +81,7 @@ def wait_for_running_training(config: PipelineConfig, target: Target, resolve) -
         parameters={"StateMachineArn": training_arn, "StatusFilter": "RUNNING", "MaxResults": 1},
         result_selector={"running.$": "States.ArrayLength($.Executions)"},
         result_path="$.training",
-        retry=[transient_retry(config.retry, ("Sfn.ThrottlingException", "Sfn.InternalServerException"))],
+        retry=[transient_retry(config.retry, SFN_TRANSIENT_ERRORS)],
     )
     check.add_catch(
         catch_into(
@@ -158,7 +162,7 @@ def batch_transform_step(config: PipelineConfig, target: Target) -> Task:
         result_selector={"TransformJobName.$": "$.TransformJobName", "TransformOutput.$": "$.TransformOutput"},
         result_path="$.transform_job",
         timeout_seconds=inference.timeout_seconds,
-        retry=job_retries(config.retry, SAGEMAKER_TRANSIENT_ERRORS),
+        retry=job_retries(config.retry, SAGEMAKER_JOB_TRANSIENT_ERRORS),
     )
 
 
@@ -210,7 +214,7 @@ def crawl_step(config: PipelineConfig, target: Target, done) -> Task:
         resource=aws_sdk_arn(target, "glue", "startCrawler"),
         parameters={"Name": target.glue_crawler_name},
         result_path=None,
-        retry=[transient_retry(config.retry, ("Glue.OperationTimeoutException", "Glue.ThrottlingException"))],
+        retry=[transient_retry(config.retry, GLUE_SDK_TRANSIENT_ERRORS)],
     )
     step.add_catch(Catch(error_equals=["Glue.CrawlerRunningException"], next_step=done, result_path=None))
     return step

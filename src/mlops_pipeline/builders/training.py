@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from mlops_pipeline.builders.common import (
+from mlops_pipeline.aws_errors import (
     S3_TRANSIENT_ERRORS,
-    SAGEMAKER_TRANSIENT_ERRORS,
+    SAGEMAKER_JOB_TRANSIENT_ERRORS,
+    SAGEMAKER_SDK_TRANSIENT_ERRORS,
+)
+from mlops_pipeline.builders.common import (
     aws_sdk_arn,
     catch_into,
     failure,
@@ -90,6 +93,15 @@ def tuning_job_config(config: PipelineConfig) -> dict:
     }
 
 
+def job_network(config: PipelineConfig, target: Target) -> dict:
+    """Network isolation (the workflow's choice, or required by Terraform's VPC) and the VPC, if any: the
+    tuning job's trainings and the model (hence its batch transforms) get the same."""
+    network = target.job_network()
+    if config.model.network_isolation and not network:
+        return {"EnableNetworkIsolation": True}
+    return network
+
+
 def training_job_definition(config: PipelineConfig, target: Target) -> dict:
     model = config.model
     channels = [TRAIN_CHANNEL] + ([VALIDATION_CHANNEL] if config.transform.validation_fraction > 0 else [])
@@ -122,6 +134,7 @@ def training_job_definition(config: PipelineConfig, target: Target) -> dict:
             "VolumeSizeInGB": model.volume_size_gb,
         },
         "StoppingCondition": {"MaxRuntimeInSeconds": model.max_runtime_seconds},
+        **job_network(config, target),
         **(
             {"RetryStrategy": {"MaximumRetryAttempts": retries}}
             if (retries := config.retry.internal_error_retries)
@@ -148,7 +161,7 @@ def tune_step(config: PipelineConfig, target: Target) -> Task:
         },
         result_path="$.tuning",
         timeout_seconds=config.tuning.timeout_seconds,
-        retry=job_retries(config.retry, SAGEMAKER_TRANSIENT_ERRORS),
+        retry=job_retries(config.retry, SAGEMAKER_JOB_TRANSIENT_ERRORS),
     )
 
 
@@ -165,7 +178,7 @@ def describe_best_step(config: PipelineConfig, target: Target) -> Task:
             "Metrics.$": "$.FinalMetricDataList",
         },
         result_path="$.best",
-        retry=[transient_retry(config.retry, SAGEMAKER_TRANSIENT_ERRORS)],
+        retry=[transient_retry(config.retry, SAGEMAKER_SDK_TRANSIENT_ERRORS)],
     )
 
 
@@ -177,13 +190,14 @@ def create_model_step(config: PipelineConfig, target: Target) -> Task:
             "ModelName.$": job_name(config),
             "ExecutionRoleArn": target.sagemaker_role_arn,
             "PrimaryContainer": {"Image": image_uri(config, target), "ModelDataUrl.$": "$.best.ModelArtifact"},
+            **job_network(config, target),
         },
         result_selector={
             "ModelArn.$": "$.ModelArn",
             "ModelName.$": "States.ArrayGetItem(States.StringSplit($.ModelArn, '/'), 1)",
         },
         result_path="$.model",
-        retry=[transient_retry(config.retry, SAGEMAKER_TRANSIENT_ERRORS)],
+        retry=[transient_retry(config.retry, SAGEMAKER_JOB_TRANSIENT_ERRORS)],
     )
 
 

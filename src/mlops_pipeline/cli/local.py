@@ -16,6 +16,7 @@ import click
 from mlops_pipeline.cli.options import (
     DEFAULT_WORKFLOW,
     found_workflow_option,
+    inject_option,
     isolation_option,
     project_option,
     workflow_option,
@@ -41,7 +42,15 @@ def _workspace(path: Path | None):
     return Workspace.resolve(path)
 
 
-def open_runtime(workflow: Path, workspace: Path | None, project: Path, out, isolation: str, summaries: bool = False):
+def open_runtime(
+    workflow: Path,
+    workspace: Path | None,
+    project: Path,
+    out,
+    isolation: str,
+    inject: str = "",
+    summaries: bool = False,
+):
     """A LocalRuntime session reporting to ``out`` (imported here: the engine loads moto)."""
     from mlops_pipeline.cli.report import Reporter
     from mlops_pipeline.config import load_workflow
@@ -52,7 +61,9 @@ def open_runtime(workflow: Path, workspace: Path | None, project: Path, out, iso
     reporter = Reporter(out, store, summaries)
     config = load_workflow(workflow, containers=project / "containers")
     mode = choose_isolation(isolation)
-    return LocalRuntime(config, store, project, on_event=reporter, isolation=mode, workflow_file=workflow)
+    return LocalRuntime(
+        config, store, project, on_event=reporter, isolation=mode, workflow_file=workflow, faults=inject
+    )
 
 
 def run_pipeline(runtime, out, train: Path, score: Path) -> None:
@@ -91,9 +102,12 @@ def run_pipeline(runtime, out, train: Path, score: Path) -> None:
 @workspace_option
 @project_option
 @isolation_option
-def run_cmd(workflow: Path, train: Path, score: Path, workspace: Path | None, project: Path, isolation: str) -> None:
+@inject_option
+def run_cmd(
+    workflow: Path, train: Path, score: Path, workspace: Path | None, project: Path, isolation: str, inject: str
+) -> None:
     out = console()
-    with open_runtime(workflow, workspace, project, out, isolation) as runtime:
+    with open_runtime(workflow, workspace, project, out, isolation, inject) as runtime:
         run_pipeline(runtime, out, train, score)
 
 
@@ -104,12 +118,13 @@ def run_cmd(workflow: Path, train: Path, score: Path, workspace: Path | None, pr
 @workspace_option
 @project_option
 @isolation_option
+@inject_option
 @click.option(
     "--interval", type=click.FloatRange(min=0.1), default=1.0, show_default=True, help="Seconds between scans."
 )
-def up_cmd(workflow: Path, workspace: Path | None, project: Path, isolation: str, interval: float) -> None:
+def up_cmd(workflow: Path, workspace: Path | None, project: Path, isolation: str, inject: str, interval: float) -> None:
     out = console()
-    with open_runtime(workflow, workspace, project, out, isolation, summaries=True) as runtime:
+    with open_runtime(workflow, workspace, project, out, isolation, inject, summaries=True) as runtime:
         folder = runtime.workspace.path(runtime.target.feature_store_bucket)
         out.print(
             f"Watching {folder} ({runtime.target.training_prefix}, {runtime.target.scoring_prefix}); "
@@ -270,18 +285,25 @@ def history_cmd(name: str, workflow: Path | None, workspace: Path | None, as_jso
     help="Folder with glue_transforms/ and containers/ [default: where the pipeline last ran from].",
 )
 @isolation_option
+@inject_option
 @click.option(
     "--land-again",
     is_flag=True,
     help="Land the execution's file again instead: a new execution of the workflow as it is now.",
 )
 def redrive_cmd(
-    name: str, workflow: Path | None, workspace: Path | None, project: Path | None, isolation: str, land_again: bool
+    name: str,
+    workflow: Path | None,
+    workspace: Path | None,
+    project: Path | None,
+    isolation: str,
+    inject: str,
+    land_again: bool,
 ) -> None:
     pipeline = _pipeline(workflow, workspace)
     out = console()
     with open_runtime(
-        pipeline.workflow, workspace, project or pipeline.project, out, isolation, summaries=True
+        pipeline.workflow, workspace, project or pipeline.project, out, isolation, inject, summaries=True
     ) as runtime:
         result = runtime.land_again(name) if land_again else runtime.redrive(name)
     if not result.succeeded:

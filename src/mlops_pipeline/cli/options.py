@@ -38,6 +38,14 @@ isolation_option = click.option(
     help="How container jobs run: in their own view of /opt/ml, /tmp and the network (namespaces, with "
     "bubblewrap), or directly with SM_* paths; auto picks namespaces where the machine allows them.",
 )
+inject_option = click.option(
+    "--inject",
+    envvar="MLOPS_INJECT",
+    default="",
+    metavar="TARGET=ERROR[*N],...",
+    help="Make the next N calls of a Task state or resource fail with an AWS error, to try Retry and Catch, e.g. "
+    "sagemaker:createTransformJob.sync=SageMaker.AmazonSageMakerException*2 [env MLOPS_INJECT].",
+)
 project_option = click.option(
     "--project",
     type=click.Path(path_type=Path, file_okay=False),

@@ -95,8 +95,10 @@ class LocalServiceTask(StateTaskService):
         return set()  # not None: accepted at creation; the dispatcher checks the parameters
 
     def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials) -> None:
-        execution = env.states.context_object.context_object_data["Execution"]
-        control = TaskControl(running=env.is_running, execution_name=execution["Name"])
+        context = env.states.context_object.context_object_data
+        control = TaskControl(
+            running=env.is_running, execution_name=context["Execution"]["Name"], state_name=context["State"]["Name"]
+        )
         try:
             response = self._dispatcher(resource_key(self.resource.resource_arn), normalised_parameters, control)
         except TaskFailure as failure:

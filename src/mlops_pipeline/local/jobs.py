@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Iterator
 
+from mlops_pipeline.aws_errors import AwsError
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.tasks import TASK_FAILED, TaskFailure, TaskStopped
 
@@ -29,17 +30,18 @@ def aws_shape(record: dict) -> dict:
 
 @dataclass(frozen=True)
 class RecordKind:
-    """One kind of SageMaker resource: where its records live, its name field and its errors."""
+    """One kind of SageMaker resource: where its records live, its name field and the API errors (wire codes)
+    SageMaker answers for an unknown or a used name."""
 
     folder: str  # training-jobs
     name_field: str  # TrainingJobName
-    not_found_error: str
+    not_found_code: str
     not_found_message: str  # with {name}
-    in_use_error: str = "SageMaker.ResourceInUse"
+    in_use_code: str = "ResourceInUse"
 
     def claim(self, services: LocalServices, record: dict) -> None:
-        """Create the record; a name used before is ``in_use_error``, as SageMaker answers."""
-        services.records.create(self.folder, record[self.name_field], record, self.in_use_error)
+        """Create the record; a name used before is ``in_use_code``, as SageMaker answers."""
+        services.records.create(self.folder, record[self.name_field], record, self.in_use_code)
 
     def save(self, services: LocalServices, record: dict) -> None:
         services.records.put(self.folder, record[self.name_field], record)
@@ -48,7 +50,7 @@ class RecordKind:
         """The Describe* answer, or the error SageMaker gives for an unknown name."""
         record = services.records.get(self.folder, name)
         if record is None:
-            raise TaskFailure(self.not_found_error, self.not_found_message.format(name=name))
+            raise AwsError(self.not_found_code, self.not_found_message.format(name=name))
         return aws_shape(record)
 
 

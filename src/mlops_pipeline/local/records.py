@@ -11,8 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlops_pipeline.aws_errors import AwsError
 from mlops_pipeline.local.stores import write_atomic
-from mlops_pipeline.local.tasks import TaskFailure
 
 
 @dataclass
@@ -23,12 +23,12 @@ class Records:
     def _path(self, kind: str, name: str) -> Path:
         return self.root / kind / f"{name}.json"
 
-    def create(self, kind: str, name: str, record: dict, error: str) -> None:
-        """Claim a name; ``error`` (e.g. ``SageMaker.ResourceInUse``) if it is taken, as AWS answers."""
+    def create(self, kind: str, name: str, record: dict, code: str) -> None:
+        """Claim a name; the API error ``code`` (e.g. ``ResourceInUse``) if it is taken, as AWS answers."""
         with self._lock:
             path = self._path(kind, name)
             if path.exists():
-                raise TaskFailure(error, f"{kind[:-1] if kind.endswith('s') else kind} {name} already exists")
+                raise AwsError(code, f"{kind[:-1] if kind.endswith('s') else kind} {name} already exists")
             write_atomic(path, json.dumps(record, indent=2, default=str).encode())
 
     def put(self, kind: str, name: str, record: dict) -> None:

@@ -21,9 +21,10 @@ from mlops_pipeline.config import PipelineConfig
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.handlers.s3_landing import Settings
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, choose_isolation
-from mlops_pipeline.local.engine import Engine
+from mlops_pipeline.local.engine import Engine, resource_key
 from mlops_pipeline.local.events import ContainerEvent, ExecutionEnded, LandingEvent, StateEvent
 from mlops_pipeline.local.executions import ExecutionRecords, ExecutionResult, executions_root, summarize
+from mlops_pipeline.local.faults import Faults
 from mlops_pipeline.local.integrations import IntegrationTable, default_table, glue_crawler, glue_job
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.stores import Workspace
@@ -44,6 +45,7 @@ class LocalRuntime:
     table: IntegrationTable = field(default_factory=default_table)
     isolation: IsolationChoice | None = None  # how jobs run (chosen from the machine when None)
     workflow_file: Path | None = None  # remembered in the workspace, for commands run without --workflow
+    faults: str = ""  # RESOURCE=ERROR[*N],... (local.faults): API errors to inject, to try Retry and Catch
 
     def __post_init__(self) -> None:
         self.target: Target = local_target(self.config.name)
@@ -59,11 +61,24 @@ class LocalRuntime:
             read_only_buckets=frozenset({self.target.feature_store_bucket, self.target.source_repository_bucket}),
         )
         self.records = ExecutionRecords(self.executions_root)
-        self.engine = Engine(
-            self.table.dispatcher(self.services), self.table.resources, self.lambda_handlers, region=self.target.region
-        )
         self.definitions = {w: definition_json(d) for w, d in build_definitions(self.config, self.target).items()}
+        faults = Faults.parse(self.faults, self.fault_targets())
+        self.engine = Engine(
+            self.table.dispatcher(self.services, faults),
+            self.table.resources,
+            self.lambda_handlers,
+            region=self.target.region,
+        )
         self.arns: dict[Workflow, str] = {}
+
+    def fault_targets(self) -> dict[str, str]:
+        """What ``--inject`` may name: every served resource, and each Task state of both workflows."""
+        targets = {resource: resource for resource in self.table.resources}
+        for text in self.definitions.values():
+            for name, state in json.loads(text)["States"].items():
+                if state["Type"] == "Task":
+                    targets[name] = resource_key(state["Resource"])
+        return targets
 
     @property
     def executions_root(self) -> Path:

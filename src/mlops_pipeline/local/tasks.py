@@ -5,7 +5,8 @@ Integrations never import moto; the engine adapter turns these into Step Functio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 #: The error Step Functions reports when a ``.sync`` job ends FAILED; Retry/Catch on it behave as on AWS.
@@ -31,10 +32,16 @@ class TaskControl:
 
     running: Callable[[], bool]
     execution_name: str = ""
+    state_name: str = ""
 
     def check(self) -> None:
         if not self.running():
             raise TaskStopped("the state timed out or the execution was stopped")
+
+    def limited_to(self, seconds: float) -> "TaskControl":
+        """This control, also ending after ``seconds``: a job's own time limit (Glue's Timeout)."""
+        deadline = time.monotonic() + seconds
+        return replace(self, running=lambda: self.running() and time.monotonic() < deadline)
 
 
 #: What the engine calls for a Task it intercepts: (resource, parameters, control) -> the AWS response shape;

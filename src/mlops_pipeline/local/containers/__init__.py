@@ -70,10 +70,19 @@ class Containers:
             f"(containers in {self.folder}: {', '.join(known) or 'none'})"
         )
 
-    def view(self, image_uri: str, opt_ml: Path, env: dict[str, str] | None = None, server: bool = False) -> JobView:
+    def view(
+        self,
+        image_uri: str,
+        opt_ml: Path,
+        env: dict[str, str] | None = None,
+        server: bool = False,
+        isolated: bool = False,
+    ) -> JobView:
+        """A job's view of the machine; a server, or a job with ``EnableNetworkIsolation``, has a network of
+        its own (no way out)."""
         image, environment = self.prepare(image_uri)
         bridge = Path(tempfile.mkdtemp(prefix="mlops-")) if server and self.namespaced else None
-        return JobView(image, environment, opt_ml, dict(env or {}), private_network=server, bridge=bridge)
+        return JobView(image, environment, opt_ml, dict(env or {}), private_network=server or isolated, bridge=bridge)
 
     @property
     def namespaced(self) -> bool:

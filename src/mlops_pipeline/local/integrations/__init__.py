@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable, Iterable, Mapping
 
+from mlops_pipeline.aws_errors import AwsError, step_functions_cause, step_functions_error
 from mlops_pipeline.errors import PipelineError
+from mlops_pipeline.local.faults import Faults
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.tasks import Dispatcher, TaskControl, TaskFailure, TaskStopped
 
@@ -26,7 +28,8 @@ RUNTIME_ERROR = "States.Runtime"
 
 
 def serves(*resources: str, client_error: str) -> Callable[[Integration], Integration]:
-    """Mark a function as serving ``resources``; ``client_error`` is what AWS answers for a request it refuses."""
+    """Mark a function as serving ``resources``; ``client_error`` is the API's error code for a request it
+    refuses (``ValidationException``)."""
 
     def mark(function: Integration) -> Integration:
         function.resources = resources  # type: ignore[attr-defined]
@@ -62,23 +65,40 @@ class IntegrationTable:
     def supports(self, resource: str) -> bool:
         return resource in self.routes
 
-    def dispatch(self, services: LocalServices, resource: str, parameters: dict, control: TaskControl) -> Any:
-        """Serve one Task; whatever the integration raises leaves as the error AWS would give."""
+    def dispatch(
+        self,
+        services: LocalServices,
+        resource: str,
+        parameters: dict,
+        control: TaskControl,
+        faults: Faults | None = None,
+    ) -> Any:
+        """Serve one Task; whatever the integration raises leaves as the error AWS would give: an API error
+        under the name Step Functions reports for that integration (``aws_errors``)."""
         integration = self.routes.get(resource)
         if integration is None:
             raise TaskFailure(RUNTIME_ERROR, f"the local runtime cannot serve {resource}")
         try:
+            if faults is not None:
+                faults.take(resource, control.state_name)
             return integration(services, parameters, control)
         except (TaskFailure, TaskStopped):
             raise
         except KeyError as missing:
             raise TaskFailure(RUNTIME_ERROR, f"{resource}: missing parameter {missing}") from None
         except PipelineError as refused:
-            raise TaskFailure(integration.client_error, refused.headline) from None  # type: ignore[attr-defined]
+            raise reported(resource, AwsError(integration.client_error, refused.headline)) from None  # type: ignore[attr-defined]
+        except AwsError as error:
+            raise reported(resource, error) from None
 
-    def dispatcher(self, services: LocalServices) -> Dispatcher:
-        """The engine's callback for one session's services."""
-        return lambda resource, parameters, control: self.dispatch(services, resource, parameters, control)
+    def dispatcher(self, services: LocalServices, faults: Faults | None = None) -> Dispatcher:
+        """The engine's callback for one session's services (and the faults to inject, if any)."""
+        return lambda resource, parameters, control: self.dispatch(services, resource, parameters, control, faults)
+
+
+def reported(resource: str, error: AwsError) -> TaskFailure:
+    """An API error as the Task on ``resource`` reports it to Step Functions."""
+    return TaskFailure(step_functions_error(resource, error.code), step_functions_cause(resource, error))
 
 
 def default_table() -> IntegrationTable:

@@ -11,15 +11,16 @@ import json
 
 import pandas as pd
 
+from mlops_pipeline.aws_errors import AwsError
 from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.jobs import now
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.stores import parse_s3_uri, write_atomic
-from mlops_pipeline.local.tasks import TaskControl, TaskFailure
+from mlops_pipeline.local.tasks import TaskControl
 
 CRAWLERS = "glue-crawlers"
 SAMPLE_ROWS = 1000
-CLIENT_ERROR = "Glue.InvalidInputException"
+CLIENT_ERROR = "InvalidInputException"
 GLUE_TYPES = {"int64": "bigint", "float64": "double", "bool": "boolean", "object": "string"}
 
 
@@ -41,7 +42,7 @@ def define_crawler(services: LocalServices, name: str, database: str, target: st
 def start_crawler(services: LocalServices, params: dict, control: TaskControl) -> dict:
     crawler = services.records.get(CRAWLERS, params["Name"])
     if crawler is None:
-        raise TaskFailure("Glue.EntityNotFoundException", f"Crawler entry with name {params['Name']} does not exist")
+        raise AwsError("EntityNotFoundException", f"Crawler entry with name {params['Name']} does not exist")
     tables = {}
     for target in crawler["Targets"]["S3Targets"]:
         tables.update(crawl(services, target["Path"]))

@@ -7,7 +7,8 @@ arguments Glue adds itself (``--JOB_NAME``, ``--JOB_ID``, ``--JOB_RUN_ID``, ``--
 writes ``s3://`` through a real S3 API on localhost (``AWS_ENDPOINT_URL_S3``, see ``s3_endpoint``); only the
 project's own entry point (``layout.GLUE_ENTRY_SCRIPT``), which also accepts local paths, is given the
 workspace files directly, which spares copying them. A run that exits non-zero is FAILED with the script's
-``ERROR:`` line (or its last line).
+``ERROR:`` line (or its last line); one that outlives its ``Timeout`` (minutes: the run's, else the job's) is
+killed and ends TIMEOUT, as Glue ends it.
 """
 
 from __future__ import annotations
@@ -18,19 +19,22 @@ import sys
 import uuid
 from pathlib import Path
 
+from mlops_pipeline.aws_errors import AwsError
 from mlops_pipeline.layout import GLUE_ENTRY_SCRIPT
 from mlops_pipeline.local import glue_libs
 from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.jobs import now
 from mlops_pipeline.local.processes import run_job
 from mlops_pipeline.local.services import LocalServices
-from mlops_pipeline.local.tasks import TASK_FAILED, TaskControl, TaskFailure
+from mlops_pipeline.local.tasks import TASK_FAILED, TaskControl, TaskFailure, TaskStopped
 
 JOBS = "glue-jobs"
 RUNS = "glue-job-runs"
-CLIENT_ERROR = "Glue.InvalidInputException"
+CLIENT_ERROR = "InvalidInputException"
 SCRIPT_LOCATION = "--scriptLocation"
 EXTRA_PY_FILES = "--extra-py-files"
+#: Seconds in a minute of Glue's ``Timeout``.
+MINUTE = 60
 #: Job arguments that configure Glue itself and are not the script's.
 GLUE_OWN = (SCRIPT_LOCATION, EXTRA_PY_FILES, "--job-language")
 
@@ -52,8 +56,8 @@ def define_job(services: LocalServices, name: str, script_location: str, default
 def start_job_run_sync(services: LocalServices, params: dict, control: TaskControl) -> dict:
     job = services.records.get(JOBS, params["JobName"])
     if job is None:
-        raise TaskFailure(
-            "Glue.EntityNotFoundException",
+        raise AwsError(
+            "EntityNotFoundException",
             f"Glue job {params['JobName']} not found (local jobs: {', '.join(services.records.names(JOBS)) or 'none'})",
         )
     arguments = {**job.get("DefaultArguments", {}), **params.get("Arguments", {})}
@@ -70,7 +74,7 @@ def start_job_run_sync(services: LocalServices, params: dict, control: TaskContr
     script_uri = arguments.get(SCRIPT_LOCATION) or job["Command"]["ScriptLocation"]
     script = services.workspace.path_of(script_uri)
     if not script.is_file():
-        raise TaskFailure("Glue.EntityNotFoundException", f"the job's script {script_uri} does not exist")
+        raise AwsError("EntityNotFoundException", f"the job's script {script_uri} does not exist")
     own = [
         "--JOB_NAME",
         job["Name"],
@@ -82,14 +86,25 @@ def start_job_run_sync(services: LocalServices, params: dict, control: TaskContr
         "job-bookmark-disable",
     ]
     env = _environment(services, arguments)
-    if script.name == GLUE_ENTRY_SCRIPT:
-        code = run_job(
-            [sys.executable, str(script), *own, *_local_arguments(services, arguments)], env, log_path, control
-        )
-    else:
-        code = _run_against_s3(services, script, own, arguments, env, log_path, control)
-    run.update(CompletedOn=now().isoformat(), JobRunState="SUCCEEDED" if code == 0 else "FAILED", LogPath=str(log_path))
-    if code != 0:
+    timeout = params.get("Timeout") or job.get("Timeout")
+    if timeout:
+        run["Timeout"] = int(timeout)
+    limited = control.limited_to(int(timeout) * MINUTE) if timeout else control
+    try:
+        if script.name == GLUE_ENTRY_SCRIPT:
+            argv = [sys.executable, str(script), *own, *_local_arguments(services, arguments)]
+            code = run_job(argv, env, log_path, limited)
+        else:
+            code = _run_against_s3(services, script, own, arguments, env, log_path, limited)
+    except TaskStopped:
+        if not control.running():
+            raise  # the state ended, not the run's Timeout
+        code = None
+    state = {0: "SUCCEEDED", None: "TIMEOUT"}.get(code, "FAILED")
+    run.update(CompletedOn=now().isoformat(), JobRunState=state, LogPath=str(log_path))
+    if code is None:
+        run["ErrorMessage"] = f"the job run exceeded its Timeout of {timeout} minutes and was stopped"
+    elif code != 0:
         message = _error_line(log_path) or f"the job script exited with status {code}"
         # the entry point was given workspace files; the message names them as the job would on AWS
         run["ErrorMessage"] = message.replace(f"{services.workspace.s3_root}/", "s3://")

@@ -9,20 +9,19 @@ import datetime
 import json
 from urllib.parse import unquote
 
+from mlops_pipeline.aws_errors import AwsError
 from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.stores import etag_of
-from mlops_pipeline.local.tasks import TaskControl, TaskFailure
+from mlops_pipeline.local.tasks import TaskControl
 
-#: S3 errors outside its service model reach Step Functions under this name.
-CLIENT_ERROR = "S3.S3Exception"
+#: What S3 answers for a request it refuses; not in its service model, so Step Functions reports ``S3.S3Exception``.
+CLIENT_ERROR = "InvalidArgument"
 
 
-def _missing(bucket: str, key: str) -> TaskFailure:
-    return TaskFailure(
-        "S3.NoSuchKeyException",
-        f"The specified key does not exist. (Service: S3, Status Code: 404, Key: s3://{bucket}/{key})",
-    )
+def _missing(bucket: str, key: str) -> AwsError:
+    """S3's answer for a missing key (``S3.NoSuchKeyException`` through Step Functions)."""
+    return AwsError("NoSuchKey", f"The specified key does not exist. (Key: s3://{bucket}/{key})")
 
 
 @serves("aws-sdk:s3:putObject", client_error=CLIENT_ERROR)
@@ -62,10 +61,7 @@ def copy_object(services: LocalServices, params: dict, control: TaskControl) -> 
 def head_object(services: LocalServices, params: dict, control: TaskControl) -> dict:
     path = services.workspace.path(params["Bucket"], params["Key"])
     if not path.is_file():
-        raise TaskFailure(
-            "S3.NotFoundException",
-            f"Not Found (Service: S3, Status Code: 404, Key: s3://{params['Bucket']}/{params['Key']})",
-        )
+        raise _missing(params["Bucket"], params["Key"])  # HeadObject declares NoSuchKey for a missing key
     return {"ContentLength": path.stat().st_size, "ETag": etag_of(path), "LastModified": _modified(path)}
 
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from mlops_pipeline.aws_errors import AwsError
 from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.jobs import RecordKind, now
 from mlops_pipeline.local.services import LocalServices
-from mlops_pipeline.local.tasks import TaskControl, TaskFailure
+from mlops_pipeline.local.tasks import TaskControl
 
 MODELS = RecordKind(
     folder="models",
     name_field="ModelName",
-    not_found_error="SageMaker.ValidationException",
+    not_found_code="ValidationException",
     not_found_message='Could not find model "{name}".',
-    in_use_error="SageMaker.ValidationException",
+    in_use_code="ValidationException",
 )
-CLIENT_ERROR = "SageMaker.ValidationException"
+CLIENT_ERROR = "ValidationException"
 
 
 @serves("sagemaker:createModel", client_error=CLIENT_ERROR)
@@ -25,7 +26,7 @@ def create_model(services: LocalServices, params: dict, control: TaskControl) ->
     services.containers.prepare(container.get("Image", ""))
     artifact = container.get("ModelDataUrl")
     if artifact and not services.workspace.path_of(artifact).is_file():
-        raise TaskFailure("SageMaker.ValidationException", f"model {name}: ModelDataUrl {artifact} does not exist")
+        raise AwsError("ValidationException", f"model {name}: ModelDataUrl {artifact} does not exist")
     arn = services.arn("sagemaker", f"model/{name}")
     record = {
         "ModelName": name,

@@ -15,13 +15,14 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from mlops_pipeline.aws_errors import AwsError
 from mlops_pipeline.local.containers import Containers
 from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.jobs import JobKind, now
 from mlops_pipeline.local.processes import run_job
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.stores import TEMP_PREFIX, parse_s3_uri
-from mlops_pipeline.local.tasks import TaskControl, TaskFailure
+from mlops_pipeline.local.tasks import TaskControl
 
 TRAINING_JOBS = JobKind(
     folder="training-jobs",
@@ -29,10 +30,10 @@ TRAINING_JOBS = JobKind(
     status_field="TrainingJobStatus",
     end_field="TrainingEndTime",
     secondary_status_field="SecondaryStatus",
-    not_found_error="SageMaker.ValidationException",
+    not_found_code="ValidationException",
     not_found_message="Requested resource not found: training job {name}",
 )
-CLIENT_ERROR = "SageMaker.ValidationException"
+CLIENT_ERROR = "ValidationException"
 FAILURE_REASON_MAX = 1024
 HOST = "algo-1"  # SageMaker names the hosts of a job algo-1, algo-2, ...
 
@@ -101,7 +102,8 @@ def train(
         sorted(p.name for p in (opt_ml / "input" / "data").iterdir()) if (opt_ml / "input" / "data").is_dir() else []
     )
     _write_config(opt_ml, request, channels)
-    view = containers.view(request["AlgorithmSpecification"]["TrainingImage"], opt_ml)
+    isolated = bool(request.get("EnableNetworkIsolation"))  # as SageMaker: no network in or out
+    view = containers.view(request["AlgorithmSpecification"]["TrainingImage"], opt_ml, isolated=isolated)
     mode = containers.isolation.mode
     view.env = training_variables(view.opt_ml_path(mode), request, channels, arn, cpus)
     return run_job(view.command("train", mode), view.environment_variables(mode), log_path, control, on_start=on_start)
@@ -198,8 +200,8 @@ def _stage_channels(services: LocalServices, channels: list[dict], opt_ml: Path)
         target.mkdir(parents=True, exist_ok=True)
         objects = list(services.workspace.objects(bucket, prefix))
         if not objects:
-            raise TaskFailure(
-                "SageMaker.ValidationException",
+            raise AwsError(
+                "ValidationException",
                 f"channel {channel['ChannelName']}: no objects under s3://{bucket}/{prefix}",
             )
         for key, path in objects:

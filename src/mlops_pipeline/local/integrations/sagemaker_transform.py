@@ -36,10 +36,10 @@ TRANSFORM_JOBS = JobKind(
     name_field="TransformJobName",
     status_field="TransformJobStatus",
     end_field="TransformEndTime",
-    not_found_error="SageMaker.ValidationException",
+    not_found_code="ValidationException",
     not_found_message='Could not find job "{name}".',
 )
-CLIENT_ERROR = "SageMaker.ValidationException"
+CLIENT_ERROR = "ValidationException"
 MB = 1024 * 1024
 DEFAULT_PAYLOAD_MB = 6
 INVOCATION_TIMEOUT_SECONDS = 600  # ModelClientConfig.InvocationsTimeoutInSeconds' default

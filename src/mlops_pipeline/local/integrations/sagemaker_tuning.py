@@ -18,22 +18,23 @@ from pathlib import Path
 
 import optuna
 
+from mlops_pipeline.aws_errors import AwsError
 from mlops_pipeline.local.events import TrialEvent
 from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.integrations.sagemaker_training import TRAINING_JOBS, run_training_job
 from mlops_pipeline.local.jobs import JobKind, now
 from mlops_pipeline.local.services import LocalServices
-from mlops_pipeline.local.tasks import TaskControl, TaskFailure
+from mlops_pipeline.local.tasks import TaskControl
 
 TUNING_JOBS = JobKind(
     folder="tuning-jobs",
     name_field="HyperParameterTuningJobName",
     status_field="HyperParameterTuningJobStatus",
     end_field="HyperParameterTuningEndTime",
-    not_found_error="SageMaker.ResourceNotFound",
+    not_found_code="ResourceNotFound",
     not_found_message="tuning job {name} not found",
 )
-CLIENT_ERROR = "SageMaker.ValidationException"
+CLIENT_ERROR = "ValidationException"
 REVERSE_LOG_SUFFIX = "__one_minus"
 
 
@@ -101,9 +102,7 @@ def sampler_for(config: dict) -> optuna.samplers.BaseSampler:
         return optuna.samplers.RandomSampler(seed=seed)
     if strategy == "Bayesian":
         return optuna.samplers.TPESampler(seed=seed)
-    raise TaskFailure(
-        "SageMaker.ValidationException", f"unsupported tuning strategy {strategy!r} (Bayesian, Random, Grid)"
-    )
+    raise AwsError("ValidationException", f"unsupported tuning strategy {strategy!r} (Bayesian, Random, Grid)")
 
 
 def suggest(trial: optuna.Trial, ranges: dict) -> dict[str, str]:
@@ -211,6 +210,7 @@ class _Tuner:
             "OutputDataConfig": definition["OutputDataConfig"],
             "ResourceConfig": definition.get("ResourceConfig", {}),
             "StoppingCondition": definition.get("StoppingCondition", {}),
+            **{key: definition[key] for key in ("EnableNetworkIsolation", "VpcConfig") if key in definition},
             "Tuned": tuned,
         }
 

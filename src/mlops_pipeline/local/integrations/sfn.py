@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from mlops_pipeline.aws_errors import AwsError
 from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.services import LocalServices
-from mlops_pipeline.local.tasks import TaskControl, TaskFailure
+from mlops_pipeline.local.tasks import TaskControl
 
-CLIENT_ERROR = "Sfn.InvalidArnException"
+CLIENT_ERROR = "InvalidArn"
 
 
 @serves("aws-sdk:sfn:listExecutions", client_error=CLIENT_ERROR)
@@ -19,7 +20,7 @@ def list_executions(services: LocalServices, params: dict, control: TaskControl)
     try:
         response = services.sfn.list_executions(**request)
     except services.sfn.exceptions.StateMachineDoesNotExist as error:
-        raise TaskFailure("Sfn.StateMachineDoesNotExistException", str(error)) from None
+        raise AwsError("StateMachineDoesNotExist", error.response["Error"]["Message"]) from None
     executions = [
         {
             "ExecutionArn": e["executionArn"],
