@@ -2,7 +2,9 @@
 
 Arguments (``--KEY value``, as ``getResolvedOptions`` reads them):
   --KIND train|score          what the landed file is
-  --S3_SOURCE URI             the landed CSV (s3://... on AWS, a local path locally); never modified
+  --S3_SOURCE URI             the landed CSV (s3://... on AWS, a local path locally); never modified; the
+                              state machines pass the execution's own copy of the landed version
+  --LANDED_URI URI            where the file landed, as messages name it (default: --S3_SOURCE)
   --S3_DEST URI               extract prefix, ending in '/'
   --LABEL, --ID_COLUMN        column names
   --TRANSFORM_MODULE NAME     module with learn_schema() and transform() (shipped with --extra-py-files)
@@ -38,7 +40,7 @@ except ImportError:  # run from a checkout with the package installed
     from mlops_pipeline import data_checks as checks
 
 REQUIRED = ("KIND", "S3_SOURCE", "S3_DEST", "LABEL", "ID_COLUMN", "TRANSFORM_MODULE")
-DEFAULTS = {"VALIDATION_FRACTION": "0.2", "SEED": "42", "SCHEMA_URI": "", "DATA_CHECKS": "{}"}
+DEFAULTS = {"VALIDATION_FRACTION": "0.2", "SEED": "42", "SCHEMA_URI": "", "DATA_CHECKS": "{}", "LANDED_URI": ""}
 TRAIN_FILE, VALIDATION_FILE, SCORE_FILE, SCHEMA_FILE, REPORT_FILE = (
     "train/train.csv",
     "validation/validation.csv",
@@ -105,10 +107,10 @@ def write_bytes(uri: str, data: bytes) -> None:
         raise
 
 
-def read_landed_csv(uri: str, settings) -> pd.DataFrame:
-    """The landed file, checked: encoding, emptiness, delimiter, ids."""
-    frame = checks.read_landed(read_bytes(uri), uri, settings)
-    checks.check_ids(frame, uri, settings.id_column)
+def read_landed_csv(uri: str, landed: str, settings) -> pd.DataFrame:
+    """The landed file read from ``uri``, checked: encoding, emptiness, delimiter, ids (messages name ``landed``)."""
+    frame = checks.read_landed(read_bytes(uri), landed, settings)
+    checks.check_ids(frame, landed, settings.id_column)
     return frame
 
 
@@ -133,10 +135,10 @@ def settings_of(options: dict[str, str]):
 
 
 def run_train(options: dict[str, str], module) -> str:
-    source, dest, label = options["S3_SOURCE"], options["S3_DEST"], options["LABEL"]
+    source, dest, label = options["LANDED_URI"] or options["S3_SOURCE"], options["S3_DEST"], options["LABEL"]
     settings = settings_of(options)
     report = checks.Report(settings)
-    frame = read_landed_csv(source, settings)
+    frame = read_landed_csv(options["S3_SOURCE"], source, settings)
     labels = checks.labels_of(frame, source, settings)
     checks.check_training(labels, source, settings, report, "training file")
     for column in checks.numeric_columns_with_text(frame.drop(columns=[label, settings.id_column]), source, report):
@@ -160,13 +162,13 @@ def run_train(options: dict[str, str], module) -> str:
 
 
 def run_score(options: dict[str, str], module) -> str:
-    source, dest, label = options["S3_SOURCE"], options["S3_DEST"], options["LABEL"]
+    source, dest, label = options["LANDED_URI"] or options["S3_SOURCE"], options["S3_DEST"], options["LABEL"]
     if not options["SCHEMA_URI"]:
         raise TransformError("--SCHEMA_URI is required with --KIND score (the training schema)")
     settings = settings_of(options)
     report = checks.Report(settings)
     schema = json.loads(read_bytes(options["SCHEMA_URI"]))
-    frame = read_landed_csv(source, settings)
+    frame = read_landed_csv(options["S3_SOURCE"], source, settings)
     if label in frame.columns:
         report.problem("label_in_scoring", f"{source}: label column '{label}' is in the scoring file; it is ignored")
         frame = frame.drop(columns=[label])

@@ -101,7 +101,14 @@ def test_s3_uris_come_from_the_execution_input_except_store_names(definitions):
     text = json.dumps(definitions)
     assert "data/train" not in text.replace("under data/train/", "")
     glue_args = definitions["training"]["States"]["TransformTrainingData"]["Parameters"]["Arguments"]
-    assert glue_args["--S3_SOURCE.$"] == "States.Format('s3://{}/{}', $.bucket, $.key)"
+    assert glue_args["--LANDED_URI.$"] == "States.Format('s3://{}/{}', $.bucket, $.key)"
+    # the Glue job reads this execution's pinned copy of the landed version, never the key's newest bytes
+    assert (
+        glue_args["--S3_SOURCE.$"]
+        == "States.Format('s3://attrition-extracts/attrition/{}/landed/{}', $.job_stem, $.key)"
+    )
+    pin = definitions["training"]["States"]["PinLandedObject"]["Parameters"]
+    assert pin["CopySource.$"] == "$.copy_source" and pin["CopySourceIfMatch.$"] == "$.copy_source_if_match"
 
 
 def test_quality_gate_reads_the_named_metric_and_compares_threshold_baseline_and_champion(definitions):

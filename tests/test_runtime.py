@@ -17,6 +17,7 @@ from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.local.events import TrialEvent
 from mlops_pipeline.local.runtime import LocalRuntime
 from mlops_pipeline.local.stores import Workspace
+from mlops_pipeline.naming import Workflow
 
 pytestmark = pytest.mark.slow
 
@@ -207,6 +208,31 @@ def test_every_transient_retry_of_both_workflows_fires_and_then_succeeds(example
     assert len(planned) >= 14
     no_champion_yet = {"ReadApprovedModel": [*planned["ReadApprovedModel"], "S3.NoSuchKeyException"]}  # caught
     assert seen == planned | no_champion_yet
+
+
+def test_each_landed_version_is_scored_from_its_own_bytes_whatever_the_event_order(example_config, tmp_path, landed):
+    """Two uploads of one key in quick succession: their events arrive in reverse order, and each
+    execution still reads exactly its own version (pinned by the first state), not the key's newest."""
+    from mlops_pipeline.demo_data import write_demo_csv
+    from mlops_pipeline.handlers.s3_landing import handle_event
+    from mlops_pipeline.local.watcher import object_created_event
+
+    config = configured(example_config, **FAST)
+    with runtime_for(config, tmp_path) as runtime:
+        assert runtime.run_file("train", landed[0]).succeeded
+        bucket, events, ids = runtime.target.feature_store_bucket, [], []
+        for rows, start in ((120, 5001), (80, 7001)):
+            source = write_demo_csv(tmp_path / f"v{rows}" / "batch.csv", rows, with_label=False, start_id=start)
+            key = runtime.land("score", source)
+            events.append(object_created_event(bucket, key, runtime.workspace.path(bucket, key)))
+            ids.append([line.split(",", 1)[0] for line in source.read_text().splitlines()[1:]])
+        settings = runtime.watcher().settings
+        started = [handle_event(event, runtime.engine.client, settings)["started"][0] for event in reversed(events)]
+        results = runtime.follow({name: Workflow.SCORING for name in started})
+    assert all(result.succeeded for result in results.values()), [(r.error, r.cause) for r in results.values()]
+    for name, expected in zip(started, reversed(ids), strict=True):
+        predictions = runtime.workspace.path_of(results[name].output["predictions"]).read_text().splitlines()
+        assert [line.split(",", 1)[0] for line in predictions[1:]] == expected  # its own version's rows, in order
 
 
 FLAKY_SERVE = textwrap.dedent("""\

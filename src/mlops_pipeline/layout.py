@@ -65,6 +65,12 @@ def channel_prefix(pipeline: str, job_stem: str, channel: str) -> str:
     return f"{job_prefix(pipeline, job_stem)}{channel}/"
 
 
+def landed_copy_key(pipeline: str, job_stem: str, key: str) -> str:
+    """The execution's own copy of the landed object's version: what its Glue job reads, so a file landed
+    again meanwhile cannot change what this execution sees (the feature store itself is never written)."""
+    return f"{job_prefix(pipeline, job_stem)}landed/{key}"
+
+
 def report_key(pipeline: str, job_stem: str) -> str:
     return f"{job_prefix(pipeline, job_stem)}{REPORT_FILE}"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from mlops_pipeline.aws_errors import S3_TRANSIENT_ERRORS
 from mlops_pipeline.builders.sdk import Catch, Choice, ChoiceRule, Fail, Pass, Retry, Task
 from mlops_pipeline.config import PipelineConfig, RetrySettings
-from mlops_pipeline.layout import SLOT, job_prefix, latest_model_key, report_key
+from mlops_pipeline.layout import SLOT, job_prefix, landed_copy_key, latest_model_key, report_key
 from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
 
 #: Fields every execution input carries (the landing handler writes them).
-REQUIRED_INPUT = ("bucket", "key", "job_stem")
+REQUIRED_INPUT = ("bucket", "key", "job_stem", "copy_source")
 
 
 def service_arn(target: Target, service: str, api: str, sync: bool = False) -> str:
@@ -135,3 +135,39 @@ def read_data_report(config: PipelineConfig, target: Target, workflow: Workflow,
 
 def landed_object_uri() -> str:
     return states_format("s3://{}/{}", "$.bucket", "$.key")
+
+
+def pinned_object_uri(config: PipelineConfig, target: Target) -> str:
+    """The execution's copy of the landed version (``layout.landed_copy_key``), which its Glue job reads."""
+    return states_format(
+        f"s3://{target.extracts_bucket}/{landed_copy_key(config.name, SLOT, SLOT)}", "$.job_stem", "$.key"
+    )
+
+
+def pin_landed_object(config: PipelineConfig, target: Target, next_step) -> Task:
+    """Copy exactly the version the event names (the execution input's ``copy_source``; in a bucket
+    without versioning, only if its ETag still matches) into the extracts store, before anything reads
+    it: a file landed again meanwhile cannot change what this execution trains or scores on."""
+    step = Task(
+        "PinLandedObject",
+        resource=aws_sdk_arn(target, "s3", "copyObject"),
+        comment="This landing's own bytes, copied once; everything downstream reads the copy.",
+        parameters={
+            "Bucket": target.extracts_bucket,
+            "Key.$": states_format(landed_copy_key(config.name, SLOT, SLOT), "$.job_stem", "$.key"),
+            "CopySource.$": "$.copy_source",
+            "CopySourceIfMatch.$": "$.copy_source_if_match",
+        },
+        result_path=None,
+        retry=[transient_retry(config.retry, S3_TRANSIENT_ERRORS)],
+    )
+    unavailable = failure(
+        "LandedObjectUnavailable",
+        "LandedObjectUnavailable",
+        "Copying the landed version of s3://{}/{} (land the file again if it was replaced or deleted)",
+        "$.bucket",
+        "$.key",
+    )
+    step.add_catch(catch_into(unavailable))
+    step.next(next_step)
+    return step

@@ -5,6 +5,7 @@ from __future__ import annotations
 from mlops_pipeline.aws_errors import GLUE_JOB_TRANSIENT_ERRORS
 from mlops_pipeline.builders.common import (
     landed_object_uri,
+    pinned_object_uri,
     s3_prefix,
     service_arn,
     transient_retry,
@@ -42,7 +43,8 @@ def glue_transform(
     )
     arguments = {
         "--KIND": workflow.kind,
-        "--S3_SOURCE.$": landed_object_uri(),
+        "--S3_SOURCE.$": pinned_object_uri(config, target),
+        "--LANDED_URI.$": landed_object_uri(),
         "--S3_DEST.$": s3_prefix(target.extracts_bucket, config),
         "--LABEL": config.data.label,
         "--ID_COLUMN": config.data.id_column,

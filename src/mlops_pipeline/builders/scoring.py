@@ -14,6 +14,7 @@ from mlops_pipeline.builders.common import (
     failure,
     job_name,
     job_retries,
+    pin_landed_object,
     read_data_report,
     read_latest_model,
     s3_prefix,
@@ -285,4 +286,5 @@ def build_scoring(config: PipelineConfig, target: Target) -> dict:
     Chain([resolve, transform])
     transform.next(read_data_report(config, target, Workflow.SCORING, batch))
     Chain([batch, name, publish, latest, crawl, done, Succeed("PredictionsPublished")])
-    return render(validate_input("ValidateInput", wait_for_running_training(config, target, resolve), Workflow.SCORING))
+    waiting = wait_for_running_training(config, target, resolve)
+    return render(validate_input("ValidateInput", pin_landed_object(config, target, waiting), Workflow.SCORING))

@@ -14,6 +14,7 @@ from mlops_pipeline.builders.common import (
     job_name,
     job_retries,
     landed_object_uri,
+    pin_landed_object,
     read_data_report,
     s3_prefix,
     service_arn,
@@ -322,7 +323,7 @@ def build_training(config: PipelineConfig, target: Target) -> dict:
     Chain([tune, describe])
     describe.next(gate_steps(config, target, create))
     Chain([create, record, save_execution, save_latest, done])
-    return render(validate_input("ValidateInput", transform, Workflow.TRAINING))
+    return render(validate_input("ValidateInput", pin_landed_object(config, target, transform), Workflow.TRAINING))
 
 
 def _glue(config: PipelineConfig, target: Target) -> Task:

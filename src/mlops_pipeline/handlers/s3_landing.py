@@ -25,7 +25,7 @@ import re
 import time
 import unicodedata
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 from mlops_pipeline.layout import SCORING_PREFIX, TRAINING_PREFIX
 from mlops_pipeline.naming import EXECUTION_NAME_MAX, Workflow, job_stem
@@ -157,6 +157,8 @@ def execution_name(kind: str, obj: LandedObject) -> str:
 
 
 def execution_input(kind: str, obj: LandedObject) -> dict:
+    """What the state machines start from; ``copy_source`` pins exactly this landing's bytes (its version,
+    or, in a bucket without versioning, the bytes whose ETag the event names)."""
     return {
         "kind": kind,
         "bucket": obj.bucket,
@@ -167,7 +169,21 @@ def execution_input(kind: str, obj: LandedObject) -> dict:
         "sequencer": obj.sequencer,
         "event_time": obj.event_time,
         "job_stem": job_stem(kind, obj.identity),
+        "copy_source": copy_source(obj),
+        "copy_source_if_match": f'"{obj.etag}"' if obj.etag else "*",
+        "landing_order": landing_order(obj),
     }
+
+
+def copy_source(obj: LandedObject) -> str:
+    """CopyObject's ``CopySource``: URL-encoded ``bucket/key``, with ``?versionId=`` when versioned."""
+    source = quote(f"{obj.bucket}/{obj.key}", safe="/")
+    return f"{source}?versionId={quote(obj.version_id, safe='')}" if obj.version_id else source
+
+
+def landing_order(obj: LandedObject) -> str:
+    """Sorts landings in time: the event time, then the sequencer (hex; left-padded, so longer is later)."""
+    return f"{obj.event_time}/{obj.sequencer.upper().rjust(32, '0')}"
 
 
 def start_once(client, arn: str, name: str, payload: dict, sleep=time.sleep) -> str:

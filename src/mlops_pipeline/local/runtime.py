@@ -165,7 +165,7 @@ class LocalRuntime:
         if not source.is_file():
             raise PipelineError(f"{source}: file not found")
         key = self.landing_key(Workflow.of_kind(kind), source)
-        self.workspace.put_file(self.target.feature_store_bucket, key, source)
+        self.workspace.put_file(self.target.feature_store_bucket, key, source, keep_version=True)
         return key
 
     def watcher(self) -> FeatureStoreWatcher:
@@ -303,7 +303,7 @@ class LocalRuntime:
         path = self.workspace.path(bucket, key)
         if not path.is_file():
             raise PipelineError(f"s3://{bucket}/{key}, the file execution {name} ran on, is no longer in the workspace")
-        self.workspace.put_file(bucket, key, path)
+        self.workspace.put_file(bucket, key, path, keep_version=True)
         landed = [event for event in self.pass_on_landed(self.watcher()) if event.key == key]
         if not landed or landed[0].execution is None:
             raise PipelineError(f"landing s3://{bucket}/{key} again started no execution")

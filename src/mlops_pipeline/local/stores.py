@@ -28,6 +28,7 @@ from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.layout import DEFAULT_WORKSPACE, WORKSPACE_ENV
 
 TEMP_PREFIX = ".tmp-"  # dot files are never listed as objects
+VERSIONS = "versions"  # <workspace>/versions/<bucket>/<key>/<version id>: landed versions kept readable
 PIPELINES = "pipelines"  # <workspace>/pipelines/<name>.json: the workflow file each pipeline came from
 EMPTY_SEGMENT = "%"
 CONTINUATION = "%+"
@@ -121,12 +122,30 @@ class Workspace:
         write_atomic(target, data)
         return target
 
-    def put_file(self, bucket: str, key: str, source: Path) -> Path:
-        """Copy a file in (never move: the source is the user's)."""
+    def put_file(self, bucket: str, key: str, source: Path, keep_version: bool = False) -> Path:
+        """Copy a file in (never move: the source is the user's); ``keep_version`` keeps these bytes
+        readable by their version id after the key is written again (a versioned bucket)."""
         target = self.path(bucket, key)
         with open(source, "rb") as handle:
             write_atomic_stream(target, handle)
+        if keep_version:
+            kept = self._version_path(bucket, key, version_of(target))
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.unlink(missing_ok=True)
+            os.link(target, kept)  # the same bytes: a later write replaces the key's file, not this one
         return target
+
+    def version(self, bucket: str, key: str, version_id: str) -> Path | None:
+        """The file holding one version of an object: the current one, or a kept one; None if gone."""
+        current = self.path(bucket, key)
+        if current.is_file() and version_of(current) == version_id:
+            return current
+        kept = self._version_path(bucket, key, version_id)
+        return kept if kept.is_file() else None
+
+    def _version_path(self, bucket: str, key: str, version_id: str) -> Path:
+        base = (self.root / VERSIONS / bucket).resolve()
+        return _inside(base, base / encode_key(key) / encode_key(version_id))
 
     def objects(self, bucket: str, prefix: str = "") -> Iterator[tuple[str, Path]]:
         """(key, path) of every object under a prefix, sorted by key; dot files (writers' temp files) are not."""
@@ -180,6 +199,11 @@ def write_atomic_stream(target: Path, source: BinaryIO) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def version_of(path: Path) -> str:
+    """The version id of the object a file holds (its modification time, which every write changes)."""
+    return f"{path.stat().st_mtime_ns:x}"
 
 
 def etag_of(path: Path) -> str:

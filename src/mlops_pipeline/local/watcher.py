@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote_plus
 
 from mlops_pipeline.handlers.s3_landing import Settings, handle_event
-from mlops_pipeline.local.stores import Workspace, etag_of, write_atomic
+from mlops_pipeline.local.stores import Workspace, etag_of, version_of, write_atomic
 
 
 def object_created_event(bucket: str, key: str, path: Path, region: str = "us-east-1") -> dict:
@@ -24,6 +24,8 @@ def object_created_event(bucket: str, key: str, path: Path, region: str = "us-ea
     and a new execution, while the watcher never passes on the same version twice.
     """
     stat = path.stat()
+    when = datetime.datetime.fromtimestamp(stat.st_mtime_ns // 1_000_000 / 1000, datetime.timezone.utc)
+    event_time = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"  # as S3 writes it
     return {
         "Records": [
             {
@@ -31,7 +33,7 @@ def object_created_event(bucket: str, key: str, path: Path, region: str = "us-ea
                 "eventSource": "aws:s3",
                 "awsRegion": region,
                 "eventName": "ObjectCreated:Put",
-                "eventTime": datetime.datetime.fromtimestamp(stat.st_mtime, datetime.timezone.utc).isoformat(),
+                "eventTime": event_time,
                 "s3": {
                     "s3SchemaVersion": "1.0",
                     "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
@@ -39,7 +41,7 @@ def object_created_event(bucket: str, key: str, path: Path, region: str = "us-ea
                         "key": quote_plus(key, safe="/"),
                         "size": stat.st_size,
                         "eTag": etag_of(path).strip('"'),
-                        "versionId": f"{stat.st_mtime_ns:x}",
+                        "versionId": version_of(path),
                         "sequencer": f"{stat.st_mtime_ns:016X}",
                     },
                 },

@@ -143,12 +143,17 @@ def _script_arguments(arguments: dict[str, str]) -> list[str]:
     ]
 
 
+#: Arguments whose ``s3://`` value only names something (in messages); the entry point is not given a path.
+NAMES_ONLY = ("--LANDED_URI",)
+
+
 def _local_arguments(services: LocalServices, arguments: dict[str, str]) -> list[str]:
     argv: list[str] = []
     for key, value in arguments.items():
         if key in GLUE_OWN or not key.startswith("--"):
             continue
-        argv += [key, _local_path(services, value) if value.startswith("s3://") else value]
+        local = value.startswith("s3://") and key not in NAMES_ONLY
+        argv += [key, _local_path(services, value) if local else value]
     return argv
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from mlops_pipeline.aws_errors import AwsError
 from mlops_pipeline.local.integrations import serves
@@ -49,10 +49,24 @@ def get_object(services: LocalServices, params: dict, control: TaskControl) -> d
 
 @serves("aws-sdk:s3:copyObject", client_error=CLIENT_ERROR)
 def copy_object(services: LocalServices, params: dict, control: TaskControl) -> dict:
-    source_bucket, _, source_key = unquote(params["CopySource"]).lstrip("/").partition("/")
-    source = services.workspace.path(source_bucket, source_key)
+    """``CopySource`` is URL-encoded ``bucket/key``, optionally ``?versionId=``; ``CopySourceIfMatch`` must
+    match the source's ETag (S3 answers 412 PreconditionFailed otherwise)."""
+    location, _, query = params["CopySource"].partition("?")
+    source_bucket, _, source_key = unquote(location).lstrip("/").partition("/")
+    version = parse_qs(query).get("versionId", [""])[0]
+    if version:
+        source = services.workspace.version(source_bucket, source_key, version)
+    else:
+        source = services.workspace.path(source_bucket, source_key)
+    if source is None:
+        raise AwsError(
+            "NoSuchVersion", f"The specified version does not exist. (s3://{source_bucket}/{source_key} {version})", 404
+        )
     if not source.is_file():
         raise _missing(source_bucket, source_key)
+    expected = params.get("CopySourceIfMatch")
+    if expected not in (None, "*") and expected.strip('"') != etag_of(source).strip('"'):
+        raise AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412)
     target = services.workspace.put_file(params["Bucket"], params["Key"], source)
     return {"CopyObjectResult": {"ETag": etag_of(target), "LastModified": _modified(target)}}
 
