@@ -11,6 +11,7 @@ import pytest
 
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.local import engine as engine_module
+from mlops_pipeline.local import parity
 from mlops_pipeline.local.engine import Engine, resource_key, task_resources
 from mlops_pipeline.local.tasks import TaskFailure, TaskStopped
 
@@ -21,29 +22,62 @@ def test_moto_is_the_exact_version_the_seams_were_verified_with():
     assert engine_module.installed_moto_version() == engine_module.MOTO_VERSION
 
 
+def parameters(function) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
 def test_the_patched_seams_keep_their_signatures():
+    from moto.stepfunctions.parser.asl.component.common.assign.assign_decl import AssignDecl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_factory
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
         StateTaskService,
     )
+    from moto.stepfunctions.parser.asl.eval import states, variable_store
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-    assert list(inspect.signature(state_task_factory.state_task_service_for).parameters) == ["service_name"]
-    assert list(inspect.signature(lambda_eval_utils._invoke_lambda_function).parameters) == [
-        "parameters",
-        "region",
-        "state_credentials",
-    ]
-    assert list(inspect.signature(ExecutionWorker._get_evaluation_environment).parameters) == ["self"]
-    assert list(inspect.signature(StateTaskService._eval_service_task).parameters) == [
+    string_expression = engine_module.string_expression
+    state = engine_module.state_module
+    assert parameters(state_task_factory.state_task_service_for) == ["service_name"]
+    assert parameters(StateTaskService._eval_service_task) == [
         "self",
         "env",
         "resource_runtime_part",
         "normalised_parameters",
         "state_credentials",
     ]
-    for module in (engine_module.string_expression, engine_module.jsonata_validations):
-        assert list(inspect.signature(module.eval_jsonata_expression).parameters) == ["jsonata_expression"]
+    assert parameters(lambda_eval_utils.execute_lambda_function_integration) == [
+        "env",
+        "parameters",
+        "region",
+        "state_credentials",
+    ]
+    assert parameters(lambda_eval_utils.LambdaFunctionErrorException) == ["function_error", "payload"]
+    assert parameters(ExecutionWorker._get_evaluation_environment) == ["self"]
+    assert state.StateData is states.StateData and "EnteredTime=" in inspect.getsource(
+        state.CommonStateField._eval_body
+    )
+    assert parameters(string_expression.eval_jsonata_expression) == ["jsonata_expression"]
+    assert parameters(string_expression.StringJSONata) == ["expression"]
+    assert parameters(string_expression.StringJSONata._eval_body) == ["self", "env"]
+    assert parameters(string_expression.validate_jsonata_expression_output) == [
+        "env",
+        "expression",
+        "rich_jsonata_expression",
+        "jsonata_result",
+    ]
+    assert isinstance(Preprocessor.__dict__["_inner_string_of"], staticmethod)
+    assert parameters(Preprocessor._inner_string_of) == ["parser_rule_context"]
+    for module in (states, variable_store):
+        assert parameters(module.encode_jsonata_variable_declarations) == ["bindings"]
+    assert parameters(AssignDecl) == ["declaration_bindings"]
+    assert parameters(AssignDecl._eval_body) == ["self", "env"]
+    assert parameters(state.CommonStateField._get_state_exited_event_details) == ["self", "env"]
+    assert isinstance(StepFunctionsParserBackend.__dict__["_validate_definition"], staticmethod)
+    assert parameters(StepFunctionsParserBackend._validate_definition) == ["definition"]
+    assert parameters(BaseExecutionWorkerCommunication._reflect_execution_status) == ["self"]
 
 
 def machine(*states: tuple[str, dict]) -> str:
@@ -214,24 +248,48 @@ def test_task_resources_are_found_in_nested_branches():
     assert resource_key("arn:aws:states:::aws-sdk:s3:getObject") == "aws-sdk:s3:getObject"
 
 
-def test_the_engine_restores_every_seam_on_exit():
+def seam_points() -> list[tuple[object, str]]:
+    """Every attribute the engine replaces, named here so a seam added without a guard fails the test below."""
+    from moto.stepfunctions.parser.asl.component.common.assign.assign_decl import AssignDecl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_factory
+    from moto.stepfunctions.parser.asl.eval import states, variable_store
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    string_expression = engine_module.string_expression
+    state = engine_module.state_module
+    return [
+        (state_task_factory, "state_task_service_for"),
+        (lambda_eval_utils, "execute_lambda_function_integration"),
+        (ExecutionWorker, "_get_evaluation_environment"),
+        (state, "StateData"),
+        (string_expression, "eval_jsonata_expression"),
+        (string_expression.StringJSONata, "_eval_body"),
+        (string_expression, "validate_jsonata_expression_output"),
+        (Preprocessor, "_inner_string_of"),
+        (states, "encode_jsonata_variable_declarations"),
+        (variable_store, "encode_jsonata_variable_declarations"),
+        (AssignDecl, "_eval_body"),
+        (state.CommonStateField, "_get_state_exited_event_details"),
+        (StepFunctionsParserBackend, "_validate_definition"),
+        (BaseExecutionWorkerCommunication, "_reflect_execution_status"),
+    ]
+
+
+def test_the_engine_restores_every_seam_on_exit():
+    points = seam_points()
 
     def seams():
-        return (
-            state_task_factory.state_task_service_for,
-            lambda_eval_utils._invoke_lambda_function,
-            ExecutionWorker._get_evaluation_environment,
-            engine_module.string_expression.eval_jsonata_expression,
-            engine_module.jsonata_validations.eval_jsonata_expression,
-        )
+        return [getattr(owner, attribute) for owner, attribute in points]
 
     before = seams()
-    with Engine(lambda *a: None, []):
+    with Engine(lambda *a: None, []) as engine:
+        assert [(owner, attribute) for owner, attribute, _ in engine._seams()] == points
         assert all(now is not then for now, then in zip(seams(), before, strict=True))
-    after = seams()
-    assert after == before
+    assert seams() == before
+    assert all(now is then for now, then in zip(seams(), before, strict=True))
 
 
 def test_jsonata_states_evaluate_their_conditions_and_outputs():
@@ -288,3 +346,57 @@ def test_an_execution_stopped_right_after_it_starts_is_aborted(monkeypatch):
         while engine.describe(arn)["status"] == "RUNNING" and time.monotonic() < deadline:
             time.sleep(0.05)
         assert engine.describe(arn)["status"] == "ABORTED"
+
+
+@pytest.mark.parametrize(
+    "text, qualifier, expected",
+    [
+        ("greet", None, ("greet", None, None, None)),
+        ("greet:live", None, ("greet", "live", None, None)),
+        ("greet", "7", ("greet", "7", None, None)),
+        ("123456789012:function:greet", None, ("greet", None, None, "123456789012")),
+        ("arn:aws:lambda:eu-west-1:210987654321:function:greet:3", None, ("greet", "3", "eu-west-1", "210987654321")),
+    ],
+)
+def test_function_names_are_taken_apart_as_lambda_reads_them(text, qualifier, expected):
+    function = parity.FunctionName.parse(text, qualifier)
+    assert (function.name, function.qualifier, function.region, function.account) == expected
+
+
+def test_a_missing_function_is_named_by_its_full_arn():
+    missing = parity.FunctionName.parse("greet")
+    assert missing.not_found("us-east-1", "123456789012") == (
+        "Function not found: arn:aws:lambda:us-east-1:123456789012:function:greet:$LATEST"
+    )
+
+
+def test_the_location_of_an_expression_is_its_field_path_in_the_state():
+    state = {
+        "Type": "Pass",
+        "Assign": {"a": "{% $x %}"},
+        "Output": {"list": [1, "{%  $x  %}"], "b": "{% $y %}"},
+    }
+    assert parity.expression_location(state, "$y", "b") == "Output/b"
+    assert parity.expression_location(state, "$x", "a") == "Assign/a"
+    assert parity.expression_location(state, "$x", "1") == "Output/list/1"
+    assert parity.expression_location(state, "$x", "Output") == "Assign/a"  # the first where it is written
+    assert parity.expression_location({}, "$x", "result") == "result"  # the definition could not be read
+
+
+def test_definition_errors_name_every_wait_beyond_the_maximum_and_are_quoted_together():
+    wait = {"Type": "Wait", "Seconds": 100000000, "End": True}
+    definition = {
+        "StartAt": "A",
+        "States": {
+            "A": {"Type": "Wait", "Seconds": 100000000, "Next": "M"},
+            "M": {"Type": "Map", "End": True, "ItemProcessor": {"StartAt": "W", "States": {"W": wait}}},
+        },
+    }
+    errors = parity.definition_errors(definition)
+    assert errors == [
+        "SCHEMA_VALIDATION_FAILED: Maximum value is 99999999 at /States/A/Seconds",
+        "SCHEMA_VALIDATION_FAILED: Maximum value is 99999999 at /States/M/ItemProcessor/States/W/Seconds",
+    ]
+    assert parity.invalid_definition_message(errors) == f"Invalid State Machine Definition: '{', '.join(errors)}'"
+    with pytest.raises(engine_module.InvalidDefinition, match="at /States/A/Seconds"):
+        engine_module.parse_definition(json.dumps({"StartAt": "A", "States": {"A": wait}}))

@@ -1,50 +1,84 @@
 """The one module that touches moto's internals: moto's Step Functions interpreter runs the rendered
-definitions unchanged, and the Task states it cannot serve are routed to the local integrations.
+definitions unchanged, the Task states it cannot serve are routed to the local integrations, and where it
+differs from AWS the seams below make it answer as AWS does (the AWS facts and their sources are in
+``parity.py``).
 
-Seams (moto ``MOTO_VERSION``, checked by tests/test_engine.py):
+Seams (moto ``MOTO_VERSION``; each patched for the session only, pinned by tests/test_engine.py):
 - ``state_task_factory.state_task_service_for``: Task states of the services the routing table names
   (``sagemaker``, ``glue``, ``aws-sdk``...) become a ``LocalServiceTask`` that calls the dispatcher.
-- ``lambda_eval_utils._invoke_lambda_function``: Lambda Task states call in-process handlers.
-- ``ExecutionWorker._get_evaluation_environment``: adds ``$$.Execution.RedriveCount`` to the context
-  object, which moto does not have and the job names use.
-- ``eval_jsonata_expression`` (in ``string_expression`` and ``jsonata.validations``): moto parses JSONata
-  (``QueryLanguage: "JSONata"``, ``{% ... %}``) and composes the expression with ``$states`` and the
-  variables, but has no evaluator; jsonata-python (a port of the JSONata reference) evaluates it.
+- ``lambda_eval_utils.execute_lambda_function_integration``: both Lambda forms (a function ARN Resource and
+  ``lambda:invoke``) call in-process handlers and answer as Lambda does: the ``lambda:invoke`` envelope
+  (``SdkHttpMetadata``...), the runtime's error document, ``Lambda.ResourceNotFoundException``.
+- ``ExecutionWorker._get_evaluation_environment``: the context object gains ``$$.Execution.RedriveCount``,
+  which moto lacks and the job names use, and ``StartTime`` becomes AWS's text (moto leaves a datetime).
+- ``state.StateData``: ``$$.State.EnteredTime`` in AWS's format (moto writes Python's ``isoformat``).
+- ``eval_jsonata_expression`` (in ``string_expression``): moto parses JSONata and composes the expression
+  with ``$states`` and the variables, but has no evaluator; jsonata-python (a port of the JSONata
+  reference) evaluates it.
+- ``StringJSONata._eval_body`` and ``validate_jsonata_expression_output`` (in ``string_expression``): an
+  expression that throws or returns nothing fails the state with ``States.QueryEvaluationError`` and AWS's
+  cause, naming the field (moto reports ``States.Runtime`` or no field).
+- ``Preprocessor._inner_string_of`` and ``encode_jsonata_variable_declarations`` (in ``states`` and
+  ``variable_store``): a string of the definition means what JSON says (moto kept ``\\u00ed`` escapes in
+  ``Assign`` literals) and string values reach JSONata as JSON string literals (moto quoted them
+  unescaped, so a ``"`` or ``\\`` in a variable or the state input broke the expression).
+- ``AssignDecl._eval_body`` and ``CommonStateField._get_state_exited_event_details``: ``Assign`` is
+  evaluated with the values of state entry and takes effect when the state exits, so ``Output`` and the
+  other fields of the same state still see the old values (moto assigned at once).
+- ``StepFunctionsParserBackend._validate_definition``: CreateStateMachine and UpdateStateMachine refuse what
+  AWS's schema refuses beyond the grammar (a Wait ``Seconds`` above 99999999), and every refusal carries
+  the ``InvalidDefinition`` code (moto's had none).
+- ``BaseExecutionWorkerCommunication._reflect_execution_status``: the output DescribeExecution returns is
+  JSON text for every value (moto returned a string output without its quotes).
 Everything else goes through the public Step Functions API of ``mock_aws``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import logging
 import os
 import threading
 import time
+import uuid
 from typing import Any, Callable, Iterable, Iterator
 from unittest import mock
 
 import boto3
 import moto
+from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser import api as sfn_api
+from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.assign.assign_decl import AssignDecl
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
 )
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.common.string import string_expression
+from moto.stepfunctions.parser.asl.component.state import state as state_module
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_factory
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
+from moto.stepfunctions.parser.asl.eval import states as states_module
+from moto.stepfunctions.parser.asl.eval import variable_store
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-from moto.stepfunctions.parser.asl.jsonata import validations as jsonata_validations
+from moto.stepfunctions.parser.asl.eval.states import StateData
 from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser, ASLParserException
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from mlops_pipeline.errors import PipelineError
+from mlops_pipeline.local import parity
 from mlops_pipeline.local.tasks import Dispatcher, TaskControl, TaskFailure, TaskStopped
 
 MOTO_VERSION = "5.2.5"
@@ -58,15 +92,19 @@ def resource_key(resource_arn: str) -> str:
 
 
 class InvalidDefinition(ValueError):
-    """The ASL grammar rejects the definition."""
+    """AWS would refuse the definition: the ASL grammar rejects it or it breaks a schema limit."""
 
 
 def parse_definition(text: str) -> list[str]:
-    """The state names of a definition that the ASL grammar accepts; InvalidDefinition for anything it rejects."""
+    """The state names of a definition that AWS would accept; InvalidDefinition (with AWS's words for a
+    schema limit) for anything the ASL grammar or the schema limits reject."""
     try:
         program, _ = AmazonStateLanguageParser.parse(text)
     except ASLParserException as error:
         raise InvalidDefinition(str(error)) from None
+    errors = parity.definition_errors(json.loads(text))
+    if errors:
+        raise InvalidDefinition(parity.invalid_definition_message(errors))
     return list(program.states.states)
 
 
@@ -162,18 +200,35 @@ class Engine:
         for name in _leaky_variables():
             del os.environ[name]  # restored by patch.dict on exit
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
-        stack.enter_context(mock.patch.object(state_task_factory, "state_task_service_for", self._service_for))
-        stack.enter_context(mock.patch.object(lambda_eval_utils, "_invoke_lambda_function", self._invoke_lambda))
-        for module in (string_expression, jsonata_validations):
-            stack.enter_context(mock.patch.object(module, "eval_jsonata_expression", evaluate_jsonata))
-        original = ExecutionWorker._get_evaluation_environment
-        stack.enter_context(
-            mock.patch.object(ExecutionWorker, "_get_evaluation_environment", self._with_redrive_count(original))
-        )
+        for owner, attribute, replacement in self._seams():
+            stack.enter_context(mock.patch.object(owner, attribute, replacement))
         stack.enter_context(_quiet_moto())
         self._stack = stack
         self.client = boto3.client("stepfunctions", region_name=self._region)
         return self
+
+    def _seams(self) -> list[tuple[Any, str, Any]]:
+        """Every moto attribute the session replaces, with its replacement (the module docstring says why)."""
+        jsonata = string_expression.StringJSONata
+        exited = state_module.CommonStateField._get_state_exited_event_details
+        context = ExecutionWorker._get_evaluation_environment
+        reflect = BaseExecutionWorkerCommunication._reflect_execution_status
+        return [
+            (state_task_factory, "state_task_service_for", self._service_for),
+            (lambda_eval_utils, "execute_lambda_function_integration", self._execute_lambda),
+            (ExecutionWorker, "_get_evaluation_environment", self._aws_context(context)),
+            (state_module, "StateData", _state_data),
+            (string_expression, "eval_jsonata_expression", evaluate_jsonata),
+            (jsonata, "_eval_body", self._failing_as_aws(jsonata._eval_body)),
+            (string_expression, "validate_jsonata_expression_output", self._validate_jsonata_output),
+            (Preprocessor, "_inner_string_of", staticmethod(_json_string)),
+            (states_module, "encode_jsonata_variable_declarations", encode_variable_declarations),
+            (variable_store, "encode_jsonata_variable_declarations", encode_variable_declarations),
+            (AssignDecl, "_eval_body", _assign_on_exit),
+            (state_module.CommonStateField, "_get_state_exited_event_details", _assigning_on_exit(exited)),
+            (StepFunctionsParserBackend, "_validate_definition", staticmethod(_validate_definition)),
+            (BaseExecutionWorkerCommunication, "_reflect_execution_status", _output_as_json(reflect)),
+        ]
 
     def __exit__(self, *exc: object) -> None:
         if self._stack is not None:
@@ -197,37 +252,88 @@ class Engine:
             return LocalServiceTask(self._dispatcher)
         return _ORIGINAL_SERVICE_FOR(service_name)
 
-    def _invoke_lambda(self, parameters: dict, region: str, state_credentials: Any) -> dict:
-        name = parameters.get("FunctionName", "").split(":function:")[-1].split(":")[0]
-        handler = self._lambda_handlers.get(name)
+    def _execute_lambda(self, env, parameters: dict, region: str, state_credentials: Any) -> None:
+        """A Lambda Task (a function ARN Resource or ``lambda:invoke``) served by an in-process handler: the
+        answer goes on the stack as moto's Lambda tasks read it; a function error or a missing function is
+        raised as Lambda reports it, and moto's tasks turn it into AWS's Error and Cause."""
+        function = parity.FunctionName.parse(parameters.get("FunctionName", ""), parameters.get("Qualifier"))
+        request_id = str(uuid.uuid4())
+        handler = self._lambda_handlers.get(function.name)
         if handler is None:
-            raise TaskFailure(
-                "Lambda.ResourceNotFoundException",
-                f"Function not found: {name} (local handlers: {', '.join(sorted(self._lambda_handlers)) or 'none'})",
-            )
-        payload = parameters.get("Payload")
-        event = json.loads(payload) if isinstance(payload, (str, bytes)) else payload
-        try:
-            result = handler(event)
-        except Exception as error:  # a Lambda reports handler exceptions as FunctionError
-            return {
-                "StatusCode": 200,
-                "FunctionError": "Unhandled",
-                "ExecutedVersion": "$LATEST",
-                "Payload": {"errorMessage": str(error), "errorType": type(error).__name__},
-            }
-        return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result}
+            raise _lambda_not_found(function.not_found(region, env.aws_execution_details.account), request_id)
+        raw = _call_handler(handler, parameters.get("Payload"), request_id)
+        env.stack.append(parity.invoke_response(raw, request_id, datetime.datetime.now(datetime.timezone.utc)))
 
-    def _with_redrive_count(self, original):
+    def _aws_context(self, original):
+        """The context object as AWS fills it: ``RedriveCount`` (the session's count for the execution) and
+        ``StartTime`` as text."""
         counts = self._redrive_counts
 
         def environment(worker: ExecutionWorker):
             env = original(worker)
             execution = env.states.context_object.context_object_data["Execution"]
             execution["RedriveCount"] = counts.get(execution["Name"], 0)
+            if isinstance(execution["StartTime"], datetime.datetime):
+                execution["StartTime"] = parity.aws_timestamp(execution["StartTime"])
             return env
 
         return environment
+
+    def _failing_as_aws(self, original):
+        """``StringJSONata._eval_body``: an expression that throws fails the state as on AWS, not as a
+        ``States.Runtime`` error with a Python repr."""
+
+        def eval_body(component, env) -> None:
+            try:
+                original(component, env)
+            except JSONataEvaluationError as error:
+                outcome = f"threw an error during evaluation. {error.details}"
+                raise self._query_evaluation_error(env, component.expression, outcome) from None
+
+        return eval_body
+
+    def _validate_jsonata_output(self, env, expression: str, rich_jsonata_expression: str, jsonata_result: Any):
+        """An expression that returns nothing (undefined; ``null`` is a value) fails the state as on AWS."""
+        if jsonata_result is None and not evaluate_jsonata(f"$exists({rich_jsonata_expression})"):
+            raise self._query_evaluation_error(env, expression, "returned nothing (undefined).")
+
+    def _query_evaluation_error(self, env, expression: str, outcome: str) -> FailureEventException:
+        """``States.QueryEvaluationError`` with AWS's cause, which names the field (AWS docs "Transforming
+        data with JSONata", "Handling expression errors"; the causes parity.expression_location cites), and
+        one ``EvaluationFailed`` event: Task, Parallel and Map states record the failure themselves."""
+        state = self._failing_state(env)
+        location = parity.expression_location(state, expression, env.next_field_name)
+        error = StatesErrorNameType.StatesQueryEvaluationError
+        failure = FailureEventException(
+            FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=error),
+                event_type=HistoryEventType.EvaluationFailed,
+                event_details=EventDetails(
+                    evaluationFailedEventDetails=EvaluationFailedEventDetails(
+                        error=error.to_name(),
+                        cause=f"The JSONata expression '{expression}' specified for the field '{location}' {outcome}",
+                        location=location,
+                    )
+                ),
+            )
+        )
+        if state.get("Type") not in _RECORDING_THEIR_FAILURES:
+            env.event_manager.add_event(
+                context=env.event_history_context,
+                event_type=HistoryEventType.EvaluationFailed,
+                event_details=EventDetails(evaluationFailedEventDetails=failure.get_evaluation_failed_event_details()),
+            )
+        return failure
+
+    def _failing_state(self, env) -> dict:
+        """The definition of the state being evaluated, read from its execution (empty if it cannot be read)."""
+        try:
+            execution_arn = env.states.context_object.context_object_data["Execution"]["Id"]
+            answer = self.client.describe_state_machine_for_execution(executionArn=execution_arn)
+            return parity.find_state(json.loads(answer["definition"]), env.next_state_name) or {}
+        except (ClientError, KeyError, ValueError):  # the state only words the cause
+            return {}
 
     def check_definition(self, definition: dict) -> None:
         """Refuse a definition with a Task the runtime cannot serve, naming it and what is supported."""
@@ -243,15 +349,24 @@ class Engine:
         """``lambda:invoke`` (its FunctionName picks the handler) or a registered function's ARN."""
         if resource_key(arn) == LAMBDA_INVOKE:
             return bool(self._lambda_handlers)
-        return ":function:" in arn and arn.split(":function:")[-1].split(":")[0] in self._lambda_handlers
+        return ":function:" in arn and parity.FunctionName.parse(arn).name in self._lambda_handlers
 
     def create_state_machine(self, name: str, definition: str, role_arn: str) -> str:
+        """Create or update; a definition AWS would refuse is refused with AWS's ``InvalidDefinition`` words."""
         self.check_definition(json.loads(definition))
         existing = {m["name"]: m["stateMachineArn"] for m in self.client.list_state_machines()["stateMachines"]}
-        if name in existing:
-            self.client.update_state_machine(stateMachineArn=existing[name], definition=definition)
-            return existing[name]
-        return self.client.create_state_machine(name=name, definition=definition, roleArn=role_arn)["stateMachineArn"]
+        try:
+            if name in existing:
+                self.client.update_state_machine(stateMachineArn=existing[name], definition=definition)
+                return existing[name]
+            return self.client.create_state_machine(name=name, definition=definition, roleArn=role_arn)[
+                "stateMachineArn"
+            ]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "InvalidDefinition":
+                raise
+            message = error.response["Error"]["Message"]
+            raise PipelineError(f"state machine {name}: InvalidDefinition: {message}") from None
 
     def start_execution(self, state_machine_arn: str, name: str, payload: dict, redrive_count: int = 0) -> str:
         """Always named: moto gives unnamed executions the same ``:None`` ARN."""
@@ -282,14 +397,134 @@ _ORIGINAL_SERVICE_FOR = state_task_factory.state_task_service_for
 STARTING_SECONDS = 10
 
 
+class JSONataEvaluationError(JSONataException):
+    """jsonata-python could not evaluate an expression; ``details`` is the reason as AWS prints it."""
+
+
 def evaluate_jsonata(expression: str) -> Any:
     """A composed JSONata expression (moto prefixes ``$states`` and the variables), evaluated."""
     import jsonata
 
     try:
         return jsonata.Jsonata(expression).evaluate(None)
-    except Exception as error:  # jsonata-python raises its own JException for every evaluation error
-        raise JSONataException("States.QueryEvaluationError", str(error)) from None
+    except Exception as error:  # jsonata-python raises JException (with its code: T1006...) and plain errors
+        code = getattr(error, "error", None)
+        details = f"{code}: {error}" if isinstance(code, str) else str(error)
+        raise JSONataEvaluationError(StatesErrorNameType.StatesQueryEvaluationError.to_name(), details) from None
+
+
+def encode_variable_declarations(bindings: dict[str, Any]) -> str:
+    """``$name:=value;`` for each binding, every value a JSON literal: a JSON string is a JSONata string, so
+    quotes and backslashes in a variable or the state input survive (moto wraps strings in bare quotes)."""
+    return "".join(f"{name}:={to_json_str(value, separators=(',', ':'))};" for name, value in bindings.items())
+
+
+def _json_string(parser_rule_context) -> str | None:
+    """``Preprocessor._inner_string_of``: a string of the definition as JSON reads it. moto kept its escapes,
+    so an ``Assign`` literal written ``"Mar\\u00eda"`` (as ``json.dumps`` writes "María") kept its escape."""
+    text = _ORIGINAL_INNER_STRING_OF(parser_rule_context)
+    try:
+        return json.loads(f'"{text}"') if text is not None else None
+    except ValueError:  # not a JSON string body: moto's text as it was
+        return text
+
+
+_ORIGINAL_INNER_STRING_OF = Preprocessor._inner_string_of
+
+
+def _state_data(**fields: Any) -> dict:
+    """``$$.State`` with ``EnteredTime`` as AWS writes it (parity.aws_timestamp; moto writes ``isoformat()``)."""
+    entered = datetime.datetime.fromisoformat(fields["EnteredTime"])
+    return StateData(**{**fields, "EnteredTime": parity.aws_timestamp(entered)})
+
+
+#: The state types whose failures moto records as events itself (``ExecuteState``, ``StateMap``).
+_RECORDING_THEIR_FAILURES = ("Task", "Parallel", "Map")
+
+#: Where a state keeps the values its ``Assign`` fields computed until it exits (moto's per-state heap).
+_PENDING_ASSIGNMENTS = "mlops_pipeline.pending-assignments"
+
+
+def _assign_on_exit(assign: AssignDecl, env) -> None:
+    """``AssignDecl._eval_body``: every expression is evaluated with the values of state entry; the new values
+    are set when the state exits, so ``Output`` does not see them (AWS docs "Passing data between states
+    with variables", "Evaluation order in an assign field"; "Transforming data with JSONata": Assign and
+    Output "occur in parallel")."""
+    pending = env.heap.setdefault(_PENDING_ASSIGNMENTS, {})
+    for binding in assign.declaration_bindings:
+        binding.eval(env=env)
+        pending.update(env.stack.pop())
+
+
+def _assigning_on_exit(original):
+    """``CommonStateField._get_state_exited_event_details``: the state's assignments take effect as it exits, before
+    its StateExited event lists them; the next state sees them."""
+
+    def exited_event_details(state, env):
+        for name, value in env.heap.pop(_PENDING_ASSIGNMENTS, {}).items():
+            env.variable_store.set(variable_identifier=name, variable_value=value)
+        return original(state, env)
+
+    return exited_event_details
+
+
+def _validate_definition(definition: str) -> None:
+    """CreateStateMachine/UpdateStateMachine: moto's grammar check, then the schema limits AWS adds; either
+    refusal reaches the client as ``InvalidDefinition`` (moto's own left the error code empty)."""
+    try:
+        _ORIGINAL_VALIDATE_DEFINITION(definition=definition)
+    except sfn_api.InvalidDefinition as refused:
+        raise _invalid_definition(refused.message) from None
+    errors = parity.definition_errors(json.loads(definition))
+    if errors:
+        raise _invalid_definition(parity.invalid_definition_message(errors))
+
+
+def _invalid_definition(message: str) -> Exception:
+    return sfn_api.InvalidDefinition(message=message, exception_type="InvalidDefinition")
+
+
+_ORIGINAL_VALIDATE_DEFINITION = StepFunctionsParserBackend._validate_definition
+
+
+def _output_as_json(original):
+    """``BaseExecutionWorkerCommunication._reflect_execution_status``: an execution's output is kept as JSON
+    text, so DescribeExecution answers ``"HelloWorld!"`` for a string output (moto's answer lost the
+    quotes) and never fails on a value JSON cannot hold."""
+
+    def reflect(communication) -> None:
+        original(communication)
+        execution = communication.execution
+        if execution.exec_status == sfn_api.ExecutionStatus.SUCCEEDED:
+            execution.output = to_json_str(execution.output, separators=(",", ":"))
+
+    return reflect
+
+
+def _call_handler(handler: Callable[[Any], Any], payload: bytes | None, request_id: str) -> bytes:
+    """The handler's answer as the Python runtime sends it; its exception raised as Lambda's function error."""
+    event = json.loads(payload) if payload else {}
+    try:
+        return parity.marshal(handler(event))
+    except parity.LambdaError as refused:
+        error = refused
+    except Exception as raised:  # whatever the handler raises is the function's error, as on Lambda
+        error = parity.handler_error(raised)
+    raise lambda_eval_utils.LambdaFunctionErrorException("Unhandled", error.document(request_id))
+
+
+def _lambda_not_found(message: str, request_id: str) -> ClientError:
+    """Lambda's answer for a function that does not exist; moto's ``lambda:invoke`` task reports it as
+    ``Lambda.ResourceNotFoundException`` with the SDK's cause ("... (Service: AWSLambda; Status Code: 404;
+    Error Code: ResourceNotFoundException; Request ID: ...; Proxy: null)": LS:v2/error_handling/
+    test_task_service_lambda.snapshot.json ``test_no_such_function``, 25-11-2025)."""
+    return ClientError(
+        {
+            "Error": {"Code": "ResourceNotFoundException", "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": 404, "RequestId": request_id},
+        },
+        "Invoke",
+    )
 
 
 _OFFLINE_CREDENTIALS = {
