@@ -235,6 +235,32 @@ def test_each_landed_version_is_scored_from_its_own_bytes_whatever_the_event_ord
         assert [line.split(",", 1)[0] for line in predictions[1:]] == expected  # its own version's rows, in order
 
 
+def test_a_model_from_an_older_landing_finishing_last_does_not_replace_the_newer_one(example_config, tmp_path, landed):
+    """latest.json only moves forward: the newer landing's model stays latest when an older landing's
+    training finishes after it (its own approval record is still written)."""
+    gate = example_config.quality_gate.model_copy(update={"champion_margin": None})
+    config = configured(example_config, quality_gate=gate, **FAST)
+    with runtime_for(config, tmp_path) as runtime:
+        newer = runtime.run_file("train", landed[0])
+        older_copy = tmp_path / "older" / "employees_old.csv"
+        older_copy.parent.mkdir()
+        older_copy.write_bytes(landed[0].read_bytes())
+        key = runtime.land("train", older_copy)
+        an_hour_ago = time.time() - 3600
+        os.utime(runtime.workspace.path(runtime.target.feature_store_bucket, key), (an_hour_ago, an_hour_ago))
+        (event,) = runtime.pass_on_landed(runtime.watcher())
+        older = runtime.wait(event.execution)
+        latest = json.loads(
+            runtime.workspace.path(runtime.target.metadata_bucket, "attrition/models/latest.json").read_text()
+        )
+        approvals = runtime.workspace.path(runtime.target.metadata_bucket, "attrition/models/executions")
+        recorded = sorted(path.stem for path in approvals.glob("*.json"))
+    assert newer.succeeded and older.succeeded, (older.error, older.cause)
+    assert latest["model_name"] == newer.output["model_name"] != older.output["model_name"]
+    assert older.output["latest_is"]["model_name"] == newer.output["model_name"]
+    assert recorded == sorted([newer.name, older.name])
+
+
 FLAKY_SERVE = textwrap.dedent("""\
     #!/usr/bin/env python3
     import os, pathlib, sys

@@ -10,7 +10,7 @@ from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
 
 #: Fields every execution input carries (the landing handler writes them).
-REQUIRED_INPUT = ("bucket", "key", "job_stem", "copy_source")
+REQUIRED_INPUT = ("bucket", "key", "job_stem", "copy_source", "landing_order")
 
 
 def service_arn(target: Target, service: str, api: str, sync: bool = False) -> str:
@@ -89,16 +89,24 @@ def validate_input(state_id: str, next_step, workflow: Workflow) -> Choice:
 
 
 def read_json_object(
-    state_id: str, config: PipelineConfig, target: Target, comment: str, location: dict, into: str, field: str
+    state_id: str,
+    config: PipelineConfig,
+    target: Target,
+    comment: str,
+    location: dict,
+    into: str,
+    field: str,
+    etag: bool = False,
 ) -> Task:
     """S3 GetObject of a JSON record (``location``: ``Bucket`` and ``Key`` or ``Key.$``), parsed into
-    ``<into>.<field>``."""
+    ``<into>.<field>`` (and its ETag into ``<into>.etag``, for a conditional write)."""
+    selector = {f"{field}.$": "States.StringToJson($.Body)", **({"etag.$": "$.ETag"} if etag else {})}
     return Task(
         state_id,
         resource=aws_sdk_arn(target, "s3", "getObject"),
         comment=comment,
         parameters=location,
-        result_selector={f"{field}.$": "States.StringToJson($.Body)"},
+        result_selector=selector,
         result_path=into,
         retry=[transient_retry(config.retry, S3_TRANSIENT_ERRORS)],
     )

@@ -24,9 +24,10 @@ from mlops_pipeline.builders.common import (
 )
 from mlops_pipeline.builders.gate import gate_steps
 from mlops_pipeline.builders.glue import glue_transform
+from mlops_pipeline.builders.latest import record_latest
 from mlops_pipeline.builders.sdk import Chain, ChoiceRule, Pass, Succeed, Task, render
 from mlops_pipeline.config import CategoricalRange, ContinuousRange, PipelineConfig
-from mlops_pipeline.layout import SLOT, TRAIN_CHANNEL, VALIDATION_CHANNEL, approval_key, latest_model_key, schema_key
+from mlops_pipeline.layout import SLOT, TRAIN_CHANNEL, VALIDATION_CHANNEL, approval_key, schema_key
 from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
 
@@ -236,6 +237,7 @@ def approval_record(config: PipelineConfig, target: Target) -> Pass:
                 f"s3://{target.extracts_bucket}/{schema_key(config.name, SLOT)}", "$.job_stem"
             ),
             "source": {"bucket.$": "$.bucket", "key.$": "$.key", "uri.$": landed_object_uri()},
+            "landing_order.$": "$.landing_order",
             "execution_id.$": "$$.Execution.Id",
             "approved_at.$": "$$.State.EnteredTime",
         },
@@ -269,7 +271,6 @@ def build_training(config: PipelineConfig, target: Target) -> dict:
     record = approval_record(config, target)
     per_execution_key = states_format(approval_key(config.name, SLOT), "$$.Execution.Name")
     save_execution = put_record_step("RecordApprovalForExecution", config, target, per_execution_key)
-    save_latest = put_record_step("RecordLatestApprovedModel", config, target, latest_model_key(config.name))
     done = Succeed("ModelApproved", output_path="$.record")
 
     transform.add_catch(
@@ -317,12 +318,12 @@ def build_training(config: PipelineConfig, target: Target) -> dict:
         "$.model.ModelName",
     )
     save_execution.add_catch(catch_into(record_failed))
-    save_latest.add_catch(catch_into(record_failed))
+    save_latest = record_latest(config, target, done, record_failed)
 
     transform.next(read_data_report(config, target, Workflow.TRAINING, tune))
     Chain([tune, describe])
     describe.next(gate_steps(config, target, create))
-    Chain([create, record, save_execution, save_latest, done])
+    Chain([create, record, save_execution, save_latest])
     return render(validate_input("ValidateInput", pin_landed_object(config, target, transform), Workflow.TRAINING))
 
 

@@ -170,6 +170,11 @@ def print_training_summary(console: Console, workspace: Workspace, result: Execu
         f"[bold green]Model approved:[/] {plain(record.get('model_name'))}  "
         f"({plain(gate.get('metric'))} = {gate.get('value')}; {plain('; '.join(compared))})"
     )
+    if record.get("latest_is"):
+        console.print(
+            f"Not the latest model: {plain(record['latest_is'].get('model_name'))}, from a newer landing, stays "
+            "the one scoring uses."
+        )
     print_data_warnings(console, result)
     metrics = Table("metric", "value", title="Best model")
     for metric in record.get("metrics", []):

@@ -32,6 +32,8 @@ class LocalServices:
     containers: Containers = field(init=False)
     _endpoint: S3Endpoint | None = field(default=None, init=False, repr=False)
     _endpoint_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    #: Held across a conditional write's check and write, as S3 makes them atomic.
+    conditional_writes: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.records = Records(self.workspace.root / "services")

@@ -24,11 +24,28 @@ def _missing(bucket: str, key: str) -> AwsError:
     return AwsError("NoSuchKey", f"The specified key does not exist. (Key: s3://{bucket}/{key})")
 
 
+def _precondition_failed() -> AwsError:
+    """S3's answer to a conditional request whose condition does not hold (``S3.S3Exception``: not modelled)."""
+    return AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412)
+
+
 @serves("aws-sdk:s3:putObject", client_error=CLIENT_ERROR)
 def put_object(services: LocalServices, params: dict, control: TaskControl) -> dict:
+    """A write, conditional on ``IfNoneMatch: *`` (no such object yet) or ``IfMatch`` (its ETag is still
+    this one) as S3 conditional writes are: 412 PreconditionFailed otherwise, 404 for IfMatch on no object."""
     body = params.get("Body", "")
     data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-    path = services.workspace.put_bytes(params["Bucket"], params["Key"], data)
+    bucket, key = params["Bucket"], params["Key"]
+    with services.conditional_writes:
+        current = services.workspace.path(bucket, key)
+        if params.get("IfNoneMatch") == "*" and current.is_file():
+            raise _precondition_failed()
+        if "IfMatch" in params:
+            if not current.is_file():
+                raise _missing(bucket, key)
+            if params["IfMatch"].strip('"') != etag_of(current).strip('"'):
+                raise _precondition_failed()
+        path = services.workspace.put_bytes(bucket, key, data)
     return {"ETag": etag_of(path)}
 
 
@@ -66,7 +83,7 @@ def copy_object(services: LocalServices, params: dict, control: TaskControl) -> 
         raise _missing(source_bucket, source_key)
     expected = params.get("CopySourceIfMatch")
     if expected not in (None, "*") and expected.strip('"') != etag_of(source).strip('"'):
-        raise AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412)
+        raise _precondition_failed()
     target = services.workspace.put_file(params["Bucket"], params["Key"], source)
     return {"CopyObjectResult": {"ETag": etag_of(target), "LastModified": _modified(target)}}
 
