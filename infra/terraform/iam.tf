@@ -173,6 +173,26 @@ data "aws_iam_policy_document" "states" {
     resources = [local.training_state_machine_arn]
   }
 
+  # PinLandedObject copies the landed version (CopyObject reads it: GetObject, and GetObjectVersion for a
+  # versionId) into the extracts store, which the Glue job then reads; Read*DataReport reads report.json.
+  statement {
+    sid       = "ReadLandedVersions"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${local.bucket_arns["feature_store"]}/*"] # read only: landed files are never modified
+  }
+
+  statement {
+    sid       = "PinnedCopiesAndDataReportsInTheExtractsStore"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${local.bucket_arns["extracts"]}/${var.pipeline_name}/*"]
+  }
+
+  statement {
+    sid       = "ListLandedAndExtractsForNoSuchKey"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arns["feature_store"], local.bucket_arns["extracts"]]
+  }
+
   statement {
     sid       = "ApprovalRecordsInTheMetadataStore"
     actions   = ["s3:GetObject", "s3:PutObject"]
