@@ -52,3 +52,47 @@ def test_an_uncaught_error_fails_where_it_happened_and_success_has_no_failure():
 def test_an_unknown_execution_name_lists_the_latest(tmp_path):
     with pytest.raises(PipelineError, match="no execution named 'nope'.*latest: none"):
         ExecutionRecords(tmp_path).read("nope")
+
+
+def record(name: str, history: list) -> dict:
+    empty = dict.fromkeys(("output", "error", "cause", "failed_state", "fail_state"))
+    return {"name": name, "workflow": "training", "status": "RUNNING", "redrive_count": 0, "history": history, **empty}
+
+
+def test_a_full_disk_keeps_the_last_complete_record_and_says_where_in_one_line(tmp_path, monkeypatch):
+    import errno
+
+    from mlops_pipeline.local import executions
+
+    records = ExecutionRecords(tmp_path)
+    records.write(record("train-a", [{"type": "ExecutionStarted"}]))
+    real = executions.write_atomic
+
+    def full_for_history(target, data):
+        if target.name.startswith("history"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        real(target, data)
+
+    monkeypatch.setattr(executions, "write_atomic", full_for_history)
+    with pytest.raises(PipelineError) as full:
+        records.write(record("train-a", [{"type": "ExecutionStarted"}, {"type": "TaskStateEntered"}]))
+    message = str(full.value)
+    assert message.startswith(f"no space left on the device writing {tmp_path / 'train-a' / 'history.json'} (")
+    assert "MB free there" in message and "\n" not in message
+    assert records.read("train-a")["status"] == "RUNNING"
+    assert records.history("train-a") == [{"type": "ExecutionStarted"}]  # the last complete history
+    assert not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_a_record_left_running_by_a_dead_session_is_closed_aborted_at_its_state(tmp_path):
+    history = [
+        {"type": "ExecutionStarted"},
+        {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "Tune", "input": '{"a": 1}'}},
+    ]
+    records = ExecutionRecords(tmp_path)
+    records.write(record("train-b", history) | {"definition": '{"States": {"Tune": {"Type": "Task"}}}'})
+    result = records.abort("train-b", "its session ended")
+    closed = records.read("train-b")
+    assert result.status == closed["status"] == "ABORTED" and closed["cause"] == "its session ended"
+    assert (closed["failed_state"], closed["failed_state_input"]) == ("Tune", {"a": 1})  # where a redrive resumes
+    assert records.history("train-b")[-1]["type"] == "ExecutionAborted"

@@ -261,6 +261,33 @@ def test_a_model_from_an_older_landing_finishing_last_does_not_replace_the_newer
     assert recorded == sorted([newer.name, older.name])
 
 
+def test_a_full_disk_fails_the_job_in_one_line_and_leaves_no_half_written_file(
+    example_config, tmp_path, landed, monkeypatch
+):
+    """ENOSPC while the batch transform writes its output: the job fails with the path and the free space,
+    the temp file is removed, and the execution record is complete."""
+    import errno
+
+    from mlops_pipeline.local.integrations import sagemaker_transform
+
+    real = sagemaker_transform._transform_lines
+
+    def fills_the_disk(client, out, *args, **kwargs):
+        out.write(b"E1,0.5\n" * 1000)
+        raise OSError(errno.ENOSPC, "No space left on device", out.name)
+
+    config = configured(example_config, **FAST)
+    with runtime_for(config, tmp_path) as runtime:
+        assert runtime.run_file("train", landed[0]).succeeded
+        monkeypatch.setattr(sagemaker_transform, "_transform_lines", fills_the_disk)
+        failed = runtime.run_file("score", landed[1])
+        monkeypatch.setattr(sagemaker_transform, "_transform_lines", real)
+    assert failed.error == "BatchTransformFailed" and "no space left on the device writing " in failed.cause
+    assert "MB free there); free some space, then redrive" in failed.cause
+    assert runtime.records.read(failed.name)["status"] == "FAILED"
+    assert not list(runtime.workspace.root.rglob(".tmp-*"))
+
+
 FLAKY_SERVE = textwrap.dedent("""\
     #!/usr/bin/env python3
     import os, pathlib, sys

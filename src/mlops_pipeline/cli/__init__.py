@@ -8,6 +8,7 @@ The root group is the one error door: a ``PipelineError`` raised anywhere below 
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 import click
@@ -40,14 +41,30 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), attribute)
 
 
+class Interrupted(KeyboardInterrupt):
+    """A signal that ends a session as Ctrl-C does (SIGTERM, SIGHUP)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 class RootGroup(LazyGroup):
-    """The error door: user mistakes are one line and exit 1."""
+    """The error door: user mistakes are one line and exit 1; an interrupted session says what it left."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except PipelineError as error:
             raise click.ClickException(error.headline) from None
+        except KeyboardInterrupt as stop:
+            signum = getattr(stop, "signum", signal.SIGINT)
+            click.echo(
+                f"Stopped by {signal.Signals(signum).name}: running executions were stopped and recorded ABORTED; "
+                "`mlops-pipeline local executions` lists them, `mlops-pipeline local redrive NAME` resumes one.",
+                err=True,
+            )
+            ctx.exit(128 + signum)
 
 
 @click.group(

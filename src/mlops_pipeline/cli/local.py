@@ -6,6 +6,7 @@ moto load inside the commands that need them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import NamedTuple
 
 import click
 
+from mlops_pipeline.cli import Interrupted
 from mlops_pipeline.cli.options import (
     DEFAULT_WORKFLOW,
     found_workflow_option,
@@ -42,6 +44,7 @@ def _workspace(path: Path | None):
     return Workspace.resolve(path)
 
 
+@contextlib.contextmanager
 def open_runtime(
     workflow: Path,
     workspace: Path | None,
@@ -51,7 +54,8 @@ def open_runtime(
     inject: str = "",
     summaries: bool = False,
 ):
-    """A LocalRuntime session reporting to ``out`` (imported here: the engine loads moto)."""
+    """A LocalRuntime session reporting to ``out`` (imported here: the engine loads moto), ended as Ctrl-C
+    ends it by SIGTERM and SIGHUP too: running executions are stopped, their jobs killed, all recorded."""
     from mlops_pipeline.cli.report import Reporter
     from mlops_pipeline.config import load_workflow
     from mlops_pipeline.local.containers.sandbox import choose_isolation
@@ -61,9 +65,22 @@ def open_runtime(
     reporter = Reporter(out, store, summaries)
     config = load_workflow(workflow, containers=project / "containers")
     mode = choose_isolation(isolation)
-    return LocalRuntime(
+    runtime = LocalRuntime(
         config, store, project, on_event=reporter, isolation=mode, workflow_file=workflow, faults=inject
     )
+    with stopped_by_signals(), runtime:
+        yield runtime
+
+
+@contextlib.contextmanager
+def stopped_by_signals():
+    """SIGTERM (``timeout``, CI, systemd) and SIGHUP (a closed terminal) end a session as Ctrl-C does."""
+    handlers = {number: signal.signal(number, _interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, previous in handlers.items():
+            signal.signal(number, previous)
 
 
 def run_pipeline(runtime, out, train: Path, score: Path) -> None:
@@ -130,18 +147,14 @@ def up_cmd(workflow: Path, workspace: Path | None, project: Path, isolation: str
             f"Watching {folder} ({runtime.target.training_prefix}, {runtime.target.scoring_prefix}); "
             f"land files with `mlops-pipeline local land`. Ctrl-C stops."
         )
-        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             runtime.watch(interval)
         except KeyboardInterrupt:
             out.print("Stopped watching; stopping running executions.")
-        finally:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def _interrupt(signum, frame) -> None:
-    """SIGTERM ends `local up` as Ctrl-C does: running executions are stopped and their jobs killed."""
-    raise KeyboardInterrupt
+    raise Interrupted(signum)
 
 
 @local.command("land", help="Copy a file into the local feature store (`local up` picks it up).")
@@ -152,7 +165,7 @@ def _interrupt(signum, frame) -> None:
 def land_cmd(kind: str, file: Path, workflow: Path | None, workspace: Path | None) -> None:
     target = _local_target(_pipeline(workflow, workspace).workflow)
     prefix = target.training_prefix if kind == "train" else target.scoring_prefix
-    _workspace(workspace).put_file(target.feature_store_bucket, f"{prefix}{file.name}", file)
+    _workspace(workspace).put_file(target.feature_store_bucket, f"{prefix}{file.name}", file, keep_version=True)
     click.echo(f"landed s3://{target.feature_store_bucket}/{prefix}{file.name}")
 
 
@@ -218,10 +231,15 @@ def _pipeline(workflow: Path | None, workspace: Path | None) -> Pipeline:
 
 
 def _records(workflow: Path | None, workspace: Path | None):
+    """The execution records, after cleaning up what a session that died left (said on stderr)."""
     from mlops_pipeline.local.executions import ExecutionRecords, executions_root
+    from mlops_pipeline.local.recovery import recover
 
     target = _local_target(_pipeline(workflow, workspace).workflow)
-    return ExecutionRecords(executions_root(_workspace(workspace), target))
+    store = _workspace(workspace)
+    for line in recover(store, target):
+        click.echo(f"Recovered: {line}", err=True)
+    return ExecutionRecords(executions_root(store, target))
 
 
 @local.command("executions", help="List the executions recorded in the metadata store.")

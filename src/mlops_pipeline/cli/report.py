@@ -13,7 +13,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlops_pipeline.local.events import ContainerEvent, ExecutionEnded, LandingEvent, StateEvent, TrialEvent
+from mlops_pipeline.local.events import (
+    ContainerEvent,
+    ExecutionEnded,
+    LandingEvent,
+    SessionEvent,
+    StateEvent,
+    TrialEvent,
+)
 from mlops_pipeline.local.executions import ExecutionResult
 from mlops_pipeline.local.records import Records
 from mlops_pipeline.local.stores import Workspace
@@ -52,6 +59,8 @@ class Reporter:
                 self._ended(event.result)
             elif isinstance(event, ContainerEvent):
                 self.console.print(f"  [dim]{plain(event.message)}[/]")
+            elif isinstance(event, SessionEvent):
+                self.console.print(f"[yellow]Recovered:[/] {plain(event.message)}")
 
     def _state(self, event: StateEvent) -> None:
         """One line when a Task starts, and one when it ends: succeeded, or failed (even when a Catch or a

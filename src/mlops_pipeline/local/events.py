@@ -66,5 +66,12 @@ class ContainerEvent:
 
 
 @dataclass(frozen=True)
+class SessionEvent:
+    """What a session did on start to clean up after one that ended without doing it."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class ExecutionEnded:
     result: "ExecutionResult"

@@ -7,6 +7,7 @@ error, the failed state and the definition that ran), ``history.json`` (every ev
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.layout import executions_prefix
-from mlops_pipeline.local.stores import Workspace, write_atomic
+from mlops_pipeline.local.stores import Workspace, disk_full, write_atomic
 from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
 
@@ -51,8 +52,11 @@ class ExecutionResult:
         return logs[-1] if logs else None
 
 
-def summarize(status: dict, events: list[dict], workflow: Workflow, definition: str, redrive_count: int) -> dict:
-    """The execution.json record of a finished execution."""
+def summarize(
+    status: dict, events: list[dict], workflow: Workflow, definition: str, redrive_count: int, session: str = ""
+) -> dict:
+    """The execution.json record of an execution: written when it starts, as its states end, and when it
+    ends; ``session`` names the local session that runs it (while it runs)."""
     failed_state, fail_state, state_input = failure_point(events, json.loads(definition))
     failure = next((e for e in reversed(events) if e["type"] == "ExecutionFailed"), None)
     details = failure.get("executionFailedEventDetails", {}) if failure else {}
@@ -75,6 +79,7 @@ def summarize(status: dict, events: list[dict], workflow: Workflow, definition: 
         "definition": definition,
         "history": events,
         "data_warnings": data_warnings(events),
+        "session": session if status["status"] == "RUNNING" else "",
     }
 
 
@@ -122,11 +127,19 @@ class ExecutionRecords:
         self.root = root
 
     def write(self, record: dict) -> ExecutionResult:
+        """``execution.json`` (small) first, then the history; on a full disk the last complete files stay
+        and the error is one line naming the file."""
         folder = self.root / record["name"]
         history = record.pop("history")
         suffix = f"-redrive-{record['redrive_count']}" if record["redrive_count"] else ""
-        write_atomic(folder / f"history{suffix}.json", json.dumps(history, indent=2, default=str).encode())
-        write_atomic(folder / "execution.json", json.dumps(record, indent=2, default=str).encode())
+        for path, content in (("execution.json", record), (f"history{suffix}.json", history)):
+            try:
+                write_atomic(folder / path, json.dumps(content, indent=2, default=str).encode())
+            except OSError as error:
+                full = disk_full(error, folder / path)
+                if full is None:
+                    raise
+                raise PipelineError(full) from None
         return ExecutionResult(
             record["name"],
             Workflow(record["workflow"]),
@@ -139,6 +152,42 @@ class ExecutionRecords:
             folder,
             tuple(record.get("data_warnings", ())),
         )
+
+    def running(self) -> list[dict]:
+        """The records of executions recorded as RUNNING."""
+        records = [self.read(name) for name in self.names()]
+        return [record for record in records if record["status"] == "RUNNING"]
+
+    def abort(self, name: str, cause: str) -> ExecutionResult:
+        """Close the record of an execution whose session died: ABORTED, as a stopped execution is on AWS,
+        with the state it was in as the one a redrive resumes."""
+        record = self.read(name)
+        suffix = f"-redrive-{record['redrive_count']}" if record["redrive_count"] else ""
+        history_path = self.root / name / f"history{suffix}.json"
+        history = json.loads(history_path.read_text()) if history_path.exists() else []
+        now = datetime.datetime.now(datetime.timezone.utc)
+        history.append(
+            {
+                "id": len(history) + 1,
+                "previousEventId": len(history),
+                "timestamp": str(now),
+                "type": "ExecutionAborted",
+                "executionAbortedEventDetails": {"cause": cause},
+            }
+        )
+        failed_state, fail_state, state_input = failure_point(history, json.loads(record["definition"]))
+        record.update(
+            status="ABORTED",
+            stop_date=now.isoformat(),
+            error=None,
+            cause=cause,
+            failed_state=failed_state,
+            fail_state=fail_state,
+            failed_state_input=state_input,
+            session="",
+            history=history,
+        )
+        return self.write(record)
 
     def read(self, name: str) -> dict:
         path = self.root / name / "execution.json"

@@ -9,14 +9,18 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import os
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 from mlops_pipeline.aws_errors import AwsError
+from mlops_pipeline.local.records import Records
 from mlops_pipeline.local.services import LocalServices
+from mlops_pipeline.local.sessions import SESSION_ENV
 from mlops_pipeline.local.tasks import TASK_FAILED, TaskFailure, TaskStopped
 
 STOPPED_REASON = "the state timed out or the execution was stopped"
+ORPHANED_REASON = "the local runtime session that ran it ended without stopping it"
 
 
 def now() -> datetime.datetime:
@@ -40,7 +44,9 @@ class RecordKind:
     in_use_code: str = "ResourceInUse"
 
     def claim(self, services: LocalServices, record: dict) -> None:
-        """Create the record; a name used before is ``in_use_code``, as SageMaker answers."""
+        """Create the record (noting the session that runs it); a name used before is ``in_use_code``, as
+        SageMaker answers."""
+        record.setdefault("Local", {})["Session"] = os.environ.get(SESSION_ENV, "")
         services.records.create(self.folder, record[self.name_field], record, self.in_use_code)
 
     def save(self, services: LocalServices, record: dict) -> None:
@@ -63,12 +69,25 @@ class JobKind(RecordKind):
     secondary_status_field: str = ""  # SecondaryStatus, for training jobs
 
     def finish(self, services: LocalServices, record: dict, status: str, reason: str | None = None) -> None:
+        self.save(services, self._ended(record, status, reason))
+
+    def _ended(self, record: dict, status: str, reason: str | None) -> dict:
         record.update({self.status_field: status, self.end_field: now().isoformat()})
         if self.secondary_status_field:
             record[self.secondary_status_field] = status
         if reason:
             record["FailureReason"] = reason
-        self.save(services, record)
+        return record
+
+    def stop_orphans(self, records: Records, alive: Callable[[str], bool]) -> list[str]:
+        """Close as Stopped the jobs still recorded InProgress whose session is gone; their names."""
+        stopped = []
+        for name in records.names(self.folder):
+            record = records.get(self.folder, name) or {}
+            if record.get(self.status_field) == "InProgress" and not alive(record.get("Local", {}).get("Session", "")):
+                records.put(self.folder, name, self._ended(record, "Stopped", ORPHANED_REASON))
+                stopped.append(name)
+        return stopped
 
     @contextlib.contextmanager
     def stopped_with_its_state(self, services: LocalServices, record: dict) -> Iterator[None]:

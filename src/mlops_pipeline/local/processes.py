@@ -7,16 +7,24 @@ import signal
 import subprocess
 from pathlib import Path
 
+from mlops_pipeline.local.sessions import SESSION_ENV
 from mlops_pipeline.local.tasks import TaskControl, TaskStopped
 
 POLL_SECONDS = 0.1
+
+
+def marked(env: dict[str, str]) -> dict[str, str]:
+    """A job's environment with its session's mark (``sessions.SESSION_ENV``), so that a later session
+    can find and kill it if this one dies without stopping it."""
+    session = os.environ.get(SESSION_ENV)
+    return {**env, SESSION_ENV: session} if session else env
 
 
 def run_job(argv: list[str], env: dict[str, str], log_path: Path, control: TaskControl, on_start=None) -> int:
     """Run to completion with output appended to ``log_path``; kill the process group if the state ends."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(argv, env=marked(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     if on_start is not None:
         on_start(process.pid)
     while True:

@@ -10,6 +10,7 @@ what happens from typed events (``mlops_pipeline.local.events``).
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +23,13 @@ from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.handlers.s3_landing import Settings
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, choose_isolation
 from mlops_pipeline.local.engine import Engine, resource_key
-from mlops_pipeline.local.events import ContainerEvent, ExecutionEnded, LandingEvent, StateEvent
+from mlops_pipeline.local.events import ContainerEvent, ExecutionEnded, LandingEvent, SessionEvent, StateEvent
 from mlops_pipeline.local.executions import ExecutionRecords, ExecutionResult, executions_root, summarize
 from mlops_pipeline.local.faults import Faults
 from mlops_pipeline.local.integrations import IntegrationTable, default_table, glue_crawler, glue_job
+from mlops_pipeline.local.recovery import recover
 from mlops_pipeline.local.services import LocalServices
+from mlops_pipeline.local.sessions import Session
 from mlops_pipeline.local.stores import Workspace
 from mlops_pipeline.local.watcher import FeatureStoreWatcher
 from mlops_pipeline.naming import Workflow
@@ -45,9 +48,15 @@ class LocalRuntime:
     table: IntegrationTable = field(default_factory=default_table)
     isolation: IsolationChoice | None = None  # how jobs run (chosen from the machine when None)
     workflow_file: Path | None = None  # remembered in the workspace, for commands run without --workflow
-    faults: str = ""  # RESOURCE=ERROR[*N],... (local.faults): API errors to inject, to try Retry and Catch
+    faults: str = ""  # TARGET=ERROR[*N],... (local.faults): API errors to inject, to try Retry and Catch
+    session: Session = field(init=False)
 
     def __post_init__(self) -> None:
+        self.session = Session(self.workspace.root)
+        self._record_lock = threading.Lock()
+        self._recorded: dict[str, int] = {}  # events in each RUNNING record written
+        self._redrive_counts: dict[str, int] = {}
+        self._shown: dict[str, int] = {}  # events of each execution the live view has shown
         self.target: Target = local_target(self.config.name)
         self.services = LocalServices(
             self.workspace,
@@ -64,7 +73,7 @@ class LocalRuntime:
         self.definitions = {w: definition_json(d) for w, d in build_definitions(self.config, self.target).items()}
         faults = Faults.parse(self.faults, self.fault_targets())
         self.engine = Engine(
-            self.table.dispatcher(self.services, faults),
+            self._checkpointing(self.table.dispatcher(self.services, faults)),
             self.table.resources,
             self.lambda_handlers,
             region=self.target.region,
@@ -85,6 +94,15 @@ class LocalRuntime:
         return executions_root(self.workspace, self.target)
 
     def __enter__(self) -> "LocalRuntime":
+        self.session.open()
+        try:
+            return self._begin()
+        except BaseException:
+            self.session.close()
+            raise
+
+    def _begin(self) -> "LocalRuntime":
+        self.recover()
         if self.workflow_file is not None:
             self.workspace.remember_pipeline(self.config.name, self.workflow_file, self.project_dir)
         self.provision()
@@ -104,8 +122,18 @@ class LocalRuntime:
         try:
             self._stop_and_record_running()
         finally:
-            self.services.close()
-            self.engine.__exit__(*exc)
+            try:
+                self.services.close()
+                self.engine.__exit__(*exc)
+            finally:
+                self.session.close()
+
+    def recover(self) -> list[str]:
+        """Clean up after sessions that ended without doing it (``local.recovery``); each line is reported."""
+        done = recover(self.workspace, self.target)
+        for line in done:
+            self.on_event(SessionEvent(line))
+        return done
 
     def _stop_and_record_running(self) -> None:
         """Executions still running when the session ends are stopped (their jobs killed) and recorded
@@ -113,8 +141,10 @@ class LocalRuntime:
         for workflow, machine in self.arns.items():
             running = self.engine.client.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]
             for execution in running:
-                self.engine.stop(execution["executionArn"], cause="the local runtime session ended")
-                self.follow({execution["name"]: workflow})
+                arn, name = execution["executionArn"], execution["name"]
+                self.engine.stop(arn, cause="the local runtime session ended")
+                shown = {name: self._shown.get(name, 0)}  # the live view goes on where it was
+                self.follow({name: workflow}, self._redrive_counts.get(name, 0), seen=shown)
 
     def provision(self) -> None:
         """The local counterpart of ``terraform apply`` + deploy's script upload."""
@@ -177,13 +207,16 @@ class LocalRuntime:
         )
         return FeatureStoreWatcher(self.workspace, self.target.feature_store_bucket, settings, self.engine.client)
 
-    def pass_on_landed(self, watcher: FeatureStoreWatcher) -> list[LandingEvent]:
-        """Hand new feature-store objects to the landing handler; one event per object, also reported."""
+    def pass_on_landed(self, watcher: FeatureStoreWatcher, keys: set[str] | None = None) -> list[LandingEvent]:
+        """Hand new feature-store objects (of ``keys``, when given) to the landing handler; one event per
+        object, also reported; each execution started is recorded at once."""
         landed = []
-        for outcome in watcher.poll():
+        for outcome in watcher.poll(keys):
             ignored = [_reason(item) for action in ("ignored", "rejected") for item in outcome.get(action, [])]
             ignored += [f"a duplicate of the execution {name}" for name in outcome.get("duplicate", [])]
             started = outcome.get("started", [])
+            for name in started:
+                self.record_started(name)
             event = LandingEvent(
                 outcome["key"],
                 execution=started[0] if started else None,
@@ -208,7 +241,7 @@ class LocalRuntime:
     def run_file(self, kind: str, source: Path) -> ExecutionResult:
         """Land a file, let the watcher and handler start its execution, and follow it to the end."""
         key = self.land(kind, source)
-        landed = [event for event in self.pass_on_landed(self.watcher()) if event.key == key]
+        landed = self.pass_on_landed(self.watcher(), keys={key})  # other landed files wait for `local up`
         if not landed or landed[0].execution is None:
             reason = landed[0].ignored if landed else "the file was not seen"
             raise PipelineError(f"landing s3://{self.target.feature_store_bucket}/{key} started no execution: {reason}")
@@ -239,9 +272,12 @@ class LocalRuntime:
     def wait(self, name: str, workflow: Workflow | None = None, redrive_count: int = 0) -> ExecutionResult:
         return self.follow({name: workflow or Workflow.of_execution(name)}, redrive_count)[name]
 
-    def follow(self, executions: dict[str, Workflow], redrive_count: int = 0) -> dict[str, ExecutionResult]:
-        """Follow executions ({name: workflow}) to their ends, reporting each state; keep each record."""
-        seen = dict.fromkeys(executions, 0)
+    def follow(
+        self, executions: dict[str, Workflow], redrive_count: int = 0, seen: dict[str, int] | None = None
+    ) -> dict[str, ExecutionResult]:
+        """Follow executions ({name: workflow}) to their ends, reporting each state after the ``seen``
+        first events; keep each record."""
+        seen = {**dict.fromkeys(executions, 0), **(seen or {})}
         results: dict[str, ExecutionResult] = {}
         while len(results) < len(executions):
             for name, workflow in executions.items():
@@ -261,14 +297,52 @@ class LocalRuntime:
         arn = self.execution_arn(workflow, name)
         status = self.engine.describe(arn)
         events = self.engine.history(arn)
-        for event in events[seen[name] :]:
-            self.on_event(StateEvent.from_history(name, event))
-        seen[name] = len(events)
+        new = events[seen[name] :]
+        seen[name] = self._shown[name] = len(events)
         if status["status"] == "RUNNING":
+            if new:
+                self.checkpoint(name)  # as states end: a session that dies leaves where it was
+            for event in new:
+                self.on_event(StateEvent.from_history(name, event))
             return None
-        result = self.records.write(summarize(status, events, workflow, self.definitions[workflow], redrive_count))
+        with self._record_lock:
+            record = summarize(status, events, workflow, self.definitions[workflow], redrive_count)
+            result = self.records.write(record)
+        for event in new:
+            self.on_event(StateEvent.from_history(name, event))
         self.on_event(ExecutionEnded(result))
         return result
+
+    def record_started(self, name: str, redrive_count: int = 0) -> None:
+        """The execution's record exists from the moment it starts (RUNNING, owned by this session)."""
+        self._redrive_counts[name], self._recorded[name] = redrive_count, 0
+        self.checkpoint(name)
+
+    def checkpoint(self, name: str) -> None:
+        """Write the RUNNING record as the execution is now (never an older picture over a newer one)."""
+        workflow = Workflow.of_execution(name)
+        arn = self.execution_arn(workflow, name)
+        with self._record_lock:
+            status, events = self.engine.describe(arn), self.engine.history(arn)
+            if status["status"] != "RUNNING" or len(events) <= self._recorded.get(name, 0):
+                return
+            self._recorded[name] = len(events)
+            definition, redrive_count = self.definitions[workflow], self._redrive_counts.get(name, 0)
+            self.records.write(summarize(status, events, workflow, definition, redrive_count, self.session.id))
+
+    def _checkpointing(self, dispatcher):
+        """Each Task first brings its execution's record up to date, from the execution's own thread: a
+        session killed while the Task runs leaves a record that knows every earlier state succeeded."""
+
+        def dispatch(resource: str, parameters: dict, control):
+            if control.execution_name:
+                try:
+                    self.checkpoint(control.execution_name)
+                except PipelineError as unwritten:  # a full disk: the record lags, the Task says the rest
+                    self.on_event(SessionEvent(f"the record of {control.execution_name} is behind: {unwritten}"))
+            return dispatcher(resource, parameters, control)
+
+        return dispatch
 
     def redrive(self, name: str) -> ExecutionResult:
         """Re-run a failed execution from its failed state with that state's input (Step Functions' redrive).
@@ -292,6 +366,7 @@ class LocalRuntime:
         try:
             count = previous.get("redrive_count", 0) + 1
             self.engine.start_execution(machine, name, state_input, redrive_count=count)
+            self.record_started(name, count)
             return self.wait(name, workflow, redrive_count=count)
         finally:
             self.engine.client.update_state_machine(stateMachineArn=machine, definition=self.definitions[workflow])

@@ -12,6 +12,7 @@ further components that start with ``%+``.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -28,6 +29,7 @@ from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.layout import DEFAULT_WORKSPACE, WORKSPACE_ENV
 
 TEMP_PREFIX = ".tmp-"  # dot files are never listed as objects
+JOBS_FOLDER = "jobs"  # <workspace>/jobs/<job>-*/: each running job's own /opt/ml, removed when it ends
 VERSIONS = "versions"  # <workspace>/versions/<bucket>/<key>/<version id>: landed versions kept readable
 PIPELINES = "pipelines"  # <workspace>/pipelines/<name>.json: the workflow file each pipeline came from
 EMPTY_SEGMENT = "%"
@@ -199,6 +201,16 @@ def write_atomic_stream(target: Path, source: BinaryIO) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def disk_full(error: OSError, path: str | Path | None = None) -> str | None:
+    """One line for a full disk (naming the file and what is free there), or None for another error."""
+    if error.errno != errno.ENOSPC:
+        return None
+    where = Path(path or error.filename or ".")
+    folder = next((p for p in (where, *where.parents) if p.exists()), Path("."))
+    free = shutil.disk_usage(folder).free / 1e6
+    return f"no space left on the device writing {where} ({free:.0f} MB free there); free some space, then redrive"
 
 
 def version_of(path: Path) -> str:

@@ -11,6 +11,7 @@ import datetime
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 from urllib.parse import quote_plus
 
 from mlops_pipeline.handlers.s3_landing import Settings, handle_event
@@ -61,21 +62,34 @@ class FeatureStoreWatcher:
     def _state_path(self) -> Path:
         return self.workspace.root / "watcher" / f"{self.bucket}.json"
 
-    def _seen(self) -> dict[str, str]:
-        return json.loads(self._state_path.read_text()) if self._state_path.exists() else {}
+    def _seen(self) -> dict[str, dict]:
+        """key -> {"stamp": size:mtime of the version passed on, "execution": what it started, if anything}."""
+        seen = json.loads(self._state_path.read_text()) if self._state_path.exists() else {}
+        return {key: value if isinstance(value, dict) else {"stamp": value} for key, value in seen.items()}
 
-    def poll(self) -> list[dict]:
-        """Pass every new or changed object to the handler once, oldest first (the order S3 would
-        notify in); the handler's outcome per object."""
+    def poll(self, keys: set[str] | None = None) -> list[dict]:
+        """Pass every new or changed object (of ``keys``, when given) to the handler once, oldest first (the
+        order S3 would notify in); the handler's outcome per object."""
         seen = self._seen()
         outcomes = []
         landed = sorted(self.workspace.objects(self.bucket), key=lambda item: item[1].stat().st_mtime_ns)
         for key, path in landed:
             stamp = f"{path.stat().st_size}:{path.stat().st_mtime_ns}"
-            if seen.get(key) == stamp:
+            if seen.get(key, {}).get("stamp") == stamp or (keys is not None and key not in keys):
                 continue
             summary = handle_event(object_created_event(self.bucket, key, path), self.sfn, self.settings)
             outcomes.append({"key": key, **{action: items for action, items in summary.items() if items}})
-            seen[key] = stamp
+            seen[key] = {"stamp": stamp, "execution": (summary.get("started") or [None])[0]}
             write_atomic(self._state_path, json.dumps(seen, indent=2).encode())
         return outcomes
+
+    def forget_unrecorded(self, recorded: Callable[[str], bool]) -> list[str]:
+        """Pass a file on again when the execution it started left no record (its session died before
+        writing one): the keys forgotten."""
+        seen = self._seen()
+        lost = [key for key, value in seen.items() if value.get("execution") and not recorded(value["execution"])]
+        for key in lost:
+            del seen[key]
+        if lost:
+            write_atomic(self._state_path, json.dumps(seen, indent=2).encode())
+        return lost

@@ -25,6 +25,7 @@ from mlops_pipeline.local.containers.environments import EnvironmentCache, Pytho
 from mlops_pipeline.local.containers.http import Endpoint, request
 from mlops_pipeline.local.containers.image import ContainerImage
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, JobView, choose_isolation
+from mlops_pipeline.local.processes import marked
 
 PING_TIMEOUT_SECONDS = 2.0  # SageMaker's timeout for one /ping
 STOP_GRACE_SECONDS = 30.0  # SageMaker stops a serving container with SIGTERM, then SIGKILL 30 s later
@@ -111,7 +112,7 @@ class Containers:
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
                 view.command("serve", self.isolation.mode),
-                env=view.environment_variables(self.isolation.mode),
+                env=marked(view.environment_variables(self.isolation.mode)),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -18,7 +18,8 @@ from mlops_pipeline.aws_errors import AwsError, step_functions_cause, step_funct
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.local.faults import Faults
 from mlops_pipeline.local.services import LocalServices
-from mlops_pipeline.local.tasks import Dispatcher, TaskControl, TaskFailure, TaskStopped
+from mlops_pipeline.local.stores import disk_full
+from mlops_pipeline.local.tasks import TASK_FAILED, Dispatcher, TaskControl, TaskFailure, TaskStopped
 
 #: An integration: (services, the Task's resolved Parameters, control) -> the AWS response shape.
 Integration = Callable[[LocalServices, dict, TaskControl], Any]
@@ -90,6 +91,11 @@ class IntegrationTable:
             raise reported(resource, AwsError(integration.client_error, refused.headline)) from None  # type: ignore[attr-defined]
         except AwsError as error:
             raise reported(resource, error) from None
+        except OSError as error:
+            full = disk_full(error)
+            if full is None:
+                raise
+            raise TaskFailure(TASK_FAILED, full) from None  # the job fails, as one whose disk filled does
 
     def dispatcher(self, services: LocalServices, faults: Faults | None = None) -> Dispatcher:
         """The engine's callback for one session's services (and the faults to inject, if any)."""

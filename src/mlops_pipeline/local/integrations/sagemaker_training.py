@@ -21,7 +21,7 @@ from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.jobs import JobKind, now
 from mlops_pipeline.local.processes import run_job
 from mlops_pipeline.local.services import LocalServices
-from mlops_pipeline.local.stores import TEMP_PREFIX, parse_s3_uri
+from mlops_pipeline.local.stores import JOBS_FOLDER, TEMP_PREFIX, parse_s3_uri
 from mlops_pipeline.local.tasks import TaskControl
 
 TRAINING_JOBS = JobKind(
@@ -187,7 +187,7 @@ def _initial_record(services: LocalServices, request: dict) -> dict:
 
 
 def _jobs_dir(services: LocalServices) -> Path:
-    folder = services.workspace.root / "jobs"
+    folder = services.workspace.root / JOBS_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

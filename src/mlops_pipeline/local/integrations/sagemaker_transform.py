@@ -28,7 +28,7 @@ from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.integrations.sagemaker_model import MODELS
 from mlops_pipeline.local.jobs import JobKind, now
 from mlops_pipeline.local.services import LocalServices
-from mlops_pipeline.local.stores import TEMP_PREFIX, parse_s3_uri
+from mlops_pipeline.local.stores import JOBS_FOLDER, TEMP_PREFIX, disk_full, parse_s3_uri
 from mlops_pipeline.local.tasks import TaskControl
 
 TRANSFORM_JOBS = JobKind(
@@ -67,6 +67,10 @@ def create_transform_job_sync(services: LocalServices, params: dict, control: Ta
             _run(services, params, model, log_path, control)
     except (TransformFailed, PipelineError) as failure:
         TRANSFORM_JOBS.finish(services, record, "Failed", f"{failure} (log: {log_path})")
+    except OSError as error:
+        if disk_full(error) is None:
+            raise
+        TRANSFORM_JOBS.finish(services, record, "Failed", disk_full(error))
     else:
         TRANSFORM_JOBS.finish(services, record, "Completed")
     return TRANSFORM_JOBS.sync_answer(record)
@@ -93,7 +97,7 @@ def _run(services: LocalServices, params: dict, model: dict, log_path: Path, con
     container = model["PrimaryContainer"]
     concurrency = int(params.get("MaxConcurrentTransforms") or 1)
     env = {**container.get("Environment", {}), **serving_variables(params), **params.get("Environment", {})}
-    jobs = services.workspace.root / "jobs"
+    jobs = services.workspace.root / JOBS_FOLDER
     jobs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"{params['TransformJobName']}-", dir=jobs) as root:
         opt_ml = Path(root) / "opt_ml"

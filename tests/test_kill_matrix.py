@@ -1,0 +1,180 @@
+"""Every way a local session can end leaves records the next command understands (a kill matrix).
+
+``local run`` and ``local up``, each ended by SIGINT, SIGTERM, SIGHUP or SIGKILL while a training job of
+the tuning runs and while the batch transform's server runs. Afterwards: no process of the session is
+alive, every execution it started is recorded ABORTED (after SIGKILL, once the next command has looked),
+no half-written file is left, and ``local redrive`` finishes each one without running again what had
+succeeded. The container programs wait while a ``hold-*`` file exists, so the kill lands in the phase.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLE_WORKFLOW, local_project, run_cli
+from mlops_pipeline.demo_data import write_demo_pair
+from mlops_pipeline.local.sessions import SESSION_ENV, SESSIONS
+
+pytestmark = pytest.mark.slow
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL)
+PHASES = ("tuning", "transform")
+
+HOLDING = textwrap.dedent("""\
+    #!/usr/bin/env python3
+    import os, pathlib, sys, time
+    here = pathlib.Path(__file__).resolve().parent
+    while (here / "hold-{program}").exists():
+        time.sleep(0.1)
+    os.execv(sys.executable, [sys.executable, str(here / "{program}-real"), *sys.argv[1:]])
+    """)
+
+FAST_WORKFLOW = (
+    EXAMPLE_WORKFLOW.read_text()
+    .replace("max_jobs=6,", "max_jobs=1,")
+    .replace("max_parallel_jobs=2,", "max_parallel_jobs=1,")
+    .replace("quality_gate=QualityGate(", "retry=RetrySettings(interval_seconds=1),\n    quality_gate=QualityGate(")
+    .replace("    QualityGate,\n", "    QualityGate,\n    RetrySettings,\n")
+)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_demo_pair(tmp_path_factory.mktemp("data"), 600, 150)
+
+
+def holding_project(root: Path) -> Path:
+    project = local_project(root)
+    program = project / "containers" / "byo-xgboost" / "program"
+    for name in ("train", "serve"):
+        (program / name).rename(program / f"{name}-real")
+        (program / name).write_text(HOLDING.format(program=name))
+        (program / name).chmod(0o755)
+    (project / "workflows").mkdir()
+    (project / "workflows" / "attrition.py").write_text(FAST_WORKFLOW)
+    return project
+
+
+def start(command: str, project: Path, workspace: Path, data) -> subprocess.Popen:
+    common = ["--workflow", "workflows/attrition.py", "--workspace", str(workspace)]
+    if command == "run":
+        args = ["local", "run", *common, "--train", str(data[0]), "--score", str(data[1])]
+    else:
+        for kind, path in (("train", data[0]), ("score", data[1])):
+            landed = run_cli("local", "land", kind, path, *common, cwd=project)
+            assert landed.returncode == 0, landed.stderr
+        args = ["local", "up", *common, "--interval", "0.2"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    log = open(workspace.parent / f"{command}.log", "w")
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlops_pipeline.cli", *args], cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def reached(workspace: Path, phase: str) -> bool:
+    """A training job (tuning phase) or the transform job's server (transform phase) is waiting."""
+    folder = workspace / "services" / ("training-jobs" if phase == "tuning" else "transform-jobs")
+    for path in folder.glob("*.json") if folder.is_dir() else ():
+        record = json.loads(path.read_text())
+        if phase == "tuning" and "Pid" in record.get("Local", {}):
+            return True
+        if phase == "transform" and record.get("TransformJobStatus") == "InProgress":
+            return True
+    return False
+
+
+def session_processes(workspace: Path) -> set[int]:
+    """Live pids marked with the workspace's sessions."""
+    sessions = {path.stem for path in (workspace / SESSIONS).glob("*.lock")}
+    found = set()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(f"{SESSION_ENV}={session}".encode() in environ for session in sessions):
+            found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ", 1)[-1].startswith("Z"))
+
+
+def wait_until(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def counts(workspace: Path) -> dict[str, int]:
+    services = workspace / "services"
+    return {kind: len(list((services / kind).glob("*"))) for kind in ("glue-job-runs", "tuning-jobs", "transform-jobs")}
+
+
+def scenario(root: Path, command: str, signum: int, phase: str, data) -> None:
+    project, workspace = holding_project(root / "project"), root / "ws"
+    program = project / "containers" / "byo-xgboost" / "program"
+    (program / ("hold-train" if phase == "tuning" else "hold-serve")).write_text("")
+    process = start(command, project, workspace, data)
+    try:
+        wait_until(lambda: reached(workspace, phase), 180, f"{phase} in {command}")
+        wait_until(lambda: session_processes(workspace), 30, "the session's job processes")
+        pids = session_processes(workspace)
+        process.send_signal(signum)
+        process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    listed = run_cli("local", "executions", "--workspace", workspace, cwd=project)  # looks, and recovers
+    assert listed.returncode == 0, listed.stderr
+    assert not [pid for pid in pids if alive(pid)], "processes of the session outlived it"
+    assert not list(workspace.rglob(".tmp-*")) and not list((workspace / "jobs").glob("*"))
+    records = workspace / "s3" / "attrition-metadata" / "attrition" / "executions"
+    statuses = {p.parent.name: json.loads(p.read_text())["status"] for p in records.glob("*/execution.json")}
+    aborted = sorted((name for name, status in statuses.items() if status == "ABORTED"), key=lambda n: n[0] == "s")
+    assert aborted and set(statuses.values()) <= {"ABORTED", "SUCCEEDED"}, statuses
+    for name in aborted:
+        assert name in listed.stdout
+    for hold in program.glob("hold-*"):
+        hold.unlink()
+    before = counts(workspace)
+    for name in aborted:  # training before scoring, which waits for it
+        redriven = run_cli("local", "redrive", name, "--workspace", workspace, cwd=project, timeout=300)
+        assert redriven.returncode == 0, redriven.stdout + redriven.stderr
+    after = counts(workspace)
+    if phase == "transform":  # what had succeeded (both Glue runs, the tuning) is not run again
+        assert after == {**before, "transform-jobs": before["transform-jobs"] + 1}, (before, after)
+    else:
+        assert after["glue-job-runs"] == before["glue-job-runs"] + (1 if command == "up" else 0), (before, after)
+
+
+@pytest.mark.parametrize("command", ["run", "up"])
+def test_every_way_a_session_ends_leaves_records_the_next_command_understands(command, data, tmp_path):
+    cases = [(signum, phase) for signum in SIGNALS for phase in PHASES]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {
+            (signal.Signals(signum).name, phase): pool.submit(
+                scenario, tmp_path / f"{signum}-{phase}", command, signum, phase, data
+            )
+            for signum, phase in cases
+        }
+    failures = {case: repr(future.exception()) for case, future in futures.items() if future.exception()}
+    assert not failures, failures
