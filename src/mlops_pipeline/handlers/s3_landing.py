@@ -130,7 +130,7 @@ class LandedObject:
         """What makes this landing unique: a new landing gets a new execution, a redelivery the same one.
 
         Versioned bucket: the version id. Unversioned: the sequencer, which S3 sets anew for every
-        PUT; the eTag comes last because it repeats whenever the same bytes land again.
+        PUT; the eTag comes last: a hash of the contents, it can repeat when the same bytes land again.
         """
         version = self.version_id or self.sequencer or self.etag
         return f"{self.bucket}\0{self.key}\0{version}"
