@@ -10,7 +10,16 @@ import pytest
 HEAVY = ("stepfunctions", "sagemaker", "moto", "pandas", "pydantic")
 
 
-@pytest.mark.parametrize("args", [["--help"], ["local", "ls", "--help"], ["local", "--help"], ["deploy", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["local", "ls", "--help"],
+        ["local", "--help"],
+        ["deploy", "--help"],
+        ["replay-dead-letters", "--help"],
+    ],
+)
 def test_help_imports_none_of_the_heavy_libraries(args):
     code = (
         "import sys\n"

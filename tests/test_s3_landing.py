@@ -11,12 +11,14 @@ from urllib.parse import quote_plus
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
 from mlops_pipeline.handlers import s3_landing
-from mlops_pipeline.handlers.s3_landing import Settings, execution_name, handle_event, parse_record
+from mlops_pipeline.handlers.s3_landing import LandingFailed, Settings, execution_name, handle_event, parse_record
 
+BUCKET = "feature-store"
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
 ROLE = "arn:aws:iam::123456789012:role/states"
 
@@ -24,7 +26,7 @@ ROLE = "arn:aws:iam::123456789012:role/states"
 def record(
     key: str,
     *,
-    bucket="feature-store",
+    bucket=BUCKET,
     size=100,
     etag="abc123",
     version=None,
@@ -32,14 +34,32 @@ def record(
     event="ObjectCreated:Put",
     encode=True,
 ) -> dict:
+    """One record as S3 sends it (event message structure 2.1): the key URL-encoded, spaces as ``+``."""
     obj = {"key": quote_plus(key) if encode else key, "size": size, "eTag": etag, "sequencer": sequencer}
     if version:
         obj["versionId"] = version
     return {
+        "eventVersion": "2.1",
         "eventSource": "aws:s3",
-        "eventName": event,
+        "awsRegion": "us-east-1",
         "eventTime": "2026-11-24T10:00:00.000Z",
-        "s3": {"bucket": {"name": bucket}, "object": obj},
+        "eventName": event,
+        "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "203.0.113.7"},
+        "responseElements": {
+            "x-amz-request-id": "C3D13FE58DE4C810",
+            "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V",
+        },
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "training-files",
+            "bucket": {
+                "name": bucket,
+                "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
+                "arn": f"arn:aws:s3:::{bucket}",
+            },
+            "object": obj,
+        },
     }
 
 
@@ -55,7 +75,7 @@ def sfn(aws_credentials):
             "stateMachineArn"
         ]
         scoring = client.create_state_machine(name="p-scoring", definition=DEFINITION, roleArn=ROLE)["stateMachineArn"]
-        yield client, Settings(training_arn=training, scoring_arn=scoring)
+        yield client, Settings(training_arn=training, scoring_arn=scoring, feature_store_bucket=BUCKET)
 
 
 def executions(client, arn):
@@ -141,7 +161,13 @@ def test_test_event_has_no_records_and_is_ignored(sfn):
     summary = handle_event(
         {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "feature-store"}, client, settings
     )
-    assert summary == {"started": [], "duplicate": [], "ignored": [], "rejected": []}
+    assert summary == {
+        "started": [],
+        "duplicate": [],
+        "ignored": [{"reason": "no records (s3:TestEvent)"}],
+        "rejected": [],
+        "failed": [],
+    }
 
 
 @pytest.mark.parametrize(
@@ -167,26 +193,6 @@ def test_objects_the_pipeline_writes_are_ignored(sfn):
     settings = Settings(settings.training_arn, settings.scoring_arn, training_prefix="", ignored_prefixes=("mlops/",))
     summary = handle_event(event(record("mlops/extract.csv")), client, settings)
     assert summary["ignored"][0]["reason"] == "written by the pipeline itself"
-
-
-@pytest.mark.parametrize(
-    "broken, field", [("bucket", "s3.bucket.name"), ("key", "s3.object.key"), ("event", "eventName")]
-)
-def test_malformed_record_is_rejected_without_blocking_the_others(sfn, broken, field, caplog):
-    client, settings = sfn
-    bad = record("data/train/bad.csv")
-    if broken == "bucket":
-        del bad["s3"]["bucket"]
-    elif broken == "key":
-        del bad["s3"]["object"]["key"]
-    else:
-        del bad["eventName"]
-    with caplog.at_level("INFO", logger=s3_landing.__name__):
-        summary = handle_event(event(bad, record("data/train/good.csv")), client, settings)
-    assert summary["rejected"] == [{"reason": f"record lacks {field}"}]
-    assert len(summary["started"]) == 1
-    logged = [json.loads(r.getMessage()) for r in caplog.records]
-    assert {"action": "rejected", "reason": f"record lacks {field}"} in logged
 
 
 def stubbed_client(*errors):
@@ -218,7 +224,7 @@ def test_throttling_and_5xx_are_retried_with_backoff():
 
 def test_other_errors_raise_so_lambda_retries_and_the_dlq_sees_them():
     client, stubber = stubbed_client(("AccessDeniedException", 400))
-    with stubber, pytest.raises(Exception, match="AccessDeniedException"):
+    with stubber, pytest.raises(LandingFailed, match="record 0 \\(data/train/a.csv\\): AccessDeniedException"):
         handle_event(event(record("data/train/a.csv")), client, Settings("arn:t", "arn:s"))
 
 
@@ -227,13 +233,19 @@ def test_settings_from_environment():
         {
             "TRAINING_STATE_MACHINE_ARN": "t",
             "SCORING_STATE_MACHINE_ARN": "s",
+            "FEATURE_STORE_BUCKET": "store",
             "ACCEPTED_SUFFIXES": ".csv, .CSV.gz",
             "TRAINING_PREFIX": "in/train/",
         }
     )
     assert settings.accepted_suffixes == (".csv", ".CSV.gz") and settings.training_prefix == "in/train/"
-    with pytest.raises(RuntimeError, match="set TRAINING_STATE_MACHINE_ARN, SCORING_STATE_MACHINE_ARN"):
+    assert settings.feature_store_bucket == "store"
+    with pytest.raises(
+        RuntimeError, match="set TRAINING_STATE_MACHINE_ARN, SCORING_STATE_MACHINE_ARN, FEATURE_STORE_BUCKET"
+    ):
         Settings.from_env({})
+    with pytest.raises(RuntimeError, match="set FEATURE_STORE_BUCKET$"):
+        Settings.from_env({"TRAINING_STATE_MACHINE_ARN": "t", "SCORING_STATE_MACHINE_ARN": "s"})
 
 
 def test_handler_imports_only_the_standard_library_and_boto3():
@@ -270,3 +282,240 @@ def test_lambda_zip_holds_only_the_handler_and_imports_in_a_bare_interpreter(tmp
     )
     assert result.returncode == 0, result.stderr
     assert "lambda_handler" in result.stdout and "landing_handler.zip" in result.stdout
+
+
+# -- every record on its own --------------------------------------------------------------------------
+
+
+def good() -> dict:
+    return record("data/train/good file.csv", sequencer="0065A1B2C3D4E5F601")
+
+
+def with_object(**fields) -> dict:
+    """A training record whose ``s3.object`` fields are replaced (``None`` deletes one)."""
+    changed = record("data/train/bad.csv")
+    for name, value in fields.items():
+        if value is None:
+            del changed["s3"]["object"][name]
+        else:
+            changed["s3"]["object"][name] = value
+    return changed
+
+
+def without(*path: str) -> dict:
+    changed = record("data/train/bad.csv")
+    node = changed
+    for part in path[:-1]:
+        node = node[part]
+    del node[path[-1]]
+    return changed
+
+
+def replaced(path: str, value) -> dict:
+    changed = record("data/train/bad.csv")
+    *parents, last = path.split(".")
+    node = changed
+    for part in parents:
+        node = node[part]
+    node[last] = value
+    return changed
+
+
+MALFORMED = {
+    "a string instead of a record": ("not a record", "record is a string, not an object"),
+    "a list instead of a record": ([record("data/train/x.csv")], "record is a list, not an object"),
+    "null instead of a record": (None, "record is null, not an object"),
+    "a number instead of a record": (42, "record is a number, not an object"),
+    "eventName null": (replaced("eventName", None), "eventName is null, not a string"),
+    "eventName missing": (without("eventName"), "record lacks eventName"),
+    "eventName a number": (replaced("eventName", 1), "eventName is a number, not a string"),
+    "eventName empty": (replaced("eventName", ""), "eventName is empty"),
+    "s3 missing": (without("s3"), "record lacks s3.bucket.name"),
+    "s3 a string": (replaced("s3", "feature-store/data/train/x.csv"), "s3 is a string, not an object"),
+    "bucket name missing": (without("s3", "bucket", "name"), "record lacks s3.bucket.name"),
+    "bucket name a list": (replaced("s3.bucket.name", [BUCKET]), "s3.bucket.name is a list, not a string"),
+    "object a list": (replaced("s3.object", []), "s3.object is a list, not an object"),
+    "key missing": (with_object(key=None), "record lacks s3.object.key"),
+    "key an integer": (with_object(key=12345), "s3.object.key is a number, not a string"),
+    "key null": (replaced("s3.object.key", None), "s3.object.key is null, not a string"),
+    "key empty": (with_object(key=""), "s3.object.key is empty"),
+    "key not URL-encoded": (with_object(key="data/train/50%.csv"), "not URL-encoded as S3 encodes keys"),
+    "key not UTF-8 once decoded": (with_object(key="data/train/%FF%FE.csv"), "decodes to bytes that are not UTF-8"),
+    "size a string": (with_object(size="100"), "s3.object.size is a string, not a whole number of bytes"),
+    "size a boolean": (with_object(size=True), "s3.object.size is a boolean, not a whole number of bytes"),
+    "size negative": (with_object(size=-1), "s3.object.size is negative (-1)"),
+    "size missing": (with_object(size=None), "record lacks s3.object.size"),
+    "sequencer not hexadecimal": (with_object(sequencer="not-hex"), "s3.object.sequencer is not a hexadecimal"),
+    "sequencer a number": (with_object(sequencer=55), "s3.object.sequencer is a number, not a string"),
+    "versionId a number": (with_object(versionId=3), "s3.object.versionId is a number, not a string"),
+    "nothing tells landings apart": (
+        with_object(sequencer=None, eTag=None),
+        "no s3.object.versionId, sequencer or eTag",
+    ),
+}
+
+
+@pytest.mark.parametrize("bad, reason", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_malformed_record_is_rejected_and_the_good_one_still_starts_once(sfn, bad, reason, caplog):
+    client, settings = sfn
+    with caplog.at_level("INFO", logger=s3_landing.__name__):
+        summary = handle_event(event(bad, good()), client, settings)
+    (rejected,) = summary["rejected"]
+    assert rejected["record"] == 0 and reason in rejected["reason"]
+    (started,) = summary["started"]
+    assert [e["name"] for e in executions(client, settings.training_arn)] == [started]
+    assert started.startswith("train-good-file-") and not summary["failed"] and not summary["ignored"]
+    lines = [json.loads(r.getMessage()) for r in caplog.records]
+    (logged,) = [line for line in lines if line["action"] == "rejected"]
+    assert logged["record"] == 0 and logged["reason"] == rejected["reason"] and "raw" in logged
+    assert [r.levelname for r in caplog.records if "rejected" in r.getMessage()] == ["WARNING"]
+
+
+def test_the_malformed_set_is_large_enough():
+    assert len(MALFORMED) >= 15
+
+
+@pytest.mark.parametrize(
+    "bad, reason",
+    [
+        ([good()], "event is a list, not an S3 event object"),
+        ("Records", "event is a string, not an S3 event object"),
+        (None, "event is null, not an S3 event object"),
+        ({"Records": {"0": good()}}, "Records is an object, not a list"),
+    ],
+)
+def test_an_event_that_is_not_an_s3_event_is_rejected_without_raising(sfn, bad, reason):
+    client, settings = sfn
+    summary = handle_event(bad, client, settings)
+    assert summary["rejected"] == [{"reason": reason}]
+    assert executions(client, settings.training_arn) == []
+
+
+def test_records_of_another_bucket_are_ignored_with_a_log_line(sfn, caplog):
+    client, settings = sfn
+    with caplog.at_level("INFO", logger=s3_landing.__name__):
+        summary = handle_event(event(record("data/train/a.csv", bucket="someone-else"), good()), client, settings)
+    assert summary["ignored"] == [
+        {
+            "record": 0,
+            "bucket": "someone-else",
+            "key": "data/train/a.csv",
+            "reason": f"bucket someone-else is not the feature store ({BUCKET})",
+        }
+    ]
+    assert len(summary["started"]) == 1 and len(executions(client, settings.training_arn)) == 1
+    assert any(json.loads(r.getMessage()).get("bucket") == "someone-else" for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "event_name", ["ObjectRemoved:Delete", "ObjectRestore:Completed", "LifecycleExpiration:Delete"]
+)
+def test_events_other_than_object_creation_are_ignored_even_without_a_size(sfn, event_name):
+    client, settings = sfn
+    other = with_object(size=None)
+    other["eventName"] = event_name
+    summary = handle_event(event(other, good()), client, settings)
+    assert summary["ignored"][0]["reason"] == f"event {event_name} is not an object creation"
+    assert not summary["rejected"] and len(summary["started"]) == 1
+
+
+def test_unversioned_bucket_the_same_bytes_landed_twice_are_two_landings(sfn):
+    """Same key, same bytes (so the same eTag), no version id: S3 gives each PUT its own sequencer."""
+    client, settings = sfn
+    first = record("data/train/monthly.csv", etag="9b2cf535f27731c974343645a3985328", sequencer="0055AED6DCD90281E5")
+    again = record("data/train/monthly.csv", etag="9b2cf535f27731c974343645a3985328", sequencer="0055AED6DCD90281F0")
+    (first_name,) = handle_event(event(first), client, settings)["started"]
+    (second_name,) = handle_event(event(again), client, settings)["started"]
+    handle_event(event(again), client, settings)  # a redelivery of the second landing
+    redelivered = handle_event(event(first), client, settings)  # and of the first
+    assert first_name != second_name
+    assert sorted(e["name"] for e in executions(client, settings.training_arn)) == sorted([first_name, second_name])
+    # StartExecution answers a running execution's own name and input with that execution, a closed one
+    # with ExecutionAlreadyExists: either way nothing new starts.
+    assert redelivered["started"] + redelivered["duplicate"] == [first_name]
+
+
+def test_versioned_bucket_the_version_id_names_the_landing(sfn):
+    client, settings = sfn
+    version = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    landed = record("data/train/a.csv", version=version, sequencer="0055AED6DCD90281E5")
+    handle_event(event(landed), client, settings)
+    handle_event(event(json.loads(json.dumps(landed))), client, settings)  # redelivered
+    (execution,) = executions(client, settings.training_arn)
+    payload = json.loads(client.describe_execution(executionArn=execution["executionArn"])["input"])
+    assert payload["version_id"] == version and payload["sequencer"] == "0055AED6DCD90281E5"
+    assert parse_record(landed).identity == f"{BUCKET}\0data/train/a.csv\0{version}"
+
+
+def test_versioning_suspended_null_version_ids_fall_back_to_the_sequencer(sfn):
+    """Objects written while versioning is suspended all get the version ID ``null``."""
+    client, settings = sfn
+    handle_event(event(record("data/train/a.csv", version="null", sequencer="0055AED6DCD90281E5")), client, settings)
+    handle_event(event(record("data/train/a.csv", version="null", sequencer="0055AED6DCD90281F0")), client, settings)
+    assert len(executions(client, settings.training_arn)) == 2
+
+
+class Throttled:
+    """The Step Functions client, except that StartExecution of the given names is throttled every time."""
+
+    def __init__(self, client, names):
+        self.client, self.names, self.calls = client, set(names), []
+
+    def start_execution(self, **arguments):
+        self.calls.append(arguments["name"])
+        if arguments["name"] in self.names:
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}, "ResponseMetadata": {}},
+                "StartExecution",
+            )
+        return self.client.start_execution(**arguments)
+
+
+def test_throttled_beyond_the_retries_raises_after_the_others_and_a_redelivery_starts_only_the_missing_one(sfn):
+    client, settings = sfn
+    delivery = event(record("data/train/a.csv"), record("data/score/b.csv"), record("data/train/c.csv"))
+    a_name = execution_name("train", parse_record(delivery["Records"][0]))
+    throttled = Throttled(client, [a_name])
+    delays = []
+    with pytest.raises(LandingFailed) as failed:
+        handle_event(delivery, throttled, settings, sleep=delays.append)
+    summary = failed.value.summary
+    assert [item["record"] for item in summary["failed"]] == [0]
+    assert summary["failed"][0]["error"] == "ThrottlingException: Rate exceeded"
+    assert "1 record(s) could not start an execution" in str(failed.value) and "(data/train/a.csv)" in str(failed.value)
+    assert throttled.calls.count(a_name) == s3_landing.MAX_ATTEMPTS and len(delays) == s3_landing.MAX_ATTEMPTS - 1
+    assert throttled.calls[-2:] != [a_name, a_name]  # the others were handled after it, not skipped
+    started_first = set(summary["started"])
+    assert len(started_first) == 2 and a_name not in started_first
+
+    again = handle_event(delivery, client, settings)  # Lambda's retry, or a replay: throttling is over
+    assert set(again["started"] + again["duplicate"]) == started_first | {a_name}
+    names = {e["name"] for arn in (settings.training_arn, settings.scoring_arn) for e in executions(client, arn)}
+    assert names == started_first | {a_name}
+
+
+class Broken:
+    def start_execution(self, **arguments):
+        raise ConnectionError("could not connect to the endpoint")
+
+
+def test_an_unexpected_error_fails_the_record_so_that_it_is_retried_not_lost(sfn):
+    _, settings = sfn
+    with pytest.raises(LandingFailed, match="ConnectionError: could not connect") as failed:
+        handle_event(event(record("data/train/a.csv"), record("data/other/x.csv")), Broken(), settings)
+    assert failed.value.summary["ignored"][0]["record"] == 1
+
+
+def test_the_lambda_entry_point_fails_the_invocation_when_a_record_failed(monkeypatch, sfn):
+    client, settings = sfn
+    for name, value in {
+        "TRAINING_STATE_MACHINE_ARN": settings.training_arn,
+        "SCORING_STATE_MACHINE_ARN": settings.scoring_arn,
+        "FEATURE_STORE_BUCKET": BUCKET,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(s3_landing, "_stepfunctions_client", lambda: Broken())
+    with pytest.raises(LandingFailed):
+        s3_landing.lambda_handler(event(record("data/train/a.csv")), None)
+    monkeypatch.setattr(s3_landing, "_stepfunctions_client", lambda: client)
+    assert len(s3_landing.lambda_handler(event(record("data/train/a.csv")), None)["started"]) == 1

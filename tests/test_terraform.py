@@ -411,3 +411,130 @@ def test_every_store_path_terraform_grants_or_configures_is_one_the_layout_owns(
     }
     assert tf["variable"]["training_prefix"]["default"] == layout.TRAINING_PREFIX
     assert tf["variable"]["scoring_prefix"]["default"] == layout.SCORING_PREFIX
+
+
+# -- landing failures: the dead-letter queue, its alarms and their topic ------------------------------
+
+TOPIC = "${aws_sns_topic.alarms.arn}"
+ALARMS = {
+    # alarm: (namespace, metric, dimension, dimension value, statistic, missing data)
+    "landing_dead_letters": (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "QueueName",
+        "${aws_sqs_queue.landing_dead_letters.name}",
+        "Maximum",
+        "ignore",  # an idle queue may stop reporting: keep ALARM while a message may wait
+    ),
+    "landing_errors": (
+        "AWS/Lambda",
+        "Errors",
+        "FunctionName",
+        "${aws_lambda_function.landing.function_name}",
+        "Sum",
+        "notBreaching",
+    ),
+    "landing_dead_letter_errors": (
+        "AWS/Lambda",
+        "DeadLetterErrors",
+        "FunctionName",
+        "${aws_lambda_function.landing.function_name}",
+        "Sum",
+        "notBreaching",
+    ),
+}
+
+
+def test_the_alarms_topic_is_encrypted_with_the_pipeline_key(tf):
+    topic = tf["resource"]["aws_sns_topic"]["alarms"]
+    assert topic["kms_master_key_id"] == "${aws_kms_key.pipeline.arn}"
+    assert topic["name"] == "${local.alarm_prefix}-alarms"
+
+
+def test_the_key_policy_lets_cloudwatch_publish_to_the_encrypted_topic(tf):
+    grants = [
+        s
+        for s in policy_documents(tf)["kms"]
+        if any("cloudwatch.amazonaws.com" in p["identifiers"] for p in s.get("principals", []))
+    ]
+    assert len(grants) == 1
+    assert sorted(grants[0]["actions"]) == ["kms:Decrypt", "kms:GenerateDataKey"]  # what an SNS publisher needs
+    assert grants[0]["principals"] == [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}]
+
+
+def test_only_this_pipelines_alarms_may_publish_to_the_topic(tf):
+    assert tf["resource"]["aws_sns_topic_policy"]["alarms"] == {
+        "arn": TOPIC,
+        "policy": "${data.aws_iam_policy_document.alarms_topic.json}",
+    }
+    (grant,) = policy_documents(tf)["alarms_topic"]
+    assert grant["actions"] == ["sns:Publish"] and grant["resources"] == [TOPIC]
+    assert grant["principals"] == [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}]
+    (condition,) = grant["condition"]
+    assert (condition["test"], condition["variable"]) == ("ArnLike", "aws:SourceArn")
+    assert condition["values"] == [
+        "arn:${local.partition}:cloudwatch:${var.region}:${local.account_id}:alarm:${local.alarm_prefix}-*"
+    ]
+    for name in ALARMS:  # every alarm's name is one the condition lets publish
+        assert tf["resource"]["aws_cloudwatch_metric_alarm"][name]["alarm_name"].startswith("${local.alarm_prefix}-")
+
+
+@pytest.mark.parametrize("name", ALARMS)
+def test_each_landing_alarm_fires_on_the_first_event_and_notifies_the_topic(tf, name):
+    namespace, metric, dimension, value, statistic, missing = ALARMS[name]
+    alarm = tf["resource"]["aws_cloudwatch_metric_alarm"][name]
+    assert (alarm["namespace"], alarm["metric_name"], alarm["statistic"]) == (namespace, metric, statistic)
+    assert alarm["dimensions"] == {dimension: value}
+    assert (alarm["comparison_operator"], alarm["threshold"], alarm["evaluation_periods"]) == (
+        "GreaterThanThreshold",
+        0,
+        1,
+    )
+    assert alarm["treat_missing_data"] == missing
+    assert alarm["actions_enabled"] is True and alarm["alarm_actions"] == [TOPIC]
+
+
+def test_the_dead_letter_alarm_also_says_when_the_queue_is_empty_again(tf):
+    assert tf["resource"]["aws_cloudwatch_metric_alarm"]["landing_dead_letters"]["ok_actions"] == [TOPIC]
+
+
+def test_email_subscribers_are_optional(tf):
+    variable = tf["variable"]["alarm_email_addresses"]
+    assert variable["default"] == [] and variable["type"] == "${list(string)}"
+    subscription = tf["resource"]["aws_sns_topic_subscription"]["alarm_email"]
+    assert subscription == {
+        "for_each": "${toset(var.alarm_email_addresses)}",
+        "topic_arn": TOPIC,
+        "protocol": "email",
+        "endpoint": "${each.value}",
+    }
+
+
+def test_the_dead_letter_queue_is_encrypted_and_the_lambdas(tf):
+    queue = tf["resource"]["aws_sqs_queue"]["landing_dead_letters"]
+    assert queue["kms_master_key_id"] == "${aws_kms_key.pipeline.arn}"
+    function = tf["resource"]["aws_lambda_function"]["landing"]
+    assert function["dead_letter_config"][0]["target_arn"] == "${aws_sqs_queue.landing_dead_letters.arn}"
+    assert statement(tf, "lambda", "DeadLetters")["actions"] == ["sqs:SendMessage"]
+
+
+def test_outputs_name_the_queue_the_topic_and_the_suffix_replay_reads(tf):
+    outputs = {name: body["value"] for name, body in tf["output"].items()}
+    assert outputs["landing_dead_letter_queue_url"] == "${aws_sqs_queue.landing_dead_letters.url}"
+    assert outputs["alarm_topic_arn"] == TOPIC
+    assert outputs["landing_suffix"] == "${var.landing_suffix}"
+
+
+def test_replay_gives_the_handler_the_lambdas_environment(tf):
+    """replay-dead-letters builds the Lambda's environment from the outputs: the same variables and values."""
+    from mlops_pipeline.dead_letters import landing_environment
+
+    environment = tf["resource"]["aws_lambda_function"]["landing"]["environment"][0]["variables"]
+    assert environment["FEATURE_STORE_BUCKET"] == "${local.feature_store_bucket}"
+    assert set(environment) == set(landing_environment(local_target("attrition")))
+    outputs = {name: body["value"] for name, body in tf["output"].items()}
+    # each variable's Terraform value is the value of the output replay builds it from
+    assert environment["TRAINING_PREFIX"] == outputs["training_prefix"]
+    assert environment["SCORING_PREFIX"] == outputs["scoring_prefix"]
+    assert environment["ACCEPTED_SUFFIXES"] == outputs["landing_suffix"]
+    assert outputs["feature_store_bucket"] == '${local.bucket_names["feature_store"]}'

@@ -49,7 +49,7 @@ pytestmark = pytest.mark.slow
 
 REGION = "us-east-1"
 PIPELINE = "attrition"  # the example workflow's name and the module's default pipeline_name
-SERVICES = ("ecr", "glue", "iam", "kms", "lambda", "logs", "s3", "sfn", "sqs", "sts")
+SERVICES = ("cloudwatch", "ecr", "glue", "iam", "kms", "lambda", "logs", "s3", "sfn", "sns", "sqs", "sts")
 
 # Resources of infra/terraform the emulated stack is applied without, each with the reason and the
 # override that leaves it out. Nothing else is left out (checked against the reviewed plan).
@@ -215,13 +215,16 @@ def review_security(values: dict[str, dict], complete: bool) -> None:
                 assert logging["target_bucket"] == buckets["access_logs"]["bucket"], name
     function = values["aws_lambda_function.landing"]
     assert function["reserved_concurrent_executions"] == -1  # null: no reservation
-    environment = function["environment"][0]["variables"]
-    for kind in ("training", "scoring"):
+    # Before apply the environment is unknown as a whole: FEATURE_STORE_BUCKET is the created bucket's name.
+    environment = function["environment"][0].get("variables")
+    assert environment is not None or not complete
+    for kind in ("training", "scoring") if environment else ():
         arn = environment[f"{kind.upper()}_STATE_MACHINE_ARN"]
         assert arn.endswith(f":stateMachine:{PIPELINE}-{kind}:{ALIAS}"), arn
     assert values["aws_glue_job.transform"]["timeout"] == 60
     if not complete:
         return
+    assert environment["FEATURE_STORE_BUCKET"] == buckets['store["feature_store"]']["bucket"]
     passable = {values["aws_iam_role.sagemaker"]["arn"], values["aws_iam_role.glue"]["arn"]}
     role_policies = {
         address: json.loads(v["policy"]) for address, v in values.items() if address.startswith("aws_iam_role_policy.")

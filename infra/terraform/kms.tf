@@ -1,5 +1,5 @@
-# One customer-managed key for the stores, log groups, the dead-letter queue, the Lambda's
-# environment, the ECR repository and Glue. The roles get its use through their IAM policies.
+# One customer-managed key for the stores, log groups, the dead-letter queue, the alarms topic, the
+# Lambda's environment, the ECR repository and Glue. The roles get its use through their IAM policies.
 
 data "aws_iam_policy_document" "kms" {
   #checkov:skip=CKV_AWS_356:In a key policy, Resource "*" means this key and nothing else.
@@ -45,10 +45,27 @@ data "aws_iam_policy_document" "kms" {
       values   = ["arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:*"]
     }
   }
+
+  # CloudWatch publishes the alarms (alarms.tf) to an SNS topic this key encrypts. SNS needs the
+  # publishing service allowed kms:GenerateDataKey* and kms:Decrypt in the key policy of a
+  # customer-managed key (Amazon SNS developer guide, "Enable compatibility between event sources
+  # from AWS services and encrypted topics"); its publisher example names the two actions a
+  # publisher needs, kms:GenerateDataKey and kms:Decrypt: those, without a wildcard.
+  statement {
+    sid       = "CloudWatchPublishesToTheEncryptedAlarmsTopic"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+  }
 }
 
 resource "aws_kms_key" "pipeline" {
-  description             = "${var.prefix} ${var.pipeline_name}: stores, logs, queue, Lambda environment, ECR, Glue"
+  description             = "${var.prefix} ${var.pipeline_name}: stores, logs, queue, alarms topic, Lambda environment, ECR, Glue"
   enable_key_rotation     = true
   deletion_window_in_days = 30
   policy                  = data.aws_iam_policy_document.kms.json

@@ -6,6 +6,9 @@ resource "aws_cloudwatch_log_group" "landing" {
   kms_key_id        = aws_kms_key.pipeline.arn
 }
 
+# Events of invocations that failed three times (the handler fails one only for records it could
+# not start, after handling the others); `mlops-pipeline replay-dead-letters` re-delivers them, and
+# alarms.tf raises an alarm while any waits.
 resource "aws_sqs_queue" "landing_dead_letters" {
   name                      = "${var.prefix}-${var.pipeline_name}-landing-dlq"
   kms_master_key_id         = aws_kms_key.pipeline.arn
@@ -35,6 +38,7 @@ resource "aws_lambda_function" "landing" {
       TRAINING_PREFIX            = var.training_prefix
       SCORING_PREFIX             = var.scoring_prefix
       ACCEPTED_SUFFIXES          = var.landing_suffix
+      FEATURE_STORE_BUCKET       = local.feature_store_bucket
     }
   }
 

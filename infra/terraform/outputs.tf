@@ -1,4 +1,4 @@
-# What `python -m mlops_pipeline.deploy` reads (mlops_pipeline.target.TERRAFORM_OUTPUT_KEYS).
+# What deploy and `mlops-pipeline replay-dead-letters` read (mlops_pipeline.target.TERRAFORM_OUTPUT_KEYS).
 
 output "pipeline_name" {
   description = "The workflow's PIPELINE name these resources serve."
@@ -98,4 +98,19 @@ output "job_subnet_ids" {
 output "job_security_group_ids" {
   description = "Security groups (comma-separated) of the SageMaker jobs; empty without sagemaker_job_network."
   value       = var.sagemaker_job_network == null ? "" : join(",", var.sagemaker_job_network.security_group_ids)
+}
+
+output "landing_suffix" {
+  description = "Only landed keys with this suffix start executions (the landing Lambda's ACCEPTED_SUFFIXES)."
+  value       = var.landing_suffix
+}
+
+output "landing_dead_letter_queue_url" {
+  description = "The landing Lambda's dead-letter queue, which `mlops-pipeline replay-dead-letters` re-delivers."
+  value       = aws_sqs_queue.landing_dead_letters.url
+}
+
+output "alarm_topic_arn" {
+  description = "The KMS-encrypted SNS topic the pipeline's alarms notify; subscribe to it."
+  value       = aws_sns_topic.alarms.arn
 }

@@ -182,6 +182,17 @@ variable "ecr_keep_images" {
   }
 }
 
+variable "alarm_email_addresses" {
+  description = "E-mail addresses the alarms topic notifies (landing dead letters, landing Lambda errors); each must confirm the subscription SNS mails it. Empty (the default) subscribes none: subscribe anything to the alarm_topic_arn output yourself."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for address in var.alarm_email_addresses : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", address))])
+    error_message = "alarm_email_addresses must be e-mail addresses like ops@example.com."
+  }
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

@@ -172,3 +172,18 @@ def step_functions_cause(resource: str, error: AwsError) -> str:
         f"{error.message} (Service: {service}; Status Code: {status}; Error Code: {error.code}; "
         f"Request ID: {request}; Proxy: null)"
     )
+
+
+def aws_error_code(error: Exception) -> str | None:
+    """The AWS error code of a botocore ``ClientError`` (``NoSuchKey``, ``StateMachineDoesNotExist``...), else None."""
+    return (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
+
+
+def aws_error_summary(error: Exception) -> str:
+    """``Code: message`` on one line; an answer that is a web page (a proxy's or an emulator's) is
+    summarised by its HTTP status instead of being printed."""
+    response = getattr(error, "response", None) or {}
+    message = " ".join(str(response.get("Error", {}).get("Message") or "").split())
+    if message.startswith("<") or not message:
+        message = f"HTTP {response.get('ResponseMetadata', {}).get('HTTPStatusCode', '?')}"
+    return f"{aws_error_code(error)}: {message[:300]}"

@@ -11,18 +11,18 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlops_pipeline.aws_errors import aws_error_code, aws_error_summary
 from mlops_pipeline.builders import build_definitions, definition_json
 from mlops_pipeline.config import PipelineConfig
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.layout import GLUE_SCRIPTS_PREFIX, glue_scripts
-from mlops_pipeline.target import Target, read_terraform_outputs_file, target_from_terraform_outputs
+from mlops_pipeline.naming import STATE_MACHINE_ALIAS
+from mlops_pipeline.target import Target
 
-ALIAS = "live"
+ALIAS = STATE_MACHINE_ALIAS
 UNVALIDATED = "endpoint does not offer ValidateStateMachineDefinition"
 
 
@@ -46,26 +46,6 @@ def render(config: PipelineConfig, target: Target, out_dir: Path) -> list[Path]:
         path.write_text(definition_json(definition), encoding="utf-8")
         paths.append(path)
     return paths
-
-
-def terraform_target(tf_outputs: Path | None, terraform_dir: Path) -> Target:
-    """Target from an outputs file, or from ``terraform output -json`` run here."""
-    if tf_outputs is not None:
-        return read_terraform_outputs_file(tf_outputs)
-    if shutil.which("terraform") is None:
-        raise PipelineError(
-            "terraform is not on PATH: install it or pass --tf-outputs FILE (from `terraform output -json`)"
-        )
-    command = ["terraform", f"-chdir={terraform_dir}", "output", "-json"]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise PipelineError(f"`{' '.join(command)}` failed: {reason}")
-    try:
-        outputs = json.loads(result.stdout or "{}")
-    except json.JSONDecodeError:
-        raise PipelineError(f"`{' '.join(command)}` did not print JSON") from None
-    return target_from_terraform_outputs(outputs, f"{terraform_dir} (terraform output)")
 
 
 def check_target_matches(config: PipelineConfig, target: Target) -> None:
@@ -98,21 +78,6 @@ def upload_glue_scripts(s3, target: Target, glue_dir: Path, dry_run: bool) -> li
         s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": digest}, ContentType="text/x-python")
         changes.append(Change("glue script", f"s3://{bucket}/{key}", action))
     return changes
-
-
-def aws_error_code(error: Exception) -> str | None:
-    """The AWS error code of a botocore ``ClientError`` (``NoSuchKey``, ``StateMachineDoesNotExist``...), else None."""
-    return (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
-
-
-def aws_error_summary(error: Exception) -> str:
-    """``Code: message`` on one line; an answer that is a web page (a proxy's or an emulator's) is
-    summarised by its HTTP status instead of being printed."""
-    response = getattr(error, "response", None) or {}
-    message = " ".join(str(response.get("Error", {}).get("Message") or "").split())
-    if message.startswith("<") or not message:
-        message = f"HTTP {response.get('ResponseMetadata', {}).get('HTTPStatusCode', '?')}"
-    return f"{aws_error_code(error)}: {message[:300]}"
 
 
 def _object_sha256(s3, bucket: str, key: str) -> str | None:

@@ -21,6 +21,9 @@ EXECUTION_NAME_MAX = 80  # Step Functions execution names
 JOB_STEM_LENGTH = 12  # one letter for the kind plus 11 hex digits of the object identity
 RETRY_COUNT_DIGITS = 2  # Retry MaxAttempts is at most 99
 REDRIVE_COUNT_DIGITS = 2  # names stay valid for 99 redrives of one execution
+#: Deploy publishes a version of each state machine and points this alias at it; the landing Lambda
+#: (infra/terraform) starts executions through it.
+STATE_MACHINE_ALIAS = "live"
 
 
 class Workflow(str, Enum):

@@ -8,12 +8,15 @@ either differ only in these values.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.layout import SCORING_PREFIX, TRAINING_PREFIX
+from mlops_pipeline.naming import STATE_MACHINE_ALIAS, Workflow
 
 STORES = ("feature_store", "source_repository", "extracts", "model", "metadata", "output")
 LOCAL_ACCOUNT_ID = "123456789012"  # moto's default account, so local ARNs resolve
@@ -46,6 +49,12 @@ class Target:
     #: jobs must run in, network-isolated; empty when jobs run in SageMaker's own network.
     job_subnet_ids: str = ""
     job_security_group_ids: str = ""
+    #: The landing Lambda's ACCEPTED_SUFFIXES; ``mlops-pipeline replay-dead-letters`` gives its handler the same.
+    landing_suffix: str = ".csv"
+    #: The landing Lambda's dead-letter queue and the SNS topic its alarms notify (empty for a stack
+    #: applied before they existed: ``replay-dead-letters`` then asks for ``terraform apply``).
+    landing_dead_letter_queue_url: str = ""
+    alarm_topic_arn: str = ""
 
     def bucket(self, store: str) -> str:
         """Bucket name of one of the six stores."""
@@ -65,6 +74,10 @@ class Target:
 
     def state_machine_arn(self, name: str) -> str:
         return f"arn:{self.partition}:states:{self.region}:{self.account_id}:stateMachine:{name}"
+
+    def state_machine_alias_arn(self, workflow: Workflow) -> str:
+        """The ``live`` alias deploy points at the version it publishes; the landing Lambda starts executions there."""
+        return f"{self.state_machine_arn(workflow.state_machine_name(self.pipeline_name))}:{STATE_MACHINE_ALIAS}"
 
 
 #: Keys deploy reads from ``terraform output -json``; outputs.tf must declare each of them.
@@ -118,3 +131,23 @@ def read_terraform_outputs_file(path: str | Path) -> Target:
     if not isinstance(outputs, dict):
         raise PipelineError(f"{path}: expected a JSON object from `terraform output -json`")
     return target_from_terraform_outputs(outputs, str(path))
+
+
+def terraform_target(tf_outputs: Path | None, terraform_dir: Path) -> Target:
+    """Target from an outputs file, or from ``terraform output -json`` run here."""
+    if tf_outputs is not None:
+        return read_terraform_outputs_file(tf_outputs)
+    if shutil.which("terraform") is None:
+        raise PipelineError(
+            "terraform is not on PATH: install it or pass --tf-outputs FILE (from `terraform output -json`)"
+        )
+    command = ["terraform", f"-chdir={terraform_dir}", "output", "-json"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise PipelineError(f"`{' '.join(command)}` failed: {reason}")
+    try:
+        outputs = json.loads(result.stdout or "{}")
+    except json.JSONDecodeError:
+        raise PipelineError(f"`{' '.join(command)}` did not print JSON") from None
+    return target_from_terraform_outputs(outputs, f"{terraform_dir} (terraform output)")

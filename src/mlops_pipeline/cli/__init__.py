@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "render": "mlops_pipeline.cli.deploy:render",
     "local": "mlops_pipeline.cli.local:local",
     "demo": "mlops_pipeline.cli.local:demo",
+    "replay-dead-letters": "mlops_pipeline.cli.dead_letters:replay_dead_letters",
 }
 
 

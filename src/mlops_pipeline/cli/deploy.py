@@ -51,7 +51,7 @@ def deploy(
 ) -> None:
     from mlops_pipeline import deploy as deploying
     from mlops_pipeline.config import load_workflow
-    from mlops_pipeline.target import local_target, read_terraform_outputs_file
+    from mlops_pipeline.target import local_target, read_terraform_outputs_file, terraform_target
 
     config = load_workflow(workflow)
     if only_json:
@@ -60,7 +60,7 @@ def deploy(
         for path in deploying.render(config, target, out):
             click.echo(f"wrote {path}")
         return
-    changes = deploying.deploy(config, deploying.terraform_target(tf_outputs, terraform_dir), glue_dir, dry_run)
+    changes = deploying.deploy(config, terraform_target(tf_outputs, terraform_dir), glue_dir, dry_run)
     echo_table(["resource", "name", "action", "detail"], [(c.resource, c.name, c.action, c.detail) for c in changes])
     for change in changes:
         if change.diff:

@@ -2,15 +2,31 @@
 
 ``data/train/<file>.csv`` starts the training state machine, ``data/score/<file>.csv`` the
 scoring one. S3 delivers events at least once and in any order, so the execution name is
-derived from the object's identity (bucket, decoded key, version id — else eTag, else
-sequencer): a redelivered event maps to the same name and Step Functions refuses a second
-execution (``ExecutionAlreadyExists`` is logged as a duplicate, not raised).
+derived from the landing's identity (bucket, decoded key and the version id — else the
+sequencer, else the eTag): a redelivered event maps to the same name and Step Functions refuses
+a second execution (``ExecutionAlreadyExists`` is logged as a duplicate, not raised).
+
+Each record is handled on its own, and each ends in one outcome, logged as one JSON line:
+
+- ``started`` / ``duplicate``: its execution exists now (StartExecution answers a running
+  execution's own name and input with that execution, a closed one with ``ExecutionAlreadyExists``);
+- ``ignored``: not a landing to start (another bucket, not an object creation, a folder marker,
+  outside both prefixes, a hidden file, another suffix, zero bytes);
+- ``rejected``: malformed (a field missing or of the wrong type, a key that is not URL-encoded
+  as S3 encodes keys). Retrying cannot mend it, so it is reported and logged, never raised;
+- ``failed``: its execution could not be started for a reason that may pass (throttled beyond
+  the retries here, an AWS error, anything unexpected). After every other record is handled,
+  :class:`LandingFailed` names them: Lambda retries a failed asynchronous invocation twice,
+  then sends the event, unchanged, to the dead-letter queue (AWS Lambda developer guide, "How
+  Lambda handles errors and retries with asynchronous invocation" and "Dead-letter queues").
+  The records that did start map to the same names on every retry or replay, so they are
+  duplicates then: exactly one execution per landing still holds.
 
 Standard library and boto3 only: this module ships alone in the Lambda zip.
 
-Environment: TRAINING_STATE_MACHINE_ARN, SCORING_STATE_MACHINE_ARN (required);
-TRAINING_PREFIX (data/train/), SCORING_PREFIX (data/score/), ACCEPTED_SUFFIXES (.csv),
-IGNORED_PREFIXES (mlops/: where the pipeline itself might write, to avoid trigger loops).
+Environment: TRAINING_STATE_MACHINE_ARN, SCORING_STATE_MACHINE_ARN, FEATURE_STORE_BUCKET
+(required); TRAINING_PREFIX (data/train/), SCORING_PREFIX (data/score/), ACCEPTED_SUFFIXES
+(.csv), IGNORED_PREFIXES (mlops/: where the pipeline itself might write, to avoid trigger loops).
 """
 
 from __future__ import annotations
@@ -43,6 +59,16 @@ RETRYABLE_CODES = {
 MAX_ATTEMPTS = 6
 BASE_DELAY_SECONDS = 0.2
 HASH_LENGTH = 16
+OUTCOMES = ("started", "duplicate", "ignored", "rejected", "failed")
+REQUIRED_ENVIRONMENT = ("TRAINING_STATE_MACHINE_ARN", "SCORING_STATE_MACHINE_ARN", "FEATURE_STORE_BUCKET")
+RAW_RECORD_LOG_CHARS = 2000  # a rejected record is logged with its content, cut to this length
+#: S3 URL-encodes keys ("red flower.jpg" arrives as "red+flower.jpg", "%" as "%25"), so a "%"
+#: without two hex digits after it means the key was not encoded by S3.
+BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+HEX = re.compile(r"^[0-9A-Fa-f]+$")
+#: S3 gives objects written while a bucket's versioning is suspended the version ID "null": it does
+#: not tell two landings apart (S3 user guide, "Adding objects to versioning-suspended buckets").
+NULL_VERSION = "null"
 
 
 @dataclass(frozen=True)
@@ -53,11 +79,13 @@ class Settings:
     scoring_prefix: str = SCORING_PREFIX
     accepted_suffixes: tuple[str, ...] = (".csv",)
     ignored_prefixes: tuple[str, ...] = ("mlops/",)
+    #: Records of any other bucket are ignored; empty (only when built in code) accepts every bucket.
+    feature_store_bucket: str = ""
 
     @classmethod
     def from_env(cls, env=None) -> "Settings":
         env = os.environ if env is None else env
-        missing = [n for n in ("TRAINING_STATE_MACHINE_ARN", "SCORING_STATE_MACHINE_ARN") if not env.get(n)]
+        missing = [name for name in REQUIRED_ENVIRONMENT if not env.get(name)]
         if missing:
             raise RuntimeError(f"landing handler misconfigured: set {', '.join(missing)}")
         return cls(
@@ -67,18 +95,30 @@ class Settings:
             scoring_prefix=env.get("SCORING_PREFIX", SCORING_PREFIX),
             accepted_suffixes=_split(env.get("ACCEPTED_SUFFIXES", ".csv")),
             ignored_prefixes=_split(env.get("IGNORED_PREFIXES", "mlops/")),
+            feature_store_bucket=env["FEATURE_STORE_BUCKET"],
         )
 
 
 class MalformedRecord(ValueError):
-    """A record without a field the handler needs; the message names the field."""
+    """A record the handler cannot read; the message names the field and what is wrong with it."""
+
+
+class LandingFailed(RuntimeError):
+    """Records whose execution could not be started yet; raised after all others were handled so
+    that Lambda retries the event (and finally dead-letters it). ``summary`` is the whole outcome."""
+
+    def __init__(self, summary: dict[str, list]):
+        self.summary = summary
+        failed = summary["failed"]
+        details = "; ".join(_describe_failure(item) for item in failed)
+        super().__init__(f"{len(failed)} record(s) could not start an execution, retry the event: {details}")
 
 
 @dataclass(frozen=True)
 class LandedObject:
     bucket: str
     key: str
-    size: int
+    size: int | None  # None: the record has no size (events other than object creations)
     etag: str
     version_id: str
     sequencer: str
@@ -87,8 +127,12 @@ class LandedObject:
 
     @property
     def identity(self) -> str:
-        """What makes this object version unique: a new version gets a new execution."""
-        version = self.version_id or self.etag or self.sequencer
+        """What makes this landing unique: a new landing gets a new execution, a redelivery the same one.
+
+        Versioned bucket: the version id. Unversioned: the sequencer, which S3 sets anew for every
+        PUT; the eTag comes last: a hash of the contents, it can repeat when the same bytes land again.
+        """
+        version = self.version_id or self.sequencer or self.etag
         return f"{self.bucket}\0{self.key}\0{version}"
 
 
@@ -96,31 +140,77 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-def parse_record(record: dict) -> LandedObject:
-    def field(path: str):
-        node = record
-        for part in path.split("."):
-            if not isinstance(node, dict) or part not in node:
-                raise MalformedRecord(f"record lacks {path}")
-            node = node[part]
-        return node
+TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+EXPECTED = {str: "a string", int: "a whole number of bytes"}
 
-    obj = field("s3.object")
+
+def _type_name(value: object) -> str:
+    return "null" if value is None else TYPE_NAMES.get(type(value), f"a {type(value).__name__}")
+
+
+def _field(record: object, path: str, kind: type = str, required: bool = True):
+    """``record[a][b]`` for ``path`` ``"a.b"``, checked to be a ``kind``; None when optional and absent."""
+    node = record
+    walked = []
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            raise MalformedRecord(f"{'.'.join(walked) or 'record'} is {_type_name(node)}, not an object")
+        walked.append(part)
+        if part not in node:
+            if required:
+                raise MalformedRecord(f"record lacks {path}")
+            return None
+        node = node[part]
+    if node is None and not required:
+        return None
+    if not isinstance(node, kind) or isinstance(node, bool):
+        raise MalformedRecord(f"{path} is {_type_name(node)}, not {EXPECTED[kind]}")
+    return node
+
+
+def decode_key(raw: str) -> str:
+    """The object key: URL-decoded exactly once, as S3 encoded it."""
+    if BAD_ESCAPE.search(raw):
+        raise MalformedRecord("s3.object.key is not URL-encoded as S3 encodes keys (a '%' without two hex digits)")
+    try:
+        key = unquote_plus(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise MalformedRecord("s3.object.key decodes to bytes that are not UTF-8") from None
+    if not key:
+        raise MalformedRecord("s3.object.key is empty")
+    return key
+
+
+def parse_record(record: object) -> LandedObject:
+    """The fields the handler reads, each checked; anything else in the record is left alone."""
+    event_name = _field(record, "eventName")
+    bucket = _field(record, "s3.bucket.name")
+    if not event_name or not bucket:
+        raise MalformedRecord(f"{'eventName' if not event_name else 's3.bucket.name'} is empty")
+    size = _field(record, "s3.object.size", int, required=False)
+    if size is not None and size < 0:
+        raise MalformedRecord(f"s3.object.size is negative ({size})")
+    sequencer = _field(record, "s3.object.sequencer", required=False) or ""
+    if sequencer and not HEX.match(sequencer):
+        raise MalformedRecord("s3.object.sequencer is not a hexadecimal string")
+    version_id = _field(record, "s3.object.versionId", required=False) or ""
     return LandedObject(
-        bucket=field("s3.bucket.name"),
-        key=unquote_plus(field("s3.object.key")),  # keys arrive URL-encoded: decode exactly once
-        size=int(obj.get("size", 0) or 0),
-        etag=str(obj.get("eTag", "") or ""),
-        version_id=str(obj.get("versionId", "") or ""),
-        sequencer=str(obj.get("sequencer", "") or ""),
-        event_time=str(record.get("eventTime", "")),
-        event_name=field("eventName"),
+        bucket=bucket,
+        key=decode_key(_field(record, "s3.object.key")),
+        size=size,
+        etag=_field(record, "s3.object.eTag", required=False) or "",
+        version_id="" if version_id == NULL_VERSION else version_id,
+        sequencer=sequencer,
+        event_time=_field(record, "eventTime", required=False) or "",
+        event_name=event_name,
     )
 
 
 def ignore_reason(obj: LandedObject, settings: Settings) -> str | None:
     """Why this object must not start anything, or None when it should."""
     name = obj.key.rsplit("/", 1)[-1]
+    if settings.feature_store_bucket and obj.bucket != settings.feature_store_bucket:
+        return f"bucket {obj.bucket} is not the feature store ({settings.feature_store_bucket})"
     if not obj.event_name.startswith("ObjectCreated:"):
         return f"event {obj.event_name} is not an object creation"
     if obj.key.endswith("/"):
@@ -135,6 +225,15 @@ def ignore_reason(obj: LandedObject, settings: Settings) -> str | None:
         return f"suffix not in {', '.join(settings.accepted_suffixes)}"
     if obj.size == 0:
         return "zero-byte object"
+    return None
+
+
+def creation_problem(obj: LandedObject) -> str | None:
+    """What an object-creation record lacks to start an execution, or None."""
+    if obj.size is None:
+        return "record lacks s3.object.size"
+    if not (obj.version_id or obj.sequencer or obj.etag):
+        return "record has no s3.object.versionId, sequencer or eTag to tell this landing from others"
     return None
 
 
@@ -186,6 +285,14 @@ def landing_order(obj: LandedObject) -> str:
     return f"{obj.event_time}/{obj.sequencer.upper().rjust(32, '0')}"
 
 
+def error_summary(error: BaseException) -> str:
+    """``Code: message`` of an AWS error (botocore's ClientError), else ``Type: message``; one line."""
+    response = getattr(error, "response", None) or {}
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    message = response.get("Error", {}).get("Message") if code else str(error)
+    return f"{code or type(error).__name__}: {' '.join(str(message or '').split())[:300]}"
+
+
 def start_once(client, arn: str, name: str, payload: dict, sleep=time.sleep) -> str:
     """Start the execution; ``duplicate`` when it exists already; retry throttling and 5xx."""
     for attempt in range(MAX_ATTEMPTS):
@@ -205,35 +312,85 @@ def start_once(client, arn: str, name: str, payload: dict, sleep=time.sleep) -> 
     raise AssertionError("unreachable")
 
 
-def handle_record(record: dict, client, settings: Settings, sleep=time.sleep) -> dict:
-    """One record → one structured outcome (started, duplicate, ignored or rejected)."""
+def handle_record(record: object, client, settings: Settings, sleep=time.sleep) -> dict:
+    """One record → one outcome: started, duplicate, ignored, rejected (malformed) or failed (retry it)."""
     try:
         obj = parse_record(record)
-    except (MalformedRecord, ValueError, TypeError) as error:
+    except MalformedRecord as error:
         return {"action": "rejected", "reason": str(error)}
+    where = {"bucket": obj.bucket, "key": obj.key}
     reason = ignore_reason(obj, settings)
     if reason:
-        return {"action": "ignored", "bucket": obj.bucket, "key": obj.key, "reason": reason}
+        return {"action": "ignored", **where, "reason": reason}
+    problem = creation_problem(obj)
+    if problem:
+        return {"action": "rejected", **where, "reason": problem}
     kind = kind_of(obj.key, settings)
     name = execution_name(kind, obj)
     arn = settings.training_arn if kind == Workflow.TRAINING.kind else settings.scoring_arn
-    action = start_once(client, arn, name, execution_input(kind, obj), sleep)
-    return {"action": action, "bucket": obj.bucket, "key": obj.key, "execution": name, "state_machine": arn}
+    started = {**where, "execution": name, "state_machine": arn}
+    try:
+        action = start_once(client, arn, name, execution_input(kind, obj), sleep)
+    except Exception as error:
+        return {"action": "failed", **started, "error": error_summary(error)}
+    return {"action": action, **started}
 
 
-def handle_event(event: dict, client, settings: Settings, sleep=time.sleep) -> dict:
-    """Every record of an S3 event (an ``s3:TestEvent`` has none); a summary by outcome."""
-    summary: dict[str, list] = {"started": [], "duplicate": [], "ignored": [], "rejected": []}
-    records = event.get("Records") if isinstance(event, dict) else None
-    if not records:
-        logger.info(json.dumps({"action": "ignored", "reason": f"no records ({event.get('Event', 'empty event')})"}))
-        return summary
-    for record in records:
-        outcome = handle_record(record, client, settings, sleep)
-        logger.info(json.dumps(outcome, ensure_ascii=False))
-        action = outcome["action"]
-        summary[action].append(outcome.get("execution") or {k: v for k, v in outcome.items() if k != "action"})
+def event_records(event: object) -> tuple[list, dict | None]:
+    """The records of an event, or why there are none (an ignored test event or a rejected event)."""
+    if not isinstance(event, dict):
+        return [], {"action": "rejected", "reason": f"event is {_type_name(event)}, not an S3 event object"}
+    if "Records" not in event:  # s3:TestEvent, sent when a notification is configured, has none
+        return [], {"action": "ignored", "reason": f"no records ({event.get('Event', 'empty event')})"}
+    records = event["Records"]
+    if not isinstance(records, list):
+        return [], {"action": "rejected", "reason": f"Records is {_type_name(records)}, not a list"}
+    return records, None
+
+
+def handle_event(event: object, client, settings: Settings, sleep=time.sleep) -> dict[str, list]:
+    """Every record of an S3 event, each on its own; a summary by outcome.
+
+    Raises :class:`LandingFailed` after handling all records when any of them failed.
+    """
+    summary: dict[str, list] = {action: [] for action in OUTCOMES}
+    records, problem = event_records(event)
+    if problem:
+        _log(problem, event)
+        summary[problem["action"]].append({"reason": problem["reason"]})
+    for index, record in enumerate(records):
+        try:
+            outcome = {"record": index, **handle_record(record, client, settings, sleep)}
+        except Exception as error:  # a fault of this code must not cost the landing: retried, dead-lettered
+            outcome = {"record": index, "action": "failed", "error": error_summary(error)}
+        _log(outcome, record)
+        action = outcome.pop("action")
+        summary[action].append(outcome["execution"] if action in ("started", "duplicate") else outcome)
+    if summary["failed"]:
+        raise LandingFailed(summary)
     return summary
+
+
+def _log(outcome: dict, raw: object) -> None:
+    """One JSON line per outcome; a rejected record's content comes along, since retrying cannot keep it."""
+    line = dict(outcome)
+    if outcome["action"] == "rejected":
+        line["raw"] = _raw_text(raw)
+    level = {"rejected": logging.WARNING, "failed": logging.ERROR}.get(outcome["action"], logging.INFO)
+    logger.log(level, json.dumps(line, ensure_ascii=False, default=repr))
+
+
+def _raw_text(raw: object) -> str:
+    try:
+        text = json.dumps(raw, ensure_ascii=False, default=repr)
+    except (TypeError, ValueError):  # keys JSON cannot hold, or a cycle
+        text = repr(raw)
+    return text[:RAW_RECORD_LOG_CHARS]
+
+
+def _describe_failure(item: dict) -> str:
+    where = f" ({item['key']})" if "key" in item else ""
+    return f"record {item.get('record', '?')}{where}: {item['error']}"
 
 
 @functools.lru_cache(maxsize=1)

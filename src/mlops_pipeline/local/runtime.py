@@ -204,6 +204,7 @@ class LocalRuntime:
             scoring_arn=self.arns[Workflow.SCORING],
             training_prefix=self.target.training_prefix,
             scoring_prefix=self.target.scoring_prefix,
+            feature_store_bucket=self.target.feature_store_bucket,
         )
         return FeatureStoreWatcher(self.workspace, self.target.feature_store_bucket, settings, self.engine.client)
 
