@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv as csv_module
 import hashlib
 import json
 import sys
@@ -93,6 +94,12 @@ TRAIN_CASES = {
         {},
         "{f}: duplicate 'employee_id' values: E1, E2",
     ),
+    "an id spanning lines": (
+        csv(with_values(rows(), "employee_id", {3: "Smith,\nJohn"})),
+        {},
+        "{f}: 'employee_id' has a line break inside the value on line 5: 'Smith,\\nJohn'; batch transform reads "
+        "one record per line, so each id must fit on one line",
+    ),
     "no label column": (
         csv(without(rows(), "attrition")),
         {},
@@ -172,6 +179,14 @@ SCORE_CASES = {
         {},
         "{f}: the file has a header but no data rows",
     ),
+    "scoring ids spanning lines": (
+        csv(
+            with_values(without(rows(), "attrition"), "employee_id", {0: 'say "hi"\r\n', 2: "A\rB", 6: "c\nd"})
+        ).replace(b"A\rB", b'"a\rb"'),
+        {},
+        "{f}: 'employee_id' has a line break inside the value on lines 2, 5, 10: 'say \"hi\"\\r\\n', 'a\\rb', "
+        "'c\\nd'; batch transform reads one record per line, so each id must fit on one line",
+    ),
     "scoring semicolons": (
         csv(without(rows(), "attrition")).replace(b",", b";"),
         {},
@@ -198,6 +213,17 @@ def test_bad_data_is_one_line_naming_what_and_where_and_the_landed_file_is_untou
     assert "\n" not in str(refused.value)
     assert hashlib.sha256(landed.read_bytes()).hexdigest() == digest
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.csv"))  # nothing half-written
+
+
+def test_ids_are_text_as_written_however_pandas_would_read_them(tmp_path, schema):
+    """``NA``, ``null``, ``nan``, ``007``, ``1e3``, commas and quotes: ids, kept exactly, quoted where CSV needs it."""
+    ids = ["NA", "null", "nan", "007", "1e3", "Smith, John", 'say "hi"', " padded ", "N/A", "E9"]
+    landed = tmp_path / "score.csv"
+    landed.write_bytes(csv(with_values(without(rows(10), "attrition"), "employee_id", dict(enumerate(ids)))))
+    run_transform.main(arguments("score", landed, tmp_path / "out", schema))
+    extract = (tmp_path / "out" / "score" / "score.csv").read_text()
+    assert [row[0] for row in list(csv_module.reader(extract.splitlines()))[1:]] == ids
+    assert len(extract.splitlines()) == len(ids) + 1  # one record per line
 
 
 def test_warnings_are_reported_and_the_run_goes_on(tmp_path, schema):

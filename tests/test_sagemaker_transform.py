@@ -15,7 +15,8 @@ from mlops_pipeline.local.integrations.sagemaker_transform import (
     create_transform_job_sync,
     mini_batches,
 )
-from mlops_pipeline.local.tasks import TaskFailure
+from mlops_pipeline.local.processes import group_members
+from mlops_pipeline.local.tasks import TaskControl, TaskFailure, TaskStopped
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/byo-xgboost:1.0"
 
@@ -177,3 +178,18 @@ def test_the_container_gets_the_batch_variables_sagemaker_sets():
         "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": "2",
     }
     assert serving_variables({}) == {"SAGEMAKER_BATCH": "true"}  # the others only when the request names them
+
+
+def test_a_transform_whose_state_ends_kills_its_whole_server(services, model, demo_extract):
+    services.workspace.put_file("attrition-extracts", "s1/score/score.csv", demo_extract / "extract/score/score.csv")
+    seen: list[int] = []
+
+    def running() -> bool:  # the state ends as soon as the server is up
+        seen.extend(group for group in services.processes.pids() if group_members(group))
+        return not seen
+
+    with pytest.raises(TaskStopped):
+        create_transform_job_sync(services, transform_request(), TaskControl(running=running, execution_name="e"))
+    assert seen and all(group_members(group) == [] for group in seen)
+    assert services.processes.pids() == []
+    assert services.records.get("transform-jobs", "tj-1")["TransformJobStatus"] == "Stopped"

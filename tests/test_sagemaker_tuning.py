@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import optuna
 import pytest
+from test_sagemaker_training import sleepy_services
 
 from conftest import running_control, stage_extract, training_request
 from mlops_pipeline.aws_errors import AwsError
@@ -17,6 +19,7 @@ from mlops_pipeline.local.integrations.sagemaker_tuning import (
     sampler_for,
     suggest,
 )
+from mlops_pipeline.local.processes import group_members
 from mlops_pipeline.local.tasks import TaskFailure
 
 
@@ -78,6 +81,50 @@ def test_failed_trials_do_not_fail_the_tuning_job_unless_all_fail(services, demo
     assert (
         described["FailureReason"].startswith("All 1 training jobs failed. tune-2-001-")
         and "grow_policy" in described["FailureReason"]
+    )
+
+
+def test_a_trial_stopped_at_its_max_runtime_counts_as_stopped_with_the_objective_it_logged(tmp_path):
+    """SageMaker counts training jobs by status (a job stopped at MaxRuntimeInSeconds is Stopped) and uses the
+    final objective metric a stopped job published; the trial's whole process group is killed."""
+    services, prefix = sleepy_services(tmp_path)
+    ranges = {"CategoricalParameterRanges": [{"Name": "sleep", "Values": ["0", "60"]}]}
+    request = tuning_request(prefix, ranges, jobs=2, parallel=2, strategy="Grid")
+    request["TrainingJobDefinition"]["StoppingCondition"] = {"MaxRuntimeInSeconds": 1}
+    events = []
+    services.notify = events.append
+    job = create_tuning_job_sync(services, request, running_control())
+    assert job["HyperParameterTuningJobStatus"] == "Completed"
+    assert job["TrainingJobStatusCounters"] == {
+        "Completed": 1,
+        "InProgress": 0,
+        "RetryableError": 0,
+        "NonRetryableError": 0,
+        "Stopped": 1,
+    }
+    assert job["ObjectiveStatusCounters"] == {"Succeeded": 2, "Pending": 0, "Failed": 0}
+    stopped = next(e for e in events if e.status == "Stopped")
+    assert stopped.hyperparameters == {"sleep": "60"} and stopped.objective == 0.61
+    assert stopped.failure == "MaxRuntimeExceeded: stopped at StoppingCondition.MaxRuntimeInSeconds (1 s)"
+    trial = services.records.get("training-jobs", stopped.training_job)
+    assert trial["SecondaryStatus"] == "MaxRuntimeExceeded"
+    assert group_members(trial["Local"]["Pid"]) == []
+
+
+def test_a_tuning_job_whose_trials_all_ran_out_of_time_says_so(tmp_path):
+    services, prefix = sleepy_services(tmp_path)
+    ranges = {"CategoricalParameterRanges": [{"Name": "roc_auc", "Values": ["none"]}]}  # logs no number
+    request = tuning_request(prefix, ranges, jobs=1, parallel=1, strategy="Grid")
+    request["TrainingJobDefinition"]["StoppingCondition"] = {"MaxRuntimeInSeconds": 1}
+    with pytest.raises(TaskFailure) as failure:
+        create_tuning_job_sync(services, request, running_control())
+    described = json.loads(failure.value.cause)
+    assert described["TrainingJobStatusCounters"]["Stopped"] == 1
+    assert described["ObjectiveStatusCounters"]["Failed"] == 1
+    assert re.fullmatch(
+        r"All 1 training jobs failed or were stopped\. tune-1-001-[0-9a-f]{8}: MaxRuntimeExceeded: stopped at "
+        r"StoppingCondition\.MaxRuntimeInSeconds \(1 s\)",
+        described["FailureReason"],
     )
 
 

@@ -3,13 +3,14 @@
 Standalone (pandas and numpy only): deploy and the local runtime ship this file beside the Glue job's
 entry point as ``mlops_data_checks.py``. Every problem is one line naming the file, the column, the
 lines or the limit, and what to do. Structural problems (not UTF-8, empty, only a header, another
-delimiter, a missing or duplicated id, a label outside the mapping) are always errors; the checks
+delimiter, a missing, duplicated or multi-line id, a label outside the mapping) are always errors; the checks
 in :data:`DEFAULT_POLICIES` follow the workflow's policy: ``error`` stops the run, ``warning`` is
 reported (console, execution summary, Glue log) and the run goes on, ``off`` skips the check.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -75,7 +76,8 @@ class Report:
 
 
 def read_landed(data: bytes, uri: str, settings: CheckSettings) -> pd.DataFrame:
-    """The landed CSV as text columns (the id stays text), or the error that says why it cannot be read."""
+    """The landed CSV, or the error that says why it cannot be read. Ids are text exactly as written
+    (``007``, ``NA`` and ``null`` are ids; only an empty field is a missing one) and fit on one line."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -93,7 +95,51 @@ def read_landed(data: bytes, uri: str, settings: CheckSettings) -> pd.DataFrame:
         raise DataCheckError(f"{uri}: not a well-formed CSV ({error})") from None
     if frame.empty:
         raise DataCheckError(f"{uri}: the file has a header but no data rows")
+    if settings.id_column in frame.columns:
+        frame[settings.id_column] = _ids_as_written(frame[settings.id_column], text, settings.id_column)
+        _check_one_line_ids(frame[settings.id_column], text, uri, settings.id_column)
     return frame
+
+
+def _ids_as_written(ids: pd.Series, text: str, id_column: str) -> pd.Series:
+    """pandas reads ``NA``, ``null``, ``nan``... as missing; an id column with such values is read again with
+    only empty fields missing."""
+    if not ids.isna().any():
+        return ids
+    again = pd.read_csv(io.StringIO(text), usecols=[id_column], dtype="string", keep_default_na=False, na_values=[""])
+    return again[id_column].set_axis(ids.index)
+
+
+def _check_one_line_ids(ids: pd.Series, text: str, uri: str, id_column: str) -> None:
+    """Batch transform splits its input at line breaks (SplitType Line) and does not support CSV records with
+    line breaks inside: an id that spans lines would break the scoring extract apart, so it is refused here."""
+    broken = ids.str.contains(r"[\r\n]", regex=True).fillna(False).to_numpy(dtype=bool)
+    if not broken.any():
+        return
+    starts = _record_lines(text)
+    lines = [starts[row] for row in np.flatnonzero(broken)]
+    examples = ", ".join(_one_line(value) for value in ids[broken].unique()[:EXAMPLES])
+    raise DataCheckError(
+        f"{uri}: '{id_column}' has a line break inside the value on {_named_lines(lines)}: {examples}; batch "
+        f"transform reads one record per line, so each id must fit on one line"
+    )
+
+
+def _record_lines(text: str) -> list[int]:
+    """The file line each data row starts on (the header is line 1), counting line breaks inside quoted
+    fields (``\\r\\n``, ``\\n`` or ``\\r``, as pandas and editors count them); empty lines are skipped, as pandas
+    skips them."""
+    reader = csv.reader(io.StringIO(text, newline=None))
+    starts, start = [], 1
+    for row in reader:
+        if row:
+            starts.append(start)
+        start = reader.line_num + 1
+    return starts[1:]
+
+
+def _one_line(value: str) -> str:
+    return "'" + value.replace("\r", "\\r").replace("\n", "\\n") + "'"
 
 
 def _check_delimiter(header: str, uri: str) -> None:
@@ -260,9 +306,12 @@ def baseline_metrics(labels: pd.Series) -> dict[str, float]:
 
 def _lines(mask: pd.Series) -> str:
     """``line 5`` or ``lines 5, 9, 12, ...``: file lines (the header is line 1) of the first rows in ``mask``."""
-    rows = (np.flatnonzero(mask.to_numpy(dtype=bool)) + 2).tolist()
-    shown = ", ".join(map(str, rows[:EXAMPLES])) + (", ..." if len(rows) > EXAMPLES else "")
-    return f"line{'s' if len(rows) > 1 else ''} {shown}"
+    return _named_lines((np.flatnonzero(mask.to_numpy(dtype=bool)) + 2).tolist())
+
+
+def _named_lines(lines: list[int]) -> str:
+    shown = ", ".join(map(str, lines[:EXAMPLES])) + (", ..." if len(lines) > EXAMPLES else "")
+    return f"line{'s' if len(lines) > 1 else ''} {shown}"
 
 
 def preflight(path, kind: str, settings: CheckSettings, labels: bool = True, training_columns=None) -> list[str]:

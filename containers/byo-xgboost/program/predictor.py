@@ -5,7 +5,9 @@ line, in input order. A request that starts with the feature header gets an answ
 a header too (``PREDICTION_COLUMN``, default ``probability``), so batch transform joins header to header.
 ``application/json`` takes ``{"instances": [[...], ...]}`` and answers ``{"predictions": [...]}``.
 Wrong content type → 415, malformed rows → 400 naming the row and the expected columns,
-a payload over ``SAGEMAKER_MAX_PAYLOAD_IN_MB`` (default 6) → 413. One predict call per request.
+a body over ``SAGEMAKER_MAX_PAYLOAD_IN_MB`` (default 6) → 413 whether it comes with a Content-Length or
+chunked, a body that has not arrived within ``MODEL_SERVER_TIMEOUT`` seconds (default 60) → 408.
+One predict call per request.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +26,93 @@ from flask import Flask, Response, request
 
 MODEL_FILE = "xgboost-model.json"
 FEATURES_FILE = "features.json"
+MB = 1024 * 1024
+CHUNK = 64 * 1024
+DRAIN_LIMIT = 100 * MB  # SageMaker's largest payload: an oversized body is read this far, so the client sees 413
 
 
 class BadRequest(Exception):
     """The request's rows cannot be scored; the message says which row and why."""
+
+
+class RefusedBody(Exception):
+    """The request body is not read whole: too large (413) or too slow (408)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def read_body(environ: dict, limit: int, timeout: float) -> bytes:
+    """The request body, read from the server's own stream so the limit holds for every transfer encoding
+    (a chunked body has no Content-Length to check up front). Past ``timeout`` seconds the connection's
+    reading side is shut, which ends a read that a stalled client would otherwise hold forever."""
+    stream, connection = environ["wsgi.input"], environ.get("gunicorn.socket")
+    deadline = _Deadline(connection, timeout)
+    try:
+        body = _read_at_most(stream, limit)
+        if body is None and not _drained(stream, DRAIN_LIMIT):
+            _stop_reading(connection)  # the rest is never read: the connection ends after the answer
+    except (OSError, ValueError) as error:  # gunicorn's NoMoreData is an IOError
+        body = RefusedBody(400, f"the body could not be read ({error})")
+    finally:
+        deadline.cancel()
+    if deadline.expired.is_set():
+        raise RefusedBody(408, f"the body did not arrive within {timeout:g} s (MODEL_SERVER_TIMEOUT)")
+    if body is None:
+        raise RefusedBody(413, f"the body is over the payload limit of {limit} bytes (SAGEMAKER_MAX_PAYLOAD_IN_MB)")
+    if isinstance(body, RefusedBody):
+        raise body
+    return body
+
+
+def _read_at_most(stream, limit: int) -> bytes | None:
+    """The whole stream, or None once it proves longer than ``limit`` bytes."""
+    chunks, size = [], 0
+    while chunk := stream.read(min(CHUNK, limit + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return None
+    return b"".join(chunks)
+
+
+def _drained(stream, most: int) -> bool:
+    """Read and drop the rest of the body, at most ``most`` bytes (so the client, done sending, reads the
+    answer); whether the body ended."""
+    while chunk := stream.read(min(CHUNK, most + 1)):
+        most -= len(chunk)
+        if most < 0:
+            return False
+    return True
+
+
+class _Deadline:
+    """Shuts the connection's reading side after ``timeout`` seconds, unless cancelled first."""
+
+    def __init__(self, connection: socket.socket | None, timeout: float):
+        self.connection, self.expired = connection, threading.Event()
+        self.timer = threading.Timer(timeout, self._expire) if connection is not None else None
+        if self.timer is not None:  # not under gunicorn (a test client): nothing to bound
+            self.timer.daemon = True
+            self.timer.start()
+
+    def _expire(self) -> None:
+        self.expired.set()
+        _stop_reading(self.connection)
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+
+
+def _stop_reading(connection: socket.socket | None) -> None:
+    if connection is None:
+        return
+    try:
+        connection.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass
 
 
 class Model:
@@ -111,7 +198,8 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
     model = Model(Path(model_dir or os.environ.get("SM_MODEL_DIR", "/opt/ml/model")))
     app = Flask(__name__)
     column = os.environ.get("PREDICTION_COLUMN", "probability")
-    app.config["MAX_CONTENT_LENGTH"] = int(float(os.environ.get("SAGEMAKER_MAX_PAYLOAD_IN_MB", "6")) * 1024 * 1024)
+    limit = int(float(os.environ.get("SAGEMAKER_MAX_PAYLOAD_IN_MB") or 6) * MB)
+    timeout = float(os.environ.get("MODEL_SERVER_TIMEOUT") or 60)
 
     @app.get("/ping")
     def ping():
@@ -126,7 +214,10 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
                 status=415,
                 mimetype="text/plain",
             )
-        body = request.get_data()
+        try:
+            body = read_body(request.environ, limit, timeout)
+        except RefusedBody as refused:
+            return Response(f"{refused}\n", status=refused.status, mimetype="text/plain")
         try:
             rows, header = parse_csv(body, model) if content_type == "text/csv" else (parse_json(body, model), False)
         except BadRequest as error:

@@ -68,13 +68,22 @@ class JobKind(RecordKind):
     end_field: str = ""  # TrainingEndTime
     secondary_status_field: str = ""  # SecondaryStatus, for training jobs
 
-    def finish(self, services: LocalServices, record: dict, status: str, reason: str | None = None) -> None:
-        self.save(services, self._ended(record, status, reason))
+    def finish(
+        self,
+        services: LocalServices,
+        record: dict,
+        status: str,
+        reason: str | None = None,
+        secondary_status: str | None = None,
+    ) -> None:
+        """End the job; a training job's SecondaryStatus is its status unless another is named
+        (``MaxRuntimeExceeded`` for a job stopped at its time limit)."""
+        self.save(services, self._ended(record, status, reason, secondary_status))
 
-    def _ended(self, record: dict, status: str, reason: str | None) -> dict:
+    def _ended(self, record: dict, status: str, reason: str | None, secondary_status: str | None = None) -> dict:
         record.update({self.status_field: status, self.end_field: now().isoformat()})
         if self.secondary_status_field:
-            record[self.secondary_status_field] = status
+            record[self.secondary_status_field] = secondary_status or status
         if reason:
             record["FailureReason"] = reason
         return record

@@ -10,6 +10,7 @@ from typing import Any, Callable
 from mlops_pipeline.local.containers import Containers
 from mlops_pipeline.local.containers.sandbox import IsolationChoice, choose_isolation
 from mlops_pipeline.local.events import ContainerEvent
+from mlops_pipeline.local.processes import ProcessGroups
 from mlops_pipeline.local.records import Records
 from mlops_pipeline.local.s3_endpoint import S3Endpoint
 from mlops_pipeline.local.stores import Workspace
@@ -29,6 +30,7 @@ class LocalServices:
     buckets: tuple[str, ...] = ()  # the stores a job may write (the S3 endpoint creates them)
     read_only_buckets: frozenset[str] = frozenset()  # never written back (the feature store)
     records: Records = field(init=False)
+    processes: ProcessGroups = field(init=False)  # every job and server of the session, killed at close()
     containers: Containers = field(init=False)
     _endpoint: S3Endpoint | None = field(default=None, init=False, repr=False)
     _endpoint_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -37,8 +39,12 @@ class LocalServices:
 
     def __post_init__(self) -> None:
         self.records = Records(self.workspace.root / "services")
+        self.processes = ProcessGroups()
         self.containers = Containers(
-            self.containers_dir, self.isolation, progress=lambda message: self.notify(ContainerEvent(message))
+            self.containers_dir,
+            self.isolation,
+            progress=lambda message: self.notify(ContainerEvent(message)),
+            processes=self.processes,
         )
 
     def log_path(self, control: TaskControl, kind: str, name: str) -> Path:
@@ -57,7 +63,9 @@ class LocalServices:
             return self._endpoint.start()
 
     def close(self) -> None:
-        """Stop what the session started on demand."""
+        """Stop what the session started: jobs and servers still running (their whole process groups) and
+        the S3 endpoint."""
+        self.containers.close()
         with self._endpoint_lock:
             if self._endpoint is not None:
                 self._endpoint.stop()

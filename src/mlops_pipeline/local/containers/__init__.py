@@ -3,16 +3,14 @@
 ``Containers`` is one session's view of the ``containers/`` folder: it reads each image's folder once
 (``image.py``), builds its Python environment once (``environments.py``) and runs its ``train`` and
 ``serve`` programs in a job view (``sandbox.py``): isolated with namespaces where the machine allows it,
-directly otherwise.
+directly otherwise. Every job and server it starts is a process group that dies with its owner
+(``processes.py``); :meth:`Containers.close` kills those still running when the session ends.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
-import subprocess
 import tempfile
 import threading
 import time
@@ -25,7 +23,8 @@ from mlops_pipeline.local.containers.environments import EnvironmentCache, Pytho
 from mlops_pipeline.local.containers.http import Endpoint, request
 from mlops_pipeline.local.containers.image import ContainerImage
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, JobView, choose_isolation
-from mlops_pipeline.local.processes import marked
+from mlops_pipeline.local.processes import ProcessGroup, ProcessGroups
+from mlops_pipeline.local.tasks import TaskStopped
 
 PING_TIMEOUT_SECONDS = 2.0  # SageMaker's timeout for one /ping
 STOP_GRACE_SECONDS = 30.0  # SageMaker stops a serving container with SIGTERM, then SIGKILL 30 s later
@@ -44,6 +43,7 @@ class Containers:
     isolation: IsolationChoice = field(default_factory=choose_isolation)
     cache: EnvironmentCache = field(default_factory=EnvironmentCache)
     progress: Callable[[str], None] = field(default=lambda line: None)
+    processes: ProcessGroups = field(default_factory=ProcessGroups)
     _images: dict[str, tuple[ContainerImage, PythonEnvironment]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -96,8 +96,10 @@ class Containers:
         log_path: Path,
         env: dict[str, str] | None = None,
         ready_timeout: float = 60.0,
+        running: Callable[[], bool] = lambda: True,
     ) -> "InferenceServer":
-        """``serve`` with the model in ``<opt_ml>/model``; returns once ``/ping`` answers 200."""
+        """``serve`` with the model in ``<opt_ml>/model``; returns once ``/ping`` answers 200. Should ``running``
+        turn false first (the state ended), the server is stopped and :class:`TaskStopped` raised."""
         view = self.view(image_uri, opt_ml, env, server=True)
         env = dict(view.env)
         if self.namespaced:
@@ -108,18 +110,19 @@ class Containers:
                 SM_MODEL_DIR=str(opt_ml / "model"), SAGEMAKER_BIND_TO_PORT=str(endpoint.port), SERVE_HOST="127.0.0.1"
             )
         view.env = env
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as log:
-            process = subprocess.Popen(
-                view.command("serve", self.isolation.mode),
-                env=marked(view.environment_variables(self.isolation.mode)),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        server = InferenceServer(process, endpoint, log_path, view.bridge)
-        server.wait_until_ready(ready_timeout)
+        group = self.processes.start(
+            view.command("serve", self.isolation.mode),
+            view.environment_variables(self.isolation.mode),
+            log_path,
+            STOP_GRACE_SECONDS,
+        )
+        server = InferenceServer(group, endpoint, log_path, view.bridge, self.processes)
+        server.wait_until_ready(ready_timeout, running)
         return server
+
+    def close(self) -> None:
+        """The session ends: every job and server still running is killed with its whole process group."""
+        self.processes.close()
 
 
 def free_port() -> int:
@@ -131,18 +134,43 @@ def free_port() -> int:
 
 @dataclass
 class InferenceServer:
-    """A running ``serve`` program; stop() ends it and every process it started."""
+    """A running ``serve`` program; stop() ends it and every process it started. Should the program exit on
+    its own (or be killed), what it started is killed at once rather than left answering."""
 
-    process: subprocess.Popen
+    group: ProcessGroup
     endpoint: Endpoint
     log_path: Path
     bridge: Path | None = None
+    owner: ProcessGroups | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
 
-    def wait_until_ready(self, timeout: float) -> None:
+    def __post_init__(self) -> None:
+        threading.Thread(target=self._watch, name=f"serve-{self.group.pid}", daemon=True).start()
+
+    @property
+    def process(self):
+        return self.group.process
+
+    def _watch(self) -> None:
+        """The program at the head of the group exited: kill the rest of its group."""
+        self.group.wait()
+        if not self._stopping.is_set():
+            self._kill()
+
+    def _kill(self) -> None:
+        if self.owner is not None:
+            self.owner.kill(self.group)
+        else:
+            self.group.kill()
+
+    def wait_until_ready(self, timeout: float, running: Callable[[], bool] = lambda: True) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if not running():
+                self.stop()
+                raise TaskStopped(f"the state ended while the inference server started; killed pid {self.group.pid}")
             if self.process.poll() is not None:
-                self._cleanup()
+                self.stop()
                 raise PipelineError(
                     f"the inference server exited with status {self.process.returncode}; see {self.log_path}"
                 )
@@ -156,15 +184,10 @@ class InferenceServer:
         raise PipelineError(f"the inference server did not answer /ping within {timeout:.0f} s; see {self.log_path}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=STOP_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-            except ProcessLookupError:
-                pass
+        """SIGTERM to the whole group, SIGKILL 30 s later, as SageMaker stops a serving container; whether
+        or not the program itself is still running."""
+        self._stopping.set()
+        self._kill()
         self._cleanup()
 
     def _cleanup(self) -> None:

@@ -93,7 +93,7 @@ def start_job_run_sync(services: LocalServices, params: dict, control: TaskContr
     try:
         if script.name == GLUE_ENTRY_SCRIPT:
             argv = [sys.executable, str(script), *own, *_local_arguments(services, arguments)]
-            code = run_job(argv, env, log_path, limited)
+            code = run_job(argv, env, log_path, limited, owner=services.processes)
         else:
             code = _run_against_s3(services, script, own, arguments, env, log_path, limited)
     except TaskStopped:
@@ -127,7 +127,7 @@ def _run_against_s3(
     endpoint = services.s3_endpoint()
     endpoint.stage([value for key, value in arguments.items() if key not in GLUE_OWN and value.startswith("s3://")])
     argv = [sys.executable, str(script), *own, *_script_arguments(arguments)]
-    code = run_job(argv, {**env, **endpoint.environment()}, log_path, control)
+    code = run_job(argv, {**env, **endpoint.environment()}, log_path, control, owner=services.processes)
     with open(log_path, "a") as log:
         for uri in endpoint.collect():
             log.write(f"[local runtime] the job wrote {uri}\n")

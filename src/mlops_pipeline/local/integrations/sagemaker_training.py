@@ -22,7 +22,7 @@ from mlops_pipeline.local.jobs import JobKind, now
 from mlops_pipeline.local.processes import run_job
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.stores import JOBS_FOLDER, TEMP_PREFIX, parse_s3_uri
-from mlops_pipeline.local.tasks import TaskControl
+from mlops_pipeline.local.tasks import TaskControl, TaskStopped
 
 TRAINING_JOBS = JobKind(
     folder="training-jobs",
@@ -36,6 +36,9 @@ TRAINING_JOBS = JobKind(
 CLIENT_ERROR = "ValidationException"
 FAILURE_REASON_MAX = 1024
 HOST = "algo-1"  # SageMaker names the hosts of a job algo-1, algo-2, ...
+STOP_GRACE_SECONDS = 120  # "SageMaker sends the algorithm the SIGTERM signal, which delays job termination for 120 s"
+DEFAULT_MAX_RUNTIME_SECONDS = 86400  # StoppingCondition.MaxRuntimeInSeconds: "By default, ... 1 day"
+MAX_RUNTIME_EXCEEDED = "MaxRuntimeExceeded"  # the SecondaryStatus of a job stopped at its time limit
 
 
 @serves("sagemaker:createTrainingJob.sync", client_error=CLIENT_ERROR)
@@ -69,17 +72,24 @@ def run_training_job(services: LocalServices, request: dict, control: TaskContro
             record["Local"]["Pid"] = pid
             TRAINING_JOBS.save(services, record)
 
+        limit = max_runtime_seconds(request)
         with TRAINING_JOBS.stopped_with_its_state(services, record):
-            code = train(
-                services.containers,
-                request,
-                opt_ml,
-                record["TrainingJobArn"],
-                log_path,
-                control,
-                cpus,
-                on_start=remember_pid,
-            )
+            try:
+                code = train(
+                    services.containers,
+                    request,
+                    opt_ml,
+                    record["TrainingJobArn"],
+                    log_path,
+                    control.limited_to(limit),
+                    cpus,
+                    on_start=remember_pid,
+                )
+            except TaskStopped:
+                if not control.running():  # the state ended first: the job is stopped with it
+                    raise
+                _ran_out_of_time(services, request, record, opt_ml, log_path, limit)
+                return record
         _collect(services, request, record, opt_ml, log_path, code)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -106,7 +116,15 @@ def train(
     view = containers.view(request["AlgorithmSpecification"]["TrainingImage"], opt_ml, isolated=isolated)
     mode = containers.isolation.mode
     view.env = training_variables(view.opt_ml_path(mode), request, channels, arn, cpus)
-    return run_job(view.command("train", mode), view.environment_variables(mode), log_path, control, on_start=on_start)
+    return run_job(
+        view.command("train", mode),
+        view.environment_variables(mode),
+        log_path,
+        control,
+        on_start=on_start,
+        owner=containers.processes,
+        grace=STOP_GRACE_SECONDS,
+    )
 
 
 def training_variables(opt_ml: str, request: dict, channels: list[str], arn: str, cpus: int | None) -> dict[str, str]:
@@ -230,6 +248,31 @@ def _collect(services: LocalServices, request: dict, record: dict, opt_ml: Path,
         pack_model(opt_ml / "output" / "data", services.workspace.path_of(f"{output}/output.tar.gz"))
     record["ModelArtifacts"] = {"S3ModelArtifacts": artifact}
     TRAINING_JOBS.finish(services, record, "Completed")
+
+
+def max_runtime_seconds(job: dict) -> float:
+    """A job's time limit: ``StoppingCondition.MaxRuntimeInSeconds``, one day when absent (SageMaker's default)."""
+    return float((job.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds") or DEFAULT_MAX_RUNTIME_SECONDS)
+
+
+def _ran_out_of_time(
+    services: LocalServices, request: dict, record: dict, opt_ml: Path, log_path: Path, limit: float
+) -> None:
+    """As SageMaker ends a job at its time limit: SIGTERM (the 120 s grace to save the model), then Stopped with
+    SecondaryStatus MaxRuntimeExceeded and no FailureReason; the metrics logged and the model saved are kept."""
+    with open(log_path, "a") as log:
+        log.write(
+            f"[local runtime] the job ran longer than StoppingCondition.MaxRuntimeInSeconds ({limit:g} s) "
+            "and was stopped\n"
+        )
+    record["FinalMetricDataList"] = parse_metrics(
+        log_path.read_text(errors="replace"), request["AlgorithmSpecification"].get("MetricDefinitions", [])
+    )
+    if any((opt_ml / "model").iterdir()):
+        artifact = f"{request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{request['TrainingJobName']}/output"
+        pack_model(opt_ml / "model", services.workspace.path_of(f"{artifact}/model.tar.gz"))
+        record["ModelArtifacts"] = {"S3ModelArtifacts": f"{artifact}/model.tar.gz"}
+    TRAINING_JOBS.finish(services, record, "Stopped", secondary_status=MAX_RUNTIME_EXCEEDED)
 
 
 def parse_metrics(log: str, definitions: list[dict]) -> list[dict]:

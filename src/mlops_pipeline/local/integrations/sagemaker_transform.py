@@ -5,9 +5,14 @@ the batch variables (``SAGEMAKER_BATCH``, ``SAGEMAKER_MAX_PAYLOAD_IN_MB``, ``SAG
 ``SAGEMAKER_MAX_CONCURRENT_TRANSFORMS``) and must answer ``/ping``; each input object is sent whole
 (``SplitType=None``) or split by line into MultiRecord (or SingleRecord) mini-batches under ``MaxPayloadInMB``,
 ``MaxConcurrentTransforms`` requests in flight; ``DataProcessing`` filters and joins CSV records (slices
-include their end, ``$[1:4]`` is the second through fifth column); ``<input>.out`` is written in input order,
-with a newline after each record (``AssembleWith=Line``) or the answers as they are (``None``), and only if the
-whole file succeeded. No input file is ever held in memory whole when it is split.
+include their end, ``$[1:4]`` is the second through fifth column; quoted CSV fields, such as ids with commas
+or quotes, keep their quoting); ``<input>.out`` is written in input order, with a newline after each record
+(``AssembleWith=Line``) or the answers as they are (``None``), and only if the whole file succeeded. A CSV
+line that ends inside a quoted field fails the job naming the line when DataProcessing has to read it:
+SageMaker splits at line breaks and does not support CSV records with line breaks inside. Each request waits
+up to ``ModelClientConfig.InvocationsTimeoutInSeconds`` (default 600 s). No input file is ever held in memory
+whole when it is split. CreateTransformJob has no MaxRuntimeInSeconds: a job runs until its input is done or
+its state ends.
 """
 
 from __future__ import annotations
@@ -102,7 +107,9 @@ def _run(services: LocalServices, params: dict, model: dict, log_path: Path, con
     with tempfile.TemporaryDirectory(prefix=f"{params['TransformJobName']}-", dir=jobs) as root:
         opt_ml = Path(root) / "opt_ml"
         _unpack(services.workspace.path_of(container["ModelDataUrl"]), opt_ml / "model")
-        with services.containers.start_server(container["Image"], opt_ml, log_path, env) as server:
+        with services.containers.start_server(
+            container["Image"], opt_ml, log_path, env, running=control.running
+        ) as server:
             for source, target in _inputs(services, params):
                 control.check()
                 _transform_file(server.endpoint, source, target, params, concurrency, control)
@@ -137,7 +144,7 @@ def _transform_file(
     """Write ``target`` through a temp file that is removed if anything fails: no partial output, ever."""
     content_type = params["TransformInput"].get("ContentType", "text/csv")
     accept = params.get("TransformOutput", {}).get("Accept", content_type)
-    client = _Client(endpoint, content_type, accept, source)
+    client = _Client(endpoint, content_type, accept, source, invocation_timeout(params))
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.parent / f"{TEMP_PREFIX}{target.name}"
     try:
@@ -183,6 +190,12 @@ def _transform_lines(client: "_Client", out, source: Path, params: dict, concurr
             _write_batch(out, *pending.popleft(), params)
 
 
+def invocation_timeout(params: dict) -> float:
+    """How long one ``/invocations`` request may take: ``ModelClientConfig.InvocationsTimeoutInSeconds``."""
+    config = params.get("ModelClientConfig") or {}
+    return float(config.get("InvocationsTimeoutInSeconds") or INVOCATION_TIMEOUT_SECONDS)
+
+
 def _payload_limit(params: dict) -> int:
     """Bytes per request; 0 means no limit (``MaxPayloadInMB=0``, for chunked transfers)."""
     megabytes = params.get("MaxPayloadInMB")
@@ -196,13 +209,13 @@ def _assemble_lines(params: dict) -> bool:
 class _Client:
     """One kept-alive connection per worker thread (connections are not shared across threads)."""
 
-    def __init__(self, endpoint: http.Endpoint, content_type: str, accept: str, source: Path):
-        self.endpoint, self.source = endpoint, source
+    def __init__(self, endpoint: http.Endpoint, content_type: str, accept: str, source: Path, timeout: float):
+        self.endpoint, self.source, self.timeout = endpoint, source, timeout
         self.headers = {"Content-Type": content_type, "Accept": accept}
         self.local = threading.local()
 
     def post(self, body: bytes, first_line: int) -> bytes:
-        session = getattr(self.local, "session", None) or http.Session(self.endpoint, INVOCATION_TIMEOUT_SECONDS)
+        session = getattr(self.local, "session", None) or http.Session(self.endpoint, self.timeout)
         self.local.session = session
         try:
             status, answer = session.post("/invocations", body, self.headers)
@@ -242,6 +255,7 @@ def mini_batches(source: Path, params: dict) -> Iterator[tuple[int, list[bytes]]
     """(first line number, records) under MaxPayloadInMB; SingleRecord sends one record per request."""
     limit = _payload_limit(params)
     single = params.get("BatchStrategy", "MultiRecord") == "SingleRecord"
+    parsed = _reads_csv_records(params)
     batch: list[bytes] = []
     size, first = 0, 1
     with open(source, "rb") as handle:
@@ -249,6 +263,11 @@ def mini_batches(source: Path, params: dict) -> Iterator[tuple[int, list[bytes]]
             record = line.rstrip(b"\r\n")
             if not record:
                 continue
+            if parsed and record.count(b'"') % 2:
+                raise TransformFailed(
+                    f"{source.name}: line {number} ends inside a quoted field; batch transform splits records at "
+                    f"line breaks and does not support CSV with line breaks inside a field"
+                )
             if limit and len(record) + 1 > limit:
                 raise TransformFailed(
                     f"{source.name}: line {number} is {len(record)} bytes, over MaxPayloadInMB ({limit // MB} MB)"
@@ -262,6 +281,15 @@ def mini_batches(source: Path, params: dict) -> Iterator[tuple[int, list[bytes]]
             size += len(record) + 1
     if batch:
         yield first, batch
+
+
+def _reads_csv_records(params: dict) -> bool:
+    """Whether DataProcessing reads each CSV record (a filter other than ``$``, or a join): then a record must be
+    whole RFC 4180 CSV on its line ("For CSV files, you cannot use embedded newline characters")."""
+    processing = params.get("DataProcessing") or {}
+    content_type = params.get("TransformInput", {}).get("ContentType", "text/csv").split(";")[0].strip()
+    filters = any(processing.get(key) not in (None, "$") for key in ("InputFilter", "OutputFilter"))
+    return content_type == "text/csv" and (filters or processing.get("JoinSource") == "Input")
 
 
 def apply_filter(record: bytes, expression: str | None) -> bytes:
@@ -306,7 +334,7 @@ def _fields(record: bytes) -> list[bytes]:
 
 
 def _record(fields: list[bytes]) -> bytes:
-    if not any(b"," in field or b'"' in field or b"\n" in field for field in fields):
+    if not any(b"," in field or b'"' in field or b"\n" in field or b"\r" in field for field in fields):
         return b",".join(fields)
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="").writerow(field.decode() for field in fields)

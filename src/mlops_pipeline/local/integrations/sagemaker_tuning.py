@@ -4,7 +4,9 @@ Strategies: Bayesian (TPE), Random and Grid (every categorical combination). Sca
 defines it: Linear and Auto sample uniformly, Logarithmic uniformly in log space, ReverseLogarithmic
 uniformly in log space of ``1 - x`` (dense near 1). ``MaxParallelTrainingJobs`` jobs run at once, each
 named ``<tuning job>-<NNN>-<8 hex>``. A failed trial does not fail the tuning job unless every trial
-fails (or none reports the objective).
+fails (or none reports the objective). A trial stopped at its ``StoppingCondition.MaxRuntimeInSeconds`` counts
+as ``Stopped`` (the counters follow the training job's status); the objective it logged before the stop is
+used, like any final metric SageMaker publishes for a stopped job, and with none it counts as a failed objective.
 """
 
 from __future__ import annotations
@@ -21,7 +23,12 @@ import optuna
 from mlops_pipeline.aws_errors import AwsError
 from mlops_pipeline.local.events import TrialEvent
 from mlops_pipeline.local.integrations import serves
-from mlops_pipeline.local.integrations.sagemaker_training import TRAINING_JOBS, run_training_job
+from mlops_pipeline.local.integrations.sagemaker_training import (
+    MAX_RUNTIME_EXCEEDED,
+    TRAINING_JOBS,
+    max_runtime_seconds,
+    run_training_job,
+)
 from mlops_pipeline.local.jobs import JobKind, now
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.tasks import TaskControl
@@ -239,13 +246,23 @@ class _Tuner:
                 total=self.count,
                 metric=self.objective["MetricName"],
                 hyperparameters=job.get("Local", {}).get("Tuned", {}),
-                failure=job.get("FailureReason"),
+                failure=job.get("FailureReason") or _stop_reason(job),
             )
         )
 
 
+def _stop_reason(job: dict) -> str | None:
+    """Why a trial that has no FailureReason was stopped at its time limit, for the tuning report."""
+    if job.get("SecondaryStatus") != MAX_RUNTIME_EXCEEDED:
+        return None
+    return f"{MAX_RUNTIME_EXCEEDED}: stopped at StoppingCondition.MaxRuntimeInSeconds ({max_runtime_seconds(job):g} s)"
+
+
 def _objective_value(job: dict, metric: str) -> float | None:
-    if job["TrainingJobStatus"] != "Completed":
+    """The objective a trial reported: a completed job's, or the last one a job stopped at its time limit
+    logged before the stop."""
+    finished = job["TrainingJobStatus"] == "Completed" or job.get("SecondaryStatus") == MAX_RUNTIME_EXCEEDED
+    if not finished:
         return None
     return next((m["Value"] for m in job.get("FinalMetricDataList", []) if m["MetricName"] == metric), None)
 
@@ -277,11 +294,14 @@ def _conclude(services: LocalServices, record: dict) -> None:
         return
     failures = [services.records.get(TRAINING_JOBS.folder, name) or {} for name in record["Local"]["Trials"]]
     reasons = [
-        f"{job.get('TrainingJobName')}: {job.get('FailureReason')}" for job in failures if job.get("FailureReason")
+        f"{job.get('TrainingJobName')}: {job.get('FailureReason') or _stop_reason(job)}"
+        for job in failures
+        if job.get("FailureReason") or _stop_reason(job)
     ]
     metric = record["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["MetricName"]
     if reasons:
-        reason = f"All {len(failures)} training jobs failed. {reasons[0]}"
+        ended = "failed or were stopped" if any(_stop_reason(job) for job in failures) else "failed"
+        reason = f"All {len(failures)} training jobs {ended}. {reasons[0]}"
     else:
         printed = _last_line_naming(metric, failures)
         reason = f"No training job reported a number for the objective metric {metric}" + (
