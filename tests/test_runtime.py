@@ -353,12 +353,14 @@ def test_ending_the_session_stops_running_executions_kills_their_jobs_and_record
     project = local_project(tmp_path / "project", train_program=SLEEPING_TRAIN)
     with runtime_for(config, tmp_path, project) as runtime:
         runtime.land("train", landed[0])
-        name = runtime.watcher().poll()[0]["started"][0]
+        runtime.land("score", landed[1])  # waits for the training: it must not go on once that is stopped
+        started = [name for answer in runtime.watcher().poll() for name in answer["started"]]
+        name = next(started_name for started_name in started if started_name.startswith("train"))
         records = runtime.workspace.root / "services" / "training-jobs"
         assert eventually(
             lambda: any("Pid" in json.loads(p.read_text()).get("Local", {}) for p in records.glob("*.json"))
         )
         pids = [json.loads(p.read_text())["Local"]["Pid"] for p in records.glob("*.json")]
-    assert runtime.records.read(name)["status"] == "ABORTED"
+    assert [runtime.records.read(each)["status"] for each in started] == ["ABORTED", "ABORTED"]
     assert runtime.records.read(name)["failed_state"] == "TuneHyperparameters"  # where a redrive resumes
     assert not any(alive(pid) for pid in pids)

@@ -23,6 +23,7 @@ from mlops_pipeline.local.tasks import TaskControl, TaskStopped
 
 POLL_SECONDS = 0.1
 STOP_GRACE_SECONDS = 5.0  # SIGTERM, then SIGKILL this much later
+RESEND_UNTIL_SECONDS = 2.0  # SIGTERM is repeated until then (terminate_group says why)
 WATCHDOG = Path(__file__).with_name("watchdog.py")
 
 
@@ -139,14 +140,23 @@ def run_job(
 
 def terminate_group(pgid: int, grace: float, reap=lambda: None) -> None:
     """SIGTERM the group, wait until none of it runs or ``grace`` passed, SIGKILL what is left. ``reap``
-    collects the head of the group when it is our child (an unreaped head would look alive)."""
+    collects the head of the group when it is our child (an unreaped head would look alive).
+
+    SIGTERM is sent again after 0.25 s, 0.5 s, 1 s and 2 s: a program still starting (its handler not
+    installed yet) or the first process of a PID namespace (which ignores a signal it has no handler for)
+    would otherwise miss the only one and run on until SIGKILL. A program that handles SIGTERM may so see
+    it up to five times, all within its first two seconds of grace."""
     if not _signal_group(pgid, signal.SIGTERM):
         return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
+    started = time.monotonic()
+    again = 0.25
+    while time.monotonic() - started < grace:
         reap()
         if not group_alive(pgid):
             return
+        if again <= RESEND_UNTIL_SECONDS and time.monotonic() - started >= again:
+            _signal_group(pgid, signal.SIGTERM)
+            again *= 2
         time.sleep(0.02)
     _signal_group(pgid, signal.SIGKILL)
     deadline = time.monotonic() + 5  # SIGKILL cannot be ignored; only a process in the kernel delays it

@@ -31,11 +31,14 @@ from mlops_pipeline.local.recovery import recover
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.sessions import Session
 from mlops_pipeline.local.stores import Workspace
+from mlops_pipeline.local.tasks import TaskStopped
 from mlops_pipeline.local.watcher import FeatureStoreWatcher
 from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import STORES, Target, local_target
 
 POLL_SECONDS = 0.1
+#: How long a Task started while the session ends waits for its execution's stop.
+ENDING_SECONDS = 30.0
 
 
 @dataclass
@@ -57,6 +60,7 @@ class LocalRuntime:
         self._recorded: dict[str, int] = {}  # events in each RUNNING record written
         self._redrive_counts: dict[str, int] = {}
         self._shown: dict[str, int] = {}  # events of each execution the live view has shown
+        self._ending = threading.Event()  # set when the session stops what still runs
         self.target: Target = local_target(self.config.name)
         self.services = LocalServices(
             self.workspace,
@@ -137,14 +141,19 @@ class LocalRuntime:
 
     def _stop_and_record_running(self) -> None:
         """Executions still running when the session ends are stopped (their jobs killed) and recorded
-        as ABORTED, so `local executions` shows them and `local redrive` can resume them."""
+        as ABORTED, so `local executions` shows them and `local redrive` can resume them. Every Task
+        that would start meanwhile waits for its own stop (``_held_until_stopped``): no execution goes
+        on having seen another one stopped (a scoring run waiting for its training would fail)."""
+        self._ending.set()
+        running = {}
         for workflow, machine in self.arns.items():
-            running = self.engine.client.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]
-            for execution in running:
-                arn, name = execution["executionArn"], execution["name"]
-                self.engine.stop(arn, cause="the local runtime session ended")
-                shown = {name: self._shown.get(name, 0)}  # the live view goes on where it was
-                self.follow({name: workflow}, self._redrive_counts.get(name, 0), seen=shown)
+            listed = self.engine.client.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]
+            running |= {execution["executionArn"]: (execution["name"], workflow) for execution in listed}
+        for arn in running:
+            self.engine.stop(arn, cause="the local runtime session ended")
+        for name, workflow in running.values():
+            shown = {name: self._shown.get(name, 0)}  # the live view goes on where it was
+            self.follow({name: workflow}, self._redrive_counts.get(name, 0), seen=shown)
 
     def provision(self) -> None:
         """The local counterpart of ``terraform apply`` + deploy's script upload."""
@@ -336,6 +345,8 @@ class LocalRuntime:
         session killed while the Task runs leaves a record that knows every earlier state succeeded."""
 
         def dispatch(resource: str, parameters: dict, control):
+            if self._ending.is_set():
+                _held_until_stopped(control)
             if control.execution_name:
                 try:
                     self.checkpoint(control.execution_name)
@@ -389,3 +400,13 @@ class LocalRuntime:
 def _reason(item: object) -> str:
     """The handler reports an ignored or rejected record as ``{..., "reason": ...}``."""
     return str(item.get("reason", "")) if isinstance(item, dict) else str(item)
+
+
+def _held_until_stopped(control, seconds: float = ENDING_SECONDS) -> None:
+    """The session is ending: this Task does not start; it waits until its execution is stopped (one the
+    session did not stop in time goes on)."""
+    deadline = time.monotonic() + seconds
+    while control.running() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not control.running():
+        raise TaskStopped("the local runtime session ended")
