@@ -54,13 +54,16 @@ def validate_definitions(definitions: dict[str, dict], target, terraform_dir: Pa
 def validate_workflow(workflow: Path, tf_outputs: Path | None, terraform_dir: Path | None) -> list[Finding]:
     """Load a workflow file (its own checks run then), render both definitions and validate them.
 
-    A workflow that does not load is one finding. A bad ``tf_outputs`` file raises PipelineError.
+    A workflow that breaks its own rules is one finding; a missing workflow file or a bad ``tf_outputs``
+    file raises PipelineError (bad input, not a finding).
     """
     from mlops_pipeline.builders import build_definitions
     from mlops_pipeline.config import load_workflow
     from mlops_pipeline.deploy import check_target_matches
     from mlops_pipeline.target import local_target, read_terraform_outputs_file
 
+    if not Path(workflow).is_file():
+        raise PipelineError(f"workflow file not found: {workflow}")
     try:
         config = load_workflow(workflow)
     except PipelineError as problem:
