@@ -385,7 +385,7 @@ class _Checker:
         return _call_result(call, args)
 
     def context(self, item=None) -> shapes.Obj:
-        """The context object ``$$`` in this state (recorded against AWS: no State.RetryCount in a Pass)."""
+        """The context object ``$$`` in this state (only states that retry have State.RetryCount)."""
         kind = self.state.get("Type")
         state = {"EnteredTime": shapes.STRING, "Name": shapes.STRING}
         if kind in ("Task", "Parallel", "Map"):

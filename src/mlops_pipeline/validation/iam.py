@@ -7,7 +7,7 @@ Sources, per integration (docs/validation.md has the table):
   for Amazon SageMaker AI"; the tuning rule's name from AWS's samples), ``iam:PassRole`` for each role a
   request passes (SageMaker "API Permissions: Actions, Permissions, and Resources Reference": CreateModel,
   CreateTrainingJob and CreateHyperParameterTuningJob pass one, CreateTransformJob none).
-  ``sagemaker:AddTags`` is this project's choice (no AWS template names it, aws-sfn-facts §8).
+  ``sagemaker:AddTags`` is this project's choice: no AWS policy template names it.
 - ``glue:startJobRun.sync``: StartJobRun, GetJobRun, GetJobRuns, BatchStopJobRun ("IAM policies for AWS
   Glue"); request-response StartJobRun only.
 - ``aws-sdk:<service>:<api>``: the API's own action (``sfn`` is IAM's ``states``); S3's CopyObject is

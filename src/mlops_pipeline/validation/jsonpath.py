@@ -2,7 +2,7 @@
 
 Step Functions follows Jayway JsonPath ("Paths" in the developer guide): dot and bracket steps, ``*``,
 ``..``, slices, unions and filters ``[?(...)]``, which AWS accepts in ``Parameters``/``ResultSelector``
-values, ``InputPath`` and ``OutputPath`` and which always select a list (recorded against AWS, see
+values, ``InputPath`` and ``OutputPath`` and which always select a list (Jayway's rule, see
 docs/validation.md). Reference paths (``ResultPath``, ``SecondsPath``, ``ItemsPath``...) select one node:
 only ``.name``, ``['name']`` and ``[n]`` steps ("The operators ``@``, ``,``, ``:`` and ``?`` are not
 supported").
