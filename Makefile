@@ -8,7 +8,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV    := .venv-checkov
 CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: venv lint test test-fast demo render lambda-zip clean
+.PHONY: venv lint validate test test-fast demo render lambda-zip clean
 
 # Create or refresh the virtual environment whenever the declared dependencies change.
 $(STAMP): setup.cfg pyproject.toml
@@ -30,8 +30,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Each workflow's training and scoring state machines and the Step Functions role against AWS's rules
+# (offline, a few seconds each).
+validate: $(STAMP)
+	@for workflow in workflows/*.py; do $(BIN)/mlops-pipeline validate --workflow $$workflow || exit 1; done
+
 # Includes `terraform fmt -check` and checkov over infra/terraform (tests/test_terraform.py).
-test: lint $(STAMP) $(CHECKOV_STAMP)
+test: lint validate $(STAMP) $(CHECKOV_STAMP)
 	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest
 
 # Everything except the slow end-to-end pipeline runs.

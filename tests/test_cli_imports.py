@@ -1,4 +1,5 @@
-"""The command line starts light: help never waits for the Step Functions SDK, SageMaker or moto."""
+"""The command line starts light: help never waits for the Step Functions SDK, SageMaker, moto or the
+AWS API models and Terraform parser that `validate` reads."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 
 import pytest
 
-HEAVY = ("stepfunctions", "sagemaker", "moto", "pandas", "pydantic")
+HEAVY = ("stepfunctions", "sagemaker", "moto", "pandas", "pydantic", "botocore", "hcl2", "jsonata")
 
 
 @pytest.mark.parametrize(
@@ -18,6 +19,7 @@ HEAVY = ("stepfunctions", "sagemaker", "moto", "pandas", "pydantic")
         ["local", "--help"],
         ["deploy", "--help"],
         ["replay-dead-letters", "--help"],
+        ["validate", "--help"],
     ],
 )
 def test_help_imports_none_of_the_heavy_libraries(args):

@@ -215,3 +215,71 @@ def test_validation_refusing_the_request_still_stops_deploy():
         )
         with pytest.raises(ClientError):
             validate_definition(sfn, "attrition-training", '{"StartAt": "A", "States": {}}')
+
+
+def role_without_the_crawler(tmp_path):
+    """A copy of infra/terraform whose Step Functions role may not start the output crawler."""
+    import shutil
+
+    from test_validation import TERRAFORM
+
+    folder = tmp_path / "terraform"
+    shutil.copytree(TERRAFORM, folder, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+    iam = folder / "iam.tf"
+    iam.write_text(iam.read_text().replace('actions   = ["glue:StartCrawler"]', 'actions   = ["glue:GetJobRun"]'))
+    return folder
+
+
+def with_an_unknown_parameter(monkeypatch):
+    """Definitions whose CreateModel takes a member SageMaker does not have."""
+    from mlops_pipeline import deploy as deploying
+
+    build = deploying.build_definitions
+
+    def mutated(config, target):
+        definitions = build(config, target)
+        for definition in definitions.values():
+            if "CreateModel" in definition["States"]:
+                definition["States"]["CreateModel"]["Parameters"]["ModelNam"] = "x"
+        return definitions
+
+    monkeypatch.setattr(deploying, "build_definitions", mutated)
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+@pytest.mark.parametrize(
+    "break_it, first",
+    [
+        (
+            lambda tmp_path, monkeypatch: ["--terraform-dir", str(role_without_the_crawler(tmp_path))],
+            "error: scoring CatalogPredictions.Resource: the Step Functions role must allow glue:StartCrawler on "
+            "arn:aws:glue:us-east-1:123456789012:crawler/attrition-output (found no statement granting it)",
+        ),
+        (
+            lambda tmp_path, monkeypatch: with_an_unknown_parameter(monkeypatch) or [],
+            "error: training CreateModel.Parameters.ModelNam: SageMaker CreateModel takes no such member in "
+            "CreateModelInput; did you mean ModelName? (found ModelNam)",
+        ),
+    ],
+    ids=["role-lacks-a-grant", "unknown-task-parameter"],
+)
+def test_a_definition_that_fails_validation_deploys_nothing(project, monkeypatch, break_it, first, dry_run):
+    tmp_path, target = project
+    extra = break_it(tmp_path, monkeypatch) + (["--dry-run"] if dry_run else [])
+    result = run_deploy(tmp_path, *extra)
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        first,
+        f"Error: validation found 1 error, nothing was deployed; first: {first}",
+    ]
+    assert boto3.client("stepfunctions").list_state_machines()["stateMachines"] == []
+    assert boto3.client("s3").list_objects_v2(Bucket=target.source_repository_bucket).get("KeyCount") == 0
+
+
+def test_deploy_says_the_definitions_passed_validation(project):
+    tmp_path, _ = project
+    result = run_deploy(tmp_path, "--dry-run")
+    assert result.exit_code == 0, result.output
+    row = next(line.split() for line in result.output.splitlines() if line.startswith("definitions"))
+    assert row[:4] == ["definitions", "training,", "scoring", "valid"]
+    assert " ".join(row[4:]) == "rules and IAM: 0 errors, 0 warnings"

@@ -211,25 +211,19 @@ def test_lambda_reserved_concurrency_is_optional_and_off_by_default(tf):
     assert function["reserved_concurrent_executions"] == "${var.lambda_reserved_concurrency}"
 
 
-# What each Task resource the definitions use needs from the Step Functions role: the call itself
-# and, for an optimised .sync integration, the Describe/Stop calls it polls and stops the job with
-# and the managed EventBridge rule of that job type.
-SAGEMAKER_TASK_NEEDS = {
-    "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync": (
-        {
-            "sagemaker:CreateHyperParameterTuningJob",
-            "sagemaker:DescribeHyperParameterTuningJob",
-            "sagemaker:StopHyperParameterTuningJob",
-        },
-        "StepFunctionsGetEventsForSageMakerTuningJobsRule",
-    ),
-    "arn:aws:states:::sagemaker:createTransformJob.sync": (
-        {"sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob", "sagemaker:StopTransformJob"},
-        "StepFunctionsGetEventsForSageMakerTransformJobsRule",
-    ),
-    "arn:aws:states:::sagemaker:createModel": ({"sagemaker:CreateModel"}, None),
-    "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob": ({"sagemaker:DescribeTrainingJob"}, None),
-}
+def sagemaker_needs(resource: str) -> tuple[set[str], str | None]:
+    """What a SageMaker Task resource needs from the Step Functions role: the call itself and, for an
+    optimised .sync integration, the Describe/Stop calls and the managed EventBridge rule of that job type
+    (one table, ``validation.iam.TASK_NEEDS``; an aws-sdk Task needs its own action)."""
+    from mlops_pipeline.validation.asl import integration
+    from mlops_pipeline.validation.iam import TASK_NEEDS
+
+    key = integration(resource)
+    if key in TASK_NEEDS:
+        return set(TASK_NEEDS[key].actions), TASK_NEEDS[key].events_rule
+    kind, service, api = key.split(":")
+    assert kind == "aws-sdk", resource
+    return {f"{service}:{api[:1].upper()}{api[1:]}"}, None
 
 
 def task_resources(config) -> set[str]:
@@ -254,12 +248,12 @@ def task_resources(config) -> set[str]:
 
 def test_the_step_functions_role_grants_exactly_what_the_sagemaker_tasks_need(tf, example_config):
     used = {r for r in task_resources(example_config) if ":sagemaker:" in r}
-    assert used and used <= set(SAGEMAKER_TASK_NEEDS), used - set(SAGEMAKER_TASK_NEEDS)
-    needed_actions = set().union(*(SAGEMAKER_TASK_NEEDS[r][0] for r in used)) | {
+    assert used
+    needed_actions = set().union(*(sagemaker_needs(r)[0] for r in used)) | {
         "sagemaker:ListTags",
         "sagemaker:AddTags",
     }
-    needed_rules = {SAGEMAKER_TASK_NEEDS[r][1] for r in used} - {None}
+    needed_rules = {sagemaker_needs(r)[1] for r in used} - {None}
     statements = policy_documents(tf)["states"]
     granted = {a for s in statements for a in s["actions"] if a.startswith("sagemaker:")}
     assert granted == needed_actions

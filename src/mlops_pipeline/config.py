@@ -570,10 +570,16 @@ def describe_validation_error(error: ValidationError) -> str:
     location = ".".join(str(part) for part in first["loc"] if not _is_union_tag(part))
     where = f"{error.title}.{location}" if location else error.title
     message = first["msg"].removeprefix("Value error, ")
-    got = "" if first["type"].startswith(("value_error", "missing")) else f" (got {first.get('input')!r})"
+    got = "" if first["type"].startswith(("value_error", "missing")) else f" (got {_shortened(first.get('input'))})"
     more = error.error_count() - 1
     suffix = f" [and {more} more problem{'s' if more > 1 else ''}]" if more else ""
     return f"{where}: {message}{got}{suffix}"
+
+
+def _shortened(value: object, limit: int = 80) -> str:
+    """A value's repr cut to ``limit`` characters: a long tuple would bury the one line's message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _is_union_tag(part: object) -> bool:

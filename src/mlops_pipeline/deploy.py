@@ -1,7 +1,8 @@
 """Render the pipeline's state machines and deploy them on top of the Terraform stores.
 
 ``python -m mlops_pipeline.deploy --only-json --out DIR`` renders only (no AWS, no credentials).
-Without ``--only-json`` it uploads ``glue_transforms/``, validates both definitions, creates or
+Without ``--only-json`` it validates both definitions offline (``mlops_pipeline.validation``; an error
+stops it before any AWS call), uploads ``glue_transforms/``, validates them with AWS, creates or
 updates the state machines by name, publishes a version and points the ``live`` alias at it.
 Running it twice changes nothing the second time; ``--dry-run`` shows what would change.
 """
@@ -18,7 +19,7 @@ from mlops_pipeline.aws_errors import aws_error_code, aws_error_summary
 from mlops_pipeline.builders import build_definitions, definition_json
 from mlops_pipeline.config import PipelineConfig
 from mlops_pipeline.errors import PipelineError
-from mlops_pipeline.layout import GLUE_SCRIPTS_PREFIX, glue_scripts
+from mlops_pipeline.layout import GLUE_SCRIPTS_PREFIX, TERRAFORM_DIR, glue_scripts
 from mlops_pipeline.naming import STATE_MACHINE_ALIAS
 from mlops_pipeline.target import Target
 
@@ -131,7 +132,7 @@ def sync_state_machine(sfn, target: Target, name: str, text: str, dry_run: bool)
         if dry_run:
             return [Change("state machine", name, "would create", f"{len(text)} bytes")]
         created = sfn.create_state_machine(
-            name=name, definition=text, type="STANDARD", publish=True, **_settings(target)
+            name=name, definition=text, type="STANDARD", publish=True, **state_machine_settings(target)
         )
         return [
             Change("state machine", name, "created", _version(created)),
@@ -144,14 +145,16 @@ def sync_state_machine(sfn, target: Target, name: str, text: str, dry_run: bool)
     if dry_run:
         diff = definition_diff(current["definition"], text, name)
         return [Change("state machine", name, "would update", "diff below", diff)]
-    updated = sfn.update_state_machine(stateMachineArn=arn, definition=text, publish=True, **_settings(target))
+    updated = sfn.update_state_machine(
+        stateMachineArn=arn, definition=text, publish=True, **state_machine_settings(target)
+    )
     return [
         Change("state machine", name, "updated", _version(updated)),
         _point_alias(sfn, arn, updated["stateMachineVersionArn"]),
     ]
 
 
-def _settings(target: Target) -> dict:
+def state_machine_settings(target: Target) -> dict:
     return {
         "roleArn": target.step_functions_role_arn,
         "loggingConfiguration": {
@@ -202,18 +205,49 @@ def definition_diff(old: str, new: str, name: str) -> str:
     return "\n".join(lines)
 
 
-def deploy(config: PipelineConfig, target: Target, glue_dir: Path, dry_run: bool = False) -> list[Change]:
-    """Upload scripts, validate and sync both state machines; return what changed."""
+class DefinitionsInvalid(PipelineError):
+    """Offline validation found errors: nothing was deployed. ``findings`` are all of them, one line each."""
+
+    def __init__(self, findings: list):
+        errors = [finding for finding in findings if finding.is_error]
+        count = f"{len(errors)} error{'' if len(errors) == 1 else 's'}"
+        super().__init__(f"validation found {count}, nothing was deployed; first: {errors[0]}")
+        self.findings = findings
+
+
+def check_definitions(definitions: dict[str, dict], target: Target, terraform_dir: Path | None) -> Change:
+    """Offline validation (docs/validation.md) before any AWS call: an error stops deploy, warnings do not.
+    The Step Functions role is checked when ``terraform_dir`` is a folder."""
+    from mlops_pipeline.validation import summary, validate_definitions
+
+    terraform = terraform_dir if terraform_dir is not None and Path(terraform_dir).is_dir() else None
+    findings = validate_definitions(definitions, target, terraform)
+    if any(finding.is_error for finding in findings):
+        raise DefinitionsInvalid(findings)
+    checked = "rules and IAM" if terraform else "rules (IAM not checked: no Terraform folder)"
+    return Change("definitions", "training, scoring", "valid", summary(findings, checked))
+
+
+def deploy(
+    config: PipelineConfig,
+    target: Target,
+    glue_dir: Path,
+    dry_run: bool = False,
+    terraform_dir: Path | None = TERRAFORM_DIR,
+) -> list[Change]:
+    """Validate offline, upload scripts, validate with AWS and sync both state machines; return what changed."""
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     check_target_matches(config, target)
-    definitions = {w: definition_json(d) for w, d in build_definitions(config, target).items()}
-    names = {workflow.state_machine_name(config.name): text for workflow, text in definitions.items()}
+    rendered = {str(workflow): (workflow, d) for workflow, d in build_definitions(config, target).items()}
+    checked = check_definitions({kind: d for kind, (_, d) in rendered.items()}, target, terraform_dir)
+    names = {workflow.state_machine_name(config.name): definition_json(d) for workflow, d in rendered.values()}
     try:
         s3 = boto3.client("s3", region_name=target.region)
         sfn = boto3.client("stepfunctions", region_name=target.region)
-        changes = [Change("definition", name, validate_definition(sfn, name, text)) for name, text in names.items()]
+        changes = [checked]
+        changes += [Change("definition", name, validate_definition(sfn, name, text)) for name, text in names.items()]
         changes += upload_glue_scripts(s3, target, glue_dir, dry_run)  # only once both definitions are valid
         for name, text in names.items():
             changes.extend(sync_state_machine(sfn, target, name, text, dry_run))

@@ -15,6 +15,9 @@ from pathlib import Path
 #: The placeholder builders pass for values known only at run time (a ``States.Format`` slot).
 SLOT = "{}"
 
+#: The Terraform module (relative to where commands run): deploy reads its outputs, validation its IAM.
+TERRAFORM_DIR = Path("infra/terraform")
+
 # -- the local runtime's workspace: ``s3://<bucket>/<key>`` lives under ``<workspace>/s3/`` ----------
 WORKSPACE_ENV = "MLOPS_WORKSPACE"
 DEFAULT_WORKSPACE = ".mlops"

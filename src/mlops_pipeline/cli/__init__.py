@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "local": "mlops_pipeline.cli.local:local",
     "demo": "mlops_pipeline.cli.local:demo",
     "replay-dead-letters": "mlops_pipeline.cli.dead_letters:replay_dead_letters",
+    "validate": "mlops_pipeline.cli.validate:validate",
 }
 
 

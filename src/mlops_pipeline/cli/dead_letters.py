@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from mlops_pipeline.layout import TERRAFORM_DIR
+
 HANDLER_LOGGER = "mlops_pipeline.handlers.s3_landing"
 
 
@@ -28,7 +30,7 @@ HANDLER_LOGGER = "mlops_pipeline.handlers.s3_landing"
 @click.option(
     "--terraform-dir",
     type=click.Path(path_type=Path),
-    default=Path("infra/terraform"),
+    default=TERRAFORM_DIR,
     show_default=True,
     help="Where `terraform output -json` runs when --tf-outputs is not given.",
 )

@@ -8,6 +8,7 @@ import click
 
 from mlops_pipeline.cli.options import workflow_option
 from mlops_pipeline.cli.output import echo_table
+from mlops_pipeline.layout import TERRAFORM_DIR
 
 OUT_OPTION = click.option(
     "--out",
@@ -19,7 +20,9 @@ OUT_OPTION = click.option(
 
 
 @click.command(
-    "deploy", help="Render the training and scoring state machines and deploy them (or only render with --only-json)."
+    "deploy",
+    help="Render the training and scoring state machines, validate them (as `validate` does; an error stops "
+    "deploy before any AWS call) and deploy them (or only render with --only-json).",
 )
 @workflow_option
 @click.option("--only-json", is_flag=True, help="Only render the definitions to --out; no AWS call, no credentials.")
@@ -29,7 +32,14 @@ OUT_OPTION = click.option(
     type=click.Path(path_type=Path),
     help="JSON from `terraform output -json`; without it deploy runs that command itself.",
 )
-@click.option("--terraform-dir", type=click.Path(path_type=Path), default=Path("infra/terraform"), show_default=True)
+@click.option(
+    "--terraform-dir",
+    type=click.Path(path_type=Path),
+    default=TERRAFORM_DIR,
+    show_default=True,
+    help="Terraform module: its outputs (without --tf-outputs) and the Step Functions role's grants, which "
+    "deploy validates with the definitions before any AWS call (IAM is skipped when the folder does not exist).",
+)
 @click.option(
     "--glue-dir",
     type=click.Path(path_type=Path),
@@ -60,7 +70,13 @@ def deploy(
         for path in deploying.render(config, target, out):
             click.echo(f"wrote {path}")
         return
-    changes = deploying.deploy(config, terraform_target(tf_outputs, terraform_dir), glue_dir, dry_run)
+    target = terraform_target(tf_outputs, terraform_dir)
+    try:
+        changes = deploying.deploy(config, target, glue_dir, dry_run, terraform_dir)
+    except deploying.DefinitionsInvalid as invalid:
+        for finding in invalid.findings:
+            click.echo(str(finding), err=True)
+        raise
     echo_table(["resource", "name", "action", "detail"], [(c.resource, c.name, c.action, c.detail) for c in changes])
     for change in changes:
         if change.diff:
