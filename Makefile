@@ -7,6 +7,9 @@ STAMP  := $(VENV)/.installed
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV    := .venv-checkov
 CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+# Test processes (pytest-xdist); each test file runs whole in one of them.
+TEST_WORKERS    ?= 2
+PYTEST          := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: venv lint validate test test-fast demo render lambda-zip clean
 
@@ -37,11 +40,11 @@ validate: $(STAMP)
 
 # Includes `terraform fmt -check` and checkov over infra/terraform (tests/test_terraform.py).
 test: lint validate $(STAMP) $(CHECKOV_STAMP)
-	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(PYTEST)
 
 # Everything except the slow end-to-end pipeline runs.
 test-fast: lint $(STAMP) $(CHECKOV_STAMP)
-	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest -m "not slow"
+	CHECKOV=$(CHECKOV_VENV)/bin/checkov $(PYTEST) -m "not slow"
 
 demo: $(STAMP)
 	$(BIN)/mlops-pipeline demo
