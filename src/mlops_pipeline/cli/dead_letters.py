@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from mlops_pipeline.layout import TERRAFORM_DIR
+from mlops_pipeline.cli.options import terraform_dir_option, tf_outputs_option
 
 HANDLER_LOGGER = "mlops_pipeline.handlers.s3_landing"
 
@@ -22,18 +22,8 @@ HANDLER_LOGGER = "mlops_pipeline.handlers.s3_landing"
     "ignored; it stays when a record failed again or is malformed. One line per message, then a summary; exit "
     "status 1 while any message stays.",
 )
-@click.option(
-    "--tf-outputs",
-    type=click.Path(path_type=Path),
-    help="JSON from `terraform output -json`; without it the command runs that command itself.",
-)
-@click.option(
-    "--terraform-dir",
-    type=click.Path(path_type=Path),
-    default=TERRAFORM_DIR,
-    show_default=True,
-    help="Where `terraform output -json` runs when --tf-outputs is not given.",
-)
+@tf_outputs_option("JSON from `terraform output -json`; without it the command runs that command itself.")
+@terraform_dir_option("Where `terraform output -json` runs when --tf-outputs is not given.")
 @click.option(
     "--discard-rejected",
     is_flag=True,

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from mlops_pipeline.cli.options import workflow_option
+from mlops_pipeline.cli.options import terraform_dir_option, tf_outputs_option, workflow_option
 from mlops_pipeline.cli.output import echo_table
-from mlops_pipeline.layout import TERRAFORM_DIR
 
 OUT_OPTION = click.option(
     "--out",
@@ -27,18 +26,10 @@ OUT_OPTION = click.option(
 @workflow_option
 @click.option("--only-json", is_flag=True, help="Only render the definitions to --out; no AWS call, no credentials.")
 @OUT_OPTION
-@click.option(
-    "--tf-outputs",
-    type=click.Path(path_type=Path),
-    help="JSON from `terraform output -json`; without it deploy runs that command itself.",
-)
-@click.option(
-    "--terraform-dir",
-    type=click.Path(path_type=Path),
-    default=TERRAFORM_DIR,
-    show_default=True,
-    help="Terraform module: its outputs (without --tf-outputs) and the Step Functions role's grants, which "
-    "deploy validates with the definitions before any AWS call (IAM is skipped when the folder does not exist).",
+@tf_outputs_option("JSON from `terraform output -json`; without it deploy runs that command itself.")
+@terraform_dir_option(
+    "Terraform module: its outputs (without --tf-outputs) and the Step Functions role's grants, which "
+    "deploy validates with the definitions before any AWS call (IAM is skipped when the folder does not exist)."
 )
 @click.option(
     "--glue-dir",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mlops_pipeline.layout import WORKSPACE_ENV
+from mlops_pipeline.layout import TERRAFORM_DIR, WORKSPACE_ENV
 
 DEFAULT_WORKFLOW = Path("workflows/attrition.py")
 
@@ -53,3 +53,15 @@ project_option = click.option(
     show_default=True,
     help="Folder with glue_transforms/ and containers/.",
 )
+
+
+def tf_outputs_option(help: str):
+    """``--tf-outputs FILE``: the JSON of ``terraform output -json``; each command says what it does without it."""
+    return click.option("--tf-outputs", type=click.Path(path_type=Path), help=help)
+
+
+def terraform_dir_option(help: str):
+    """``--terraform-dir``, the Terraform module (default ``infra/terraform``); each command says what it reads."""
+    return click.option(
+        "--terraform-dir", type=click.Path(path_type=Path), default=TERRAFORM_DIR, show_default=True, help=help
+    )

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from mlops_pipeline.cli.options import workflow_option
-from mlops_pipeline.layout import TERRAFORM_DIR
+from mlops_pipeline.cli.options import terraform_dir_option, tf_outputs_option, workflow_option
 
 
 @click.command(
@@ -18,19 +17,12 @@ from mlops_pipeline.layout import TERRAFORM_DIR
     "the Terraform module. No AWS call, no credentials. One line per finding; exit status 1 on any error.",
 )
 @workflow_option
-@click.option(
-    "--tf-outputs",
-    type=click.Path(path_type=Path),
-    help="JSON from `terraform output -json`: validate the definitions deploy would send; without it, the "
-    "ones the local runtime runs.",
+@tf_outputs_option(
+    "JSON from `terraform output -json`: validate the definitions deploy would send; without it, the "
+    "ones the local runtime runs."
 )
-@click.option(
-    "--terraform-dir",
-    type=click.Path(path_type=Path),
-    default=TERRAFORM_DIR,
-    show_default=True,
-    help="Terraform module whose Step Functions role is checked; IAM is skipped when the default folder "
-    "does not exist.",
+@terraform_dir_option(
+    "Terraform module whose Step Functions role is checked; IAM is skipped when the default folder does not exist."
 )
 @click.pass_context
 def validate(ctx: click.Context, workflow: Path, tf_outputs: Path | None, terraform_dir: Path) -> None:
