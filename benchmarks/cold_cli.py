@@ -5,7 +5,8 @@
 Each contender is a fresh process that runs the demo pipeline (seed 7 data of ``--sizes`` training rows; 2 000
 scoring rows, 20 000 from 100 000 training rows) and ends; its wall time, from start to exit, is the figure:
 - project: ``python -m mlops_pipeline.cli local run --isolation direct`` of this checkout, in a new workspace
-  (direct mode, as the other two run the programs);
+  (direct mode, as the other two run the programs), of the demo workflow with a tuning ``seed`` (``SEED``), so
+  that every run tunes the same trials and predicts the same bytes;
 - plain: benchmarks/plain_pipeline.py, the same Glue transform, trainings of the same hyperparameter sets (those
   the project's tuning job chose in its first run at that size), two at a time, quality gate and batch
   predictions, with no state machine, records or landing;
@@ -34,6 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = REPO / "benchmarks"
 WORKFLOW = REPO / "workflows" / "attrition.py"
+SEED = 7  # the tuning job's RandomSeed: the demo workflow has none, so its trials differ from run to run
 METAFLOW = "metaflow==2.19.39"
 METAFLOW_VENV = BENCHMARKS / ".venv-metaflow"
 CONTENDERS = ("project", "plain", "metaflow")
@@ -71,6 +73,17 @@ def timed(argv: list, cwd: Path, env: dict[str, str]) -> tuple[float, str]:
     return seconds, done.stdout
 
 
+def seeded_workflow(folder: Path) -> Path:
+    """The demo workflow with the tuning seed (the module docstring says why)."""
+    path = folder / "attrition_seeded.py"
+    path.write_text(
+        "from mlops_pipeline.config import load_workflow\n"
+        f"DEMO = load_workflow({str(WORKFLOW)!r})\n"
+        f"PIPELINE = DEMO.model_copy(update={{'tuning': DEMO.tuning.model_copy(update={{'seed': {SEED}}})}})\n"
+    )
+    return path
+
+
 def trial_hyperparameters(workspace: Path) -> list[dict]:
     """The hyperparameter sets of the tuning job's trials, in launch order, from the workspace's records."""
     from mlops_pipeline.local.records import Records
@@ -101,11 +114,12 @@ def write_spec(path: Path, hyperparameters: list[dict]) -> Path:
 class Size:
     """One training size: its data, the trials the project chose, and each contender's runs."""
 
-    def __init__(self, rows: int, folder: Path):
+    def __init__(self, rows: int, folder: Path, workflow: Path):
         from mlops_pipeline.demo_data import write_demo_pair
 
         self.rows = rows
         self.folder = folder
+        self.workflow = workflow
         self.train, self.score = write_demo_pair(folder / "data", rows, score_rows(rows))
         self.spec: Path | None = None
         self.reference: bytes | None = None  # the project's first predictions
@@ -124,7 +138,7 @@ class Size:
         print(f"{self.rows:>7} rows  {contender:<8} run {index + 1}: {seconds:7.2f} s", flush=True)
 
     def project(self, work: Path) -> tuple[float, Path]:
-        command = [sys.executable, "-m", "mlops_pipeline.cli", "local", "run", "--workflow", WORKFLOW]
+        command = [sys.executable, "-m", "mlops_pipeline.cli", "local", "run", "--workflow", self.workflow]
         command += ["--train", self.train, "--score", self.score, "--workspace", work / "ws"]
         seconds, printed = timed([*command, "--project", REPO, "--isolation", "direct"], REPO, project_env())
         if self.spec is None:
@@ -168,7 +182,8 @@ def main() -> None:
     args = parser.parse_args()
     metaflow_python()
     with tempfile.TemporaryDirectory(prefix="cold-cli-") as folder:
-        sizes = [Size(rows, Path(folder) / str(rows)) for rows in args.sizes]
+        workflow = seeded_workflow(Path(folder))
+        sizes = [Size(rows, Path(folder) / str(rows), workflow) for rows in args.sizes]
         for index, order in rounds(args.runs):
             for size in sizes:
                 for contender in order:
