@@ -23,15 +23,17 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops_pipeline.config import CategoricalRange, load_workflow
-from mlops_pipeline.demo_data import write_demo_csv, write_demo_pair
 from mlops_pipeline.local.containers import Containers
 from mlops_pipeline.local.containers.http import Session
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice
 from mlops_pipeline.local.integrations.sagemaker_transform import apply_filter, mini_batches
-from mlops_pipeline.local.runtime import LocalRuntime
-from mlops_pipeline.local.stores import Workspace
+
+if TYPE_CHECKING:  # the runtime (the Step Functions engine) and the demo data (pandas) are imported where they
+    # are used, so the plain script's pieces (glue, train_once, score_plain) import cheaply: cold_cli.py runs them cold
+    from mlops_pipeline.local.runtime import LocalRuntime
 
 REPO = Path(__file__).resolve().parents[1]
 PROGRAM = REPO / "containers" / "byo-xgboost" / "program"
@@ -42,6 +44,9 @@ CONFIG = load_workflow(REPO / "workflows" / "attrition.py")
 
 def run_runtime(config, work: Path, train: Path, score: Path | None) -> tuple[float, LocalRuntime, list]:
     """Wall time of the pipeline through the local runtime; the runtime and its results."""
+    from mlops_pipeline.local.runtime import LocalRuntime
+    from mlops_pipeline.local.stores import Workspace
+
     started = time.perf_counter()
     with LocalRuntime(config, Workspace.resolve(work / "ws"), REPO) as runtime:
         results = [runtime.run_file("train", train)]
@@ -54,12 +59,16 @@ def run_runtime(config, work: Path, train: Path, score: Path | None) -> tuple[fl
     return elapsed, runtime, results
 
 
+#: The Glue job's arguments that name the demo workflow's label, id column and transform.
+GLUE_FIXED = ["--LABEL", "attrition", "--ID_COLUMN", "employee_id", "--TRANSFORM_MODULE", "attrition_transform"]
+
+
 def glue(*args: str) -> None:
-    fixed = ["--LABEL", "attrition", "--ID_COLUMN", "employee_id", "--TRANSFORM_MODULE", "attrition_transform"]
-    subprocess.run([sys.executable, "run_transform.py", *args, *fixed], cwd=GLUE, check=True, capture_output=True)
+    subprocess.run([sys.executable, "run_transform.py", *args, *GLUE_FIXED], cwd=GLUE, check=True, capture_output=True)
 
 
-def train_once(root: Path, extract: Path, hyperparameters: dict, cpus: int) -> None:
+def train_once(root: Path, extract: Path, hyperparameters: dict, cpus: int) -> str:
+    """One training as the container's ``train`` program runs it; what it printed (its metrics)."""
     (root / "input" / "config").mkdir(parents=True)
     (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
     env = dict(
@@ -71,7 +80,9 @@ def train_once(root: Path, extract: Path, hyperparameters: dict, cpus: int) -> N
         SM_CHANNEL_VALIDATION=str(extract / "validation"),
         OMP_NUM_THREADS=str(cpus),
     )
-    subprocess.run([sys.executable, str(PROGRAM / "train")], env=env, check=True, capture_output=True)
+    return subprocess.run(
+        [sys.executable, str(PROGRAM / "train")], env=env, check=True, capture_output=True, text=True
+    ).stdout
 
 
 def score_plain(model_dir: Path, extract: Path, out: Path, work: Path) -> None:
@@ -130,6 +141,8 @@ def trial_hyperparameters(runtime: LocalRuntime, tuning_job: str) -> tuple[list[
 
 
 def overhead(rows: int, score_rows: int) -> float:
+    from mlops_pipeline.demo_data import write_demo_pair
+
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         train, score = write_demo_pair(work / "landed", rows, score_rows)
@@ -166,6 +179,8 @@ def tuning_seconds(rows: int, parallel: int, work: Path, train: Path) -> float:
 
 
 def tuning_speedup(rows: int) -> float:
+    from mlops_pipeline.demo_data import write_demo_csv
+
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         train = write_demo_csv(work / "employees_train.csv", rows)
@@ -179,6 +194,8 @@ def tuning_speedup(rows: int) -> float:
 
 def scoring_memory(rows: int) -> None:
     """In a fresh process: train on 10 000 rows, score ``rows``; peak RSS of this process and of its jobs."""
+    from mlops_pipeline.demo_data import write_demo_csv
+
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         train = write_demo_csv(work / "employees_train.csv", 10_000)

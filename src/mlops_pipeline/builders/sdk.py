@@ -1,9 +1,15 @@
-"""The Data Science SDK, imported without its side effects, plus the ASL fields it lacks.
+"""The Data Science SDK's state classes, loaded without the SDK's package, plus the ASL fields it lacks.
 
-Importing ``stepfunctions`` sets the root logger to ERROR and pulls in the SageMaker SDK, which
-logs config lookups at INFO and warns about its v2 deprecation. The import here restores the
-root level and keeps that noise out of users' terminals. This is the only module that imports
-the SDK; the landing handler and the local runtime never need it.
+The builders need only ``stepfunctions.steps.states`` and ``choice_rule`` (and the small ``inputs``,
+``fields`` and ``exceptions`` modules they import). The packages ``stepfunctions`` and
+``stepfunctions.steps`` import everything else on the way: the service-integration steps, which import
+the SageMaker SDK (over a second of start-up, INFO lines about its config files and a deprecation
+warning), and ``pkg_resources``; and they set the root logger to ERROR. :func:`_load_state_modules`
+therefore runs those two ``__init__`` files not at all: while it imports the modules above, it
+stands bare packages (right name and ``__path__``, nothing run) in for them, then takes every
+``stepfunctions`` module back out of ``sys.modules``, so the process is left as it was and a later
+``import stepfunctions`` loads the whole SDK as usual. This is the only module that touches the SDK;
+the landing handler and the local runtime never need it.
 
 The SDK's service-integration steps resolve the AWS partition from the ambient boto3 session
 (``get_aws_partition``), so the builders use plain :class:`Task` states with resource ARNs
@@ -14,26 +20,51 @@ newer than SDK 2.3.0 and are added by the small subclasses below, as are the JSO
 
 from __future__ import annotations
 
-import logging
-import warnings
+import importlib
+import importlib.util
+import sys
+import types
+from pathlib import Path
+
+_SDK = "stepfunctions"
+_BARE_PACKAGES = ("", "steps")  # the SDK's packages whose __init__ imports the SageMaker SDK
+_STATE_MODULES = ("stepfunctions.steps.states", "stepfunctions.steps.choice_rule")
 
 
-def _import_sdk():
-    root = logging.getLogger()
-    level = root.level
-    sagemaker_config_logger = logging.getLogger("sagemaker.config")
-    sagemaker_config_logger.setLevel(logging.WARNING)
+def _bare_package(name: str, path: Path) -> types.ModuleType:
+    """A package module that only knows where its files are, so its submodules import and its
+    ``__init__`` never runs."""
+    package = types.ModuleType(name)
+    package.__path__ = [str(path)]
+    package.__package__ = name
+    return package
+
+
+def _sdk_modules() -> list[str]:
+    return [name for name in sys.modules if name == _SDK or name.startswith(_SDK + ".")]
+
+
+def _load_state_modules() -> list[types.ModuleType]:
+    """The modules of ``_STATE_MODULES``; loaded on their own (the module docstring says why), or taken
+    from the whole SDK when something in the process has imported it already."""
+    if _SDK in sys.modules:
+        return [importlib.import_module(name) for name in _STATE_MODULES]
+    spec = importlib.util.find_spec(_SDK)  # finds the package's directory without running it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"the {_SDK} package (AWS Step Functions Data Science SDK) is not installed")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    for part in _BARE_PACKAGES:
+        name = ".".join(filter(None, (_SDK, part)))
+        sys.modules[name] = _bare_package(name, root / part)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from stepfunctions.steps import states
-            from stepfunctions.steps.choice_rule import ChoiceRule
+        return [importlib.import_module(name) for name in _STATE_MODULES]
     finally:
-        root.setLevel(level)
-    return states, ChoiceRule
+        for name in _sdk_modules():
+            del sys.modules[name]
 
 
-_states, ChoiceRule = _import_sdk()
+_states, _choice_rule = _load_state_modules()
+ChoiceRule = _choice_rule.ChoiceRule
 
 Catch = _states.Catch
 Chain = _states.Chain

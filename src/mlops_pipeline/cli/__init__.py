@@ -3,13 +3,24 @@
 The root group is the one error door: a ``PipelineError`` raised anywhere below it becomes
 ``Error: <one line>`` and exit status 1; anything else is a bug and keeps its traceback.
 ``python -m mlops_pipeline.deploy`` enters through the same door.
+
+It is also the way out. Tearing down the interpreter after a local session (pandas, moto, xgboost and
+the rest are unloaded object by object) takes about a second and has nothing left to do once the
+session has closed: its jobs and servers are killed and its records written. So when the command runs
+as the program (``mlops-pipeline ...``, ``python -m mlops_pipeline.cli``) and a command said so with
+:func:`session_closed`, the door flushes what was printed and ends the process with its exit status
+at once. Called from Python (tests, click's ``CliRunner``), it returns and raises as click does.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
+import os
 import signal
 import sys
+import threading
+from typing import NoReturn
 
 import click
 
@@ -51,8 +62,47 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+_SESSION_CLOSED = threading.Event()
+
+
+def session_closed() -> None:
+    """The command's local session has closed (jobs and servers killed, records written): what is left of
+    the program is the interpreter's teardown, which the door may skip."""
+    _SESSION_CLOSED.set()
+
+
+def _end_now(code: object) -> NoReturn:
+    """End the process with the status ``sys.exit(code)`` gives, after flushing output and logs, without the
+    interpreter's teardown."""
+    if code is None or isinstance(code, int):
+        status = code or 0
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can reach it
+            pass
+    os._exit(status)
+
+
 class RootGroup(LazyGroup):
     """The error door: user mistakes are one line and exit 1; an interrupted session says what it left."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Click's ``main``; as the program (arguments from ``sys.argv``), ended at once after a closed
+        session (the module docstring says why)."""
+        if args is not None or not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        _SESSION_CLOSED.clear()
+        try:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        except SystemExit as done:
+            if _SESSION_CLOSED.is_set():
+                _end_now(done.code)
+            raise
 
     def invoke(self, ctx: click.Context):
         try:

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import click
 
-from mlops_pipeline.cli import Interrupted
+from mlops_pipeline.cli import Interrupted, session_closed
 from mlops_pipeline.cli.options import (
     DEFAULT_WORKFLOW,
     found_workflow_option,
@@ -55,7 +55,8 @@ def open_runtime(
     summaries: bool = False,
 ):
     """A LocalRuntime session reporting to ``out`` (imported here: the engine loads moto), ended as Ctrl-C
-    ends it by SIGTERM and SIGHUP too: running executions are stopped, their jobs killed, all recorded."""
+    ends it by SIGTERM and SIGHUP too: running executions are stopped, their jobs killed, all recorded; once
+    it has closed, the program may end without the interpreter's teardown."""
     from mlops_pipeline.cli.report import Reporter
     from mlops_pipeline.config import load_workflow
     from mlops_pipeline.local.containers.sandbox import choose_isolation
@@ -68,8 +69,11 @@ def open_runtime(
     runtime = LocalRuntime(
         config, store, project, on_event=reporter, isolation=mode, workflow_file=workflow, faults=inject
     )
-    with stopped_by_signals(), runtime:
-        yield runtime
+    try:
+        with stopped_by_signals(), runtime:
+            yield runtime
+    finally:
+        session_closed()
 
 
 @contextlib.contextmanager

@@ -229,7 +229,7 @@ def print_scoring_summary(console: Console, workspace: Workspace, result: Execut
 
 
 def _record(workspace: Workspace, kind: str, name: str | None) -> dict | None:
-    return Records(workspace.root / "services").get(kind, name) if name else None
+    return Records.of_workspace(workspace.root).get(kind, name) if name else None
 
 
 def _short(value: str) -> str:

@@ -30,6 +30,10 @@ Seams (moto ``MOTO_VERSION``; each patched for the session only, pinned by tests
   the ``InvalidDefinition`` code (moto's had none).
 - ``BaseExecutionWorkerCommunication._reflect_execution_status``: the output DescribeExecution returns is
   JSON text for every value (moto returned a string output without its quotes).
+- ``state_task_service_batch`` (the one seam set for the whole process, before moto's parser is imported, by
+  :func:`_defer_batch_service`): moto's Task-service factory imports its Batch service when it is imported,
+  and that imports ``moto.batch`` and with it ``moto.ec2`` (most of a second of every start); no workflow
+  has a Batch Task, so a stand-in module imports the real service when a Batch Task is first built.
 Everything else goes through the public Step Functions API of ``mock_aws``.
 """
 
@@ -37,11 +41,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import importlib
 import json
 import logging
 import os
+import sys
 import threading
 import time
+import types
 import uuid
 from typing import Any, Callable, Iterable, Iterator
 from unittest import mock
@@ -50,6 +57,33 @@ import boto3
 import moto
 from botocore.exceptions import ClientError
 from moto import mock_aws
+
+_BATCH_SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch"
+_SERVICE_FACTORY = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_factory"
+_BATCH_IMPORT = threading.Lock()
+
+
+def _batch_service():
+    """moto's Batch Task service, imported (with ``moto.batch`` and ``moto.ec2``) the first time one is built."""
+    with _BATCH_IMPORT:
+        if getattr(sys.modules.get(_BATCH_SERVICE), "__stand_in__", False):
+            del sys.modules[_BATCH_SERVICE]
+        return importlib.import_module(_BATCH_SERVICE).StateTaskServiceBatch()
+
+
+def _defer_batch_service() -> None:
+    """Stand a module in for moto's Batch Task service until a Batch Task needs it (the module docstring
+    says why); nothing to do when moto's service factory is already imported."""
+    if _SERVICE_FACTORY in sys.modules or _BATCH_SERVICE in sys.modules:
+        return
+    stand_in = types.ModuleType(_BATCH_SERVICE, "Stands in for moto's Batch Task service until one is built.")
+    stand_in.__stand_in__ = True
+    stand_in.StateTaskServiceBatch = _batch_service
+    sys.modules[_BATCH_SERVICE] = stand_in
+
+
+_defer_batch_service()
+
 from moto.stepfunctions.parser import api as sfn_api
 from moto.stepfunctions.parser.api import EvaluationFailedEventDetails, HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.assign.assign_decl import AssignDecl

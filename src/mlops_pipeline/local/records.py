@@ -20,6 +20,11 @@ class Records:
     root: Path
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    @classmethod
+    def of_workspace(cls, root: Path) -> "Records":
+        """The records of the workspace at ``root`` (the services, the ``local`` commands and recovery share them)."""
+        return cls(root / "services")
+
     def _path(self, kind: str, name: str) -> Path:
         return self.root / kind / f"{name}.json"
 

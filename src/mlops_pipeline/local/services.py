@@ -38,7 +38,7 @@ class LocalServices:
     conditional_writes: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.records = Records(self.workspace.root / "services")
+        self.records = Records.of_workspace(self.workspace.root)
         self.processes = ProcessGroups()
         self.containers = Containers(
             self.containers_dir,
