@@ -15,7 +15,6 @@ at once. Called from Python (tests, click's ``CliRunner``), it returns and raise
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import signal
 import sys
@@ -79,7 +78,9 @@ def _end_now(code: object) -> NoReturn:
     else:
         print(code, file=sys.stderr)
         status = 1
-    logging.shutdown()
+    logging = sys.modules.get("logging")  # flushed only when something used it; importing it costs start-up
+    if logging is not None:
+        logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

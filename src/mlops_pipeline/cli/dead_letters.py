@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from pathlib import Path
 
 import click
@@ -75,6 +74,8 @@ def replay_dead_letters(tf_outputs: Path | None, terraform_dir: Path, discard_re
 
 @contextlib.contextmanager
 def _handler_logs_quiet():
+    import logging  # here, not at the top: `mlops-pipeline --help` reads this module for its help line
+
     logger = logging.getLogger(HANDLER_LOGGER)
     level = logger.level
     logger.setLevel(logging.CRITICAL)
