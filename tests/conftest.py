@@ -194,7 +194,9 @@ def services(tmp_path):
     from mlops_pipeline.local.stores import Workspace
 
     workspace = Workspace.resolve(tmp_path / "ws")
-    return LocalServices(workspace, containers_dir=REPO / "containers", logs_root=tmp_path / "ws" / "logs")
+    services = LocalServices(workspace, containers_dir=REPO / "containers", logs_root=tmp_path / "ws" / "logs")
+    yield services
+    services.close()  # what a session ends with: idle model servers stopped, jobs killed
 
 
 def running_control(name: str = "exec-1"):

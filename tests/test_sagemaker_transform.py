@@ -193,3 +193,36 @@ def test_a_transform_whose_state_ends_kills_its_whole_server(services, model, de
     assert seen and all(group_members(group) == [] for group in seen)
     assert services.processes.pids() == []
     assert services.records.get("transform-jobs", "tj-1")["TransformJobStatus"] == "Stopped"
+
+
+def test_a_second_transform_of_the_same_model_reuses_the_idle_server_until_the_session_ends(
+    services, model, demo_extract
+):
+    """The same artifact and serving variables: the server the first job left idle answers the second (no
+    second start), with the same predictions; other variables get a server of their own; the session's end
+    stops both and removes their folders."""
+    score = b"".join((demo_extract / "extract" / "score" / "score.csv").read_bytes().splitlines(keepends=True)[:40])
+    services.workspace.put_bytes("attrition-extracts", "s1/score/score.csv", score)
+    output = services.workspace.path("attrition-output", "s1/transform/score.csv.out")
+    answers, groups = [], []
+    for name, strategy in (("first", "MultiRecord"), ("again", "MultiRecord"), ("single", "SingleRecord")):
+        job = create_transform_job_sync(services, transform_request(name, BatchStrategy=strategy), running_control())
+        assert job["TransformJobStatus"] == "Completed"
+        answers.append(output.read_text())
+        groups.append(services.processes.pids())
+    assert answers[0] == answers[1] == answers[2]
+    assert groups[0] == groups[1] and len(groups[2]) == 2  # reused; then one more for other variables
+    again = (services.logs_root / "exec-1" / "logs" / "transform-jobs" / "again.log").read_text()
+    assert "the model server of an earlier transform of this model answers" in again and "first.log" in again
+    services.close()
+    assert services.processes.pids() == [] and all(group_members(group) == [] for group in groups[2])
+    assert not list((services.workspace.root / "jobs").glob("*"))
+
+
+def test_a_server_whose_transform_failed_is_not_reused(services, model, demo_extract):
+    services.workspace.put_bytes("attrition-extracts", "s1/score/score.csv", b"employee_id,a\n1,not,enough\n")
+    with pytest.raises(TaskFailure):
+        create_transform_job_sync(services, transform_request("bad"), running_control())
+    log = (services.logs_root / "exec-1" / "logs" / "transform-jobs" / "bad.log").read_text()
+    assert "starting the inference server" in log  # it ran, answered the bad row, and was stopped
+    assert services.processes.pids() == []

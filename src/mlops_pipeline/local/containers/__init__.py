@@ -23,6 +23,7 @@ from mlops_pipeline.local.containers.environments import EnvironmentCache, Pytho
 from mlops_pipeline.local.containers.http import Endpoint, request
 from mlops_pipeline.local.containers.image import ContainerImage
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, JobView, choose_isolation
+from mlops_pipeline.local.containers.warm import WarmServers
 from mlops_pipeline.local.processes import ProcessGroup, ProcessGroups
 from mlops_pipeline.local.tasks import TaskStopped
 
@@ -44,6 +45,7 @@ class Containers:
     cache: EnvironmentCache = field(default_factory=EnvironmentCache)
     progress: Callable[[str], None] = field(default=lambda line: None)
     processes: ProcessGroups = field(default_factory=ProcessGroups)
+    servers: WarmServers = field(default_factory=WarmServers)  # idle model servers, reused (warm.py)
     _images: dict[str, tuple[ContainerImage, PythonEnvironment]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -121,7 +123,9 @@ class Containers:
         return server
 
     def close(self) -> None:
-        """The session ends: every job and server still running is killed with its whole process group."""
+        """The session ends: idle servers are stopped (their folders removed), and every job and server still
+        running is killed with its whole process group."""
+        self.servers.close()
         self.processes.close()
 
 
@@ -182,6 +186,15 @@ class InferenceServer:
             time.sleep(0.05)
         self.stop()
         raise PipelineError(f"the inference server did not answer /ping within {timeout:.0f} s; see {self.log_path}")
+
+    def answers(self) -> bool:
+        """Whether the program still runs and answers ``/ping`` with 200."""
+        if self.process.poll() is not None:
+            return False
+        try:
+            return request(self.endpoint, "GET", "/ping", timeout=PING_TIMEOUT_SECONDS)[0] == 200
+        except OSError:
+            return False
 
     def stop(self) -> None:
         """SIGTERM to the whole group, SIGKILL 30 s later, as SageMaker stops a serving container; whether

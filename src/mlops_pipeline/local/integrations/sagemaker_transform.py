@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 import tarfile
 import tempfile
 import threading
@@ -29,6 +30,7 @@ from typing import Iterator
 
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.local.containers import http
+from mlops_pipeline.local.containers.warm import WarmServer
 from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.integrations.sagemaker_model import MODELS
 from mlops_pipeline.local.jobs import JobKind, now
@@ -102,17 +104,44 @@ def _run(services: LocalServices, params: dict, model: dict, log_path: Path, con
     container = model["PrimaryContainer"]
     concurrency = int(params.get("MaxConcurrentTransforms") or 1)
     env = {**container.get("Environment", {}), **serving_variables(params), **params.get("Environment", {})}
-    jobs = services.workspace.root / JOBS_FOLDER
-    jobs.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f"{params['TransformJobName']}-", dir=jobs) as root:
-        opt_ml = Path(root) / "opt_ml"
-        _unpack(services.workspace.path_of(container["ModelDataUrl"]), opt_ml / "model")
-        with services.containers.start_server(
-            container["Image"], opt_ml, log_path, env, running=control.running
-        ) as server:
-            for source, target in _inputs(services, params):
-                control.check()
-                _transform_file(server.endpoint, source, target, params, concurrency, control)
+    archive = services.workspace.path_of(container["ModelDataUrl"])
+
+    def start() -> WarmServer:
+        jobs = services.workspace.root / JOBS_FOLDER
+        jobs.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=f"{params['TransformJobName']}-", dir=jobs))
+        try:
+            _unpack(archive, folder / "opt_ml" / "model")
+            server = services.containers.start_server(
+                container["Image"], folder / "opt_ml", log_path, env, running=control.running
+            )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return WarmServer(server, folder)
+
+    key = (container["Image"], container["ModelDataUrl"], _identity(archive), tuple(sorted(env.items())))
+    with services.containers.servers.lease(key, start) as (warm, reused):
+        if reused:
+            _note(
+                log_path,
+                f"the model server of an earlier transform of this model answers; its log: {warm.server.log_path}",
+            )
+        for source, target in _inputs(services, params):
+            control.check()
+            _transform_file(warm.server.endpoint, source, target, params, concurrency, control)
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    """Which bytes a model artifact holds (size and change time): a server is reused only for the same."""
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
+
+
+def _note(log_path: Path, line: str) -> None:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a") as log:
+        log.write(f"[local runtime] {line}\n")
 
 
 def _unpack(archive: Path, target: Path) -> None:
