@@ -25,6 +25,7 @@ from mlops_pipeline.local.containers.image import ContainerImage
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, JobView, choose_isolation
 from mlops_pipeline.local.processes import ProcessGroup, ProcessGroups
 from mlops_pipeline.local.tasks import TaskStopped
+from mlops_pipeline.local.warm import WarmStarts
 
 PING_TIMEOUT_SECONDS = 2.0  # SageMaker's timeout for one /ping
 STOP_GRACE_SECONDS = 30.0  # SageMaker stops a serving container with SIGTERM, then SIGKILL 30 s later
@@ -46,6 +47,18 @@ class Containers:
     processes: ProcessGroups = field(default_factory=ProcessGroups)
     _images: dict[str, tuple[ContainerImage, PythonEnvironment]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _warm: WarmStarts | None = field(default=None, repr=False)
+
+    def launcher(self, view: JobView, command: list[str], env: dict[str, str]):
+        """How to start a training job's ``command``: forked from its environment's warm fork server
+        (``warm.py``) in direct mode, else None (a fresh process). A job with namespaces cannot be forked
+        from a shared server: its bubblewrap view is its own."""
+        if self.namespaced:
+            return None
+        with self._lock:
+            if self._warm is None:
+                self._warm = WarmStarts(self.processes)
+        return self._warm.launcher(command, env, view.environment.python)
 
     def prepare(self, image_uri: str) -> tuple[ContainerImage, PythonEnvironment]:
         """The image behind an image URI and its environment (built the first time)."""
@@ -122,6 +135,10 @@ class Containers:
 
     def close(self) -> None:
         """The session ends: every job and server still running is killed with its whole process group."""
+        with self._lock:
+            warm, self._warm = self._warm, None
+        if warm is not None:
+            warm.close()
         self.processes.close()
 
 
