@@ -47,7 +47,7 @@ def main(argv: list[str]) -> int:
     preimport(modules)
     if threading.active_count() > 1:
         print(f"zygote: an import left {threading.active_count() - 1} thread(s) running; not forking", flush=True)
-        return REFUSED_THREADS
+        os._exit(REFUSED_THREADS)  # without waiting for those threads
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path + ".tmp")
     os.rename(path + ".tmp", path)  # the socket appears only once the server is ready

@@ -45,6 +45,7 @@ class Containers:
     cache: EnvironmentCache = field(default_factory=EnvironmentCache)
     progress: Callable[[str], None] = field(default=lambda line: None)
     processes: ProcessGroups = field(default_factory=ProcessGroups)
+    warm_starts: bool = True  # training jobs forked from a warm server where they can be (also MLOPS_WARM_START)
     _images: dict[str, tuple[ContainerImage, PythonEnvironment]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _warm: WarmStarts | None = field(default=None, repr=False)
@@ -53,7 +54,7 @@ class Containers:
         """How to start a training job's ``command``: forked from its environment's warm fork server
         (``warm.py``) in direct mode, else None (a fresh process). A job with namespaces cannot be forked
         from a shared server: its bubblewrap view is its own."""
-        if self.namespaced:
+        if self.namespaced or not self.warm_starts:
             return None
         with self._lock:
             if self._warm is None:
