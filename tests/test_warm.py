@@ -146,8 +146,8 @@ def test_warm_jobs_carry_the_session_mark_and_die_with_the_session(tmp_path, mon
     monkeypatch.setenv(SESSION_ENV, "session-test-warm")
     program = tmp_path / "train"
     program.write_text(PROGRAM)
-    owner, starts = ProcessGroups(), WarmStarts(ProcessGroups())
-    starts.owner = owner
+    owner = ProcessGroups()
+    starts = WarmStarts(owner)
     argv = [sys.executable, str(program), "60", "0"]
     launcher = starts.launcher(argv, dict(os.environ), Path(sys.executable))
     group = owner.start(argv, dict(os.environ), tmp_path / "job.log", launcher=launcher)
@@ -162,7 +162,10 @@ def test_a_program_whose_imports_leave_a_thread_running_is_not_served_warm(warm,
     program, owner, starts = warm
     (program.parent / "busy.py").write_text(BUSY_MODULE)
     program.write_text(PROGRAM.replace("import json", BUSY, 1))
+    said = []
+    starts.progress = said.append
     assert starts.launcher([sys.executable, str(program)], dict(os.environ), Path(sys.executable)) is None
+    assert said == [f"{program}: jobs start fresh (an import left 1 thread(s) running; not forking)"]
     assert owner.pids() == []  # the server that refused is gone
 
 

@@ -145,8 +145,11 @@ class ForkServer:
         self.log_path = log_path
 
     @classmethod
-    def start(cls, owner: ProcessGroups, argv: list[str], env: dict[str, str], folder: Path) -> "ForkServer | None":
-        """Start one and wait until it serves; None (and nothing left running) if it does not."""
+    def start(
+        cls, owner: ProcessGroups, argv: list[str], env: dict[str, str], folder: Path, progress=lambda line: None
+    ) -> "ForkServer | None":
+        """Start one and wait until it serves; None (and nothing left running, and ``progress`` told why) if
+        it does not."""
         socket_path, log_path = folder / "zygote.sock", folder / "zygote.log"
         program = argv[1]
         command = [argv[0], str(ZYGOTE), str(socket_path), program, *program_imports(Path(program))]
@@ -155,7 +158,13 @@ class ForkServer:
         if server._wait_until_ready():
             return server
         owner.kill(group)
+        progress(f"{program}: jobs start fresh ({server.last_words()})")
         return None
+
+    def last_words(self) -> str:
+        """Why the server did not start: the last line it logged."""
+        lines = self.log_path.read_text(errors="replace").strip().splitlines() if self.log_path.exists() else []
+        return lines[-1].removeprefix("zygote: ") if lines else "the fork server did not start"
 
     def _wait_until_ready(self) -> bool:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
@@ -181,8 +190,9 @@ class ForkServer:
 class WarmStarts:
     """One session's fork servers, one per (interpreter, program, environment), started on first use."""
 
-    def __init__(self, owner: ProcessGroups):
+    def __init__(self, owner: ProcessGroups, progress=lambda line: None):
         self.owner = owner
+        self.progress = progress  # one line when a program's jobs cannot start warm
         self._servers: dict[tuple, ForkServer | None] = {}
         self._lock = threading.Lock()
         self._folder: Path | None = None
@@ -212,7 +222,7 @@ class WarmStarts:
                 if self._folder is None:
                     self._folder = Path(tempfile.mkdtemp(prefix="mlops-warm-"))
                 folder = Path(tempfile.mkdtemp(dir=self._folder))
-                self._servers[key] = ForkServer.start(self.owner, argv, env, folder)
+                self._servers[key] = ForkServer.start(self.owner, argv, env, folder, self.progress)
             return self._servers[key]
 
     def _forget(self, server: ForkServer) -> None:

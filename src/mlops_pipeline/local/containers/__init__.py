@@ -58,7 +58,7 @@ class Containers:
             return None
         with self._lock:
             if self._warm is None:
-                self._warm = WarmStarts(self.processes)
+                self._warm = WarmStarts(self.processes, self.progress)
         return self._warm.launcher(command, env, view.environment.python)
 
     def prepare(self, image_uri: str) -> tuple[ContainerImage, PythonEnvironment]:
