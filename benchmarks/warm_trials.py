@@ -21,11 +21,11 @@ from pathlib import Path
 from pipeline_overhead import REPO, glue
 
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice
+from mlops_pipeline.local.fork_servers import WARM_START_ENV
 from mlops_pipeline.local.integrations.sagemaker_tuning import create_tuning_job_sync
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.stores import Workspace
 from mlops_pipeline.local.tasks import TaskControl
-from mlops_pipeline.local.warm import WARM_START_ENV
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/byo-xgboost:1.0"
 METRIC = r"\broc_auc: ([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"

@@ -37,7 +37,7 @@ time.sleep(float(hyperparameters.get("sleep", "60")))
 """
 
 
-#: How jobs start: fresh processes (isolation as chosen here), or directly and forked warm (``warm.py``).
+#: How jobs start: fresh processes (isolation as chosen here), or directly and forked warm (``fork_servers.py``).
 WAYS = ["fresh", "warm"]
 
 

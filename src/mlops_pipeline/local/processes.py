@@ -45,7 +45,7 @@ class ProcessGroup:
 
     ``launcher(argv, env, log_path)`` starts the program (default: :func:`start_process`); whatever it
     returns must behave like ``Popen`` (``pid``, ``poll``, ``wait(timeout)``, ``returncode``) and head a
-    session of its own, as a job started by a fork server (``warm.py``) does."""
+    session of its own, as a job started by a fork server (``fork_servers.py``) does."""
 
     def __init__(
         self,

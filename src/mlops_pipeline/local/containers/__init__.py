@@ -23,9 +23,9 @@ from mlops_pipeline.local.containers.environments import EnvironmentCache, Pytho
 from mlops_pipeline.local.containers.http import Endpoint, request
 from mlops_pipeline.local.containers.image import ContainerImage
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, JobView, choose_isolation
+from mlops_pipeline.local.fork_servers import WarmStarts
 from mlops_pipeline.local.processes import ProcessGroup, ProcessGroups
 from mlops_pipeline.local.tasks import TaskStopped
-from mlops_pipeline.local.warm import WarmStarts
 
 PING_TIMEOUT_SECONDS = 2.0  # SageMaker's timeout for one /ping
 STOP_GRACE_SECONDS = 30.0  # SageMaker stops a serving container with SIGTERM, then SIGKILL 30 s later
@@ -48,18 +48,18 @@ class Containers:
     warm_starts: bool = True  # training jobs forked from a warm server where they can be (also MLOPS_WARM_START)
     _images: dict[str, tuple[ContainerImage, PythonEnvironment]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _warm: WarmStarts | None = field(default=None, repr=False)
+    _fork_servers: WarmStarts | None = field(default=None, repr=False)
 
     def launcher(self, view: JobView, command: list[str], env: dict[str, str]):
         """How to start a training job's ``command``: forked from its environment's warm fork server
-        (``warm.py``) in direct mode, else None (a fresh process). A job with namespaces cannot be forked
+        (``fork_servers.py``) in direct mode, else None (a fresh process). A job with namespaces cannot be forked
         from a shared server: its bubblewrap view is its own."""
         if self.namespaced or not self.warm_starts:
             return None
         with self._lock:
-            if self._warm is None:
-                self._warm = WarmStarts(self.processes, self.progress)
-        return self._warm.launcher(command, env, view.environment.python)
+            if self._fork_servers is None:
+                self._fork_servers = WarmStarts(self.processes, self.progress)
+        return self._fork_servers.launcher(command, env, view.environment.python)
 
     def prepare(self, image_uri: str) -> tuple[ContainerImage, PythonEnvironment]:
         """The image behind an image URI and its environment (built the first time)."""
@@ -137,9 +137,9 @@ class Containers:
     def close(self) -> None:
         """The session ends: every job and server still running is killed with its whole process group."""
         with self._lock:
-            warm, self._warm = self._warm, None
-        if warm is not None:
-            warm.close()
+            fork_servers, self._fork_servers = self._fork_servers, None
+        if fork_servers is not None:
+            fork_servers.close()
         self.processes.close()
 
 

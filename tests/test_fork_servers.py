@@ -17,6 +17,7 @@ from test_sagemaker_tuning import tuning_request
 
 from conftest import running_control, stage_extract, training_request
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice
+from mlops_pipeline.local.fork_servers import WARM_START_ENV, WarmStarts, program_imports
 from mlops_pipeline.local.integrations.sagemaker_training import create_training_job_sync
 from mlops_pipeline.local.integrations.sagemaker_tuning import create_tuning_job_sync
 from mlops_pipeline.local.processes import ProcessGroups, run_job
@@ -24,7 +25,6 @@ from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.sessions import SESSION_ENV
 from mlops_pipeline.local.stores import Workspace
 from mlops_pipeline.local.tasks import TaskControl, TaskStopped
-from mlops_pipeline.local.warm import WARM_START_ENV, WarmStarts, program_imports
 
 #: Prints who it is, starts a child that outlives it unless killed, sleeps ``argv[1]`` seconds, exits ``argv[2]``.
 PROGRAM = """import json, os, subprocess, sys, time
@@ -213,7 +213,7 @@ def test_a_tuning_job_gives_the_same_trials_warm_as_fresh(tmp_path, demo_extract
             objectives[warm_starts] = sorted(
                 (job["HyperParameters"]["eta"], job["FinalMetricDataList"][0]["Value"]) for job in jobs
             )
-            assert services.containers._warm is not None or not warm_starts
+            assert services.containers._fork_servers is not None or not warm_starts
         finally:
             services.close()
     assert objectives[True] == objectives[False] and len(objectives[True]) == 4
