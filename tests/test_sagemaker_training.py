@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import tarfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from conftest import dispatch, local_project, running_control, stage_extract, training_request
+from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, choose_isolation
 from mlops_pipeline.local.integrations.sagemaker_training import (
     create_training_job_sync,
     describe_training_job,
@@ -21,36 +24,55 @@ from mlops_pipeline.local.stores import Workspace
 from mlops_pipeline.local.tasks import TaskControl, TaskFailure, TaskStopped
 
 #: A ``train`` that saves a model and logs its metric at once, starts a child, then sleeps ``sleep`` seconds
-#: (hyperparameter, default 60); ``roc_auc`` is a hyperparameter too.
+#: (hyperparameter, default 60); ``roc_auc`` is a hyperparameter too. It prints its parent's pid.
 SLEEPY_TRAIN = """#!/usr/bin/env python3
 import json, os, subprocess, sys, time
 config = os.environ["SM_INPUT_CONFIG_DIR"]
 hyperparameters = json.load(open(os.path.join(config, "hyperparameters.json")))
 subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+print(f"parent {os.getppid()}", flush=True)
 open(os.path.join(os.environ["SM_MODEL_DIR"], "partial.txt"), "w").write("saved before the limit")
 print("roc_auc: " + hyperparameters.get("roc_auc", "0.61"), flush=True)
 time.sleep(float(hyperparameters.get("sleep", "60")))
 """
 
 
-def sleepy_services(tmp_path) -> tuple[LocalServices, str]:
-    """Services whose byo-xgboost container runs :data:`SLEEPY_TRAIN`, and a staged channel prefix."""
-    project = local_project(tmp_path / "project", train_program=SLEEPY_TRAIN)
+#: How jobs start: fresh processes (isolation as chosen here), or directly and forked warm (``fork_servers.py``).
+WAYS = ["fresh", "warm"]
+
+
+def sleepy_services(tmp_path, way: str = "fresh", train_program: str = SLEEPY_TRAIN) -> tuple[LocalServices, str]:
+    """Services whose byo-xgboost container runs ``train_program``, and a staged channel prefix."""
+    project = local_project(tmp_path / "project", train_program=train_program)
     workspace = Workspace.resolve(tmp_path / "ws")
-    services = LocalServices(workspace, containers_dir=project / "containers", logs_root=tmp_path / "ws" / "logs")
+    isolation = IsolationChoice(Isolation.DIRECT, "warm starts") if way == "warm" else choose_isolation()
+    services = LocalServices(
+        workspace, containers_dir=project / "containers", logs_root=tmp_path / "ws" / "logs", isolation=isolation
+    )
+    services.containers.warm_starts = way == "warm"
     for channel in ("train", "validation"):
         services.workspace.put_bytes("attrition-extracts", f"sleepy/{channel}/part.csv", b"1,2\n")
     return services, "s3://attrition-extracts/sleepy/"
+
+
+def started_warm(log_path) -> bool:
+    """Whether the job that wrote this log (:data:`SLEEPY_TRAIN`) was forked by a fork server (``zygote.py``)."""
+    parent = re.search(r"^parent (\d+)$", log_path.read_text(), re.MULTILINE).group(1)
+    try:
+        return "zygote.py" in Path(f"/proc/{parent}/cmdline").read_text()
+    except OSError:
+        return False
 
 
 def group_of(services: LocalServices, job: str) -> int:
     return services.records.get("training-jobs", job)["Local"]["Pid"]
 
 
-def test_a_job_past_its_max_runtime_is_stopped_as_sagemaker_stops_it(tmp_path):
+@pytest.mark.parametrize("way", WAYS)
+def test_a_job_past_its_max_runtime_is_stopped_as_sagemaker_stops_it(tmp_path, way):
     """StoppingCondition.MaxRuntimeInSeconds (1, the API's minimum): the job's whole process group is killed
     and it ends Stopped / MaxRuntimeExceeded with no FailureReason; its logged metric and saved model stay."""
-    services, prefix = sleepy_services(tmp_path)
+    services, prefix = sleepy_services(tmp_path, way)
     request = {**training_request(prefix, "slow-1"), "StoppingCondition": {"MaxRuntimeInSeconds": 1}}
     started = time.monotonic()
     with pytest.raises(TaskFailure) as failure:
@@ -65,12 +87,15 @@ def test_a_job_past_its_max_runtime_is_stopped_as_sagemaker_stops_it(tmp_path):
     with tarfile.open(services.workspace.path_of(artifact)) as archive:
         assert archive.getnames() == ["partial.txt"]
     assert group_members(group_of(services, "slow-1")) == []  # the program and its child
-    log = (services.logs_root / "exec-1" / "logs" / "training-jobs" / "slow-1.log").read_text()
+    log_path = services.logs_root / "exec-1" / "logs" / "training-jobs" / "slow-1.log"
+    assert started_warm(log_path) == (way == "warm")
+    log = log_path.read_text()
     assert "the job ran longer than StoppingCondition.MaxRuntimeInSeconds (1 s) and was stopped" in log
 
 
-def test_a_job_whose_state_ends_first_is_stopped_not_max_runtime_exceeded(tmp_path):
-    services, prefix = sleepy_services(tmp_path)
+@pytest.mark.parametrize("way", WAYS)
+def test_a_job_whose_state_ends_first_is_stopped_not_max_runtime_exceeded(tmp_path, way):
+    services, prefix = sleepy_services(tmp_path, way)
     request = {**training_request(prefix, "slow-2"), "StoppingCondition": {"MaxRuntimeInSeconds": 600}}
     running = threading.Event()
     running.set()
@@ -80,6 +105,7 @@ def test_a_job_whose_state_ends_first_is_stopped_not_max_runtime_exceeded(tmp_pa
     described = describe_training_job(services, {"TrainingJobName": "slow-2"}, running_control())
     assert (described["TrainingJobStatus"], described["SecondaryStatus"]) == ("Stopped", "Stopped")
     assert group_members(group_of(services, "slow-2")) == []
+    assert started_warm(services.logs_root / "exec-1" / "logs" / "training-jobs" / "slow-2.log") == (way == "warm")
 
 
 def test_a_training_job_packs_its_model_and_reports_metrics_like_sagemaker(services, demo_extract):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 
 import optuna
 import pytest
-from test_sagemaker_training import sleepy_services
+from test_sagemaker_training import WAYS, sleepy_services, started_warm
 
 from conftest import running_control, stage_extract, training_request
 from mlops_pipeline.aws_errors import AwsError
@@ -84,10 +85,11 @@ def test_failed_trials_do_not_fail_the_tuning_job_unless_all_fail(services, demo
     )
 
 
-def test_a_trial_stopped_at_its_max_runtime_counts_as_stopped_with_the_objective_it_logged(tmp_path):
+@pytest.mark.parametrize("way", WAYS)
+def test_a_trial_stopped_at_its_max_runtime_counts_as_stopped_with_the_objective_it_logged(tmp_path, way):
     """SageMaker counts training jobs by status (a job stopped at MaxRuntimeInSeconds is Stopped) and uses the
     final objective metric a stopped job published; the trial's whole process group is killed."""
-    services, prefix = sleepy_services(tmp_path)
+    services, prefix = sleepy_services(tmp_path, way)
     ranges = {"CategoricalParameterRanges": [{"Name": "sleep", "Values": ["0", "60"]}]}
     request = tuning_request(prefix, ranges, jobs=2, parallel=2, strategy="Grid")
     request["TrainingJobDefinition"]["StoppingCondition"] = {"MaxRuntimeInSeconds": 1}
@@ -109,6 +111,7 @@ def test_a_trial_stopped_at_its_max_runtime_counts_as_stopped_with_the_objective
     trial = services.records.get("training-jobs", stopped.training_job)
     assert trial["SecondaryStatus"] == "MaxRuntimeExceeded"
     assert group_members(trial["Local"]["Pid"]) == []
+    assert started_warm(Path(trial["Local"]["LogPath"])) == (way == "warm")
 
 
 def test_a_tuning_job_whose_trials_all_ran_out_of_time_says_so(tmp_path):

@@ -34,15 +34,29 @@ def marked(env: dict[str, str]) -> dict[str, str]:
     return {**env, SESSION_ENV: session} if session else env
 
 
-class ProcessGroup:
-    """A program started in a process group of its own, watched by a watchdog process."""
+def start_process(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    """A fresh process in a session of its own, its output appended to ``log_path``."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def __init__(self, argv: list[str], env: dict[str, str], log_path: Path, grace: float = STOP_GRACE_SECONDS):
+
+class ProcessGroup:
+    """A program started in a process group of its own, watched by a watchdog process.
+
+    ``launcher(argv, env, log_path)`` starts the program (default: :func:`start_process`); whatever it
+    returns must behave like ``Popen`` (``pid``, ``poll``, ``wait(timeout)``, ``returncode``) and head a
+    session of its own, as a job started by a fork server (``fork_servers.py``) does."""
+
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        grace: float = STOP_GRACE_SECONDS,
+        launcher=None,
+    ):
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                argv, env=marked(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        self.process = (launcher or start_process)(argv, marked(env), log_path)
         self.pid = self.process.pid  # also the group's id
         self.grace = grace
         self._lock = threading.Lock()
@@ -81,9 +95,9 @@ class ProcessGroups:
         self._lock = threading.Lock()
 
     def start(
-        self, argv: list[str], env: dict[str, str], log_path: Path, grace: float = STOP_GRACE_SECONDS
+        self, argv: list[str], env: dict[str, str], log_path: Path, grace: float = STOP_GRACE_SECONDS, launcher=None
     ) -> ProcessGroup:
-        group = ProcessGroup(argv, env, log_path, grace)
+        group = ProcessGroup(argv, env, log_path, grace, launcher)
         with self._lock:
             self._groups.add(group)
         return group
@@ -117,12 +131,14 @@ def run_job(
     on_start=None,
     owner: ProcessGroups | None = None,
     grace: float = STOP_GRACE_SECONDS,
+    launcher=None,
 ) -> int:
     """Run to completion with output appended to ``log_path`` and return the exit status. When the program
     exits, whatever it left running in its group is killed; when the state ends first, the whole group is
-    killed (SIGTERM, SIGKILL after ``grace`` seconds) and :class:`TaskStopped` raised."""
+    killed (SIGTERM, SIGKILL after ``grace`` seconds) and :class:`TaskStopped` raised. ``launcher``: see
+    :class:`ProcessGroup`."""
     owner = owner or ProcessGroups()
-    group = owner.start(argv, env, log_path, grace)
+    group = owner.start(argv, env, log_path, grace, launcher)
     try:
         if on_start is not None:
             on_start(group.pid)

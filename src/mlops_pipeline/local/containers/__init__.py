@@ -24,6 +24,7 @@ from mlops_pipeline.local.containers.http import Endpoint, request
 from mlops_pipeline.local.containers.image import ContainerImage
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, JobView, choose_isolation
 from mlops_pipeline.local.containers.warm import WarmServers
+from mlops_pipeline.local.fork_servers import WarmStarts
 from mlops_pipeline.local.processes import ProcessGroup, ProcessGroups
 from mlops_pipeline.local.tasks import TaskStopped
 
@@ -46,8 +47,21 @@ class Containers:
     progress: Callable[[str], None] = field(default=lambda line: None)
     processes: ProcessGroups = field(default_factory=ProcessGroups)
     servers: WarmServers = field(default_factory=WarmServers)  # idle model servers, reused (warm.py)
+    warm_starts: bool = True  # training jobs forked from a warm server where they can be (also MLOPS_WARM_START)
     _images: dict[str, tuple[ContainerImage, PythonEnvironment]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _fork_servers: WarmStarts | None = field(default=None, repr=False)
+
+    def launcher(self, view: JobView, command: list[str], env: dict[str, str]):
+        """How to start a training job's ``command``: forked from its environment's warm fork server
+        (``fork_servers.py``) in direct mode, else None (a fresh process). A job with namespaces cannot be forked
+        from a shared server: its bubblewrap view is its own."""
+        if self.namespaced or not self.warm_starts:
+            return None
+        with self._lock:
+            if self._fork_servers is None:
+                self._fork_servers = WarmStarts(self.processes, self.progress)
+        return self._fork_servers.launcher(command, env, view.environment.python)
 
     def prepare(self, image_uri: str) -> tuple[ContainerImage, PythonEnvironment]:
         """The image behind an image URI and its environment (built the first time)."""
@@ -123,9 +137,13 @@ class Containers:
         return server
 
     def close(self) -> None:
-        """The session ends: idle servers are stopped (their folders removed), and every job and server still
-        running is killed with its whole process group."""
+        """The session ends: idle model servers are stopped (their folders removed), fork servers closed, and
+        every job and server still running is killed with its whole process group."""
         self.servers.close()
+        with self._lock:
+            fork_servers, self._fork_servers = self._fork_servers, None
+        if fork_servers is not None:
+            fork_servers.close()
         self.processes.close()
 
 

@@ -116,14 +116,16 @@ def train(
     view = containers.view(request["AlgorithmSpecification"]["TrainingImage"], opt_ml, isolated=isolated)
     mode = containers.isolation.mode
     view.env = training_variables(view.opt_ml_path(mode), request, channels, arn, cpus)
+    command, env = view.command("train", mode), view.environment_variables(mode)
     return run_job(
-        view.command("train", mode),
-        view.environment_variables(mode),
+        command,
+        env,
         log_path,
         control,
         on_start=on_start,
         owner=containers.processes,
         grace=STOP_GRACE_SECONDS,
+        launcher=containers.launcher(view, command, env),
     )
 
 

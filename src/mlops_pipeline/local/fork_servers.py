@@ -1,0 +1,242 @@
+"""Warm starts: training programs forked from a process that has already imported their libraries.
+
+A Python ``train`` program pays about a second of interpreter start-up and imports (numpy, pandas, xgboost,
+scikit-learn) for a fraction of a second of work on a small data set; a tuning job pays it per trial. A
+fork server (``zygote.py``) per container environment imports what the program imports once; each job is
+then a child forked from it: still one process per job, heading a session of its own (so a state's end,
+a time limit or the session's close kills it and what it started, and nothing else), writing its own log,
+seeing its own ``SM_*`` paths and variables. :class:`WarmProcess` stands for it where a ``Popen`` would,
+so ``processes.ProcessGroup`` (its watchdog included) treats it as any other job.
+
+Only in direct isolation: a job with namespaces runs in a bubblewrap view of its own, which a child forked
+from a shared server cannot enter. Turned off with ``MLOPS_WARM_START=0``. Whatever cannot be served warm
+(a program not run by its environment's Python, a server that does not start, an import that leaves a
+thread running) runs as a fresh process, as before.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from mlops_pipeline.local.processes import ProcessGroup, ProcessGroups, start_process
+
+WARM_START_ENV = "MLOPS_WARM_START"
+ZYGOTE = Path(__file__).with_name("zygote.py")
+READY_TIMEOUT_SECONDS = 120.0  # importing the libraries from a cold disk can take a while
+SERVER_GRACE_SECONDS = 2.0
+#: Variables that differ per job; the rest of a job's environment keys the server it is forked from.
+PER_JOB_PREFIXES = ("SM_", "TRAINING_JOB_")
+KEPT_PER_SERVER = ("SM_NUM_CPUS",)  # per job in name only: it follows OMP_NUM_THREADS
+
+
+def warm_start_enabled() -> bool:
+    return os.environ.get(WARM_START_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def program_imports(program: Path) -> list[str]:
+    """The absolute imports anywhere in the program's file (those inside functions are the slow ones: a
+    program typically imports xgboost where it trains); for ``from a import b`` both ``a`` and ``a.b``."""
+    try:
+        tree = ast.parse(program.read_bytes(), filename=str(program))
+    except (OSError, SyntaxError, ValueError):
+        return []
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level and node.module != "__future__":
+            names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*")]
+    return list(dict.fromkeys(names))
+
+
+def server_environment(env: dict[str, str]) -> dict[str, str]:
+    """A job's environment without what differs per job: the environment its fork server starts with."""
+    return {k: v for k, v in env.items() if not k.startswith(PER_JOB_PREFIXES) or k in KEPT_PER_SERVER}
+
+
+class WarmProcess:
+    """A job forked by a fork server, as ``Popen`` presents a child: its status arrives on the connection."""
+
+    def __init__(self, connection: socket.socket, argv: list[str]):
+        self.args = argv
+        self.returncode: int | None = None
+        self._connection = connection
+        self._buffer = b""
+        self._lock = threading.Lock()
+        self._lost = False
+        answer = self._message(READY_TIMEOUT_SECONDS)
+        if answer is None or "pid" not in answer:
+            connection.close()
+            raise OSError("the fork server did not start the job")
+        self.pid: int = answer["pid"]
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self._receive(0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.returncode is None:
+            remaining = 0.1 if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                raise subprocess.TimeoutExpired(self.args, timeout)
+            self._receive(min(remaining, 0.1))
+        return self.returncode
+
+    def _receive(self, timeout: float) -> None:
+        """Read the exit message if it came within ``timeout``; a server gone silent counts by /proc."""
+        with self._lock:
+            if self.returncode is not None:
+                return
+            if self._lost:
+                if not _running(self.pid):
+                    self.returncode = -signal.SIGKILL  # its real status went with the server
+                else:
+                    time.sleep(timeout)
+                return
+            message = self._message(timeout)
+            if message is not None and "exit" in message:
+                self.returncode = int(message["exit"])
+                self._connection.close()
+
+    def _message(self, timeout: float) -> dict | None:
+        """The next JSON line, or None if none came within ``timeout``."""
+        while b"\n" not in self._buffer:
+            if self._lost or not select.select([self._connection], [], [], timeout)[0]:
+                return None
+            data = self._connection.recv(4096)
+            if not data:
+                self._lost = True
+                self._connection.close()
+                return None
+            self._buffer += data
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process runs (a zombie does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+class ForkServer:
+    """One fork server: the container environment's interpreter with the program's imports done, serving
+    jobs of that program with one environment. Killed with the session (it is one of its process groups)."""
+
+    def __init__(self, group: ProcessGroup, socket_path: Path, log_path: Path):
+        self.group = group
+        self.socket_path = socket_path
+        self.log_path = log_path
+
+    @classmethod
+    def start(
+        cls, owner: ProcessGroups, argv: list[str], env: dict[str, str], folder: Path, progress=lambda line: None
+    ) -> "ForkServer | None":
+        """Start one and wait until it serves; None (and nothing left running, and ``progress`` told why) if
+        it does not."""
+        socket_path, log_path = folder / "zygote.sock", folder / "zygote.log"
+        program = argv[1]
+        command = [argv[0], str(ZYGOTE), str(socket_path), program, *program_imports(Path(program))]
+        group = owner.start(command, env, log_path, SERVER_GRACE_SECONDS)
+        server = cls(group, socket_path, log_path)
+        if server._wait_until_ready():
+            return server
+        owner.kill(group)
+        progress(f"{program}: jobs start fresh ({server.last_words()})")
+        return None
+
+    def last_words(self) -> str:
+        """Why the server did not start: the last line it logged."""
+        lines = self.log_path.read_text(errors="replace").strip().splitlines() if self.log_path.exists() else []
+        return lines[-1].removeprefix("zygote: ") if lines else "the fork server did not start"
+
+    def _wait_until_ready(self) -> bool:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline and self.group.poll() is None:
+            if self.socket_path.exists():
+                return True
+            time.sleep(0.01)
+        return False
+
+    def launch(self, argv: list[str], env: dict[str, str], log_path: Path) -> WarmProcess:
+        """Fork one job; raises OSError if the server cannot (the caller starts it fresh instead)."""
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            connection.connect(str(self.socket_path))
+            request = {"argv": argv, "env": env, "cwd": os.getcwd(), "log": str(log_path)}
+            connection.sendall(json.dumps(request).encode() + b"\n")
+        except OSError:
+            connection.close()
+            raise
+        return WarmProcess(connection, argv)
+
+
+class WarmStarts:
+    """One session's fork servers, one per (interpreter, program, environment), started on first use."""
+
+    def __init__(self, owner: ProcessGroups, progress=lambda line: None):
+        self.owner = owner
+        self.progress = progress  # one line when a program's jobs cannot start warm
+        self._servers: dict[tuple, ForkServer | None] = {}
+        self._lock = threading.Lock()
+        self._folder: Path | None = None
+
+    def launcher(self, argv: list[str], env: dict[str, str], python: Path):
+        """A launcher for ``ProcessGroup`` that forks the job from a warm server, or None when it cannot be
+        served warm: it must be a program run by its container environment's interpreter ``python``."""
+        if not warm_start_enabled() or len(argv) < 2 or argv[0] != str(python) or not Path(argv[1]).is_file():
+            return None
+        server = self._server(argv, server_environment(env))
+        if server is None:
+            return None
+
+        def launch(argv: list[str], env: dict[str, str], log_path: Path):
+            try:
+                return server.launch(argv, env, log_path)
+            except OSError:  # the server died since: this job (and the next) start fresh
+                self._forget(server)
+                return start_process(argv, env, log_path)
+
+        return launch
+
+    def _server(self, argv: list[str], env: dict[str, str]) -> ForkServer | None:
+        key = (argv[0], argv[1], tuple(sorted(env.items())))
+        with self._lock:
+            if key not in self._servers:
+                if self._folder is None:
+                    self._folder = Path(tempfile.mkdtemp(prefix="mlops-warm-"))
+                folder = Path(tempfile.mkdtemp(dir=self._folder))
+                self._servers[key] = ForkServer.start(self.owner, argv, env, folder, self.progress)
+            return self._servers[key]
+
+    def _forget(self, server: ForkServer) -> None:
+        with self._lock:
+            for key, known in self._servers.items():
+                if known is server:
+                    self._servers[key] = None
+
+    def close(self) -> None:
+        """Stop every server (their jobs are process groups of their own, killed by the session)."""
+        with self._lock:
+            servers, self._servers = [s for s in self._servers.values() if s is not None], {}
+            folder, self._folder = self._folder, None
+        for server in servers:
+            self.owner.kill(server.group)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
