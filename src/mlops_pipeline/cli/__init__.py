@@ -18,7 +18,6 @@ import importlib
 import os
 import signal
 import sys
-import threading
 from typing import NoReturn
 
 import click
@@ -61,13 +60,16 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-_SESSION_CLOSED = threading.Event()
+class _Closed:
+    """Whether the running command's local session has closed (one command runs per process)."""
+
+    session = False
 
 
 def session_closed() -> None:
     """The command's local session has closed (jobs and servers killed, records written): what is left of
     the program is the interpreter's teardown, which the door may skip."""
-    _SESSION_CLOSED.set()
+    _Closed.session = True
 
 
 def _end_now(code: object) -> NoReturn:
@@ -97,11 +99,11 @@ class RootGroup(LazyGroup):
         session (the module docstring says why)."""
         if args is not None or not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
-        _SESSION_CLOSED.clear()
+        _Closed.session = False
         try:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         except SystemExit as done:
-            if _SESSION_CLOSED.is_set():
+            if _Closed.session:
                 _end_now(done.code)
             raise
 

@@ -7,7 +7,6 @@ moto load inside the commands that need them.
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 from pathlib import Path
 from typing import NamedTuple
@@ -279,6 +278,8 @@ def history_cmd(name: str, workflow: Path | None, workspace: Path | None, as_jso
     records = _records(workflow, workspace)
     events = records.history(name)
     if as_json:
+        import json  # here: `mlops-pipeline --help` reads this module for its help line
+
         click.echo(json.dumps(events, indent=2))
         return
     for event in events:
@@ -343,6 +344,8 @@ def tables_cmd(workflow: Path | None, workspace: Path | None) -> None:
     path = _workspace(workspace).path(target.metadata_bucket, catalog_key(target.pipeline_name))
     if not path.exists():
         raise PipelineError(f"no catalog yet at {path}; it is written when a scoring execution publishes predictions")
+    import json
+
     catalog = json.loads(path.read_text())
     rows = [
         (
