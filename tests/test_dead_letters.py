@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, replace
-from urllib.parse import quote_plus
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
 from moto import mock_aws
+from test_s3_landing import record
 
 from mlops_pipeline import dead_letters
 from mlops_pipeline.cli import main
@@ -33,32 +33,8 @@ START_EXECUTION = "provide-client-params.sfn.StartExecution"
 
 
 def s3_record(key: str, sequencer: str, bucket: str = BUCKET) -> dict:
-    """A record as S3 sends it for a PUT into an unversioned bucket (event message structure 2.1)."""
-    return {
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "awsRegion": REGION,
-        "eventTime": "2026-11-24T10:00:00.000Z",
-        "eventName": "ObjectCreated:Put",
-        "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
-        "requestParameters": {"sourceIPAddress": "203.0.113.7"},
-        "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9K"},
-        "s3": {
-            "s3SchemaVersion": "1.0",
-            "configurationId": "training-files",
-            "bucket": {
-                "name": bucket,
-                "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
-                "arn": f"arn:aws:s3:::{bucket}",
-            },
-            "object": {
-                "key": quote_plus(key),
-                "size": 1024,
-                "eTag": "d41d8cd98f00b204e9800998ecf8427e",
-                "sequencer": sequencer,
-            },
-        },
-    }
+    """A record as S3 sends it for a PUT into an unversioned bucket (test_s3_landing's, in this bucket)."""
+    return record(key, bucket=bucket, size=1024, etag="d41d8cd98f00b204e9800998ecf8427e", sequencer=sequencer)
 
 
 def dead_letter(sqs, queue_url: str, body) -> str:
