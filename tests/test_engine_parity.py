@@ -75,6 +75,12 @@ class Outcome:
         return [e for e in self.history if e["type"] == kind]
 
 
+def lambda_task(function: str, state: str = "Start", **fields) -> dict:
+    """A definition of one ``lambda:invoke`` Task passing the execution input as the payload."""
+    task = {"Type": "Task", "Resource": LAMBDA_INVOKE, "Parameters": {"FunctionName": function, "Payload.$": "$"}}
+    return {"StartAt": state, "States": {state: {**task, **fields, "End": True}}}
+
+
 def run(engine: Engine, definition: dict, payload) -> Outcome:
     name = f"e-{uuid.uuid4().hex[:12]}"
     arn = engine.create_state_machine(f"sm-{name}", json.dumps(definition), ROLE)
@@ -533,17 +539,7 @@ def test_lambda_invoke_nests_the_function_output_in_metadata(engine):
     """AWS docs "Invoke an AWS Lambda function with Step Functions": "the function output is nested inside a dictionary
     of metadata" (the page's example; header names and ``AllHttpHeaders`` as AWS recorded them in
     LS:v2/services/test_lambda_task_service.snapshot.json ``test_invoke``, 06-11-2025)."""
-    definition = {
-        "StartAt": "CallLambda",
-        "States": {
-            "CallLambda": {
-                "Type": "Task",
-                "Resource": LAMBDA_INVOKE,
-                "Parameters": {"FunctionName": "echo", "Payload.$": "$"},
-                "End": True,
-            }
-        },
-    }
+    definition = lambda_task("echo", state="CallLambda")
     result = run(engine, definition, {"hello": "world"}).output
     request_id = result["SdkResponseMetadata"]["RequestId"]
     headers = result["SdkHttpMetadata"]["HttpHeaders"]
@@ -644,17 +640,7 @@ def test_lambda_invoke_fails_with_the_exception_name_and_no_lambda_prefix(engine
     """AWS docs "Invoke an AWS Lambda function with Step Functions": an exception raised within the function fails the
     task. Error and Cause as AWS recorded them (LS:v2/error_handling/test_task_service_lambda.snapshot.json
     ``test_raise_exception``, 28-11-2024): ``Exception``, the runtime's error document."""
-    definition = {
-        "StartAt": "Start",
-        "States": {
-            "Start": {
-                "Type": "Task",
-                "Resource": LAMBDA_INVOKE,
-                "Parameters": {"FunctionName": "raise_exception", "Payload.$": "$"},
-                "End": True,
-            }
-        },
-    }
+    definition = lambda_task("raise_exception")
     outcome = run(engine, definition, {})
     document = json.loads(outcome.describe["cause"])
     assert (outcome.describe["status"], outcome.describe["error"]) == ("FAILED", "Exception")
@@ -667,17 +653,7 @@ def test_lambda_invoke_fails_with_the_exception_name_and_no_lambda_prefix(engine
 def test_lambda_invoke_of_a_function_that_does_not_exist(engine):
     """AWS docs "Invoke an AWS Lambda function with Step Functions"; Error and Cause as AWS recorded them
     (LS:v2/error_handling/test_task_service_lambda.snapshot.json ``test_no_such_function``, 25-11-2025)."""
-    definition = {
-        "StartAt": "Start",
-        "States": {
-            "Start": {
-                "Type": "Task",
-                "Resource": LAMBDA_INVOKE,
-                "Parameters": {"FunctionName": "no_such_function", "Payload.$": "$"},
-                "End": True,
-            }
-        },
-    }
+    definition = lambda_task("no_such_function")
     outcome = run(engine, definition, {})
     assert outcome.describe["error"] == "Lambda.ResourceNotFoundException"
     assert re.fullmatch(
@@ -693,18 +669,7 @@ def test_lambda_invoke_payload_is_the_functions_json(engine, value):
     """AWS docs "Invoke an AWS Lambda function with Step Functions": "The Payload field of the response is parsed from
     escaped Json to Json" (each value as AWS recorded it: LS:v2/services/test_lambda_task_service.snapshot.json
     ``test_invoke_json_values``, 06-11-2025)."""
-    definition = {
-        "StartAt": "Start",
-        "States": {
-            "Start": {
-                "Type": "Task",
-                "Resource": LAMBDA_INVOKE,
-                "Parameters": {"FunctionName": "json_value", "Payload.$": "$"},
-                "OutputPath": "$.Payload",
-                "End": True,
-            }
-        },
-    }
+    definition = lambda_task("json_value", OutputPath="$.Payload")
     outcome = run(engine, definition, {"value": value})
     assert outcome.output == value and type(outcome.output) is type(value)
 
