@@ -56,7 +56,7 @@ def open_runtime(
     """A LocalRuntime session reporting to ``out`` (imported here: the engine loads moto), ended as Ctrl-C
     ends it by SIGTERM and SIGHUP too: running executions are stopped, their jobs killed, all recorded; once
     it has closed, the program may end without the interpreter's teardown."""
-    from mlops_pipeline.cli.report import Reporter
+    from mlops_pipeline.cli.live_view import Reporter
     from mlops_pipeline.config import load_workflow
     from mlops_pipeline.local.containers.sandbox import choose_isolation
     from mlops_pipeline.local.runtime import LocalRuntime
@@ -88,7 +88,7 @@ def stopped_by_signals():
 
 def run_pipeline(runtime, out, train: Path, score: Path) -> None:
     """Land the training file, follow training, land the scoring file, follow scoring; summaries at the end."""
-    from mlops_pipeline.cli.report import plain, print_scoring_summary, print_training_summary
+    from mlops_pipeline.cli.live_view import plain, print_scoring_summary, print_training_summary
 
     runtime.check_files(train, score)
     results = []
@@ -273,7 +273,7 @@ def executions_cmd(workflow: Path | None, workspace: Path | None) -> None:
 @workspace_option
 @click.option("--json", "as_json", is_flag=True, help="The raw events as JSON.")
 def history_cmd(name: str, workflow: Path | None, workspace: Path | None, as_json: bool) -> None:
-    from mlops_pipeline.cli.report import explain_cause
+    from mlops_pipeline.cli.live_view import explain_cause
 
     records = _records(workflow, workspace)
     events = records.history(name)

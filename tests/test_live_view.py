@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mlops_pipeline.cli.report import explain_cause
+from mlops_pipeline.cli.live_view import explain_cause
 
 
 def test_an_embedded_describe_json_is_shown_by_its_failure_reason():
@@ -30,7 +30,7 @@ def live_view(*types: str) -> str:
 
     from rich.console import Console
 
-    from mlops_pipeline.cli.report import Reporter
+    from mlops_pipeline.cli.live_view import Reporter
     from mlops_pipeline.local.events import StateEvent
 
     out = io.StringIO()
