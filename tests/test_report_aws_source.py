@@ -301,6 +301,73 @@ def test_scoring_predictions_are_streamed_from_s3_into_the_histogram(s3):
     assert report.predictions.rows == 5000 and report.predictions.counts == (250,) * 20
 
 
+def test_a_tuning_job_that_sagemaker_never_created_leaves_the_tuning_section_empty(s3):
+    clients, sfn, sagemaker = stubbed(s3)
+    first, second = history_pages()
+    failed = [
+        *first["events"],
+        {
+            "timestamp": at(1),
+            "type": "TaskFailed",
+            "id": 4,
+            "previousEventId": 3,
+            "taskFailedEventDetails": {
+                "resourceType": "sagemaker",
+                "resource": "createHyperParameterTuningJob.sync",
+                "error": "SageMaker.AmazonSageMakerException",
+                "cause": "Access denied",
+            },
+        },
+        {
+            "timestamp": at(1),
+            "type": "TaskStateExited",
+            "id": 5,
+            "previousEventId": 4,
+            "stateExitedEventDetails": {"name": "TuneHyperparameters", "output": "{}"},
+        },
+        {
+            "timestamp": at(1),
+            "type": "FailStateEntered",
+            "id": 6,
+            "previousEventId": 5,
+            "stateEnteredEventDetails": {"name": "TuningFailed", "input": "{}"},
+        },
+        {
+            "timestamp": at(1),
+            "type": "ExecutionFailed",
+            "id": 7,
+            "previousEventId": 6,
+            "executionFailedEventDetails": {"error": "SageMaker.AmazonSageMakerException", "cause": "Access denied"},
+        },
+    ]
+    described = describe_execution({})
+    described.update(status="FAILED", error="SageMaker.AmazonSageMakerException", cause="Access denied")
+    del described["output"]
+    sfn.add_response("describe_execution", described, {"executionArn": ARN})
+    sfn.add_response(
+        "describe_state_machine_for_execution",
+        {
+            "stateMachineArn": described["stateMachineArn"],
+            "name": "attr-training",
+            "definition": json.dumps(DEFINITION),
+            "roleArn": "arn:aws:iam::123456789012:role/attr-states",
+            "updateDate": at(-60),
+        },
+        {"executionArn": ARN},
+    )
+    sfn.add_response("get_execution_history", {"events": failed}, {"executionArn": ARN, "includeExecutionData": True})
+    sagemaker.add_client_error(
+        "describe_hyper_parameter_tuning_job",
+        "ResourceNotFound",
+        f"Amazon SageMaker can't find a tuning job named {TUNING_JOB}",
+    )
+    with sfn, sagemaker:
+        report = aws_report(clients, TARGET, NAME)
+    assert report.tuning is None and report.metrics == () and report.gate is None
+    assert report.states["TuneHyperparameters"].outcome == "caught"
+    assert report.states["TuningFailed"].outcome == "failed" and report.error == "SageMaker.AmazonSageMakerException"
+
+
 def test_an_unknown_execution_is_one_line_naming_it(s3):
     clients, sfn, _ = stubbed(s3)
     sfn.add_client_error("describe_execution", "ExecutionDoesNotExist", "Execution Does Not Exist: 'x'")

@@ -39,6 +39,8 @@ def test_layers_follow_reachability_and_the_happy_path_runs_down_the_left():
     assert nodes["Train"].x < nodes["Invalid"].x  # a Fail state after the others in its layer
     assert nodes["Record"].x == nodes["Train"].x == nodes["Validate"].x
     assert nodes["Record"].y > nodes["Train"].y > nodes["Validate"].y
+    took_the_fail_state = layout(DEFINITION, frozenset({"Validate", "Invalid"})).nodes
+    assert took_the_fail_state["Invalid"].x < took_the_fail_state["Train"].x  # the way taken runs down the left
 
 
 def test_catch_edges_are_dashed_and_a_loop_back_goes_around_the_side():

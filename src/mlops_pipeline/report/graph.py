@@ -2,8 +2,8 @@
 
 Edges are ``Next``, a Choice's branches and ``Default``, and ``Catch`` (dashed). Layers come from a
 breadth-first walk from ``StartAt`` (an edge back to an earlier layer is drawn beside the nodes); within a
-layer the states keep the order the walk found them, Fail states last, so the way an execution takes
-when all goes well runs down the left.
+layer the states the execution entered come first, then the others in the order the walk found them, Fail
+states last, so the way the execution took runs down the left.
 """
 
 from __future__ import annotations
@@ -76,12 +76,12 @@ def layers(definition: dict, edges: list[Edge]) -> dict[str, int]:
     return {**depth, **{name: last for name in states if name not in depth}}
 
 
-def layout(definition: dict) -> Layout:
+def layout(definition: dict, entered: frozenset[str] = frozenset()) -> Layout:
     states = definition.get("States", {})
     edges = edges_of(definition)
     depth = layers(definition, edges)
     rows: dict[int, list[str]] = {}
-    for name in sorted(depth, key=lambda n: (depth[n], states[n].get("Type") == "Fail")):
+    for name in sorted(depth, key=lambda n: (depth[n], n not in entered, states[n].get("Type") == "Fail")):
         rows.setdefault(depth[name], []).append(name)
     nodes = {}
     for layer, names in rows.items():
@@ -131,7 +131,7 @@ def _edge_path(edge: Edge, nodes: dict[str, Node]) -> str:
 
 def graph_svg(definition: dict, runs: dict[str, StateRun]) -> str:
     """The definition's states and edges as an SVG element, each state filled with its outcome's colour."""
-    drawn = layout(definition)
+    drawn = layout(definition, frozenset(name for name, run in runs.items() if run.entries))
     parts = [
         f'<svg class="graph" width="{drawn.width}" height="{drawn.height}" '
         f'viewBox="0 0 {drawn.width} {drawn.height}" role="img" aria-label="state graph">',
