@@ -304,3 +304,30 @@ def hr_project(root, metric: str = "roc_auc", margin: float = 0.02):
     (project / "workflows").mkdir()
     (project / "workflows" / "hr.py").write_text(HR_WORKFLOW.format(metric=metric, margin=margin))
     return project
+
+
+#: Set where the machine is meant to have every system tool the tests use (CI): a missing one then fails
+#: the tests that need it instead of skipping them.
+REQUIRE_TOOLS = ("MLOPS_REQUIRE_ISOLATION", "MLOPS_REQUIRE_BROWSER")
+
+
+def missing_tool(reason: str, required_by: str) -> None:
+    """Skip a test that needs a system tool this machine lacks, or fail it where ``required_by`` is set."""
+    assert required_by in REQUIRE_TOOLS
+    if os.environ.get(required_by):
+        pytest.fail(f"{required_by} is set but {reason}")
+    pytest.skip(reason)
+
+
+def chromium() -> str:
+    """A headless-capable Chromium (Debian's ``chromium``), or the test skips (fails under MLOPS_REQUIRE_BROWSER)."""
+    import shutil
+
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    missing_tool(
+        "no chromium on this machine (apt-get install chromium) to open the HTML report", "MLOPS_REQUIRE_BROWSER"
+    )
+    raise AssertionError("unreachable")

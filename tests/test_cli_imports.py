@@ -21,6 +21,7 @@ HEAVY = ("stepfunctions", "sagemaker", "moto", "pandas", "pydantic", "botocore",
         ["deploy", "--help"],
         ["replay-dead-letters", "--help"],
         ["validate", "--help"],
+        ["report", "--help"],
     ],
 )
 def test_help_imports_none_of_the_heavy_libraries(args):

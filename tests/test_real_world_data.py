@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -111,6 +113,9 @@ def test_user_text_with_markup_is_printed_as_it_is_and_the_run_fails_in_one_bloc
     assert "state:  TransformTrainingData -> TrainingTransformFailed" in shown
     assert "ERROR: s3://hr-feature-store/data/train/train [v2] [bold].csv: column 'Income [/month]'" in shown
     assert shown.strip().splitlines()[-1].startswith("Error: training execution train-train-v2-bold-")
+    report = re.search(r"^Report of train-train-v2-bold-\S+: file://(\S+)$", result.stdout, re.MULTILINE)
+    page = Path(report.group(1)).read_text(encoding="utf-8")  # the failed execution's report, text escaped
+    assert "[bold]n.a.[/bold]" in page and '<g class="state failed" data-state="TrainingTransformFailed">' in page
 
 
 def test_a_seeded_tuning_runs_the_same_trials_and_trains_the_same_model(tmp_path):

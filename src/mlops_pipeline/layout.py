@@ -110,6 +110,11 @@ def executions_prefix(pipeline: str) -> str:
     return f"{pipeline}/executions/"
 
 
+def execution_report_key(pipeline: str, execution: str) -> str:
+    """The HTML report of one execution, beside its records (``mlops-pipeline report``)."""
+    return f"{executions_prefix(pipeline)}{execution}/report.html"
+
+
 def catalog_key(pipeline: str) -> str:
     """What the local output crawler recorded (the tables Athena would see)."""
     return f"{pipeline}/catalog/tables.json"

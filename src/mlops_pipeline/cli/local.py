@@ -96,11 +96,23 @@ def run_pipeline(runtime, out, train: Path, score: Path) -> None:
         prefix = runtime.target.training_prefix if kind == "train" else runtime.target.scoring_prefix
         out.print(f"[bold]Landing {plain(source.name)}[/] in s3://{runtime.target.feature_store_bucket}/{prefix}")
         result = runtime.run_file(kind, source)
-        if not result.succeeded:
-            raise PipelineError(f"{result.workflow} execution {result.name} {result.status.lower()}: {result.error}")
         results.append(result)
+        if not result.succeeded:
+            print_reports(out, runtime, results)
+            raise PipelineError(f"{result.workflow} execution {result.name} {result.status.lower()}: {result.error}")
     print_training_summary(out, runtime.workspace, results[0])
     print_scoring_summary(out, runtime.workspace, results[1])
+    print_reports(out, runtime, results)
+
+
+def print_reports(out, runtime, results) -> None:
+    """Each execution's HTML report, written beside its records; where to open it."""
+    from mlops_pipeline.cli.live_view import plain
+    from mlops_pipeline.cli.report import write_local_reports
+
+    paths = write_local_reports(runtime.workspace, runtime.target, [result.name for result in results])
+    for result, path in zip(results, paths, strict=True):
+        out.print(f"Report of {plain(result.name)}: {plain(path.resolve().as_uri())}")
 
 
 @local.command("run", help="Land a training file, then a scoring file, and follow both executions.")
