@@ -110,6 +110,11 @@ def executions_prefix(pipeline: str) -> str:
     return f"{pipeline}/executions/"
 
 
+def notifications_key(pipeline: str) -> str:
+    """Local failure notices, one JSON line each (on AWS they are published to the failures topic)."""
+    return f"{pipeline}/notifications/failures.jsonl"
+
+
 def catalog_key(pipeline: str) -> str:
     """What the local output crawler recorded (the tables Athena would see)."""
     return f"{pipeline}/catalog/tables.json"

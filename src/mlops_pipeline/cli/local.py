@@ -267,6 +267,48 @@ def executions_cmd(workflow: Path | None, workspace: Path | None) -> None:
     echo_table(["execution", "status", "started", "failed at", "redrives"], rows)
 
 
+@local.command(
+    "notifications",
+    help="List the failure notices kept in the workspace: one per failed, timed-out or aborted execution.",
+)
+@found_workflow_option
+@workspace_option
+@click.option("--json", "as_json", is_flag=True, help="The notices as kept, one JSON object per line.")
+def notifications_cmd(workflow: Path | None, workspace: Path | None, as_json: bool) -> None:
+    from mlops_pipeline import layout
+    from mlops_pipeline.local.notifications import LocalNotifier
+
+    target = _local_target(_pipeline(workflow, workspace).workflow)
+    path = _workspace(workspace).path(target.metadata_bucket, layout.notifications_key(target.pipeline_name))
+    kept = LocalNotifier(path).kept()
+    if not kept:
+        raise PipelineError(f"no failure notices kept in {path}")
+    if as_json:
+        import json  # here: `mlops-pipeline --help` reads this module for its help line
+
+        for notice in kept:
+            click.echo(json.dumps(notice, ensure_ascii=False))
+        return
+    rows = [
+        (
+            notice["stopped"],
+            notice["execution"],
+            notice["status"],
+            notice["failed_state"] or notice["fail_state"] or "",
+            notice["error"] or "",
+            _delivery(notice.get("webhook")),
+        )
+        for notice in kept
+    ]
+    echo_table(["stopped", "execution", "status", "state", "error", "webhook"], rows)
+
+
+def _delivery(webhook: dict | None) -> str:
+    if not webhook:
+        return "-"
+    return "not delivered" if webhook.get("problem") else "delivered"
+
+
 @local.command("history", help="Print one execution's events (state by state) and its outcome.")
 @click.argument("name")
 @found_workflow_option
