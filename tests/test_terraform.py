@@ -644,3 +644,16 @@ def test_the_key_policy_lets_the_accounts_iam_policies_grant_the_publisher_the_k
         {"type": "AWS", "identifiers": ["arn:${local.partition}:iam::${local.account_id}:root"]}
     ]
     assert {"kms:Decrypt", "kms:GenerateDataKey"} <= set(root["actions"])
+
+
+def test_a_failing_notifier_raises_an_alarm_on_the_alarms_topic(tf):
+    alarm = tf["resource"]["aws_cloudwatch_metric_alarm"]["failure_notifier_errors"]
+    assert (alarm["namespace"], alarm["metric_name"], alarm["statistic"]) == ("AWS/Lambda", "Errors", "Sum")
+    assert alarm["dimensions"] == {"FunctionName": "${aws_lambda_function.failure_notifier.function_name}"}
+    assert (alarm["comparison_operator"], alarm["threshold"], alarm["treat_missing_data"]) == (
+        "GreaterThanThreshold",
+        0,
+        "notBreaching",
+    )
+    assert alarm["alarm_name"].startswith("${local.alarm_prefix}-")  # the topic's policy lets it publish
+    assert alarm["alarm_actions"] == [TOPIC]

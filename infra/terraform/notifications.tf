@@ -160,3 +160,21 @@ resource "aws_iam_role_policy" "failure_notifier" {
   role   = aws_iam_role.failure_notifier.id
   policy = data.aws_iam_policy_document.failure_notifier.json
 }
+
+# The notifier failed a run: a failure may go unannounced (after two retries its event waits in the
+# notifier's dead-letter queue). Said on the alarms topic, which the landing's alarms use too.
+resource "aws_cloudwatch_metric_alarm" "failure_notifier_errors" {
+  alarm_name          = "${local.alarm_prefix}-failure-notifier-errors"
+  alarm_description   = "The failure notifier ${local.failure_notifier_name} failed a run: a failed execution may not have been announced; its event waits in ${aws_sqs_queue.failure_notifier_dead_letters.name} after two retries."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.failure_notifier.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  actions_enabled     = true
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+}
