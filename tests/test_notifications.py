@@ -161,3 +161,54 @@ def test_a_notice_that_cannot_be_kept_is_said_and_the_session_goes_on(tmp_path, 
     event = LocalNotifier(tmp_path / "failures.jsonl").notify(ended(), HISTORY)
     assert event.unkept.startswith(f"no space left on the device writing {tmp_path / 'failures.jsonl'}")
     assert event.notice["status"] == "FAILED" and not (tmp_path / "failures.jsonl").exists()
+
+
+def test_an_execution_a_dead_session_left_running_gets_its_notice_when_recovery_closes_it(tmp_path):
+    """``kill -9`` of a session: the next command's recovery records the execution ABORTED, and its notice is
+    kept then, once (a second look finds nothing RUNNING)."""
+    from mlops_pipeline.local.executions import ExecutionRecords, executions_root
+    from mlops_pipeline.local.recovery import recover
+    from mlops_pipeline.local.stores import Workspace
+    from mlops_pipeline.target import local_target
+
+    workspace, target = Workspace.resolve(tmp_path / "ws"), local_target("attrition")
+    records = ExecutionRecords(executions_root(workspace, target))
+    machine = target.state_machine_arn("attrition-scoring")
+    records.write(
+        {
+            "name": "score-x-0123456789abcdef",
+            "workflow": "scoring",
+            "status": "RUNNING",
+            "execution_arn": machine.replace(":stateMachine:", ":execution:") + ":score-x-0123456789abcdef",
+            "state_machine_arn": machine,
+            "start_date": "2024-05-02T10:00:00+00:00",
+            "stop_date": None,
+            "input": {},
+            "output": None,
+            "error": None,
+            "cause": None,
+            "failed_state": None,
+            "fail_state": None,
+            "failed_state_input": None,
+            "redrive_count": 0,
+            "definition": json.dumps({"StartAt": "BatchTransform", "States": {"BatchTransform": {"Type": "Task"}}}),
+            "history": [
+                {"id": 1, "type": "ExecutionStarted", "timestamp": "2024-05-02 10:00:00+00:00"},
+                {
+                    "id": 2,
+                    "type": "TaskStateEntered",
+                    "timestamp": "2024-05-02 10:00:01+00:00",
+                    "stateEnteredEventDetails": {"name": "BatchTransform"},
+                },
+            ],
+            "session": "a-session-that-died",
+        }
+    )
+    notifier = LocalNotifier.of_pipeline(workspace, target)
+    done = recover(workspace, target, notifier)
+    assert f"failure notice of score-x-0123456789abcdef (ABORTED) kept in {notifier.path}" in done
+    (notice,) = notifier.kept()
+    assert (notice["status"], notice["failed_state"], notice["workflow"]) == ("ABORTED", "BatchTransform", "scoring")
+    assert "the local session a-session-that-died that ran it ended without stopping it" in notice["cause"]
+    assert not [line for line in recover(workspace, target, notifier) if "failure notice" in line]
+    assert len(notifier.kept()) == 1

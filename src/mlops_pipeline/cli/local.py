@@ -235,12 +235,16 @@ def _pipeline(workflow: Path | None, workspace: Path | None) -> Pipeline:
 
 def _records(workflow: Path | None, workspace: Path | None):
     """The execution records, after cleaning up what a session that died left (said on stderr)."""
+    from mlops_pipeline.config import load_workflow
     from mlops_pipeline.local.executions import ExecutionRecords, executions_root
+    from mlops_pipeline.local.notifications import LocalNotifier
     from mlops_pipeline.local.recovery import recover
+    from mlops_pipeline.target import local_target
 
-    target = _local_target(_pipeline(workflow, workspace).workflow)
-    store = _workspace(workspace)
-    for line in recover(store, target):
+    config = load_workflow(_pipeline(workflow, workspace).workflow)
+    target, store = local_target(config.name), _workspace(workspace)
+    notifier = LocalNotifier.of_pipeline(store, target, config.notifications.webhook_url)
+    for line in recover(store, target, notifier):
         click.echo(f"Recovered: {line}", err=True)
     return ExecutionRecords(executions_root(store, target))
 
@@ -275,14 +279,12 @@ def executions_cmd(workflow: Path | None, workspace: Path | None) -> None:
 @workspace_option
 @click.option("--json", "as_json", is_flag=True, help="The notices as kept, one JSON object per line.")
 def notifications_cmd(workflow: Path | None, workspace: Path | None, as_json: bool) -> None:
-    from mlops_pipeline import layout
     from mlops_pipeline.local.notifications import LocalNotifier
 
-    target = _local_target(_pipeline(workflow, workspace).workflow)
-    path = _workspace(workspace).path(target.metadata_bucket, layout.notifications_key(target.pipeline_name))
-    kept = LocalNotifier(path).kept()
+    notifier = LocalNotifier.of_pipeline(_workspace(workspace), _local_target(_pipeline(workflow, workspace).workflow))
+    kept = notifier.kept()
     if not kept:
-        raise PipelineError(f"no failure notices kept in {path}")
+        raise PipelineError(f"no failure notices kept in {notifier.path}")
     if as_json:
         import json  # here: `mlops-pipeline --help` reads this module for its help line
 

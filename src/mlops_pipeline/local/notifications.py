@@ -5,6 +5,9 @@ When an execution ends FAILED, TIMED_OUT or ABORTED, the runtime builds its noti
 line in ``s3://<metadata>/<pipeline>/notifications/failures.jsonl`` (``layout.notifications_key``) and, when
 the workflow gives ``notifications.webhook_url``, POSTs it there as JSON.
 
+An execution a dead session left RUNNING, which the next command's recovery closes ABORTED, gets its
+notice then (:meth:`LocalNotifier.notify_recorded`, from its record and history).
+
 Exactly one notice per ended attempt: its ``id`` (execution ARN, redrive count, status) is looked up in the
 file before it is added, under a lock, so no session keeps or sends it twice; a redrive that fails again
 is a new attempt, as on AWS (a new status change with ``redriveCount`` + 1). A webhook that does not
@@ -23,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlops_pipeline.handlers.failure_notice import NOTIFIED_STATUSES, build_notice
+from mlops_pipeline.layout import notifications_key
 from mlops_pipeline.local.events import NotificationEvent
-from mlops_pipeline.local.stores import disk_full, write_atomic
+from mlops_pipeline.local.stores import Workspace, disk_full, write_atomic
+from mlops_pipeline.target import Target
 
 WEBHOOK_SECONDS = 3.0
 
@@ -53,6 +58,32 @@ class LocalNotifier:
                 unkept = disk_full(error, self.path) or f"{self.path}: {error.strerror or error}"
                 return NotificationEvent(notice, self.path, problem, unkept=unkept)
         return NotificationEvent(notice, self.path, problem)
+
+    @classmethod
+    def of_pipeline(cls, workspace: Workspace, target: Target, webhook_url: str | None = None) -> "LocalNotifier":
+        """The notifier of a pipeline's workspace: its notices under ``layout.notifications_key``."""
+        path = workspace.path(target.metadata_bucket, notifications_key(target.pipeline_name))
+        return cls(path, webhook_url)
+
+    def notify_recorded(self, record: dict, history: list[dict]) -> list[str]:
+        """The notice of an execution recovery closed ABORTED (no session saw it end), as one line per
+        thing done, for the recovery report."""
+        status = {
+            "executionArn": record["execution_arn"],
+            "stateMachineArn": record["state_machine_arn"],
+            "name": record["name"],
+            "status": record["status"],
+            "stopDate": record.get("stop_date"),
+            "error": record.get("error"),
+            "cause": record.get("cause"),
+        }
+        event = self.notify(status, history, record.get("redrive_count", 0))
+        if event is None:
+            return []
+        lines = [f"failure notice of {record['name']} ({record['status']}) {_where(event)}"]
+        if event.webhook_problem:
+            lines.append(f"failure notice of {record['name']} not delivered: {event.webhook_problem}")
+        return lines
 
     def kept(self) -> list[dict]:
         """Every notice kept, oldest first."""
@@ -89,6 +120,10 @@ class LocalNotifier:
             reason = getattr(error, "reason", error)
             return f"the webhook could not be reached: {' '.join(str(reason).split())}"
         return None
+
+
+def _where(event: NotificationEvent) -> str:
+    return f"not kept: {event.unkept}" if event.unkept else f"kept in {event.path}"
 
 
 class _FileLock:

@@ -27,8 +27,9 @@ from mlops_pipeline.local.watcher import FeatureStoreWatcher
 from mlops_pipeline.target import Target
 
 
-def recover(workspace: Workspace, target: Target) -> list[str]:
-    """What was cleaned up, one line each (nothing when every session ended properly)."""
+def recover(workspace: Workspace, target: Target, notifier=None) -> list[str]:
+    """What was cleaned up, one line each (nothing when every session ended properly); each execution closed
+    ABORTED gets its failure notice from ``notifier`` (``local.notifications.LocalNotifier``) when given."""
     root, done = workspace.root, []
     dead = dead_sessions(root)
     for session in dead:
@@ -43,6 +44,8 @@ def recover(workspace: Workspace, target: Target) -> list[str]:
             cause = f"the local session {record.get('session') or '?'} that ran it ended without stopping it"
             records.abort(record["name"], cause)
             done.append(f"execution {record['name']} recorded ABORTED ({cause}); `local redrive` resumes it")
+            if notifier is not None:
+                done += notifier.notify_recorded(records.read(record["name"]), records.history(record["name"]))
     if dead or done:
         done += _stop_orphaned_jobs(workspace, lambda session: is_alive(root, session))
     if dead and not live_sessions(root, besides=os.environ.get(SESSION_ENV, "")):

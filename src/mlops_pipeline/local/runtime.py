@@ -75,10 +75,7 @@ class LocalRuntime:
             read_only_buckets=frozenset({self.target.feature_store_bucket, self.target.source_repository_bucket}),
         )
         self.records = ExecutionRecords(self.executions_root)
-        self.notifier = LocalNotifier(
-            self.workspace.path(self.target.metadata_bucket, layout.notifications_key(self.config.name)),
-            self.config.notifications.webhook_url,
-        )
+        self.notifier = LocalNotifier.of_pipeline(self.workspace, self.target, self.config.notifications.webhook_url)
         self.definitions = {w: definition_json(d) for w, d in build_definitions(self.config, self.target).items()}
         faults = Faults.parse(self.faults, self.fault_targets())
         self.engine = Engine(
@@ -139,7 +136,7 @@ class LocalRuntime:
 
     def recover(self) -> list[str]:
         """Clean up after sessions that ended without doing it (``local.recovery``); each line is reported."""
-        done = recover(self.workspace, self.target)
+        done = recover(self.workspace, self.target, self.notifier)
         for line in done:
             self.on_event(SessionEvent(line))
         return done
