@@ -155,6 +155,15 @@ BAD_CONFIGURATIONS = [
         {"type": "float", "name": "eta", "min": 0.1, "max": 0.2},
         ["tuning.ranges.0", "'continuous', 'integer', 'categorical'"],
     ),
+    ("not an e-mail", "notifications", {"email": ["ml-team"]}, ["notifications.email", "'ml-team' is not an e-mail"]),
+    (
+        "plain http to SNS",
+        "notifications",
+        {"https": ["http://hooks.example.com"]},
+        ["notifications.https", "https://"],
+    ),
+    ("subscriber twice", "notifications", {"email": ["a@example.com"] * 2}, ["listed twice: a@example.com"]),
+    ("webhook not a URL", "notifications", {"webhook_url": "localhost:8000"}, ["notifications.webhook_url", "http://"]),
 ]
 
 
@@ -164,6 +173,13 @@ def test_bad_configuration_is_rejected_with_a_message_naming_the_field(what, pat
     assert "\n" not in message
     for words in expected:
         assert words in message, f"{what}: {words!r} not in {message!r}"
+
+
+def test_notifications_are_off_unless_the_workflow_names_them():
+    config = PipelineConfig.model_validate(VALID)
+    assert (config.notifications.email, config.notifications.https, config.notifications.webhook_url) == ((), (), None)
+    named = PipelineConfig.model_validate({**VALID, "notifications": {"webhook_url": "http://127.0.0.1:8000/hook"}})
+    assert named.notifications.webhook_url == "http://127.0.0.1:8000/hook"
 
 
 def test_grid_strategy_accepts_categorical_ranges_without_max_jobs():

@@ -10,8 +10,10 @@ import pytest
 from aws_emulator import emulator_environment, moto_server, reset
 from click.testing import CliRunner
 
-from conftest import EXAMPLE_WORKFLOW
+from conftest import EXAMPLE_WORKFLOW, REPO
+from mlops_pipeline import notifications
 from mlops_pipeline.cli import main
+from mlops_pipeline.config import load_workflow
 from mlops_pipeline.target import local_target
 
 
@@ -283,3 +285,48 @@ def test_deploy_says_the_definitions_passed_validation(project):
     row = next(line.split() for line in result.output.splitlines() if line.startswith("definitions"))
     assert row[:4] == ["definitions", "training,", "scoring", "valid"]
     assert " ".join(row[4:]) == "rules and IAM: 0 errors, 0 warnings"
+
+
+def test_deploy_subscribes_the_workflows_notification_subscribers_once(project):
+    tmp_path, target = project
+    sns = boto3.client("sns", region_name="us-east-1")
+    topic = sns.create_topic(Name="mlops-attrition-failures")["TopicArn"]
+    outputs = json.loads((tmp_path / "outputs.json").read_text())
+    outputs["failure_topic_arn"] = {"sensitive": False, "type": "string", "value": topic}
+    (tmp_path / "outputs.json").write_text(json.dumps(outputs))
+    workflow = tmp_path / "attrition.py"
+    workflow.write_text(
+        workflow.read_text().replace(
+            "PIPELINE = PipelineConfig(",
+            "from mlops_pipeline.config import NotificationSettings\n\nPIPELINE = PipelineConfig(\n"
+            "    notifications=NotificationSettings(email=('ml-team@example.com',), https=('https://hooks.example.com/a',)),",
+        )
+    )
+    first = run_deploy(tmp_path)
+    assert first.exit_code == 0, first.output
+    assert first.output.count("subscribed") == 2 and "confirmation" in first.output
+    config = load_workflow(workflow, containers=REPO / "containers")
+    again = notifications.subscribe(sns, topic, config.notifications, dry_run=False)  # what a second deploy does
+    assert [action for _, action, _ in again] == ["unchanged", "unchanged"]
+    listed = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert sorted((s["Protocol"], s["Endpoint"]) for s in listed) == [
+        ("email", "ml-team@example.com"),
+        ("https", "https://hooks.example.com/a"),
+    ]
+
+
+def test_subscribers_without_the_topic_stop_deploy_before_any_change(project):
+    tmp_path, target = project
+    workflow = tmp_path / "attrition.py"
+    workflow.write_text(
+        workflow.read_text().replace(
+            "PIPELINE = PipelineConfig(",
+            "from mlops_pipeline.config import NotificationSettings\n\n"
+            "PIPELINE = PipelineConfig(\n    notifications=NotificationSettings(email=('ml-team@example.com',)),",
+        )
+    )
+    result = run_deploy(tmp_path)
+    assert result.exit_code == 1
+    assert "lack failure_topic_arn: run `terraform -chdir=infra/terraform apply` first" in result.output
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    assert sfn.list_state_machines()["stateMachines"] == []

@@ -364,3 +364,6 @@ def test_ending_the_session_stops_running_executions_kills_their_jobs_and_record
     assert [runtime.records.read(each)["status"] for each in started] == ["ABORTED", "ABORTED"]
     assert runtime.records.read(name)["failed_state"] == "TuneHyperparameters"  # where a redrive resumes
     assert not any(alive(pid) for pid in pids)
+    notices = {notice["execution"]: notice for notice in runtime.notifier.kept()}  # one failure notice each
+    assert sorted(notices) == sorted(started) and len(runtime.notifier.kept()) == 2
+    assert (notices[name]["status"], notices[name]["failed_state"]) == ("ABORTED", "TuneHyperparameters")

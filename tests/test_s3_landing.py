@@ -267,6 +267,7 @@ def test_lambda_zip_holds_only_the_handler_and_imports_in_a_bare_interpreter(tmp
     assert names == [
         "mlops_pipeline/__init__.py",
         "mlops_pipeline/handlers/__init__.py",
+        "mlops_pipeline/handlers/failure_notice.py",
         "mlops_pipeline/handlers/s3_landing.py",
         "mlops_pipeline/layout.py",
         "mlops_pipeline/naming.py",
@@ -275,7 +276,8 @@ def test_lambda_zip_holds_only_the_handler_and_imports_in_a_bare_interpreter(tmp
         "import sys\nsys.path[:] = [p for p in sys.path if 'site-packages' not in p and p not in ('', '.')]\n"
         f"sys.path.insert(0, {str(archive)!r})\n"
         "import mlops_pipeline.handlers.s3_landing as h\n"
-        "print(h.lambda_handler.__name__, h.__file__)"
+        "import mlops_pipeline.handlers.failure_notice as n\n"
+        "print(h.lambda_handler.__name__, n.lambda_handler.__name__, h.__file__)"
     )
     result = subprocess.run(
         [sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path

@@ -532,3 +532,128 @@ def test_replay_gives_the_handler_the_lambdas_environment(tf):
     assert environment["SCORING_PREFIX"] == outputs["scoring_prefix"]
     assert environment["ACCEPTED_SUFFIXES"] == outputs["landing_suffix"]
     assert outputs["feature_store_bucket"] == '${local.bucket_names["feature_store"]}'
+
+
+# -- failure notifications: the rule, the notifier and its topic ----------------------------------------
+
+FAILURES = "${aws_sns_topic.failures.arn}"
+MACHINES = ["${local.training_state_machine_arn}", "${local.scoring_state_machine_arn}"]
+
+
+def event_pattern(tf) -> dict:
+    """The rule's ``jsonencode({...})`` as JSON, each Terraform reference kept as its ``${...}`` text."""
+    text = tf["resource"]["aws_cloudwatch_event_rule"]["execution_failed"]["event_pattern"]
+    body = text.removeprefix("${jsonencode(").removesuffix(")}")
+    body = re.sub(r"\b(local\.[a-z_]+)", r'"${\1}"', body)
+    body = re.sub(r'(?<=[{,])\s*("?[A-Za-z-]+"?)\s*=', lambda m: f' "{m.group(1).strip(chr(34))}":', body)
+    return json.loads(body)
+
+
+def test_the_failures_topic_is_its_own_and_encrypted_with_the_pipeline_key(tf):
+    topic = tf["resource"]["aws_sns_topic"]["failures"]
+    assert topic["kms_master_key_id"] == "${aws_kms_key.pipeline.arn}"
+    assert topic["name"] == "${var.prefix}-${var.pipeline_name}-failures"
+    assert tf["output"]["failure_topic_arn"]["value"] == FAILURES
+
+
+def test_the_rule_sends_failed_timed_out_and_aborted_executions_of_the_two_state_machines(tf):
+    assert event_pattern(tf) == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": MACHINES},
+    }
+    target = tf["resource"]["aws_cloudwatch_event_target"]["failure_notifier"]
+    assert target["rule"] == "${aws_cloudwatch_event_rule.execution_failed.name}"
+    assert target["arn"] == "${aws_lambda_function.failure_notifier.arn}"
+    permission = tf["resource"]["aws_lambda_permission"]["failure_events"]
+    assert (permission["principal"], permission["source_arn"]) == (
+        "events.amazonaws.com",
+        "${aws_cloudwatch_event_rule.execution_failed.arn}",
+    )
+
+
+def test_the_pattern_matches_the_documented_event_of_a_failed_execution_only(tf, aws_credentials):
+    """The rendered pattern on an emulated default bus (moto's EventBridge rule matching), with events shaped
+    as AWS documents them (tests/test_failure_notice.py); what matches reaches the rule's queue target."""
+    import boto3
+    from moto import mock_aws
+    from test_failure_notice import status_change
+
+    target = local_target("attrition")
+    arns = [target.state_machine_arn(state_machine_name("attrition", kind)) for kind in ("train", "score")]
+    pattern = json.dumps(event_pattern(tf)).replace(MACHINES[0], arns[0]).replace(MACHINES[1], arns[1])
+    with mock_aws():
+        events, sqs = boto3.client("events", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+        queue = sqs.create_queue(QueueName="matched")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name="execution-failed", EventPattern=pattern)
+        events.put_targets(Rule="execution-failed", Targets=[{"Id": "queue", "Arn": queue_arn}])
+        sent = [(s, arn) for s in ("FAILED", "TIMED_OUT", "ABORTED", "SUCCEEDED", "RUNNING") for arn in arns]
+        sent.append(("FAILED", arns[0].replace("attrition-training", "other-training")))
+        for status, machine in sent:
+            event = status_change(status, stateMachineArn=machine, name=f"{status}-{machine.split(':')[-1]}")
+            entry = {k: event[k] for k in ("source", "resources")}
+            entry.update(DetailType=event["detail-type"], Detail=json.dumps(event["detail"]))
+            events.put_events(Entries=[{k[0].upper() + k[1:]: v for k, v in entry.items()}])
+        received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    matched = sorted(json.loads(m["Body"])["detail"]["name"] for m in received)
+    assert matched == sorted(f"{s}-{arn.split(':')[-1]}" for s in ("FAILED", "TIMED_OUT", "ABORTED") for arn in arns)
+
+
+def test_the_notifier_runs_the_projects_handler_from_the_landing_zip_and_dead_letters(tf):
+    function = tf["resource"]["aws_lambda_function"]["failure_notifier"]
+    assert function["handler"] == "mlops_pipeline.handlers.failure_notice.lambda_handler"
+    assert function["filename"] == "${var.lambda_zip_path}"
+    assert function["kms_key_arn"] == "${aws_kms_key.pipeline.arn}"
+    assert function["environment"][0]["variables"] == {
+        "FAILURES_TOPIC_ARN": FAILURES,
+        "STATE_MACHINE_ARNS": '${join(",", [local.training_state_machine_arn, local.scoring_state_machine_arn])}',
+    }
+    queue = tf["resource"]["aws_sqs_queue"]["failure_notifier_dead_letters"]
+    assert queue["kms_master_key_id"] == "${aws_kms_key.pipeline.arn}"
+    assert function["dead_letter_config"][0]["target_arn"] == "${aws_sqs_queue.failure_notifier_dead_letters.arn}"
+
+
+def test_the_notifier_may_read_this_pipelines_histories_and_publish_to_its_topic_only(tf):
+    grants = {s["sid"]: (s["actions"], s["resources"]) for s in policy_documents(tf)["failure_notifier"]}
+    assert grants == {
+        "ReadTheHistoryOfThisPipelinesExecutions": (["states:GetExecutionHistory"], "${local.pipeline_executions}"),
+        "PublishToTheFailuresTopic": (["sns:Publish"], [FAILURES]),
+        "EncryptMessagesAndDecryptEnvironment": (
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            ["${aws_kms_key.pipeline.arn}"],
+        ),
+        "OwnLogs": (
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            ["${aws_cloudwatch_log_group.failure_notifier.arn}:*"],
+        ),
+        "DeadLetters": (["sqs:SendMessage"], ["${aws_sqs_queue.failure_notifier_dead_letters.arn}"]),
+        "TracesAwsRequiresStar": (["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]),
+    }
+    role = tf["resource"]["aws_iam_role"]["failure_notifier"]
+    assert role["assume_role_policy"] == '${data.aws_iam_policy_document.trust["lambda"].json}'
+    # An execution ARN is its state machine's with ":execution:" and the execution's name (Step Functions ARNs).
+    assert 'replace(arn, ":stateMachine:", ":execution:")}:*' in tf["locals"]["pipeline_executions"]
+
+
+def test_the_key_policy_lets_the_accounts_iam_policies_grant_the_publisher_the_key(tf):
+    """The notifier publishes as its role, an IAM principal of the account: the key policy delegates to IAM
+    (the root statement), and the role's policy grants the two actions an SNS publisher needs."""
+    (root,) = [s for s in policy_documents(tf)["kms"] if s["sid"] == "AccountAdministersAndDelegatesThroughIam"]
+    assert root["principals"] == [
+        {"type": "AWS", "identifiers": ["arn:${local.partition}:iam::${local.account_id}:root"]}
+    ]
+    assert {"kms:Decrypt", "kms:GenerateDataKey"} <= set(root["actions"])
+
+
+def test_a_failing_notifier_raises_an_alarm_on_the_alarms_topic(tf):
+    alarm = tf["resource"]["aws_cloudwatch_metric_alarm"]["failure_notifier_errors"]
+    assert (alarm["namespace"], alarm["metric_name"], alarm["statistic"]) == ("AWS/Lambda", "Errors", "Sum")
+    assert alarm["dimensions"] == {"FunctionName": "${aws_lambda_function.failure_notifier.function_name}"}
+    assert (alarm["comparison_operator"], alarm["threshold"], alarm["treat_missing_data"]) == (
+        "GreaterThanThreshold",
+        0,
+        "notBreaching",
+    )
+    assert alarm["alarm_name"].startswith("${local.alarm_prefix}-")  # the topic's policy lets it publish
+    assert alarm["alarm_actions"] == [TOPIC]

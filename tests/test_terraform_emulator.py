@@ -68,6 +68,7 @@ EMULATOR_LEAVES_OUT = {
 EMULATOR_DRIFT = {
     "aws_glue_job.transform": "moto reports ExecutionClass STANDARD for a Python shell job that never set one",
     "aws_lambda_function.landing": "moto's GetFunction does not return the DeadLetterConfig it was given",
+    "aws_lambda_function.failure_notifier": "moto's GetFunction does not return the DeadLetterConfig it was given",
 }
 
 # The sagemaker_job_network option, planned against the applied stack (its values only need the right shape).
@@ -229,7 +230,7 @@ def review_security(values: dict[str, dict], complete: bool) -> None:
     role_policies = {
         address: json.loads(v["policy"]) for address, v in values.items() if address.startswith("aws_iam_role_policy.")
     }
-    assert len(role_policies) == 4
+    assert len(role_policies) == 5  # states, sagemaker, glue, the landing Lambda and the failure notifier
     for address, document in role_policies.items():
         for statement in statements_of(document):
             actions, resources = as_list(statement["Action"]), as_list(statement["Resource"])
@@ -251,6 +252,11 @@ def review_security(values: dict[str, dict], complete: bool) -> None:
         environment["TRAINING_STATE_MACHINE_ARN"],
         environment["SCORING_STATE_MACHINE_ARN"],
     }
+    notifier = {s["Sid"]: s for s in statements_of(role_policies["aws_iam_role_policy.failure_notifier"])}
+    machines = environment["TRAINING_STATE_MACHINE_ARN"], environment["SCORING_STATE_MACHINE_ARN"]
+    executions = {arn.rsplit(":", 1)[0].replace(":stateMachine:", ":execution:") + ":*" for arn in machines}
+    assert set(as_list(notifier["ReadTheHistoryOfThisPipelinesExecutions"]["Resource"])) == executions
+    assert notifier["PublishToTheFailuresTopic"]["Resource"] == values["aws_sns_topic.failures"]["arn"]
     states = statements_of(role_policies["aws_iam_role_policy.states"])
     sagemaker = {a for s in states for a in as_list(s["Action"]) if a.startswith("sagemaker:")}
     assert "sagemaker:ListTags" in sagemaker

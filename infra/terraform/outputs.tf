@@ -114,3 +114,8 @@ output "alarm_topic_arn" {
   description = "The KMS-encrypted SNS topic the pipeline's alarms notify; subscribe to it."
   value       = aws_sns_topic.alarms.arn
 }
+
+output "failure_topic_arn" {
+  description = "The KMS-encrypted SNS topic that receives one message per failed, timed-out or aborted execution; deploy subscribes the workflow's notifications to it."
+  value       = aws_sns_topic.failures.arn
+}

@@ -39,6 +39,13 @@ HyperparameterValue = Union[bool, int, float, str]
 #: Static plus tuned hyperparameters a tuning job's training jobs may have (SageMaker's limit).
 MAX_HYPERPARAMETERS = 100
 METRIC_NAME = r"[A-Za-z][A-Za-z0-9_:.\-/]*"
+#: An address SNS can mail: one '@', no spaces, a dotted domain.
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+#: SNS's https protocol: "The endpoint is a URL beginning with https://" (SNS Subscribe, Endpoint).
+HTTPS_URL = r"^https://[^\s/]+(/\S*)?$"
+#: The local webhook: http or https (tests and local receivers listen on plain http).
+WEBHOOK_URL = r"^https?://[^\s/]+(/\S*)?$"
+MAX_ENDPOINT_CHARS = 2048
 
 
 class _Settings(BaseModel):
@@ -410,6 +417,44 @@ class RetrySettings(_Settings):
     )
 
 
+class NotificationSettings(_Settings):
+    """Who hears of a failed, timed-out or aborted execution. On AWS, deploy subscribes the addresses and
+    URLs to the failures topic (SNS mails each address, and posts each URL, a confirmation to accept
+    first); locally, each notice is printed, kept in the workspace and POSTed to ``webhook_url``."""
+
+    email: tuple[str, ...] = Field(default=(), max_length=50, description="Addresses subscribed to the failures topic.")
+    https: tuple[str, ...] = Field(default=(), max_length=50, description="HTTPS endpoints subscribed to the topic.")
+    webhook_url: Optional[str] = Field(default=None, description="Local runtime only: each notice is POSTed here.")
+
+    @field_validator("email")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _checked_list(value, EMAIL, "an e-mail address (name@domain)")
+
+    @field_validator("https")
+    @classmethod
+    def _endpoints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _checked_list(value, HTTPS_URL, "an https:// URL (SNS's https protocol)")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            _checked_list((value,), WEBHOOK_URL, "an http:// or https:// URL")
+        return value
+
+
+def _checked_list(values: tuple[str, ...], pattern: str, meaning: str) -> tuple[str, ...]:
+    """Each item matches ``pattern`` (else one line saying what it must be), none twice."""
+    for item in values:
+        if len(item) > MAX_ENDPOINT_CHARS or not re.fullmatch(pattern, item):
+            raise ValueError(f"{_shortened(item)} is not {meaning}")
+    repeated = sorted({item for item in values if values.count(item) > 1})
+    if repeated:
+        raise ValueError(f"listed twice: {', '.join(repeated)}")
+    return values
+
+
 class PipelineConfig(_Settings):
     """One pipeline: its name, data schema, transform, model, tuning, gate and inference."""
 
@@ -421,6 +466,7 @@ class PipelineConfig(_Settings):
     quality_gate: QualityGate
     inference: InferenceSettings = InferenceSettings()
     retry: RetrySettings = RetrySettings()
+    notifications: NotificationSettings = NotificationSettings()
     scoring_wait_seconds: int = Field(
         default=3600, ge=0, le=86400, description="How long scoring waits for a running training to approve a model."
     )

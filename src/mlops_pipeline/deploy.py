@@ -4,6 +4,7 @@
 Without ``--only-json`` it validates both definitions offline (``mlops_pipeline.validation``; an error
 stops it before any AWS call), uploads ``glue_transforms/``, validates them with AWS, creates or
 updates the state machines by name, publishes a version and points the ``live`` alias at it.
+It also subscribes the workflow's failure-notification addresses to the failures topic.
 Running it twice changes nothing the second time; ``--dry-run`` shows what would change.
 """
 
@@ -15,6 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlops_pipeline import notifications
 from mlops_pipeline.aws_errors import aws_error_code, aws_error_summary
 from mlops_pipeline.builders import build_definitions, definition_json
 from mlops_pipeline.config import PipelineConfig
@@ -240,6 +242,7 @@ def deploy(
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     check_target_matches(config, target)
+    notifications.check_topic(config.notifications, target.failure_topic_arn)
     rendered = {str(workflow): (workflow, d) for workflow, d in build_definitions(config, target).items()}
     checked = check_definitions({kind: d for kind, (_, d) in rendered.items()}, target, terraform_dir)
     names = {workflow.state_machine_name(config.name): definition_json(d) for workflow, d in rendered.values()}
@@ -251,6 +254,7 @@ def deploy(
         changes += upload_glue_scripts(s3, target, glue_dir, dry_run)  # only once both definitions are valid
         for name, text in names.items():
             changes.extend(sync_state_machine(sfn, target, name, text, dry_run))
+        changes += subscribe_notifications(config, target, dry_run)
     except NoCredentialsError:
         raise PipelineError(
             "no AWS credentials found: configure a profile or AWS_* variables, or use --only-json"
@@ -260,6 +264,17 @@ def deploy(
     except BotoCoreError as error:
         raise PipelineError(f"AWS call failed: {error}") from None
     return changes
+
+
+def subscribe_notifications(config: PipelineConfig, target: Target, dry_run: bool) -> list[Change]:
+    """The workflow's failure-notification subscribers on the failures topic (``mlops_pipeline.notifications``)."""
+    if not notifications.wanted(config.notifications):
+        return []
+    import boto3
+
+    sns = boto3.client("sns", region_name=target.region)
+    rows = notifications.subscribe(sns, target.failure_topic_arn, config.notifications, dry_run)
+    return [Change("subscription", endpoint, action, detail) for endpoint, action, detail in rows]
 
 
 def nothing_changed(changes: list[Change]) -> bool:

@@ -1,4 +1,5 @@
-"""Build the landing Lambda's zip: the handler package and nothing else (boto3 comes with Lambda).
+"""Build the Lambdas' zip (the landing handler and the failure notifier): the handler files and nothing else
+(boto3 comes with Lambda).
 
 python -m mlops_pipeline.lambda_zip build/landing_handler.zip
 """
@@ -11,7 +12,14 @@ from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 #: The only files the handler imports.
-HANDLER_FILES = ("__init__.py", "layout.py", "naming.py", "handlers/__init__.py", "handlers/s3_landing.py")
+HANDLER_FILES = (
+    "__init__.py",
+    "layout.py",
+    "naming.py",
+    "handlers/__init__.py",
+    "handlers/s3_landing.py",
+    "handlers/failure_notice.py",
+)
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # same bytes on every build
 
 

@@ -115,6 +115,11 @@ def execution_report_key(pipeline: str, execution: str) -> str:
     return f"{executions_prefix(pipeline)}{execution}/report.html"
 
 
+def notifications_key(pipeline: str) -> str:
+    """Local failure notices, one JSON line each (on AWS they are published to the failures topic)."""
+    return f"{pipeline}/notifications/failures.jsonl"
+
+
 def catalog_key(pipeline: str) -> str:
     """What the local output crawler recorded (the tables Athena would see)."""
     return f"{pipeline}/catalog/tables.json"

@@ -55,6 +55,9 @@ class Target:
     #: applied before they existed: ``replay-dead-letters`` then asks for ``terraform apply``).
     landing_dead_letter_queue_url: str = ""
     alarm_topic_arn: str = ""
+    #: The topic of failure notifications (empty for a stack applied before it existed: deploy then asks for
+    #: ``terraform apply`` when the workflow has subscribers).
+    failure_topic_arn: str = ""
 
     def bucket(self, store: str) -> str:
         """Bucket name of one of the six stores."""

@@ -17,6 +17,7 @@ from mlops_pipeline.local.events import (
     ContainerEvent,
     ExecutionEnded,
     LandingEvent,
+    NotificationEvent,
     SessionEvent,
     StateEvent,
     TrialEvent,
@@ -61,6 +62,8 @@ class Reporter:
                 self.console.print(f"  [dim]{plain(event.message)}[/]")
             elif isinstance(event, SessionEvent):
                 self.console.print(f"[yellow]Recovered:[/] {plain(event.message)}")
+            elif isinstance(event, NotificationEvent):
+                print_notification(self.console, event)
 
     def _state(self, event: StateEvent) -> None:
         """One line when a Task starts, and one when it ends: succeeded, or failed (even when a Catch or a
@@ -160,6 +163,16 @@ def print_failure(console: Console, result: ExecutionResult) -> None:
         lines.append(f"log:    {plain(log)}")
     lines.append(f"record: {plain(result.folder)}")
     console.print("\n".join(lines))
+
+
+def print_notification(console: Console, event: NotificationEvent) -> None:
+    """The notice as subscribers read it (literal text), where it was kept (or why not), and a webhook that
+    did not take it."""
+    where = f"not kept: {event.unkept}" if event.unkept else f"kept in {event.path}"
+    console.print(f"[bold]Notification[/] [dim]{plain(where)}[/]")
+    console.print(plain(event.notice["message"]), highlight=False)
+    if event.webhook_problem:
+        console.print(f"[yellow]warning:[/] notification not delivered: {plain(event.webhook_problem)}")
 
 
 def print_data_warnings(console: Console, result: ExecutionResult) -> None:

@@ -247,12 +247,16 @@ def _pipeline(workflow: Path | None, workspace: Path | None) -> Pipeline:
 
 def _records(workflow: Path | None, workspace: Path | None):
     """The execution records, after cleaning up what a session that died left (said on stderr)."""
+    from mlops_pipeline.config import load_workflow
     from mlops_pipeline.local.executions import ExecutionRecords, executions_root
+    from mlops_pipeline.local.notifications import LocalNotifier
     from mlops_pipeline.local.recovery import recover
+    from mlops_pipeline.target import local_target
 
-    target = _local_target(_pipeline(workflow, workspace).workflow)
-    store = _workspace(workspace)
-    for line in recover(store, target):
+    config = load_workflow(_pipeline(workflow, workspace).workflow)
+    target, store = local_target(config.name), _workspace(workspace)
+    notifier = LocalNotifier.of_pipeline(store, target, config.notifications.webhook_url)
+    for line in recover(store, target, notifier):
         click.echo(f"Recovered: {line}", err=True)
     return ExecutionRecords(executions_root(store, target))
 
@@ -277,6 +281,46 @@ def executions_cmd(workflow: Path | None, workspace: Path | None) -> None:
     if not rows:
         raise PipelineError(f"no executions recorded in {records.root}")
     echo_table(["execution", "status", "started", "failed at", "redrives"], rows)
+
+
+@local.command(
+    "notifications",
+    help="List the failure notices kept in the workspace: one per failed, timed-out or aborted execution.",
+)
+@found_workflow_option
+@workspace_option
+@click.option("--json", "as_json", is_flag=True, help="The notices as kept, one JSON object per line.")
+def notifications_cmd(workflow: Path | None, workspace: Path | None, as_json: bool) -> None:
+    from mlops_pipeline.local.notifications import LocalNotifier
+
+    notifier = LocalNotifier.of_pipeline(_workspace(workspace), _local_target(_pipeline(workflow, workspace).workflow))
+    kept = notifier.kept()
+    if not kept:
+        raise PipelineError(f"no failure notices kept in {notifier.path}")
+    if as_json:
+        import json  # here: `mlops-pipeline --help` reads this module for its help line
+
+        for notice in kept:
+            click.echo(json.dumps(notice, ensure_ascii=False))
+        return
+    rows = [
+        (
+            notice["stopped"],
+            notice["execution"],
+            notice["status"],
+            notice["failed_state"] or notice["fail_state"] or "",
+            notice["error"] or "",
+            _delivery(notice.get("webhook")),
+        )
+        for notice in kept
+    ]
+    echo_table(["stopped", "execution", "status", "state", "error", "webhook"], rows)
+
+
+def _delivery(webhook: dict | None) -> str:
+    if not webhook:
+        return "-"
+    return "not delivered" if webhook.get("problem") else "delivered"
 
 
 @local.command("history", help="Print one execution's events (state by state) and its outcome.")

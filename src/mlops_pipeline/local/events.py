@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -75,3 +76,14 @@ class SessionEvent:
 @dataclass(frozen=True)
 class ExecutionEnded:
     result: "ExecutionResult"
+
+
+@dataclass(frozen=True)
+class NotificationEvent:
+    """A failed, timed-out or aborted execution's notice (``handlers.failure_notice``) was kept in ``path``;
+    ``webhook_problem`` says why the webhook did not take it, ``unkept`` why it could not be kept."""
+
+    notice: dict
+    path: Path
+    webhook_problem: str | None = None
+    unkept: str | None = None

@@ -2,8 +2,9 @@
 
 Any command that reads or runs a workspace calls :func:`recover` first: the job processes a dead session
 left are killed (``sessions``), its executions recorded RUNNING become ABORTED with the state they were
-in (so ``local redrive`` resumes them), its jobs recorded InProgress become Stopped, and a landed file
-whose execution never got a record is passed on again by the watcher. Needs no engine.
+in (so ``local redrive`` resumes them; each gets its failure notice), its jobs recorded InProgress become
+Stopped, and a landed file whose execution never got a record is passed on again by the watcher. Needs no
+engine.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from mlops_pipeline.local.watcher import FeatureStoreWatcher
 from mlops_pipeline.target import Target
 
 
-def recover(workspace: Workspace, target: Target) -> list[str]:
-    """What was cleaned up, one line each (nothing when every session ended properly)."""
+def recover(workspace: Workspace, target: Target, notifier=None) -> list[str]:
+    """What was cleaned up, one line each (nothing when every session ended properly); each execution closed
+    ABORTED gets its failure notice from ``notifier`` (``local.notifications.LocalNotifier``) when given."""
     root, done = workspace.root, []
     dead = dead_sessions(root)
     for session in dead:
@@ -43,6 +45,8 @@ def recover(workspace: Workspace, target: Target) -> list[str]:
             cause = f"the local session {record.get('session') or '?'} that ran it ended without stopping it"
             records.abort(record["name"], cause)
             done.append(f"execution {record['name']} recorded ABORTED ({cause}); `local redrive` resumes it")
+            if notifier is not None:
+                done += notifier.notify_recorded(records.read(record["name"]), records.history(record["name"]))
     if dead or done:
         done += _stop_orphaned_jobs(workspace, lambda session: is_alive(root, session))
     if dead and not live_sessions(root, besides=os.environ.get(SESSION_ENV, "")):

@@ -27,6 +27,7 @@ from mlops_pipeline.local.events import ContainerEvent, ExecutionEnded, LandingE
 from mlops_pipeline.local.executions import ExecutionRecords, ExecutionResult, executions_root, summarize
 from mlops_pipeline.local.faults import Faults
 from mlops_pipeline.local.integrations import IntegrationTable, default_table, glue_crawler, glue_job
+from mlops_pipeline.local.notifications import LocalNotifier
 from mlops_pipeline.local.recovery import recover
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.sessions import Session
@@ -74,6 +75,7 @@ class LocalRuntime:
             read_only_buckets=frozenset({self.target.feature_store_bucket, self.target.source_repository_bucket}),
         )
         self.records = ExecutionRecords(self.executions_root)
+        self.notifier = LocalNotifier.of_pipeline(self.workspace, self.target, self.config.notifications.webhook_url)
         self.definitions = {w: definition_json(d) for w, d in build_definitions(self.config, self.target).items()}
         faults = Faults.parse(self.faults, self.fault_targets())
         self.engine = Engine(
@@ -134,7 +136,7 @@ class LocalRuntime:
 
     def recover(self) -> list[str]:
         """Clean up after sessions that ended without doing it (``local.recovery``); each line is reported."""
-        done = recover(self.workspace, self.target)
+        done = recover(self.workspace, self.target, self.notifier)
         for line in done:
             self.on_event(SessionEvent(line))
         return done
@@ -321,6 +323,9 @@ class LocalRuntime:
         for event in new:
             self.on_event(StateEvent.from_history(name, event))
         self.on_event(ExecutionEnded(result))
+        notified = self.notifier.notify(status, events, redrive_count)
+        if notified is not None:
+            self.on_event(notified)
         return result
 
     def record_started(self, name: str, redrive_count: int = 0) -> None:
