@@ -114,3 +114,18 @@ output "alarm_topic_arn" {
   description = "The KMS-encrypted SNS topic the pipeline's alarms notify; subscribe to it."
   value       = aws_sns_topic.alarms.arn
 }
+
+output "schedule_group_name" {
+  description = "The EventBridge Scheduler group deploy creates the workflow's schedules in (schedules.tf)."
+  value       = aws_scheduler_schedule_group.pipeline.name
+}
+
+output "scheduler_role_arn" {
+  description = "The role the schedules run as: it may only invoke the landing Lambda."
+  value       = aws_iam_role.scheduler.arn
+}
+
+output "landing_function_arn" {
+  description = "The landing Lambda, which the schedules invoke with a scheduled run."
+  value       = aws_lambda_function.landing.arn
+}
