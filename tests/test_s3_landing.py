@@ -8,7 +8,7 @@ import sys
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from urllib.parse import quote_plus
 
 import boto3
@@ -583,28 +583,44 @@ def test_a_redelivered_fire_is_a_duplicate_and_the_next_fire_a_new_run_of_the_sa
     assert len(inputs) == 2 and {i["version_id"] for i in inputs} == {inputs[0]["version_id"]}
 
 
-def test_a_retry_after_a_newer_landing_still_runs_the_version_that_was_latest_at_the_scheduled_time(store):
-    s3, client, settings = store
-    s3.put_object(Bucket=BUCKET, Key="data/train/a.csv", Body=b"a\n1\n")
-    due = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
-    time.sleep(max(0.0, (due - datetime.now(timezone.utc)).total_seconds()) + 0.05)
-    first = handle_event(fired(when=due.isoformat()), client, settings)
-    when = due.isoformat()
-    s3.put_object(Bucket=BUCKET, Key="data/train/b.csv", Body=b"a\n1\n")  # landed after the fire was due
-    retried = handle_event(fired(when=when), client, settings)
-    assert retried["started"] + retried["duplicate"] == first["started"]
-    assert len(executions(client, settings.training_arn)) == 1
+def listed(*entries) -> list[dict]:
+    """One ListObjectVersions page as boto3 returns it: ``("v"|"d", key, "HH:MM:SS", is_latest)``, newest first."""
+    page = {"Versions": [], "DeleteMarkers": [], "Name": BUCKET, "Prefix": "data/train/", "IsTruncated": False}
+    for index, (kind, key, clock, latest) in enumerate(entries):
+        entry = {
+            "Key": key,
+            "VersionId": f"v{index}.{key}",
+            "IsLatest": latest,
+            "LastModified": datetime.fromisoformat(f"2030-01-06T{clock}+00:00"),
+        }
+        if kind == "v":
+            entry |= {"ETag": f'"e{index}"', "Size": 10, "StorageClass": "STANDARD"}
+        page["Versions" if kind == "v" else "DeleteMarkers"].append(entry)
+    return [page]
 
 
-def test_a_deleted_file_is_not_run(store):
-    s3, client, settings = store
-    s3.put_object(Bucket=BUCKET, Key="data/train/kept.csv", Body=b"a\n1\n")
-    time.sleep(1.1)  # S3 keeps LastModified to the second
-    s3.put_object(Bucket=BUCKET, Key="data/train/gone.csv", Body=b"a\n1\n")
-    s3.delete_object(Bucket=BUCKET, Key="data/train/gone.csv")
-    time.sleep(1.0)  # the fire counts what was there before its second
-    (name,) = handle_event(fired(when=datetime.now(timezone.utc).isoformat()), client, settings)["started"]
-    assert name.startswith("train-kept-")
+def latest_at(pages, when: str):
+    found = s3_landing.latest_version(
+        pages, BUCKET, "data/train/", when, Settings("t", "s", feature_store_bucket=BUCKET)
+    )
+    return found and (found.key, found.version_id)
+
+
+def test_the_latest_file_is_the_newest_version_before_the_scheduled_second_of_a_key_not_deleted_then():
+    pages = listed(
+        ("v", "data/train/a.csv", "02:00:00", True),
+        ("v", "data/train/b.csv", "03:00:00", True),  # written in the scheduled second: after the fire
+        ("d", "data/train/c.csv", "02:40:00", True),  # deleted before the fire
+        ("v", "data/train/c.csv", "02:30:00", False),
+        ("d", "data/train/d.csv", "02:50:00", False),  # deleted, then landed again in the same second
+        ("v", "data/train/d.csv", "02:50:00", True),
+        ("v", "data/train/e.csv", "02:55:00", False),  # its newer version came after the fire
+        ("v", "data/train/e.csv", "03:10:00", True),
+    )
+    assert latest_at(pages, "2030-01-06T03:00:00.000Z") == ("data/train/e.csv", "v6.data/train/e.csv")
+    assert latest_at(pages, "2030-01-06T02:52:00.000Z") == ("data/train/d.csv", "v5.data/train/d.csv")
+    assert latest_at(pages, "2030-01-06T02:35:00.000Z") == ("data/train/c.csv", "v3.data/train/c.csv")
+    assert latest_at(pages, "2030-01-06T02:00:00.000Z") is None  # nothing strictly before 02:00:00
 
 
 def test_no_file_under_the_prefix_is_one_ignored_line_and_no_execution(store, caplog):

@@ -29,14 +29,14 @@ class Clock:
 
 
 class BeforeTheHour:
-    """Real time, shifted so that its first reading (when `local up` starts its scheduler) is 1.5 s before ``hour``."""
+    """Real time, shifted so that its first reading (when `local up` starts its scheduler) is 0.3 s before ``hour``."""
 
     def __init__(self, hour: datetime):
         self.hour, self.shift = hour, None
 
     def __call__(self) -> datetime:
         if self.shift is None:
-            self.shift = self.hour - timedelta(seconds=1.5) - datetime.now(UTC)
+            self.shift = self.hour - timedelta(seconds=0.3) - datetime.now(UTC)
         return datetime.now(UTC) + self.shift
 
 
@@ -80,7 +80,7 @@ def test_the_local_feature_store_is_listed_as_list_object_versions_answers(tmp_p
 
 @pytest.mark.slow
 def test_local_up_fires_the_schedules_and_a_fire_retrains_on_the_latest_file(example_config, tmp_path):
-    """Hourly retraining and batch scoring, the session's clock 1.5 s before the hour. With nothing landed, `local
+    """Hourly retraining and batch scoring, the session's clock just before the hour. With nothing landed, `local
     up` fires both and starts nothing, saying why; then, with a file landed, the next hour's fire trains on it."""
     config = configured(
         example_config,
@@ -98,7 +98,7 @@ def test_local_up_fires_the_schedules_and_a_fire_retrains_on_the_latest_file(exa
         clock=BeforeTheHour(hour),
     )
     with runtime:
-        assert runtime.watch(0.1, rounds=25) == []
+        assert runtime.watch(0.1, rounds=8) == []
         nothing = {event.schedule: event for event in events if isinstance(event, ScheduleEvent)}
         key = runtime.land("train", train)  # what `local land` does; no watcher runs now, only the schedule
         runtime.clock = BeforeTheHour(hour + timedelta(hours=1))

@@ -229,7 +229,7 @@ def review_security(values: dict[str, dict], complete: bool) -> None:
     role_policies = {
         address: json.loads(v["policy"]) for address, v in values.items() if address.startswith("aws_iam_role_policy.")
     }
-    assert len(role_policies) == 4
+    assert len(role_policies) == 6  # the four roles', the scheduler's, the landing Lambda's listing (schedules.tf)
     for address, document in role_policies.items():
         for statement in statements_of(document):
             actions, resources = as_list(statement["Action"]), as_list(statement["Resource"])
@@ -251,6 +251,9 @@ def review_security(values: dict[str, dict], complete: bool) -> None:
         environment["TRAINING_STATE_MACHINE_ARN"],
         environment["SCORING_STATE_MACHINE_ARN"],
     }
+    (invoke,) = statements_of(role_policies["aws_iam_role_policy.scheduler"])
+    assert as_list(invoke["Action"]) == ["lambda:InvokeFunction"]
+    assert as_list(invoke["Resource"]) == [values["aws_lambda_function.landing"]["arn"]]  # the schedules' target
     states = statements_of(role_policies["aws_iam_role_policy.states"])
     sagemaker = {a for s in states for a in as_list(s["Action"]) if a.startswith("sagemaker:")}
     assert "sagemaker:ListTags" in sagemaker
