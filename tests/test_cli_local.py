@@ -113,5 +113,27 @@ def test_user_errors_are_one_line_and_exit_1(tmp_path, args, message):
 
 def test_help_names_every_local_command():
     result = cli("local", "--help")
-    for command in ("run", "up", "land", "ls", "cat", "executions", "history", "redrive", "tables", "notifications"):
+    local_commands = ("run", "up", "land", "ls", "cat", "executions", "history", "redrive", "tables")
+    for command in (*local_commands, "notifications", "schedules"):
         assert f"  {command} " in result.output
+
+
+def test_schedules_lists_each_schedule_with_its_next_fire_times(tmp_path):
+    workflow = tmp_path / "scheduled.py"
+    text = EXAMPLE_WORKFLOW.read_text().replace(
+        "from mlops_pipeline.config import (\n", "from mlops_pipeline.config import (\n    Schedules,\n"
+    )
+    text = text.replace(
+        "    inference=InferenceSettings(",
+        '    schedules=Schedules(retraining="cron(30 2 1 1 ? 2099)", batch_scoring="rate(6 hours)"),\n'
+        "    inference=InferenceSettings(",
+    )
+    workflow.write_text(text)
+    result = cli("local", "schedules", "--workflow", str(workflow), "--workspace", str(tmp_path / "ws"), "--count", "2")
+    assert result.exit_code == 0, result.output
+    retraining, scoring = result.output.splitlines()[1:]
+    assert retraining.split()[:3] == ["attrition-retraining", "training", "cron(30"]
+    assert retraining.endswith("2099-01-01T02:30+00:00")  # the one fire its year allows
+    assert scoring.startswith("attrition-batch-scoring  scoring   rate(6 hours)") and scoring.count("+00:00") == 2
+    unscheduled = cli("local", "schedules", "--workflow", str(EXAMPLE_WORKFLOW), "--workspace", str(tmp_path / "ws"))
+    assert unscheduled.output == f"attrition has no schedules (PipelineConfig.schedules in {EXAMPLE_WORKFLOW})\n"

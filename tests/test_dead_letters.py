@@ -22,6 +22,7 @@ from test_s3_landing import record
 
 from mlops_pipeline import dead_letters
 from mlops_pipeline.cli import main
+from mlops_pipeline.handlers import s3_landing
 from mlops_pipeline.naming import STATE_MACHINE_ALIAS, Workflow
 from mlops_pipeline.target import local_target
 
@@ -262,3 +263,29 @@ def test_a_queue_that_does_not_exist_is_one_line(stack, tmp_path):
     result = CliRunner().invoke(main, ["replay-dead-letters", "--tf-outputs", str(stack.outputs_file(tmp_path))])
     assert result.exit_code == 1 and len(result.output.splitlines()) == 1
     assert result.output.startswith(f"Error: {url}: ") and "NonExistentQueue" in result.output
+
+
+def test_a_dead_lettered_scheduled_fire_is_replayed_once_on_the_file_it_would_have_run(stack):
+    """A retraining fire while the training alias did not exist yet: Lambda dead-lettered the scheduler's event;
+    replayed after deploy, it starts the file that was latest at the scheduled time, once."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="data/train/jan.csv", Body=b"a,b\n1,2\n")
+    s3_landing._s3_client.cache_clear()  # the handler's own client, inside moto
+    resolve_aliases(stack.sfn.meta.events, stack.sfn, stack.requested)
+    settings = dead_letters.landing_settings(stack.target)
+    fire = s3_landing.scheduled_event("attrition-retraining", "train", "2030-01-06T03:00:00Z")
+    dead_letter(stack.sqs, stack.queue_url, fire)
+    (kept,) = dead_letters.replay_dead_letters(stack.sqs, stack.sfn, stack.queue_url, settings, wait_seconds=0)
+    assert not kept.deleted and "StateMachineDoesNotExist" in kept.summary["failed"][0]["error"]
+    assert "failed schedule attrition-retraining at 2030-01-06T03:00:00.000Z (data/train/jan.csv): " in kept.line()
+
+    stack.deploy(Workflow.TRAINING)
+    (replayed,) = dead_letters.replay_dead_letters(stack.sqs, stack.sfn, stack.queue_url, settings, wait_seconds=0)
+    (name,) = replayed.summary["started"]
+    assert replayed.deleted and name.startswith("train-jan-") and stack.executions(Workflow.TRAINING) == [name]
+    dead_letter(stack.sqs, stack.queue_url, fire)  # the same fire again: the same execution
+    (again,) = dead_letters.replay_dead_letters(stack.sqs, stack.sfn, stack.queue_url, settings, wait_seconds=0)
+    assert again.summary["started"] + again.summary["duplicate"] == [name]
+    assert stack.executions(Workflow.TRAINING) == [name]
+    s3_landing._s3_client.cache_clear()

@@ -14,6 +14,8 @@ from conftest import EXAMPLE_WORKFLOW, REPO
 from mlops_pipeline import notifications
 from mlops_pipeline.cli import main
 from mlops_pipeline.config import load_workflow
+from mlops_pipeline.deploy import sync_schedules
+from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.target import local_target
 
 
@@ -330,3 +332,85 @@ def test_subscribers_without_the_topic_stop_deploy_before_any_change(project):
     assert "lack failure_topic_arn: run `terraform -chdir=infra/terraform apply` first" in result.output
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     assert sfn.list_state_machines()["stateMachines"] == []
+# -- schedules: deploy creates, updates and deletes them in the group Terraform made -----------------
+
+
+def with_schedules(tmp_path, name: str, **schedules) -> object:
+    """The example workflow with ``schedules=Schedules(...)``, written as a user writes it."""
+    arguments = ", ".join(f"{key}={value!r}" for key, value in schedules.items())
+    text = (tmp_path / "attrition.py").read_text()
+    text = text.replace(
+        "from mlops_pipeline.config import (\n", "from mlops_pipeline.config import (\n    Schedules,\n"
+    )
+    text = text.replace(
+        "    inference=InferenceSettings(", f"    schedules=Schedules({arguments}),\n    inference=InferenceSettings("
+    )
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def scheduled_project(project):
+    """Terraform outputs that name the schedule group, the scheduler's role and the landing Lambda."""
+    tmp_path, target = project
+    target = replace(
+        target,
+        schedule_group_name="mlops-attrition",
+        scheduler_role_arn="arn:aws:iam::123456789012:role/mlops-attrition-scheduler",
+        landing_function_arn="arn:aws:lambda:us-east-1:123456789012:function:mlops-attrition-landing",
+    )
+    (tmp_path / "outputs.json").write_text(json.dumps(terraform_outputs(target)))
+    boto3.client("scheduler", region_name="us-east-1").create_schedule_group(Name=target.schedule_group_name)
+    return tmp_path, target
+
+
+def schedule(target, name):
+    return boto3.client("scheduler", region_name="us-east-1").get_schedule(
+        Name=name, GroupName=target.schedule_group_name
+    )
+
+
+def test_deploy_creates_the_schedules_that_invoke_the_landing_handler_with_the_scheduled_time(scheduled_project):
+    tmp_path, target = scheduled_project
+    workflow = with_schedules(tmp_path, "scheduled.py", retraining="cron(0 3 ? * MON *)", timezone="Europe/Paris")
+    result = run_deploy(tmp_path, workflow=workflow)
+    assert result.exit_code == 0, result.output
+    created = schedule(target, "attrition-retraining")
+    assert created["ScheduleExpression"] == "cron(0 3 ? * MON *)"
+    assert created["ScheduleExpressionTimezone"] == "Europe/Paris"
+    assert created["Target"]["Arn"] == target.landing_function_arn
+    assert created["Target"]["RoleArn"] == target.scheduler_role_arn
+    assert json.loads(created["Target"]["Input"]) == {
+        "source": "mlops-pipeline.schedule",
+        "schedule": "attrition-retraining",
+        "kind": "train",
+        "scheduled_time": "<aws.scheduler.scheduled-time>",
+    }
+    scheduler = boto3.client("scheduler", region_name="us-east-1")
+    again = sync_schedules(scheduler, load_workflow(workflow), target, dry_run=False)
+    assert [(c.name, c.action) for c in again] == [("attrition-retraining", "unchanged")]
+
+
+def test_deploy_updates_a_changed_schedule_and_deletes_one_the_workflow_no_longer_gives(scheduled_project):
+    tmp_path, target = scheduled_project
+    scheduler = boto3.client("scheduler", region_name="us-east-1")
+    both = load_workflow(with_schedules(tmp_path, "one.py", retraining="rate(1 day)", batch_scoring="rate(6 hours)"))
+    assert [c.action for c in sync_schedules(scheduler, both, target, dry_run=False)] == ["created", "created"]
+    one = load_workflow(with_schedules(tmp_path, "two.py", retraining="rate(7 days)"))
+    planned = sync_schedules(scheduler, one, target, dry_run=True)
+    assert [(c.name, c.action) for c in planned] == [
+        ("attrition-retraining", "would update"),
+        ("attrition-batch-scoring", "would delete"),
+    ]
+    assert [c.action for c in sync_schedules(scheduler, one, target, dry_run=False)] == ["updated", "deleted"]
+    assert schedule(target, "attrition-retraining")["ScheduleExpression"] == "rate(7 days)"
+    with pytest.raises(scheduler.exceptions.ResourceNotFoundException):
+        schedule(target, "attrition-batch-scoring")
+
+
+def test_schedules_on_a_stack_without_the_schedule_group_ask_for_terraform_apply(project):
+    tmp_path, target = project
+    scheduled = load_workflow(with_schedules(tmp_path, "s.py", retraining="rate(1 day)"))
+    with pytest.raises(PipelineError, match=r"lack schedule_group_name: run `terraform -chdir=infra/terraform apply`"):
+        sync_schedules(boto3.client("scheduler", region_name="us-east-1"), scheduled, target, dry_run=False)

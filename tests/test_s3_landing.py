@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from urllib.parse import quote_plus
 
 import boto3
@@ -521,3 +523,137 @@ def test_the_lambda_entry_point_fails_the_invocation_when_a_record_failed(monkey
         s3_landing.lambda_handler(event(record("data/train/a.csv")), None)
     monkeypatch.setattr(s3_landing, "_stepfunctions_client", lambda: client)
     assert len(s3_landing.lambda_handler(event(record("data/train/a.csv")), None)["started"]) == 1
+
+
+# -- scheduled runs: EventBridge Scheduler invokes the handler with the event deploy writes ----------
+
+
+@pytest.fixture
+def store(sfn):
+    """A versioned feature store in moto, listed by the handler through its own S3 client."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3_landing._s3_client.cache_clear()
+    yield s3, *sfn
+    s3_landing._s3_client.cache_clear()
+
+
+def fired(kind="train", when="2030-01-06T03:00:00Z", schedule="p-retraining") -> dict:
+    """What EventBridge Scheduler delivers: deploy's Input with ``<aws.scheduler.scheduled-time>`` replaced."""
+    return s3_landing.scheduled_event(schedule, kind, when)
+
+
+def test_a_scheduled_run_starts_the_latest_file_with_the_input_its_landing_would_get(store):
+    s3, client, settings = store
+    s3.put_object(Bucket=BUCKET, Key="data/train/older.csv", Body=b"a,b\n1,2\n")
+    time.sleep(1.1)  # S3 lists LastModified to the second; the fire below is due years later
+    latest = s3.put_object(Bucket=BUCKET, Key="data/train/newest.csv", Body=b"a,b\n1,2\n3,4\n")
+    s3.put_object(Bucket=BUCKET, Key="data/train/_temporary.csv", Body=b"x\n")  # a landing would ignore it
+    summary = handle_event(fired(), client, settings)
+    (name,) = summary["started"]
+    assert name.startswith("train-newest-")
+    started = json.loads(
+        client.describe_execution(executionArn=executions(client, settings.training_arn)[0]["executionArn"])["input"]
+    )
+    landing = s3_landing.execution_input(
+        "train",
+        s3_landing.LandedObject(
+            BUCKET, "data/train/newest.csv", 12, latest["ETag"].strip('"'), latest["VersionId"], "", "", ""
+        ),
+    )
+    assert set(started) == set(landing)
+    for field in ("kind", "bucket", "key", "version_id", "size", "etag", "copy_source", "copy_source_if_match"):
+        assert started[field] == landing[field], field
+    assert started["event_time"] == "2030-01-06T03:00:00.000Z"  # the fire orders its model after the landing's
+    assert started["job_stem"] != landing["job_stem"] and started["job_stem"].startswith("t")
+
+
+def test_a_redelivered_fire_is_a_duplicate_and_the_next_fire_a_new_run_of_the_same_file(store):
+    s3, client, settings = store
+    s3.put_object(Bucket=BUCKET, Key="data/score/batch.csv", Body=b"id\n1\n")
+    first = handle_event(fired("score", schedule="p-batch-scoring"), client, settings)
+    again = handle_event(fired("score", schedule="p-batch-scoring"), client, settings)
+    later = handle_event(fired("score", "2030-01-06T09:00:00Z", "p-batch-scoring"), client, settings)
+    # a running execution's own name and input answer with that execution; a closed one is a duplicate
+    assert again["started"] + again["duplicate"] == first["started"]
+    assert later["started"] and later["started"] != first["started"]
+    inputs = [
+        json.loads(client.describe_execution(executionArn=item["executionArn"])["input"])
+        for item in executions(client, settings.scoring_arn)
+    ]
+    assert len(inputs) == 2 and {i["version_id"] for i in inputs} == {inputs[0]["version_id"]}
+
+
+def listed(*entries) -> list[dict]:
+    """One ListObjectVersions page as boto3 returns it: ``("v"|"d", key, "HH:MM:SS", is_latest)``, newest first."""
+    page = {"Versions": [], "DeleteMarkers": [], "Name": BUCKET, "Prefix": "data/train/", "IsTruncated": False}
+    for index, (kind, key, clock, latest) in enumerate(entries):
+        entry = {
+            "Key": key,
+            "VersionId": f"v{index}.{key}",
+            "IsLatest": latest,
+            "LastModified": datetime.fromisoformat(f"2030-01-06T{clock}+00:00"),
+        }
+        if kind == "v":
+            entry |= {"ETag": f'"e{index}"', "Size": 10, "StorageClass": "STANDARD"}
+        page["Versions" if kind == "v" else "DeleteMarkers"].append(entry)
+    return [page]
+
+
+def latest_at(pages, when: str):
+    found = s3_landing.latest_version(
+        pages, BUCKET, "data/train/", when, Settings("t", "s", feature_store_bucket=BUCKET)
+    )
+    return found and (found.key, found.version_id)
+
+
+def test_the_latest_file_is_the_newest_version_before_the_scheduled_second_of_a_key_not_deleted_then():
+    pages = listed(
+        ("v", "data/train/a.csv", "02:00:00", True),
+        ("v", "data/train/b.csv", "03:00:00", True),  # written in the scheduled second: after the fire
+        ("d", "data/train/c.csv", "02:40:00", True),  # deleted before the fire
+        ("v", "data/train/c.csv", "02:30:00", False),
+        ("d", "data/train/d.csv", "02:50:00", False),  # deleted, then landed again in the same second
+        ("v", "data/train/d.csv", "02:50:00", True),
+        ("v", "data/train/e.csv", "02:55:00", False),  # its newer version came after the fire
+        ("v", "data/train/e.csv", "03:10:00", True),
+    )
+    assert latest_at(pages, "2030-01-06T03:00:00.000Z") == ("data/train/e.csv", "v6.data/train/e.csv")
+    assert latest_at(pages, "2030-01-06T02:52:00.000Z") == ("data/train/d.csv", "v5.data/train/d.csv")
+    assert latest_at(pages, "2030-01-06T02:35:00.000Z") == ("data/train/c.csv", "v3.data/train/c.csv")
+    assert latest_at(pages, "2030-01-06T02:00:00.000Z") is None  # nothing strictly before 02:00:00
+
+
+def test_no_file_under_the_prefix_is_one_ignored_line_and_no_execution(store, caplog):
+    s3, client, settings = store
+    s3.put_object(Bucket=BUCKET, Key="data/score/only-scoring.csv", Body=b"id\n1\n")
+    with caplog.at_level("INFO"):
+        summary = handle_event(fired(), client, settings)
+    assert not summary["started"] and executions(client, settings.training_arn) == []
+    (ignored,) = summary["ignored"]
+    assert ignored["reason"] == f"no file under s3://{BUCKET}/data/train/ to run"
+    (line,) = [json.loads(r.getMessage()) for r in caplog.records if r.name == s3_landing.__name__]
+    assert line["action"] == "ignored" and line["schedule"] == "p-retraining"
+
+
+def test_a_malformed_scheduled_event_is_rejected_in_one_line(sfn):
+    client, settings = sfn
+    for change, reason in (
+        ({"kind": "retrain"}, "kind is 'retrain', not one of train, score"),
+        ({"scheduled_time": "<aws.scheduler.scheduled-time>"}, "is not an ISO 8601 time"),
+        ({"scheduled_time": "2030-01-06T03:00:00"}, "has no time zone"),
+        ({"schedule": 7}, "schedule is a number, not a string"),
+    ):
+        (rejected,) = handle_event({**fired(), **change}, client, settings)["rejected"]
+        assert reason in rejected["reason"], change
+
+
+def test_a_listing_s3_refuses_fails_the_invocation_so_lambda_retries_it(sfn):
+    client, settings = sfn
+
+    def refused(bucket, prefix):
+        raise ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "List")
+
+    with pytest.raises(LandingFailed, match="schedule p-retraining at 2030-01-06T03:00:00.000Z: SlowDown"):
+        handle_event(fired(), client, settings, versions=refused)

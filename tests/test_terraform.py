@@ -657,3 +657,46 @@ def test_a_failing_notifier_raises_an_alarm_on_the_alarms_topic(tf):
     )
     assert alarm["alarm_name"].startswith("${local.alarm_prefix}-")  # the topic's policy lets it publish
     assert alarm["alarm_actions"] == [TOPIC]
+def test_the_scheduler_role_may_only_invoke_the_landing_handler_and_only_the_groups_schedules_assume_it(tf):
+    role = tf["resource"]["aws_iam_role"]["scheduler"]
+    assert role["assume_role_policy"] == "${data.aws_iam_policy_document.scheduler_trust.json}"
+    (trust,) = policy_documents(tf)["scheduler_trust"]
+    assert trust["actions"] == ["sts:AssumeRole"]
+    assert trust["principals"][0]["identifiers"] == ["scheduler.amazonaws.com"]
+    conditions = {c["variable"]: c for c in trust["condition"]}
+    assert conditions["aws:SourceAccount"]["values"] == ["${local.account_id}"]
+    assert conditions["aws:SourceArn"]["test"] == "ArnLike"
+    assert conditions["aws:SourceArn"]["values"] == ["${local.schedule_arns}"]
+    group = "${aws_scheduler_schedule_group.pipeline.name}"
+    assert tf["locals"]["schedule_arns"].endswith(f":schedule/{group}/*")
+    (grant,) = policy_documents(tf)["scheduler"]
+    assert grant["actions"] == ["lambda:InvokeFunction"]
+    assert grant["resources"] == ["${local.landing_function_arn}"]
+    function = tf["resource"]["aws_lambda_function"]["landing"]["function_name"]
+    assert tf["locals"]["landing_function_arn"].endswith(
+        f":lambda:${{var.region}}:${{local.account_id}}:function:{function}"
+    )
+    attached = [
+        p for p in tf["resource"]["aws_iam_role_policy"].values() if p["role"] == "${aws_iam_role.scheduler.id}"
+    ]
+    assert [p["policy"] for p in attached] == ["${data.aws_iam_policy_document.scheduler.json}"]
+
+
+def test_the_landing_handler_may_list_the_feature_store_only_under_the_two_prefixes(tf):
+    (listing,) = policy_documents(tf)["landing_lists_feature_store"]
+    assert listing["actions"] == ["s3:ListBucketVersions"]
+    assert listing["resources"] == ['${local.bucket_arns["feature_store"]}']
+    (prefixes,) = listing["condition"]
+    assert prefixes["variable"] == "s3:prefix"
+    assert prefixes["values"] == ["${var.training_prefix}", "${var.scoring_prefix}"]
+    policy = tf["resource"]["aws_iam_role_policy"]["landing_lists_feature_store"]
+    assert policy["role"] == "${aws_iam_role.lambda.id}"
+
+
+def test_deploy_finds_the_schedule_group_the_role_and_the_function_in_the_outputs(tf):
+    outputs = {name: body["value"] for name, body in tf["output"].items()}
+    assert outputs["schedule_group_name"] == "${aws_scheduler_schedule_group.pipeline.name}"
+    assert outputs["scheduler_role_arn"] == "${aws_iam_role.scheduler.arn}"
+    assert outputs["landing_function_arn"] == "${aws_lambda_function.landing.arn}"
+    group = tf["resource"]["aws_scheduler_schedule_group"]["pipeline"]["name"]
+    assert group == "${var.prefix}-${var.pipeline_name}"

@@ -230,7 +230,8 @@ def review_security(values: dict[str, dict], complete: bool) -> None:
     role_policies = {
         address: json.loads(v["policy"]) for address, v in values.items() if address.startswith("aws_iam_role_policy.")
     }
-    assert len(role_policies) == 5  # states, sagemaker, glue, the landing Lambda and the failure notifier
+    # the four roles', the failure notifier's, the scheduler's and the landing Lambda's listing (schedules.tf)
+    assert len(role_policies) == 7
     for address, document in role_policies.items():
         for statement in statements_of(document):
             actions, resources = as_list(statement["Action"]), as_list(statement["Resource"])
@@ -257,6 +258,9 @@ def review_security(values: dict[str, dict], complete: bool) -> None:
     executions = {arn.rsplit(":", 1)[0].replace(":stateMachine:", ":execution:") + ":*" for arn in machines}
     assert set(as_list(notifier["ReadTheHistoryOfThisPipelinesExecutions"]["Resource"])) == executions
     assert notifier["PublishToTheFailuresTopic"]["Resource"] == values["aws_sns_topic.failures"]["arn"]
+    (invoke,) = statements_of(role_policies["aws_iam_role_policy.scheduler"])
+    assert as_list(invoke["Action"]) == ["lambda:InvokeFunction"]
+    assert as_list(invoke["Resource"]) == [values["aws_lambda_function.landing"]["arn"]]  # the schedules' target
     states = statements_of(role_policies["aws_iam_role_policy.states"])
     sagemaker = {a for s in states for a in as_list(s["Action"]) if a.startswith("sagemaker:")}
     assert "sagemaker:ListTags" in sagemaker

@@ -119,3 +119,18 @@ output "failure_topic_arn" {
   description = "The KMS-encrypted SNS topic that receives one message per failed, timed-out or aborted execution; deploy subscribes the workflow's notifications to it."
   value       = aws_sns_topic.failures.arn
 }
+
+output "schedule_group_name" {
+  description = "The EventBridge Scheduler group deploy creates the workflow's schedules in (schedules.tf)."
+  value       = aws_scheduler_schedule_group.pipeline.name
+}
+
+output "scheduler_role_arn" {
+  description = "The role the schedules run as: it may only invoke the landing Lambda."
+  value       = aws_iam_role.scheduler.arn
+}
+
+output "landing_function_arn" {
+  description = "The landing Lambda, which the schedules invoke with a scheduled run."
+  value       = aws_lambda_function.landing.arn
+}

@@ -453,6 +453,34 @@ def _checked_list(values: tuple[str, ...], pattern: str, meaning: str) -> tuple[
     if repeated:
         raise ValueError(f"listed twice: {', '.join(repeated)}")
     return values
+class Schedules(_Settings):
+    """When to re-run training on the latest file under the training prefix, and scoring on the latest under the
+    scoring prefix, in EventBridge Scheduler's syntax (``mlops_pipeline.schedules``); each off when None."""
+
+    retraining: Optional[str] = Field(default=None, description="cron(...) or rate(...): re-run training.")
+    batch_scoring: Optional[str] = Field(default=None, description="cron(...) or rate(...): re-run scoring.")
+    timezone: str = Field(default="UTC", description="IANA time zone the cron expressions are read in.")
+
+    @field_validator("retraining", "batch_scoring")
+    @classmethod
+    def _expression(cls, value: Optional[str]) -> Optional[str]:
+        from mlops_pipeline.schedules import parse
+
+        if value is not None:
+            parse(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from mlops_pipeline.schedules import check_timezone
+
+        return check_timezone(value)
+
+    def by_kind(self) -> dict[str, str]:
+        """``{"train": expression, "score": expression}`` of the schedules that are on."""
+        given = {"train": self.retraining, "score": self.batch_scoring}
+        return {kind: expression for kind, expression in given.items() if expression is not None}
 
 
 class PipelineConfig(_Settings):
@@ -473,6 +501,7 @@ class PipelineConfig(_Settings):
     scoring_poll_seconds: int = Field(
         default=60, ge=1, le=3600, description="How often scoring checks on that training."
     )
+    schedules: Optional[Schedules] = None
 
     @field_validator("name")
     @classmethod

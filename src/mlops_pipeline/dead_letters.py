@@ -53,7 +53,12 @@ class Replayed:
 
 def _describe(item: dict) -> str:
     """One record of a summary: ``record 1 (data/train/a.csv): <reason or error>``."""
-    where = f"record {item['record']}" if "record" in item else "event"
+    if "record" in item:
+        where = f"record {item['record']}"
+    elif "schedule" in item:
+        where = f"schedule {item['schedule']} at {item['scheduled_time']}"
+    else:
+        where = "event"
     key = f" ({item['key']})" if item.get("key") else ""
     return f"{where}{key}: {item.get('error') or item.get('reason', '')}"
 

@@ -3,7 +3,8 @@
 ``python -m mlops_pipeline.deploy --only-json --out DIR`` renders only (no AWS, no credentials).
 Without ``--only-json`` it validates both definitions offline (``mlops_pipeline.validation``; an error
 stops it before any AWS call), uploads ``glue_transforms/``, validates them with AWS, creates or
-updates the state machines by name, publishes a version and points the ``live`` alias at it.
+updates the state machines by name, publishes a version and points the ``live`` alias at it, then
+creates, updates or deletes the workflow's schedules in the EventBridge Scheduler group Terraform made.
 It also subscribes the workflow's failure-notification addresses to the failures topic.
 Running it twice changes nothing the second time; ``--dry-run`` shows what would change.
 """
@@ -22,7 +23,7 @@ from mlops_pipeline.builders import build_definitions, definition_json
 from mlops_pipeline.config import PipelineConfig
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.layout import GLUE_SCRIPTS_PREFIX, TERRAFORM_DIR, glue_scripts
-from mlops_pipeline.naming import STATE_MACHINE_ALIAS
+from mlops_pipeline.naming import KINDS, STATE_MACHINE_ALIAS, schedule_name
 from mlops_pipeline.target import Target
 
 ALIAS = STATE_MACHINE_ALIAS
@@ -207,6 +208,93 @@ def definition_diff(old: str, new: str, name: str) -> str:
     return "\n".join(lines)
 
 
+#: Scheduler's own retries of a fire it could not deliver to the Lambda: its maximums (EventBridge Scheduler
+#: API reference, "RetryPolicy": at most 185 attempts, events at most 86400 s old).
+SCHEDULE_RETRY_POLICY = {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+#: Replaced by EventBridge Scheduler with the time the fire was due (User Guide, "Adding context attributes").
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+#: What deploy compares to tell an unchanged schedule from one to update.
+SCHEDULE_FIELDS = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "State", "Target")
+
+
+def schedule_request(config: PipelineConfig, target: Target, kind: str, expression: str) -> dict:
+    """CreateSchedule/UpdateSchedule for one of the workflow's schedules: invoke the landing Lambda with the
+    scheduled event, whose ``scheduled_time`` Scheduler fills in at every fire."""
+    from mlops_pipeline.handlers.s3_landing import scheduled_event
+
+    name = schedule_name(config.name, kind)
+    return {
+        "Name": name,
+        "GroupName": target.schedule_group_name,
+        "ScheduleExpression": expression,
+        "ScheduleExpressionTimezone": config.schedules.timezone,
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "State": "ENABLED",
+        "Description": f"Starts {config.name} {'training' if kind == 'train' else 'scoring'} on the latest file.",
+        "Target": {
+            "Arn": target.landing_function_arn,
+            "RoleArn": target.scheduler_role_arn,
+            "Input": json.dumps(scheduled_event(name, kind, SCHEDULED_TIME)),
+            "RetryPolicy": SCHEDULE_RETRY_POLICY,
+        },
+    }
+
+
+def sync_schedules(scheduler, config: PipelineConfig, target: Target, dry_run: bool) -> list[Change]:
+    """Create or update the schedules the workflow gives, delete the ones it no longer gives."""
+    wanted = config.schedules.by_kind() if config.schedules else {}
+    if not target.schedule_group_name:
+        if wanted:
+            raise PipelineError(
+                "the workflow has schedules but the Terraform outputs lack schedule_group_name: "
+                "run `terraform -chdir=infra/terraform apply` (schedules.tf) first"
+            )
+        return []
+    changes = []
+    for kind in KINDS:
+        name = schedule_name(config.name, kind)
+        current = _schedule(scheduler, target.schedule_group_name, name)
+        if kind in wanted:
+            changes.append(
+                _put_schedule(scheduler, schedule_request(config, target, kind, wanted[kind]), current, dry_run)
+            )
+        elif current is not None:
+            if not dry_run:
+                scheduler.delete_schedule(Name=name, GroupName=target.schedule_group_name)
+            changes.append(Change("schedule", name, "would delete" if dry_run else "deleted"))
+    return changes
+
+
+def _schedule(scheduler, group: str, name: str) -> dict | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        return scheduler.get_schedule(Name=name, GroupName=group)
+    except ClientError as error:
+        if aws_error_code(error) == "ResourceNotFoundException":
+            return None
+        raise
+
+
+def _put_schedule(scheduler, request: dict, current: dict | None, dry_run: bool) -> Change:
+    name, expression = request["Name"], request["ScheduleExpression"]
+    if current is not None and all(_holds(current.get(key), request[key]) for key in SCHEDULE_FIELDS):
+        return Change("schedule", name, "unchanged", expression)
+    action = "created" if current is None else "updated"
+    if dry_run:
+        return Change("schedule", name, f"would {action.removesuffix('d')}", expression)
+    (scheduler.create_schedule if current is None else scheduler.update_schedule)(**request)
+    return Change("schedule", name, action, expression)
+
+
+def _holds(current: object, wanted: object) -> bool:
+    """``current`` (GetSchedule's answer) has every field ``wanted`` sets, with the same value; fields AWS adds
+    with their defaults do not count as a change."""
+    if isinstance(wanted, dict):
+        return isinstance(current, dict) and all(_holds(current.get(key), value) for key, value in wanted.items())
+    return current == wanted
+
+
 class DefinitionsInvalid(PipelineError):
     """Offline validation found errors: nothing was deployed. ``findings`` are all of them, one line each."""
 
@@ -237,7 +325,8 @@ def deploy(
     dry_run: bool = False,
     terraform_dir: Path | None = TERRAFORM_DIR,
 ) -> list[Change]:
-    """Validate offline, upload scripts, validate with AWS and sync both state machines; return what changed."""
+    """Validate offline, upload scripts, validate with AWS, sync both state machines and the workflow's
+    schedules; return what changed."""
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
@@ -255,6 +344,9 @@ def deploy(
         for name, text in names.items():
             changes.extend(sync_state_machine(sfn, target, name, text, dry_run))
         changes += subscribe_notifications(config, target, dry_run)
+        if config.schedules or target.schedule_group_name:  # after the aliases the schedules start through
+            scheduler = boto3.client("scheduler", region_name=target.region)
+            changes += sync_schedules(scheduler, config, target, dry_run)
     except NoCredentialsError:
         raise PipelineError(
             "no AWS credentials found: configure a profile or AWS_* variables, or use --only-json"

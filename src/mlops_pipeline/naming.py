@@ -81,6 +81,17 @@ def job_stem(kind: str, identity: str) -> str:
     return kind[0] + digest[: JOB_STEM_LENGTH - 1]
 
 
+#: What each workflow's schedule does: ``<pipeline>-retraining`` starts training, ``<pipeline>-batch-scoring`` scoring.
+SCHEDULE_PURPOSES = {"train": "retraining", "score": "batch-scoring"}
+#: Where a scheduled run's event says it comes from (the landing handler tells it from an S3 event by this).
+SCHEDULE_SOURCE = "mlops-pipeline.schedule"
+
+
+def schedule_name(pipeline: str, kind: str) -> str:
+    """The EventBridge Scheduler schedule (and local schedule) that starts ``kind`` runs of a pipeline."""
+    return f"{pipeline}-{SCHEDULE_PURPOSES[Workflow.of_kind(kind).kind]}"
+
+
 def state_machine_name(pipeline: str, kind: str) -> str:
     """Name of a pipeline's training or scoring state machine, by landing kind."""
     return Workflow.of_kind(kind).state_machine_name(pipeline)

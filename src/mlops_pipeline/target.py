@@ -58,6 +58,12 @@ class Target:
     #: The topic of failure notifications (empty for a stack applied before it existed: deploy then asks for
     #: ``terraform apply`` when the workflow has subscribers).
     failure_topic_arn: str = ""
+    #: The EventBridge Scheduler group deploy puts the workflow's schedules in, the role they run as and the
+    #: landing Lambda they invoke (empty for a stack applied before schedules.tf: deploy then asks for
+    #: ``terraform apply`` when the workflow has schedules).
+    schedule_group_name: str = ""
+    scheduler_role_arn: str = ""
+    landing_function_arn: str = ""
 
     def bucket(self, store: str) -> str:
         """Bucket name of one of the six stores."""

@@ -21,7 +21,7 @@ OUT_OPTION = click.option(
 @click.command(
     "deploy",
     help="Render the training and scoring state machines, validate them (as `validate` does; an error stops "
-    "deploy before any AWS call) and deploy them (or only render with --only-json).",
+    "deploy before any AWS call) and deploy them with the workflow's schedules (or only render with --only-json).",
 )
 @workflow_option
 @click.option("--only-json", is_flag=True, help="Only render the definitions to --out; no AWS call, no credentials.")

@@ -18,6 +18,7 @@ from mlops_pipeline.local.events import (
     ExecutionEnded,
     LandingEvent,
     NotificationEvent,
+    ScheduleEvent,
     SessionEvent,
     StateEvent,
     TrialEvent,
@@ -56,6 +57,8 @@ class Reporter:
                 self._trial(event)
             elif isinstance(event, LandingEvent):
                 self._landing(event)
+            elif isinstance(event, ScheduleEvent):
+                self._scheduled(event)
             elif isinstance(event, ExecutionEnded):
                 self._ended(event.result)
             elif isinstance(event, ContainerEvent):
@@ -118,6 +121,13 @@ class Reporter:
             self.console.print(f"[bold]{plain(event.key)}[/] started {plain(event.execution)}")
         else:
             self.console.print(f"{plain(event.key)} ignored: {plain(event.ignored)}")
+
+    def _scheduled(self, event: ScheduleEvent) -> None:
+        fired = f"schedule [bold]{plain(event.schedule)}[/] ({plain(event.scheduled_time)})"
+        if event.execution is not None:
+            self.console.print(f"{fired} started {plain(event.execution)}")
+        else:
+            self.console.print(f"{fired}: no execution, {plain(event.ignored)}")
 
     def _ended(self, result: ExecutionResult) -> None:
         if not result.succeeded:

@@ -144,7 +144,9 @@ def run_cmd(
 
 
 @local.command(
-    "up", help="Watch the local feature store and start an execution for each file landed in it (Ctrl-C stops)."
+    "up",
+    help="Watch the local feature store and start an execution for each file landed in it, and fire the "
+    "workflow's schedules (Ctrl-C stops).",
 )
 @workflow_option
 @workspace_option
@@ -155,6 +157,8 @@ def run_cmd(
     "--interval", type=click.FloatRange(min=0.1), default=1.0, show_default=True, help="Seconds between scans."
 )
 def up_cmd(workflow: Path, workspace: Path | None, project: Path, isolation: str, inject: str, interval: float) -> None:
+    from mlops_pipeline.cli.live_view import plain
+
     out = console()
     with open_runtime(workflow, workspace, project, out, isolation, inject, summaries=True) as runtime:
         folder = runtime.workspace.path(runtime.target.feature_store_bucket)
@@ -162,6 +166,8 @@ def up_cmd(workflow: Path, workspace: Path | None, project: Path, isolation: str
             f"Watching {folder} ({runtime.target.training_prefix}, {runtime.target.scoring_prefix}); "
             f"land files with `mlops-pipeline local land`. Ctrl-C stops."
         )
+        for schedule, fires in schedule_rows(runtime.config, count=1):
+            out.print(f"Schedule {plain(schedule.name)}: {plain(schedule.expression.text)}, next {plain(fires)}")
         try:
             runtime.watch(interval)
         except KeyboardInterrupt:
@@ -388,6 +394,46 @@ def redrive_cmd(
     if not result.succeeded:
         what = "execution" if land_again else "redriven execution"
         raise PipelineError(f"{what} {result.name} {result.status.lower()}: {result.error}")
+
+
+def schedule_rows(config, count: int, now=None) -> list[tuple]:
+    """(schedule, its next ``count`` fire times as text) of each schedule the workflow turns on."""
+    from mlops_pipeline.local.scheduler import pipeline_schedules, utc_now
+
+    now = now or utc_now()
+    rows = []
+    for schedule in pipeline_schedules(config):
+        fires = [moment.isoformat(timespec="minutes") for moment in schedule.next_fires(now, count)]
+        rows.append((schedule, ", ".join(fires) or "none (its years have passed)"))
+    return rows
+
+
+@local.command(
+    "schedules",
+    help="List the workflow's retraining and batch-scoring schedules with their next fire times "
+    "(`local up` fires them; a rate counts from when `local up` starts).",
+)
+@found_workflow_option
+@workspace_option
+@click.option("--count", type=click.IntRange(1, 100), default=3, show_default=True, help="Fire times per schedule.")
+def schedules_cmd(workflow: Path | None, workspace: Path | None, count: int) -> None:
+    from mlops_pipeline.config import load_workflow
+    from mlops_pipeline.naming import Workflow
+
+    pipeline = _pipeline(workflow, workspace)
+    config = load_workflow(pipeline.workflow)
+    rows = schedule_rows(config, count)
+    if not rows:
+        click.echo(f"{config.name} has no schedules (PipelineConfig.schedules in {pipeline.workflow})")
+        return
+    zone = config.schedules.timezone
+    echo_table(
+        ["schedule", "starts", "expression", f"next runs ({zone})"],
+        [
+            (schedule.name, str(Workflow.of_kind(schedule.kind)), schedule.expression.text, fires)
+            for schedule, fires in rows
+        ],
+    )
 
 
 @local.command("tables", help="Show the tables the output crawler recorded (what Athena would see).")

@@ -22,6 +22,11 @@ Each record is handled on its own, and each ends in one outcome, logged as one J
   The records that did start map to the same names on every retry or replay, so they are
   duplicates then: exactly one execution per landing still holds.
 
+EventBridge Scheduler invokes the same function with a scheduled run (``scheduled_event``): the newest
+object version under the training or scoring prefix, as of the scheduled time, starts an execution
+with exactly the input its landing would get, named from its identity plus the schedule and scheduled
+time (see "scheduled runs" below); no file there is ``ignored``.
+
 Standard library and boto3 only: this module ships alone in the Lambda zip.
 
 Environment: TRAINING_STATE_MACHINE_ARN, SCORING_STATE_MACHINE_ARN, FEATURE_STORE_BUCKET
@@ -31,6 +36,7 @@ Environment: TRAINING_STATE_MACHINE_ARN, SCORING_STATE_MACHINE_ARN, FEATURE_STOR
 
 from __future__ import annotations
 
+import datetime
 import functools
 import hashlib
 import json
@@ -40,11 +46,11 @@ import random
 import re
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote, unquote_plus
 
 from mlops_pipeline.layout import SCORING_PREFIX, TRAINING_PREFIX
-from mlops_pipeline.naming import EXECUTION_NAME_MAX, Workflow, job_stem
+from mlops_pipeline.naming import EXECUTION_NAME_MAX, KINDS, SCHEDULE_SOURCE, Workflow, job_stem
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +130,8 @@ class LandedObject:
     sequencer: str
     event_time: str
     event_name: str
+    #: A scheduled run of this object: ``schedule\0<schedule name>\0<scheduled time>``; empty for a landing.
+    trigger: str = ""
 
     @property
     def identity(self) -> str:
@@ -131,9 +139,12 @@ class LandedObject:
 
         Versioned bucket: the version id. Unversioned: the sequencer, which S3 sets anew for every
         PUT; the eTag comes last: a hash of the contents, it can repeat when the same bytes land again.
+        A scheduled run adds its schedule and scheduled time: each fire is a new run of the same version,
+        a redelivered fire the same run.
         """
         version = self.version_id or self.sequencer or self.etag
-        return f"{self.bucket}\0{self.key}\0{version}"
+        landing = f"{self.bucket}\0{self.key}\0{version}"
+        return f"{landing}\0{self.trigger}" if self.trigger else landing
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -348,12 +359,15 @@ def event_records(event: object) -> tuple[list, dict | None]:
     return records, None
 
 
-def handle_event(event: object, client, settings: Settings, sleep=time.sleep) -> dict[str, list]:
-    """Every record of an S3 event, each on its own; a summary by outcome.
+def handle_event(event: object, client, settings: Settings, sleep=time.sleep, versions=None) -> dict[str, list]:
+    """Every record of an S3 event, each on its own, or a scheduled run (``versions``: how to list the feature
+    store's object versions, S3's ListObjectVersions by default); a summary by outcome.
 
     Raises :class:`LandingFailed` after handling all records when any of them failed.
     """
     summary: dict[str, list] = {action: [] for action in OUTCOMES}
+    if is_scheduled(event):
+        return _handle_scheduled(event, client, settings, sleep, versions or s3_object_versions, summary)
     records, problem = event_records(event)
     if problem:
         _log(problem, event)
@@ -366,6 +380,154 @@ def handle_event(event: object, client, settings: Settings, sleep=time.sleep) ->
         _log(outcome, record)
         action = outcome.pop("action")
         summary[action].append(outcome["execution"] if action in ("started", "duplicate") else outcome)
+    if summary["failed"]:
+        raise LandingFailed(summary)
+    return summary
+
+
+# -- scheduled runs -------------------------------------------------------------------------------
+#
+# EventBridge Scheduler invokes this function (asynchronously, as S3 does) with a small event that deploy
+# writes into each schedule, ``<aws.scheduler.scheduled-time>`` replaced by the time the fire was due
+# (EventBridge Scheduler User Guide, "Adding context attributes"). The run is of the newest object version
+# under the prefix that a landing would start, as of that time: a redelivered or retried fire (Scheduler
+# delivers at least once; Lambda retries a failed invocation twice) finds the same version, hence the same
+# name, and is a duplicate; the next fire has another time, hence a new execution of the same file.
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    schedule: str
+    kind: str
+    scheduled_time: str  # as S3 writes event times: 2026-11-26T03:00:00.000Z
+
+
+def is_scheduled(event: object) -> bool:
+    return isinstance(event, dict) and event.get("source") == SCHEDULE_SOURCE
+
+
+def scheduled_event(schedule: str, kind: str, scheduled_time: str) -> dict:
+    """The event a schedule sends (deploy gives it ``<aws.scheduler.scheduled-time>``; the local session a time)."""
+    return {"source": SCHEDULE_SOURCE, "schedule": schedule, "kind": kind, "scheduled_time": scheduled_time}
+
+
+def parse_scheduled(event: dict) -> ScheduledRun:
+    schedule, kind, when = (_field(event, name) for name in ("schedule", "kind", "scheduled_time"))
+    if kind not in KINDS:
+        raise MalformedRecord(f"kind is {kind!r}, not one of {', '.join(KINDS)}")
+    try:
+        moment = datetime.datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedRecord(f"scheduled_time {when!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise MalformedRecord(f"scheduled_time {when!r} has no time zone")
+    return ScheduledRun(schedule, kind, s3_time(moment))
+
+
+def s3_time(moment: datetime.datetime) -> str:
+    """UTC with milliseconds and ``Z``, as S3 event times are written (and sort as text)."""
+    utc = moment.astimezone(datetime.timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def s3_object_versions(bucket: str, prefix: str):
+    """ListObjectVersions of the feature store under ``prefix``, page by page, as S3 answers it."""
+    for page in _s3_client().get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        yield page
+
+
+def latest_version(pages, bucket: str, prefix: str, before: str, settings: Settings) -> LandedObject | None:
+    """The newest object version under ``prefix`` last modified before ``before`` that a landing would start,
+    of a key not deleted by then; None when there is none.
+
+    Listings give LastModified to the second, so "before" is by whole seconds: a version written in the
+    scheduled second itself is not counted, whenever the fire (or its retry) lists. A key's state then is
+    its newest version or delete marker (boto3 gives them as two lists, so within one second the entry S3
+    marks IsLatest wins, then the delete marker); among keys written in the same second, the last key wins.
+    """
+    cutoff = before[: len("2026-01-01T00:00:00")]
+    newest: dict[str, tuple[tuple, dict | None]] = {}
+    for page in pages:
+        entries = [(entry, entry) for entry in page.get("Versions", [])]
+        entries += [(entry, None) for entry in page.get("DeleteMarkers", [])]
+        for entry, version in entries:
+            modified = _listing_time(entry["LastModified"])[: len(cutoff)]
+            if modified >= cutoff:
+                continue
+            # Within one second, the key's newest entry (IsLatest) wins, then a delete marker over a version.
+            order = (modified, bool(entry.get("IsLatest")), version is None)
+            known = newest.get(entry["Key"])
+            if known is None or order > known[0]:
+                newest[entry["Key"]] = (order, version)
+    candidates = []
+    for key, (order, version) in newest.items():
+        if version is None or not key.startswith(prefix):
+            continue
+        obj = _listed_object(bucket, version)
+        if ignore_reason(obj, settings) is None:
+            candidates.append((order[0], key, obj))
+    return max(candidates)[2] if candidates else None
+
+
+def _listing_time(value) -> str:
+    """LastModified (a datetime from boto3, or text) in the sortable form of :func:`s3_time`."""
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return s3_time(value)
+
+
+def _listed_object(bucket: str, version: dict) -> LandedObject:
+    version_id = version.get("VersionId") or ""
+    return LandedObject(
+        bucket=bucket,
+        key=version["Key"],
+        size=int(version.get("Size", 0)),
+        etag=str(version.get("ETag", "")).strip('"'),
+        version_id="" if version_id == NULL_VERSION else version_id,
+        sequencer="",
+        event_time="",
+        event_name="ObjectCreated:Put",
+    )
+
+
+def scheduled_object(run: ScheduledRun, latest: LandedObject) -> LandedObject:
+    """The run's object: that version, triggered by this fire. Its event time is the scheduled time, so the
+    model it approves is ordered after the landing it retrains (``landing_order``)."""
+    trigger = f"schedule\0{run.schedule}\0{run.scheduled_time}"
+    return replace(latest, event_time=run.scheduled_time, trigger=trigger)
+
+
+def handle_scheduled(event: dict, client, settings: Settings, versions, sleep=time.sleep) -> dict:
+    """One fire → one outcome: started, duplicate, ignored (no file under the prefix), rejected or failed."""
+    try:
+        run = parse_scheduled(event)
+    except MalformedRecord as error:
+        return {"action": "rejected", "reason": str(error)}
+    prefix = settings.training_prefix if run.kind == Workflow.TRAINING.kind else settings.scoring_prefix
+    bucket = settings.feature_store_bucket
+    where = {"schedule": run.schedule, "scheduled_time": run.scheduled_time}
+    try:
+        latest = latest_version(versions(bucket, prefix), bucket, prefix, run.scheduled_time, settings)
+    except Exception as error:  # S3 throttled or refused: retried by Lambda, dead-lettered at last
+        return {"action": "failed", **where, "error": error_summary(error)}
+    if latest is None:
+        return {"action": "ignored", **where, "reason": f"no file under s3://{bucket}/{prefix} to run"}
+    obj = scheduled_object(run, latest)
+    name = execution_name(run.kind, obj)
+    arn = settings.training_arn if run.kind == Workflow.TRAINING.kind else settings.scoring_arn
+    started = {**where, "bucket": bucket, "key": obj.key, "execution": name, "state_machine": arn}
+    try:
+        action = start_once(client, arn, name, execution_input(run.kind, obj), sleep)
+    except Exception as error:
+        return {"action": "failed", **started, "error": error_summary(error)}
+    return {"action": action, **started}
+
+
+def _handle_scheduled(event, client, settings, sleep, versions, summary) -> dict[str, list]:
+    outcome = handle_scheduled(event, client, settings, versions, sleep)
+    _log(outcome, event)
+    action = outcome.pop("action")
+    summary[action].append(outcome["execution"] if action in ("started", "duplicate") else outcome)
     if summary["failed"]:
         raise LandingFailed(summary)
     return summary
@@ -389,6 +551,8 @@ def _raw_text(raw: object) -> str:
 
 
 def _describe_failure(item: dict) -> str:
+    if "schedule" in item:
+        return f"schedule {item['schedule']} at {item['scheduled_time']}: {item['error']}"
     where = f" ({item['key']})" if "key" in item else ""
     return f"record {item.get('record', '?')}{where}: {item['error']}"
 
@@ -398,6 +562,13 @@ def _stepfunctions_client():
     import boto3
 
     return boto3.client("stepfunctions")
+
+
+@functools.lru_cache(maxsize=1)
+def _s3_client():
+    import boto3
+
+    return boto3.client("s3")
 
 
 def lambda_handler(event, context):

@@ -60,6 +60,16 @@ class LandingEvent:
 
 
 @dataclass(frozen=True)
+class ScheduleEvent:
+    """A schedule fired: the landing handler started an execution of the latest file, or said why not."""
+
+    schedule: str
+    scheduled_time: str
+    execution: str | None = None
+    ignored: str | None = None  # why nothing started (no file under the prefix, a duplicate)
+
+
+@dataclass(frozen=True)
 class ContainerEvent:
     """Progress of preparing a container (its Python environment), or a warning about it."""
 

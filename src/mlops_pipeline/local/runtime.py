@@ -2,13 +2,15 @@
 
 The session does locally what Terraform and deploy do on AWS (the Glue job and crawler, the scripts
 in the source repository, the two state machines from the same rendered JSON) and what S3 and the
-landing Lambda do (a landed file becomes an event, the handler starts the execution). It owns the
-loops: following executions to their ends and watching the feature store; whoever runs it learns
+landing Lambda do (a landed file becomes an event, the handler starts the execution), and what
+EventBridge Scheduler does (the workflow's schedules fire through the same handler). It owns the
+loops: following executions to their ends, watching the feature store and firing the schedules; whoever runs it learns
 what happens from typed events (``mlops_pipeline.local.events``).
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import threading
 import time
@@ -20,15 +22,23 @@ from mlops_pipeline import data_checks, layout
 from mlops_pipeline.builders import build_definitions, definition_json
 from mlops_pipeline.config import PipelineConfig
 from mlops_pipeline.errors import PipelineError
-from mlops_pipeline.handlers.s3_landing import Settings
+from mlops_pipeline.handlers.s3_landing import LandingFailed, Settings, handle_event, s3_time, scheduled_event
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, choose_isolation
 from mlops_pipeline.local.engine import Engine, resource_key
-from mlops_pipeline.local.events import ContainerEvent, ExecutionEnded, LandingEvent, SessionEvent, StateEvent
+from mlops_pipeline.local.events import (
+    ContainerEvent,
+    ExecutionEnded,
+    LandingEvent,
+    ScheduleEvent,
+    SessionEvent,
+    StateEvent,
+)
 from mlops_pipeline.local.executions import ExecutionRecords, ExecutionResult, executions_root, summarize
 from mlops_pipeline.local.faults import Faults
 from mlops_pipeline.local.integrations import IntegrationTable, default_table, glue_crawler, glue_job
 from mlops_pipeline.local.notifications import LocalNotifier
 from mlops_pipeline.local.recovery import recover
+from mlops_pipeline.local.scheduler import LocalScheduler, pipeline_schedules, utc_now, workspace_versions
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.sessions import Session
 from mlops_pipeline.local.stores import Workspace
@@ -53,6 +63,7 @@ class LocalRuntime:
     isolation: IsolationChoice | None = None  # how jobs run (chosen from the machine when None)
     workflow_file: Path | None = None  # remembered in the workspace, for commands run without --workflow
     faults: str = ""  # TARGET=ERROR[*N],... (local.faults): API errors to inject, to try Retry and Catch
+    clock: Callable[[], datetime.datetime] = utc_now  # when the workflow's schedules fire (tests inject one)
     session: Session = field(init=False)
 
     def __post_init__(self) -> None:
@@ -209,15 +220,52 @@ class LocalRuntime:
         self.workspace.put_file(self.target.feature_store_bucket, key, source, keep_version=True)
         return key
 
-    def watcher(self) -> FeatureStoreWatcher:
-        settings = Settings(
+    def landing_settings(self) -> Settings:
+        """The landing Lambda's environment, for this session's state machines."""
+        return Settings(
             training_arn=self.arns[Workflow.TRAINING],
             scoring_arn=self.arns[Workflow.SCORING],
             training_prefix=self.target.training_prefix,
             scoring_prefix=self.target.scoring_prefix,
             feature_store_bucket=self.target.feature_store_bucket,
         )
-        return FeatureStoreWatcher(self.workspace, self.target.feature_store_bucket, settings, self.engine.client)
+
+    def watcher(self) -> FeatureStoreWatcher:
+        bucket = self.target.feature_store_bucket
+        return FeatureStoreWatcher(self.workspace, bucket, self.landing_settings(), self.engine.client)
+
+    def scheduler(self) -> LocalScheduler:
+        """The workflow's schedules, counted from now by the session's clock."""
+        return LocalScheduler(pipeline_schedules(self.config), self.clock)
+
+    def fire_schedules(self, scheduler: LocalScheduler) -> list[ScheduleEvent]:
+        """Hand each schedule that came due to the landing handler, as EventBridge Scheduler does on AWS; one
+        event per fire, also reported; each execution started is recorded at once."""
+        fired = []
+        for schedule, when in scheduler.due():
+            event = scheduled_event(schedule.name, schedule.kind, s3_time(when))
+            try:
+                summary = handle_event(event, self.engine.client, self.landing_settings(), versions=self._versions)
+            except LandingFailed as failed:
+                summary = failed.summary
+            started = summary["started"]
+            for name in started:
+                self.record_started(name)
+            reasons = [_reason(item) for action in ("ignored", "rejected") for item in summary[action]]
+            reasons += [f"a duplicate of the execution {name}" for name in summary["duplicate"]]
+            reasons += [str(item.get("error", "")) for item in summary["failed"]]
+            report = ScheduleEvent(
+                schedule.name,
+                event["scheduled_time"],
+                execution=started[0] if started else None,
+                ignored=None if started else "; ".join(reasons) or "no execution started",
+            )
+            self.on_event(report)
+            fired.append(report)
+        return fired
+
+    def _versions(self, bucket: str, prefix: str):
+        return workspace_versions(self.workspace, bucket, prefix)
 
     def pass_on_landed(self, watcher: FeatureStoreWatcher, keys: set[str] | None = None) -> list[LandingEvent]:
         """Hand new feature-store objects (of ``keys``, when given) to the landing handler; one event per
@@ -260,11 +308,11 @@ class LocalRuntime:
         return self.wait(landed[0].execution)
 
     def watch(self, interval: float, rounds: int | None = None) -> list[ExecutionResult]:
-        """Start executions for new files and follow every running one, for ``rounds`` scans (forever if None)
-        and then until the executions they started end."""
-        watcher, active, seen, finished, done_rounds = self.watcher(), {}, {}, [], 0
+        """Start executions for new files and for the workflow's schedules as they come due, and follow every
+        running one, for ``rounds`` scans (forever if None) and then until the executions they started end."""
+        watcher, scheduler, active, seen, finished, done_rounds = self.watcher(), self.scheduler(), {}, {}, [], 0
         while rounds is None or done_rounds < rounds or active:
-            for event in self.pass_on_landed(watcher):
+            for event in [*self.pass_on_landed(watcher), *self.fire_schedules(scheduler)]:
                 if event.execution is not None:
                     active[event.execution] = Workflow.of_execution(event.execution)
             for name, workflow in list(active.items()):
