@@ -332,6 +332,8 @@ def test_subscribers_without_the_topic_stop_deploy_before_any_change(project):
     assert "lack failure_topic_arn: run `terraform -chdir=infra/terraform apply` first" in result.output
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     assert sfn.list_state_machines()["stateMachines"] == []
+
+
 # -- schedules: deploy creates, updates and deletes them in the group Terraform made -----------------
 
 

@@ -657,6 +657,8 @@ def test_a_failing_notifier_raises_an_alarm_on_the_alarms_topic(tf):
     )
     assert alarm["alarm_name"].startswith("${local.alarm_prefix}-")  # the topic's policy lets it publish
     assert alarm["alarm_actions"] == [TOPIC]
+
+
 def test_the_scheduler_role_may_only_invoke_the_landing_handler_and_only_the_groups_schedules_assume_it(tf):
     role = tf["resource"]["aws_iam_role"]["scheduler"]
     assert role["assume_role_policy"] == "${data.aws_iam_policy_document.scheduler_trust.json}"

@@ -453,6 +453,8 @@ def _checked_list(values: tuple[str, ...], pattern: str, meaning: str) -> tuple[
     if repeated:
         raise ValueError(f"listed twice: {', '.join(repeated)}")
     return values
+
+
 class Schedules(_Settings):
     """When to re-run training on the latest file under the training prefix, and scoring on the latest under the
     scoring prefix, in EventBridge Scheduler's syntax (``mlops_pipeline.schedules``); each off when None."""
