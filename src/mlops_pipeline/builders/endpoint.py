@@ -200,7 +200,9 @@ def _wait_until_in_service(config: PipelineConfig, target: Target, name: str, de
         result_path="$.endpoint.status",
         retry=[transient_retry(config.retry, SAGEMAKER_SDK_TRANSIENT_ERRORS)],
     )
-    poll.add_catch(catch_into(failure("DescribeDeployedEndpointFailed", "EndpointDeploymentFailed", f"Waiting for {name}")))
+    poll.add_catch(
+        catch_into(failure("DescribeDeployedEndpointFailed", "EndpointDeploymentFailed", f"Waiting for {name}"))
+    )
     count = Pass(
         "CountEndpointPoll",
         parameters={
@@ -212,7 +214,9 @@ def _wait_until_in_service(config: PipelineConfig, target: Target, name: str, de
         result_path="$.endpoint",
     )
     status, reason = "$.endpoint.status.EndpointStatus", "$.endpoint.status.FailureReason"
-    new_config = ChoiceRule.StringEqualsPath("$.endpoint.status.EndpointConfigName", "$.endpoint.config.EndpointConfigName")
+    new_config = ChoiceRule.StringEqualsPath(
+        "$.endpoint.status.EndpointConfigName", "$.endpoint.config.EndpointConfigName"
+    )
     in_service = ChoiceRule.StringEquals(status, "InService")
     has_reason = ChoiceRule.IsPresent(reason, True)
     decide = Choice("IsEndpointInService")

@@ -75,9 +75,7 @@ TASK_NEEDS: dict[str, JobNeeds] = {
     "sagemaker:createEndpointConfig": JobNeeds(
         ("sagemaker:CreateEndpointConfig",), f"{SAGEMAKER_ARN}:endpoint-config/{{EndpointConfigName}}"
     ),
-    "sagemaker:createEndpoint": JobNeeds(
-        ("sagemaker:CreateEndpoint",), f"{SAGEMAKER_ARN}:endpoint/{{EndpointName}}"
-    ),
+    "sagemaker:createEndpoint": JobNeeds(("sagemaker:CreateEndpoint",), f"{SAGEMAKER_ARN}:endpoint/{{EndpointName}}"),
     "sagemaker:updateEndpoint": JobNeeds(("sagemaker:UpdateEndpoint",), f"{SAGEMAKER_ARN}:endpoint/{{EndpointName}}"),
     "glue:startJobRun.sync": JobNeeds(
         ("glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"), f"{GLUE_ARN}:job/{{JobName}}"

@@ -1,0 +1,253 @@
+"""Real-time endpoints: approved models deployed by the training workflow, a second approval swapped in while
+a client keeps sending requests, a failed update rolled back, InvokeEndpoint through a definition and
+``local invoke`` (real trainings, real model servers, real HTTP). One pipeline session serves the module."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from conftest import HR_WORKFLOW, call, dispatch, local_project, run_cli, running_control, write_hr_like
+from mlops_pipeline.config import load_workflow
+from mlops_pipeline.local.containers.http import Endpoint
+from mlops_pipeline.local.integrations.sagemaker_model import create_model
+from mlops_pipeline.local.runtime import LocalRuntime
+from mlops_pipeline.local.services import LocalServices
+from mlops_pipeline.local.sessions import Session
+from mlops_pipeline.local.stores import Workspace
+from mlops_pipeline.local.tasks import TaskFailure
+
+pytestmark = pytest.mark.slow
+
+WORKFLOW = (
+    HR_WORKFLOW.replace("TuningSettings,\n)", "TuningSettings, EndpointSettings,\n)")
+    .replace("max_jobs=2, max_parallel_jobs=2", "max_jobs=1, max_parallel_jobs=1")
+    .replace("    retry=", "    endpoint=EndpointSettings(poll_seconds=1, wait_seconds=120),\n    retry=")
+    .format(metric="roc_auc", margin=1.0)
+)
+
+
+@dataclass
+class Client:
+    """Sends the same rows to a port again and again until stopped, counting answers and failures."""
+
+    port: int
+    body: bytes
+    answered: list = field(default_factory=list)
+    failures: list = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                reply = call(Endpoint(port=self.port), "POST", "/invocations", self.body, {"Content-Type": "text/csv"})
+                (self.answered if reply.status_code == 200 else self.failures).append(reply.status_code)
+            except OSError as error:
+                self.failures.append(repr(error))
+
+
+@dataclass
+class Deployed:
+    runtime: LocalRuntime
+    workspace: Path
+    features: Path
+    first: object
+    second: object
+    client: Client
+    answered_before_second: int
+    closed: bool = False
+
+    def close(self) -> None:
+        """End the session (once): its endpoints stop serving."""
+        if not self.closed:
+            self.closed = True
+            self.runtime.__exit__(None, None, None)
+
+
+def _features(workspace: Path, into: Path) -> Path:
+    """Ten rows of a training extract without the label: the model's features, as a client sends them."""
+    (extract,) = list((workspace / "s3" / "hr-extracts").rglob("train/train.csv"))[:1]
+    rows = extract.read_text().splitlines()[:10]
+    into.write_text("".join(",".join(row.split(",")[1:]) + "\n" for row in rows))
+    return into
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory):
+    """A session that approved a model (deployed to the endpoint ``hr``), then a second one while a client
+    kept sending requests to the endpoint's port."""
+    root = tmp_path_factory.mktemp("endpoint")
+    project = local_project(root / "project")
+    (project / "workflows").mkdir()
+    (project / "workflows" / "hr.py").write_text(WORKFLOW)
+    config = load_workflow(project / "workflows" / "hr.py", containers=project / "containers")
+    train = write_hr_like(root / "employees.csv", 400, seed=1)
+    retrain = write_hr_like(root / "employees later.csv", 400, seed=3)
+    runtime = LocalRuntime(config, Workspace.resolve(root / "ws"), project)
+    runtime.__enter__()
+    result = None
+    try:
+        first = runtime.run_file("train", train)
+        assert first.succeeded, (first.error, first.cause)
+        features = _features(root / "ws", root / "features.csv")
+        port = runtime.services.records.get("endpoints", "hr")["Local"]["Port"]
+        client = Client(port, features.read_bytes())
+        thread = threading.Thread(target=client.run)
+        thread.start()
+        try:
+            while len(client.answered) < 5 and not client.failures:
+                time.sleep(0.01)
+            before = len(client.answered)
+            second = runtime.run_file("train", retrain)
+            after = len(client.answered)
+            while len(client.answered) < after + 5 and not client.failures:
+                time.sleep(0.01)
+        finally:
+            client.stop.set()
+            thread.join()
+        assert second.succeeded, (second.error, second.cause)
+        result = Deployed(runtime, root / "ws", features, first, second, client, before)
+        yield result
+    finally:
+        if result is None:
+            runtime.__exit__(None, None, None)
+        else:
+            result.close()
+
+
+def test_an_approved_model_is_deployed_and_a_second_approval_swaps_it_without_a_failed_request(deployed):
+    first, second = deployed.first.output["endpoint"], deployed.second.output["endpoint"]
+    assert first["name"] == second["name"] == "hr"
+    assert first["config_name"] != second["config_name"]
+    assert first["config_name"] == deployed.first.output["model_name"]  # named like every job of the execution
+    described = dispatch(deployed.runtime.services, "aws-sdk:sagemaker:describeEndpoint", {"EndpointName": "hr"})
+    assert described["EndpointStatus"] == "InService"
+    assert described["EndpointConfigName"] == second["config_name"]
+    assert deployed.client.failures == []
+    assert len(deployed.client.answered) > deployed.answered_before_second  # it kept answering through the swap
+
+
+def test_an_unknown_endpoint_is_the_error_the_workflow_catches(deployed):
+    """DescribeEndpoint of a missing endpoint: not modelled, so the base class; its cause is what
+    ``IsEndpointMissing`` matches."""
+    with pytest.raises(TaskFailure) as unknown:
+        dispatch(deployed.runtime.services, "aws-sdk:sagemaker:describeEndpoint", {"EndpointName": "nope"})
+    assert unknown.value.error == "SageMaker.SageMakerException"
+    assert 'Could not find endpoint "arn:aws:sagemaker:us-east-1:123456789012:endpoint/nope"' in unknown.value.cause
+    with pytest.raises(TaskFailure) as again:
+        dispatch(
+            deployed.runtime.services,
+            "sagemaker:createEndpoint",
+            {"EndpointName": "hr", "EndpointConfigName": deployed.second.output["endpoint"]["config_name"]},
+        )
+    assert again.value.error == "SageMaker.AmazonSageMakerException"
+
+
+def _broken_config(services, root: Path, name: str) -> str:
+    """An endpoint configuration whose model cannot load (its artifact holds no model)."""
+    archive = services.workspace.path("hr-model", f"broken/{name}.tar.gz")
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    (root / "README").write_text("no model here\n")
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(root / "README", arcname="README")
+    image = services.records.get("models", deployed_model(services))["PrimaryContainer"]["Image"]
+    container = {"Image": image, "ModelDataUrl": f"s3://hr-model/broken/{name}.tar.gz"}
+    create_model(services, {"ModelName": name, "PrimaryContainer": container}, running_control())
+    variant = {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+    dispatch(services, "sagemaker:createEndpointConfig", {"EndpointConfigName": name, "ProductionVariants": [variant]})
+    return name
+
+
+def deployed_model(services) -> str:
+    config = services.records.get("endpoints", "hr")["EndpointConfigName"]
+    return services.records.get("endpoint-configs", config)["ProductionVariants"][0]["ModelName"]
+
+
+def _settled(services, name: str, timeout: float = 90) -> dict:
+    """DescribeEndpoint once the endpoint is no longer Creating or Updating."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = dispatch(services, "aws-sdk:sagemaker:describeEndpoint", {"EndpointName": name})
+        if answer["EndpointStatus"] not in ("Creating", "Updating"):
+            return answer
+        time.sleep(0.05)
+    raise AssertionError(f"endpoint {name} still {answer['EndpointStatus']} after {timeout} s")
+
+
+def test_a_failed_update_keeps_the_previous_model_serving_and_a_failed_creation_is_failed(deployed, tmp_path):
+    services = deployed.runtime.services
+    serving = services.records.get("endpoints", "hr")["EndpointConfigName"]
+    broken = _broken_config(services, tmp_path, "hr-broken")
+    dispatch(services, "sagemaker:updateEndpoint", {"EndpointName": "hr", "EndpointConfigName": broken})
+    dispatch(services, "sagemaker:createEndpoint", {"EndpointName": "hr-new", "EndpointConfigName": broken})
+    rolled_back, failed = _settled(services, "hr"), _settled(services, "hr-new")
+    assert rolled_back["EndpointStatus"] == "InService" and rolled_back["EndpointConfigName"] == serving
+    assert "did not pass the ping health check" in rolled_back["FailureReason"]
+    assert failed["EndpointStatus"] == "Failed" and failed["FailureReason"]
+    port = services.records.get("endpoints", "hr")["Local"]["Port"]
+    reply = call(
+        Endpoint(port=port), "POST", "/invocations", deployed.features.read_bytes(), {"Content-Type": "text/csv"}
+    )
+    assert reply.status_code == 200, reply.text
+
+
+def test_after_the_session_invoke_endpoint_and_local_invoke_serve_the_endpoint_from_its_record(deployed):
+    """The session that deployed the endpoint ends; a new one answers InvokeEndpoint through a definition's
+    aws-sdk Task (serving the endpoint from its record), ``local invoke`` asks that session while it runs,
+    and serves the endpoint itself once nothing does."""
+    deployed.close()
+    rows = deployed.features.read_text()
+    invoke = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::aws-sdk:sagemakerruntime:invokeEndpoint",
+        "Parameters": {"EndpointName.$": "$.endpoint", "ContentType": "text/csv", "Body.$": "$.rows"},
+        "End": True,
+    }
+    definition = {"StartAt": "Invoke", "States": {"Invoke": invoke}}
+    args = ("local", "invoke", "--endpoint", "hr", str(deployed.features), "--workspace", str(deployed.workspace))
+    session = Session(deployed.workspace).open()
+    services = LocalServices(
+        Workspace.resolve(deployed.workspace), deployed.workspace.parent / "project" / "containers", deployed.workspace
+    )
+    try:
+        answered = _run(services, definition, {"endpoint": "hr", "rows": rows})
+        missing = _run(services, definition, {"endpoint": "nope", "rows": rows})
+        during = run_cli(*args, cwd=deployed.workspace.parent)
+    finally:
+        services.close()
+        session.close()
+    assert answered["status"] == "SUCCEEDED", (answered.get("error"), answered.get("cause"))
+    output = json.loads(answered["output"])
+    assert output["InvokedProductionVariant"] == "AllTraffic"
+    predictions = output["Body"].splitlines()
+    assert len(predictions) == 10 and all(0 <= float(value) <= 1 for value in predictions)
+    assert missing["status"] == "FAILED" and missing["error"] == "SageMakerRuntime.ValidationErrorException"
+    assert during.returncode == 0, during.stderr
+    assert during.stdout.splitlines() == predictions
+    after = run_cli(*args, cwd=deployed.workspace.parent)
+    assert after.returncode == 0, after.stderr
+    assert after.stdout == during.stdout
+    unknown = run_cli(*args[:3], "nope", *args[4:], cwd=deployed.workspace.parent)
+    assert unknown.returncode == 1 and unknown.stderr.startswith("Error: no endpoint nope in ")
+
+
+def _run(services, definition: dict, payload: dict) -> dict:
+    """One execution of ``definition`` by an engine of its own over ``services``."""
+    from mlops_pipeline.local.engine import Engine
+    from mlops_pipeline.local.integrations import default_table
+
+    table = default_table()
+    with Engine(table.dispatcher(services), table.resources) as engine:
+        services.sfn = engine.client
+        arn = engine.create_state_machine("invoke", json.dumps(definition), "arn:aws:iam::123456789012:role/x")
+        execution = engine.start_execution(arn, f"invoke-{payload['endpoint']}", payload)
+        deadline = time.monotonic() + 120
+        while engine.describe(execution)["status"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return engine.describe(execution)
