@@ -4,6 +4,7 @@ a client keeps sending requests, a failed update rolled back, InvokeEndpoint thr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tarfile
 import threading
@@ -22,8 +23,10 @@ from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.sessions import Session
 from mlops_pipeline.local.stores import Workspace
 from mlops_pipeline.local.tasks import TaskFailure
+from mlops_pipeline.naming import Workflow
 
 pytestmark = pytest.mark.slow
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/byo-xgboost:1.0"
 
 WORKFLOW = (
     HR_WORKFLOW.replace("TuningSettings,\n)", "TuningSettings, EndpointSettings,\n)")
@@ -149,27 +152,33 @@ def test_an_unknown_endpoint_is_the_error_the_workflow_catches(deployed):
     assert again.value.error == "SageMaker.AmazonSageMakerException"
 
 
-def _broken_config(services, root: Path, name: str) -> str:
-    """An endpoint configuration whose model cannot load (its artifact holds no model)."""
+def _broken_model(services, folder: Path, name: str) -> str:
+    """A model whose artifact holds no model: its server cannot start."""
     archive = services.workspace.path("hr-model", f"broken/{name}.tar.gz")
     archive.parent.mkdir(parents=True, exist_ok=True)
-    (root / "README").write_text("no model here\n")
+    (folder / "README").write_text("no model here\n")
     with tarfile.open(archive, "w:gz") as tar:
-        tar.add(root / "README", arcname="README")
-    image = services.records.get("models", deployed_model(services))["PrimaryContainer"]["Image"]
-    container = {"Image": image, "ModelDataUrl": f"s3://hr-model/broken/{name}.tar.gz"}
+        tar.add(folder / "README", arcname="README")
+    container = {"Image": IMAGE, "ModelDataUrl": f"s3://hr-model/broken/{name}.tar.gz"}
     create_model(services, {"ModelName": name, "PrimaryContainer": container}, running_control())
-    variant = {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
-    dispatch(services, "sagemaker:createEndpointConfig", {"EndpointConfigName": name, "ProductionVariants": [variant]})
     return name
 
 
-def deployed_model(services) -> str:
-    config = services.records.get("endpoints", "hr")["EndpointConfigName"]
-    return services.records.get("endpoint-configs", config)["ProductionVariants"][0]["ModelName"]
+def _endpoint_states(training: str) -> dict:
+    """The rendered training definition from ``DeployIfLatest`` on: the endpoint's states and where they end."""
+    states = json.loads(training)["States"]
+    reachable, todo = {}, ["DeployIfLatest"]
+    while todo:
+        name = todo.pop()
+        if name in reachable:
+            continue
+        state = reachable[name] = states[name]
+        todo += [state[key] for key in ("Next", "Default") if key in state]
+        todo += [rule["Next"] for rule in state.get("Choices", [])] + [c["Next"] for c in state.get("Catch", [])]
+    return {"StartAt": "DeployIfLatest", "States": reachable}
 
 
-def _settled(services, name: str, timeout: float = 90) -> dict:
+def _settled(services, name: str, timeout: float = 120) -> dict:
     """DescribeEndpoint once the endpoint is no longer Creating or Updating."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -180,28 +189,15 @@ def _settled(services, name: str, timeout: float = 90) -> dict:
     raise AssertionError(f"endpoint {name} still {answer['EndpointStatus']} after {timeout} s")
 
 
-def test_a_failed_update_keeps_the_previous_model_serving_and_a_failed_creation_is_failed(deployed, tmp_path):
-    services = deployed.runtime.services
-    serving = services.records.get("endpoints", "hr")["EndpointConfigName"]
-    broken = _broken_config(services, tmp_path, "hr-broken")
-    dispatch(services, "sagemaker:updateEndpoint", {"EndpointName": "hr", "EndpointConfigName": broken})
-    dispatch(services, "sagemaker:createEndpoint", {"EndpointName": "hr-new", "EndpointConfigName": broken})
-    rolled_back, failed = _settled(services, "hr"), _settled(services, "hr-new")
-    assert rolled_back["EndpointStatus"] == "InService" and rolled_back["EndpointConfigName"] == serving
-    assert "did not pass the ping health check" in rolled_back["FailureReason"]
-    assert failed["EndpointStatus"] == "Failed" and failed["FailureReason"]
-    port = services.records.get("endpoints", "hr")["Local"]["Port"]
-    reply = call(
-        Endpoint(port=port), "POST", "/invocations", deployed.features.read_bytes(), {"Content-Type": "text/csv"}
-    )
-    assert reply.status_code == 200, reply.text
-
-
-def test_after_the_session_invoke_endpoint_and_local_invoke_serve_the_endpoint_from_its_record(deployed):
-    """The session that deployed the endpoint ends; a new one answers InvokeEndpoint through a definition's
-    aws-sdk Task (serving the endpoint from its record), ``local invoke`` asks that session while it runs,
-    and serves the endpoint itself once nothing does."""
+def test_after_the_session_the_endpoint_is_served_from_its_record_and_a_failed_update_is_rolled_back(
+    deployed, tmp_path
+):
+    """The session that deployed the endpoint ends. A new one answers InvokeEndpoint through a definition's
+    aws-sdk Task (serving the endpoint from its record) and ``local invoke`` asks that session; the workflow's
+    endpoint states deploying a model that cannot start fail with the rollback's cause while the previous
+    model keeps answering; once no session runs, ``local invoke`` serves the endpoint itself."""
     deployed.close()
+    serving = deployed.second.output["endpoint"]["config_name"]
     rows = deployed.features.read_text()
     invoke = {
         "Type": "Task",
@@ -209,16 +205,24 @@ def test_after_the_session_invoke_endpoint_and_local_invoke_serve_the_endpoint_f
         "Parameters": {"EndpointName.$": "$.endpoint", "ContentType": "text/csv", "Body.$": "$.rows"},
         "End": True,
     }
-    definition = {"StartAt": "Invoke", "States": {"Invoke": invoke}}
     args = ("local", "invoke", "--endpoint", "hr", str(deployed.features), "--workspace", str(deployed.workspace))
     session = Session(deployed.workspace).open()
-    services = LocalServices(
-        Workspace.resolve(deployed.workspace), deployed.workspace.parent / "project" / "containers", deployed.workspace
-    )
+    workspace = Workspace.resolve(deployed.workspace)
+    services = LocalServices(workspace, deployed.workspace.parent / "project" / "containers", deployed.workspace)
     try:
-        answered = _run(services, definition, {"endpoint": "hr", "rows": rows})
-        missing = _run(services, definition, {"endpoint": "nope", "rows": rows})
-        during = run_cli(*args, cwd=deployed.workspace.parent)
+        with _engine(services) as run:
+            answered = run({"StartAt": "Invoke", "States": {"Invoke": invoke}}, {"endpoint": "hr", "rows": rows})
+            missing = run({"StartAt": "Invoke", "States": {"Invoke": invoke}}, {"endpoint": "nope", "rows": rows})
+            during = run_cli(*args, cwd=deployed.workspace.parent)
+            broken = _broken_model(services, tmp_path, "hr-broken")
+            variant = {"VariantName": "AllTraffic", "ModelName": broken, "InitialInstanceCount": 1}
+            config = {"EndpointConfigName": broken, "ProductionVariants": [{**variant, "InstanceType": "ml.m5.large"}]}
+            dispatch(services, "sagemaker:createEndpointConfig", config)
+            dispatch(services, "sagemaker:createEndpoint", {"EndpointName": "hr-new", "EndpointConfigName": broken})
+            update = {"job_stem": "tbroken", "model": {"ModelName": broken}, "record": {"model_name": broken}}
+            rolled_back = run(_endpoint_states(deployed.runtime.definitions[Workflow.TRAINING]), update)
+            still = run({"StartAt": "Invoke", "States": {"Invoke": invoke}}, {"endpoint": "hr", "rows": rows})
+            created = _settled(services, "hr-new")
     finally:
         services.close()
         session.close()
@@ -230,6 +234,16 @@ def test_after_the_session_invoke_endpoint_and_local_invoke_serve_the_endpoint_f
     assert missing["status"] == "FAILED" and missing["error"] == "SageMakerRuntime.ValidationErrorException"
     assert during.returncode == 0, during.stderr
     assert during.stdout.splitlines() == predictions
+
+    assert rolled_back["status"] == "FAILED" and rolled_back["error"] == "EndpointUpdateFailed"
+    assert rolled_back["cause"].startswith(
+        "The update of the endpoint hr to hr-tbroken-0-0 failed and SageMaker rolled it back: "
+        f"it still serves {serving}. FailureReason: "
+    )
+    assert "did not pass the ping health check" in rolled_back["cause"]
+    assert still["status"] == "SUCCEEDED" and json.loads(still["output"])["Body"].splitlines() == predictions
+    assert created["EndpointStatus"] == "Failed" and "ping health check" in created["FailureReason"]
+
     after = run_cli(*args, cwd=deployed.workspace.parent)
     assert after.returncode == 0, after.stderr
     assert after.stdout == during.stdout
@@ -237,17 +251,25 @@ def test_after_the_session_invoke_endpoint_and_local_invoke_serve_the_endpoint_f
     assert unknown.returncode == 1 and unknown.stderr.startswith("Error: no endpoint nope in ")
 
 
-def _run(services, definition: dict, payload: dict) -> dict:
-    """One execution of ``definition`` by an engine of its own over ``services``."""
+@contextlib.contextmanager
+def _engine(services):
+    """``run(definition, input)``: one execution by an engine of its own over ``services``, once it ended."""
     from mlops_pipeline.local.engine import Engine
     from mlops_pipeline.local.integrations import default_table
 
     table = default_table()
     with Engine(table.dispatcher(services), table.resources) as engine:
         services.sfn = engine.client
-        arn = engine.create_state_machine("invoke", json.dumps(definition), "arn:aws:iam::123456789012:role/x")
-        execution = engine.start_execution(arn, f"invoke-{payload['endpoint']}", payload)
-        deadline = time.monotonic() + 120
-        while engine.describe(execution)["status"] == "RUNNING" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return engine.describe(execution)
+        names = iter(range(1, 100))
+
+        def run(definition: dict, payload: dict) -> dict:
+            number = next(names)
+            role = "arn:aws:iam::123456789012:role/x"
+            arn = engine.create_state_machine(f"sm-{number}", json.dumps(definition), role)
+            execution = engine.start_execution(arn, f"run-{number}", payload)
+            deadline = time.monotonic() + 120
+            while engine.describe(execution)["status"] == "RUNNING" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return engine.describe(execution)
+
+        yield run

@@ -342,7 +342,12 @@ def redrive_cmd(
         "endpoint's model is served for this command only."
     ),
 )
-@click.option("--endpoint", "endpoint", required=True, help="The endpoint's name: the workflow's endpoint.name, else its pipeline's name.")
+@click.option(
+    "--endpoint",
+    "endpoint",
+    required=True,
+    help="The endpoint's name: the workflow's endpoint.name, else its pipeline's name.",
+)
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--content-type", default="text/csv", show_default=True, help="The request's Content-Type.")
 @workspace_option

@@ -22,6 +22,7 @@ from typing import Callable
 from mlops_pipeline.local.containers.warm import WarmServer
 
 HOST = "127.0.0.1"
+STARTING_AT_ONCE = 4  # model servers starting at the same time (for as many endpoints)
 FORWARDED_PATHS = {"GET": ("/ping",), "POST": ("/invocations",)}
 #: How long one forwarded request may take (InvokeEndpoint's limit: 60 s for the model to answer).
 INVOCATION_TIMEOUT_SECONDS = 60.0
@@ -165,10 +166,10 @@ class Endpoints:
         self._fronts: dict[str, FrontListener] = {}
         self._lock = threading.Lock()
         self.closed = threading.Event()
-        # Model servers are started from one thread that lives as long as the session: bubblewrap's
-        # --die-with-parent (PR_SET_PDEATHSIG) kills a view when the *thread* that started it ends, and an
-        # endpoint outlives the execution (and the thread) that created it.
-        self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="endpoint-servers")
+        # Model servers are started from threads that live as long as the session (an executor's workers do
+        # not exit while it is open): bubblewrap's --die-with-parent (PR_SET_PDEATHSIG) kills a view when the
+        # *thread* that started it ends, and an endpoint outlives the execution (and thread) that created it.
+        self._starter = ThreadPoolExecutor(max_workers=STARTING_AT_ONCE, thread_name_prefix="endpoint-servers")
 
     def serving(self, name: str) -> FrontListener | None:
         with self._lock:
