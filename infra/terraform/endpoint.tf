@@ -9,6 +9,11 @@ variable "enable_api_endpoint" {
   description = "The workflow deploys approved models to a SageMaker real-time endpoint (PipelineConfig.endpoint)."
   type        = bool
   default     = false
+
+  validation {
+    condition     = var.enable_api_endpoint != null
+    error_message = "enable_api_endpoint must be true or false."
+  }
 }
 
 locals {

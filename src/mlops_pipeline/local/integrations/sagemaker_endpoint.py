@@ -92,14 +92,7 @@ def update_endpoint(services: LocalServices, params: dict, control: TaskControl)
     name = params["EndpointName"]
     record = _record(services, name)
     if record["EndpointStatus"] != "InService":
-        raise (
-            AwsError("ValidationException", f'Cannot update in-progress endpoint "{record["EndpointArn"]}".')
-            if record["EndpointStatus"] in IN_PROGRESS
-            else AwsError(
-                "ValidationException",
-                f'Cannot update endpoint "{record["EndpointArn"]}" in status {record["EndpointStatus"]}.',
-            )
-        )
+        raise AwsError("ValidationException", _not_updatable(record))
     config = ENDPOINT_CONFIGS.describe(services, params["EndpointConfigName"])
     record.update(EndpointStatus="Updating", LastModifiedTime=now().isoformat())
     record.pop("FailureReason", None)
@@ -109,6 +102,14 @@ def update_endpoint(services: LocalServices, params: dict, control: TaskControl)
     ENDPOINTS.save(services, record)
     _deploy_later(services, record, config, services.log_path(control, "endpoints", name))
     return {"EndpointArn": record["EndpointArn"]}
+
+
+def _not_updatable(record: dict) -> str:
+    """SageMaker's refusal of an update while the endpoint is not InService."""
+    arn, status = record["EndpointArn"], record["EndpointStatus"]
+    if status in IN_PROGRESS:
+        return f'Cannot update in-progress endpoint "{arn}".'
+    return f'Cannot update endpoint "{arn}" in status {status}.'
 
 
 @serves("aws-sdk:sagemaker:describeEndpoint", client_error=CLIENT_ERROR)
