@@ -25,7 +25,6 @@ from mlops_pipeline.local.stores import Workspace
 from mlops_pipeline.local.tasks import TaskFailure
 from mlops_pipeline.naming import Workflow
 
-pytestmark = pytest.mark.slow
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/byo-xgboost:1.0"
 
 WORKFLOW = (
@@ -124,6 +123,7 @@ def deployed(tmp_path_factory):
             result.close()
 
 
+@pytest.mark.slow
 def test_an_approved_model_is_deployed_and_a_second_approval_swaps_it_without_a_failed_request(deployed):
     first, second = deployed.first.output["endpoint"], deployed.second.output["endpoint"]
     assert first["name"] == second["name"] == "hr"
@@ -136,6 +136,7 @@ def test_an_approved_model_is_deployed_and_a_second_approval_swaps_it_without_a_
     assert len(deployed.client.answered) > deployed.answered_before_second  # it kept answering through the swap
 
 
+@pytest.mark.slow
 def test_an_unknown_endpoint_is_the_error_the_workflow_catches(deployed):
     """DescribeEndpoint of a missing endpoint: not modelled, so the base class; its cause is what
     ``IsEndpointMissing`` matches."""
@@ -150,6 +151,29 @@ def test_an_unknown_endpoint_is_the_error_the_workflow_catches(deployed):
             {"EndpointName": "hr", "EndpointConfigName": deployed.second.output["endpoint"]["config_name"]},
         )
     assert again.value.error == "SageMaker.AmazonSageMakerException"
+
+
+def test_a_deployment_its_session_left_unfinished_is_closed_as_sagemaker_ends_one(tmp_path):
+    """Recovery: a session that died while an endpoint was Creating or Updating leaves a Failed endpoint, or
+    one back InService on its previous configuration; one that finished is left as it is."""
+    from mlops_pipeline.local.integrations.sagemaker_endpoint import ENDPOINTS, ORPHANED_REASON, stop_orphans
+    from mlops_pipeline.local.records import Records
+
+    records = Records.of_workspace(tmp_path)
+    for name, status, session in (
+        ("new", "Creating", "gone"),
+        ("old", "Updating", "gone"),
+        ("live", "Updating", "alive"),
+        ("done", "InService", "gone"),
+    ):
+        record = {"EndpointName": name, "EndpointStatus": status, "EndpointConfigName": "c-1"}
+        records.put(ENDPOINTS.folder, name, {**record, "Local": {"Session": session}})
+    assert stop_orphans(records, lambda session: session == "alive") == ["new", "old"]
+    new, old = records.get(ENDPOINTS.folder, "new"), records.get(ENDPOINTS.folder, "old")
+    assert new["EndpointStatus"] == "Failed" and new["FailureReason"] == ORPHANED_REASON
+    assert old["EndpointStatus"] == "InService" and old["EndpointConfigName"] == "c-1" and old["FailureReason"]
+    assert records.get(ENDPOINTS.folder, "live")["EndpointStatus"] == "Updating"
+    assert "FailureReason" not in records.get(ENDPOINTS.folder, "done")
 
 
 def _broken_model(services, folder: Path, name: str) -> str:
@@ -189,6 +213,7 @@ def _settled(services, name: str, timeout: float = 120) -> dict:
     raise AssertionError(f"endpoint {name} still {answer['EndpointStatus']} after {timeout} s")
 
 
+@pytest.mark.slow
 def test_after_the_session_the_endpoint_is_served_from_its_record_and_a_failed_update_is_rolled_back(
     deployed, tmp_path
 ):
