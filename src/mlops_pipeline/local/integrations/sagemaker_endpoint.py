@@ -180,7 +180,7 @@ def _deploy(services: LocalServices, name: str, port: int, config: dict, log_pat
     try:
         port = services.endpoints.deploy(name, port, config["EndpointConfigName"], _starter(services, config, log_path))
     except Exception as error:  # noqa: BLE001 - any reason the model did not start is the endpoint's FailureReason
-        _failed(services, name, _reason(error, log_path))
+        _failed(services, name, _reason(_variant(config)["VariantName"], error, log_path))
         return
     record = _record(services, name)
     record.update(
@@ -202,9 +202,13 @@ def _failed(services: LocalServices, name: str, reason: str) -> None:
     ENDPOINTS.save(services, record)
 
 
-def _reason(error: Exception, log_path: Path) -> str:
+def _reason(variant: str, error: Exception, log_path: Path) -> str:
+    """SageMaker's FailureReason for a container that does not answer ``/ping``, with what happened locally."""
     text = getattr(error, "headline", None) or str(error) or type(error).__name__
-    return f"The primary container for production variant did not pass the ping health check: {text} (log: {log_path})"
+    return (
+        f"The primary container for production variant {variant} did not pass the ping health check: {text} "
+        f"(log: {log_path})"
+    )
 
 
 def _starter(services: LocalServices, config: dict, log_path: Path):
