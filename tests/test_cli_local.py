@@ -84,6 +84,7 @@ def test_land_copies_into_the_feature_store(tmp_path):
         (["local", "ls", "s3://attrition-output/"], "nothing under s3://attrition-output/"),
         (["local", "history", "nope", "--workflow", str(EXAMPLE_WORKFLOW)], "no execution named 'nope'"),
         (["local", "tables", "--workflow", str(EXAMPLE_WORKFLOW)], "no catalog yet"),
+        (["local", "invoke", "--endpoint", "nope", "{file}"], "no endpoint nope in "),
         (
             [
                 "local",
@@ -112,5 +113,5 @@ def test_user_errors_are_one_line_and_exit_1(tmp_path, args, message):
 
 def test_help_names_every_local_command():
     result = cli("local", "--help")
-    for command in ("run", "up", "land", "ls", "cat", "executions", "history", "redrive", "tables"):
+    for command in ("run", "up", "land", "ls", "cat", "executions", "history", "redrive", "tables", "invoke"):
         assert f"  {command} " in result.output
