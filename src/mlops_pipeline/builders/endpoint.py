@@ -35,7 +35,9 @@ from mlops_pipeline.builders.sdk import Catch, Choice, ChoiceRule, Fail, Pass, T
 from mlops_pipeline.config import PipelineConfig
 from mlops_pipeline.target import Target
 
-#: What SageMaker's DescribeEndpoint says of a name it does not know (the message of its ValidationException).
+#: What SageMaker's DescribeEndpoint says of a name it does not know (the message of its ValidationException:
+#: 'Could not find endpoint "arn:aws:sagemaker:<region>:<account>:endpoint/<name>".', as reported in
+#: aws/amazon-sagemaker-examples#2402).
 NOT_FOUND_CAUSE = "*Could not find endpoint*"
 #: The name a DescribeEndpoint error reaches Step Functions with (not modelled: the base class).
 DESCRIBE_ERROR = "SageMaker.SageMakerException"

@@ -9,7 +9,10 @@ with a ``FailureReason`` either way. An unknown endpoint is ``ValidationExceptio
 ...", an update of an endpoint that is not InService ``ValidationException`` too (neither is modelled, so
 Step Functions reports ``SageMaker.SageMakerException``). InvokeEndpoint answers the model's status-200 body;
 other answers are ``ModelError`` (HTTP 424, sagemaker-runtime's model), an unknown endpoint
-``ValidationError``. Names are lowercase in ARNs, as SageMaker writes them.
+``ValidationError``. Names are lowercase in ARNs, as SageMaker writes them. The messages are SageMaker's as
+users report them: 'Could not find endpoint "arn:aws:sagemaker:...:endpoint/<name>".' (ValidationException,
+aws/amazon-sagemaker-examples#2402) and "Endpoint <name> of account <id> not found." (InvokeEndpoint's
+ValidationError, aws/amazon-sagemaker-examples#293).
 """
 
 from __future__ import annotations
