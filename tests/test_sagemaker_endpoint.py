@@ -238,6 +238,7 @@ def test_after_the_session_the_endpoint_is_served_from_its_record_and_a_failed_u
         with _engine(services) as run:
             answered = run({"StartAt": "Invoke", "States": {"Invoke": invoke}}, {"endpoint": "hr", "rows": rows})
             missing = run({"StartAt": "Invoke", "States": {"Invoke": invoke}}, {"endpoint": "nope", "rows": rows})
+            refused = run({"StartAt": "Invoke", "States": {"Invoke": invoke}}, {"endpoint": "hr", "rows": "a,b\n"})
             during = run_cli(*args, cwd=deployed.workspace.parent)
             broken = _broken_model(services, tmp_path, "hr-broken")
             variant = {"VariantName": "AllTraffic", "ModelName": broken, "InitialInstanceCount": 1}
@@ -257,6 +258,8 @@ def test_after_the_session_the_endpoint_is_served_from_its_record_and_a_failed_u
     predictions = output["Body"].splitlines()
     assert len(predictions) == 10 and all(0 <= float(value) <= 1 for value in predictions)
     assert missing["status"] == "FAILED" and missing["error"] == "SageMakerRuntime.ValidationErrorException"
+    assert refused["status"] == "FAILED" and refused["error"] == "SageMakerRuntime.ModelErrorException"
+    assert refused["cause"].startswith("Received client error (400) from primary with message")
     assert during.returncode == 0, during.stderr
     assert during.stdout.splitlines() == predictions
 

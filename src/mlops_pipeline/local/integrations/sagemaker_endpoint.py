@@ -133,9 +133,12 @@ def invoke_endpoint(services: LocalServices, params: dict, control: TaskControl)
     headers = {"Content-Type": params.get("ContentType", "application/octet-stream")}
     if params.get("Accept"):
         headers["Accept"] = params["Accept"]
-    status, answer = http.request(
-        http.Endpoint(port=port), "POST", "/invocations", body.encode() if isinstance(body, str) else body, headers
-    )
+    try:
+        status, answer = http.request(
+            http.Endpoint(port=port), "POST", "/invocations", body.encode() if isinstance(body, str) else body, headers
+        )
+    except OSError as error:  # the endpoint's own listener did not answer: the service's failure, not the model's
+        raise AwsError("InternalFailure", f"endpoint {name} on 127.0.0.1:{port} did not answer: {error}") from None
     if status != 200:
         raise AwsError(
             "ModelError",
