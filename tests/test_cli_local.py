@@ -85,6 +85,7 @@ def test_land_copies_into_the_feature_store(tmp_path):
         (["local", "history", "nope", "--workflow", str(EXAMPLE_WORKFLOW)], "no execution named 'nope'"),
         (["local", "tables", "--workflow", str(EXAMPLE_WORKFLOW)], "no catalog yet"),
         (["local", "notifications", "--workflow", str(EXAMPLE_WORKFLOW)], "no failure notices kept in "),
+        (["local", "invoke", "--endpoint", "nope", "{file}"], "no endpoint nope in "),
         (
             [
                 "local",
@@ -114,7 +115,7 @@ def test_user_errors_are_one_line_and_exit_1(tmp_path, args, message):
 def test_help_names_every_local_command():
     result = cli("local", "--help")
     local_commands = ("run", "up", "land", "ls", "cat", "executions", "history", "redrive", "tables")
-    for command in (*local_commands, "notifications", "schedules"):
+    for command in (*local_commands, "notifications", "schedules", "invoke"):
         assert f"  {command} " in result.output
 
 

@@ -357,3 +357,26 @@ def test_the_gate_compares_with_the_baseline_and_the_champion_by_default():
     assert "PipelineConfig.quality_gate.champion_margin: Input should be greater than or equal to 0" in error_for(
         config
     )
+
+
+@pytest.mark.parametrize(
+    "endpoint, expected",
+    [
+        ({"name": "Attrition"}, "endpoint name 'Attrition' must be 1 to 63 lowercase letters, digits and '-'"),
+        ({"name": "a" * 64}, "must be 1 to 63"),
+        ({"name": "scoring-api"}, "endpoint.name 'scoring-api' must be 'attrition' or start with 'attrition-'"),
+        ({"instance_count": 0}, "PipelineConfig.endpoint.instance_count: Input should be greater than or equal to 1"),
+        ({"poll_seconds": 120, "wait_seconds": 60}, "poll_seconds (120) exceeds wait_seconds (60)"),
+        ({"variant_name": "all traffic"}, "PipelineConfig.endpoint.variant_name"),
+    ],
+)
+def test_endpoint_settings_are_checked_in_one_line(endpoint, expected):
+    message = error_for({**VALID, "endpoint": endpoint})
+    assert "\n" not in message and expected in message
+
+
+def test_the_endpoint_is_named_after_the_pipeline_unless_the_workflow_names_it():
+    assert PipelineConfig.model_validate(VALID).endpoint_name is None
+    assert PipelineConfig.model_validate({**VALID, "endpoint": {}}).endpoint_name == "attrition"
+    named = PipelineConfig.model_validate({**VALID, "endpoint": {"name": "attrition-api"}})
+    assert named.endpoint_name == "attrition-api"

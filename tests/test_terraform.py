@@ -274,6 +274,39 @@ def test_the_step_functions_role_grants_exactly_what_the_sagemaker_tasks_need(tf
     assert {r.rsplit("/", 1)[-1] for r in rules} == needed_rules
 
 
+def test_the_endpoint_grants_are_optional_and_exactly_what_the_endpoint_tasks_need(tf, example_config):
+    from mlops_pipeline.config import EndpointSettings
+
+    config = example_config.model_copy(update={"endpoint": EndpointSettings()})
+    added = {r for r in task_resources(config) if ":sagemaker:" in r} - task_resources(example_config)
+    needed = set().union(*(sagemaker_needs(r)[0] for r in added))
+    assert needed == {
+        "sagemaker:CreateEndpointConfig",
+        "sagemaker:CreateEndpoint",
+        "sagemaker:UpdateEndpoint",
+        "sagemaker:DescribeEndpoint",
+    }
+    attached = tf["resource"]["aws_iam_role_policy"]["states_endpoint"]
+    assert (
+        attached["count"] == "${var.enable_api_endpoint ? 1 : 0}"
+        and tf["variable"]["enable_api_endpoint"]["default"] is False
+    )
+    assert attached["role"] == "${aws_iam_role.states.id}"
+    statements = policy_documents(tf)["states_endpoint"]
+    assert {a for s in statements for a in s["actions"]} == needed
+    assert not {a for s in policy_documents(tf)["states"] for a in s["actions"]} & needed  # only when enabled
+    assert tf["locals"]["pipeline_endpoints"] == [
+        "${local.sagemaker_arn}:endpoint/${var.pipeline_name}",
+        "${local.sagemaker_arn}:endpoint/${var.pipeline_name}-*",
+    ]
+    assert tf["locals"]["pipeline_endpoint_configs"] == "${local.sagemaker_arn}:endpoint-config/${var.pipeline_name}-*"
+    scoped = {"${local.pipeline_endpoint_configs}", "${local.pipeline_endpoints}"}
+    for s in statements:
+        assert set(s["resources"] if isinstance(s["resources"], list) else [s["resources"]]) <= scoped | {
+            "${concat(local.pipeline_endpoints, [local.pipeline_endpoint_configs])}"
+        }, s["sid"]
+
+
 def test_network_isolated_jobs_are_an_option_that_iam_then_requires(tf):
     variable = tf["variable"]["sagemaker_job_network"]
     assert variable["default"] is None

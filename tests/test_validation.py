@@ -407,3 +407,53 @@ def test_without_a_terraform_folder_iam_is_skipped_and_said_so(tmp_path):
         "IAM not checked: no Terraform folder at infra/terraform (--terraform-dir)",
         "workflows/attrition.py (training and scoring): 0 errors, 0 warnings",
     ]
+
+
+# -- the real-time endpoint: its Tasks' grants come from a policy Terraform attaches only when enabled ------
+
+
+@pytest.fixture(scope="module")
+def with_endpoint(example_config):
+    from mlops_pipeline.builders import build_definitions
+    from mlops_pipeline.config import EndpointSettings
+    from mlops_pipeline.target import local_target
+
+    config = example_config.model_copy(update={"endpoint": EndpointSettings()})
+    target = local_target(config.name)
+    return target, {str(kind): definition for kind, definition in build_definitions(config, target).items()}
+
+
+def endpoint_tf(tmp_path: Path, old: str, new: str) -> Path:
+    """infra/terraform in ``tmp_path`` with one edit to endpoint.tf."""
+    folder = tmp_path / "terraform"
+    shutil.copytree(TERRAFORM, folder, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+    path = folder / "endpoint.tf"
+    assert path.read_text().count(old) == 1, old
+    path.write_text(path.read_text().replace(old, new))
+    return folder
+
+
+def test_the_endpoint_definition_validates_and_names_the_terraform_switch_it_needs(with_endpoint):
+    target, definitions = with_endpoint
+    assert lines(definitions, target, TERRAFORM) == [
+        "warning: training CreateEndpointConfig.Resource: sagemaker:CreateEndpointConfig, "
+        "sagemaker:DescribeEndpoint, sagemaker:UpdateEndpoint, sagemaker:CreateEndpoint: granted only when "
+        "var.enable_api_endpoint is true in Terraform"
+    ]
+
+
+def test_an_endpoint_policy_attached_always_is_a_plain_grant_and_a_missing_action_an_error(with_endpoint, tmp_path):
+    target, definitions = with_endpoint
+    always = endpoint_tf(tmp_path / "always", "  count  = var.enable_api_endpoint ? 1 : 0\n", "")
+    assert lines(definitions, target, always) == []
+    narrowed = endpoint_tf(tmp_path / "narrowed", 'actions   = ["sagemaker:DescribeEndpoint"]', "actions   = []")
+    found = lines(definitions, target, narrowed)
+    assert (
+        "error: training DescribeEndpoint.Resource: the Step Functions role must allow sagemaker:DescribeEndpoint "
+        "on arn:aws:sagemaker:us-east-1:123456789012:endpoint/attrition (found no statement granting it)"
+    ) in found
+
+
+def test_the_shipped_definitions_do_not_call_an_endpoint_grant_unused(rendered):
+    target, definitions = rendered
+    assert not [line for line in lines(definitions, target, TERRAFORM) if "Endpoint" in line]

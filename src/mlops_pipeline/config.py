@@ -401,6 +401,43 @@ class InferenceSettings(_Settings):
         )
 
 
+#: SageMaker's pattern for endpoint, endpoint config and variant names (botocore ``EndpointName``: at most 63
+#: characters, ``[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}``); lowercase here, since SageMaker writes names lowercase in
+#: ARNs and the Step Functions role's grants are ARN patterns.
+ENDPOINT_NAME = r"[a-z0-9](-*[a-z0-9]){0,62}"
+VARIANT_NAME = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"  # botocore ``VariantName``
+
+
+class EndpointSettings(_Settings):
+    """A SageMaker real-time endpoint serving the latest approved model (``PipelineConfig.endpoint``): the
+    training workflow creates it, or updates it to each newly approved model, and waits until it serves."""
+
+    name: Optional[str] = Field(default=None, description="The endpoint's name; defaults to the pipeline's.")
+    instance_type: str = Field(default="ml.m5.large", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_count: int = Field(default=1, ge=1, le=20)
+    variant_name: str = Field(default="AllTraffic", pattern=f"^{VARIANT_NAME}$")
+    wait_seconds: int = Field(
+        default=3600, ge=60, le=86400, description="How long the workflow waits for the endpoint to be InService."
+    )
+    poll_seconds: int = Field(default=30, ge=1, le=3600, description="How often it asks meanwhile.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not re.fullmatch(ENDPOINT_NAME, value):
+            raise ValueError(
+                f"endpoint name {value!r} must be 1 to 63 lowercase letters, digits and '-', "
+                "starting and ending with a letter or digit"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _poll_within_wait(self) -> "EndpointSettings":
+        if self.poll_seconds > self.wait_seconds:
+            raise ValueError(f"poll_seconds ({self.poll_seconds}) exceeds wait_seconds ({self.wait_seconds})")
+        return self
+
+
 class RetrySettings(_Settings):
     """Backoff for transient AWS errors (throttling, capacity), and SageMaker's own retries of training jobs
     that fail with an internal error (``RetryStrategy``); a job that fails by its own error (a crash, bad
@@ -497,6 +534,9 @@ class PipelineConfig(_Settings):
     inference: InferenceSettings = InferenceSettings()
     retry: RetrySettings = RetrySettings()
     notifications: NotificationSettings = NotificationSettings()
+    endpoint: Optional[EndpointSettings] = Field(
+        default=None, description="Deploy each newly latest approved model to a real-time endpoint."
+    )
     scoring_wait_seconds: int = Field(
         default=3600, ge=0, le=86400, description="How long scoring waits for a running training to approve a model."
     )
@@ -543,9 +583,23 @@ class PipelineConfig(_Settings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _endpoint_named_after_pipeline(self) -> "PipelineConfig":
+        """The Step Functions role may manage only endpoints named ``<pipeline>`` or ``<pipeline>-...``
+        (infra/terraform/endpoint.tf), as every SageMaker name an execution creates starts with the pipeline's."""
+        name = self.endpoint_name
+        if name is not None and name != self.name and not name.startswith(f"{self.name}-"):
+            raise ValueError(f"endpoint.name {name!r} must be {self.name!r} or start with '{self.name}-'")
+        return self
+
     @property
     def gate_metric(self) -> str:
         return self.quality_gate.metric or self.tuning.objective_metric
+
+    @property
+    def endpoint_name(self) -> str | None:
+        """The real-time endpoint's name (the pipeline's unless the workflow names it), or None without one."""
+        return None if self.endpoint is None else self.endpoint.name or self.name
 
 
 def load_workflow(path: str | Path, containers: Path | None = None) -> PipelineConfig:

@@ -22,6 +22,7 @@ from mlops_pipeline.builders.common import (
     transient_retry,
     validate_input,
 )
+from mlops_pipeline.builders.endpoint import deploy_endpoint
 from mlops_pipeline.builders.gate import gate_steps
 from mlops_pipeline.builders.glue import glue_transform
 from mlops_pipeline.builders.latest import record_latest
@@ -318,7 +319,7 @@ def build_training(config: PipelineConfig, target: Target) -> dict:
         "$.model.ModelName",
     )
     save_execution.add_catch(catch_into(record_failed))
-    save_latest = record_latest(config, target, done, record_failed)
+    save_latest = record_latest(config, target, deploy_endpoint(config, target, done), record_failed)
 
     transform.next(read_data_report(config, target, Workflow.TRAINING, tune))
     Chain([tune, describe])

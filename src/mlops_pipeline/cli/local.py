@@ -436,6 +436,31 @@ def schedules_cmd(workflow: Path | None, workspace: Path | None, count: int) -> 
     )
 
 
+@local.command(
+    "invoke",
+    help=(
+        "Send FILE (CSV rows of the model's features, as the endpoint expects them) to a local real-time "
+        "endpoint and print the predictions. The session that deployed it answers while it runs; otherwise the "
+        "endpoint's model is served for this command only."
+    ),
+)
+@click.option(
+    "--endpoint",
+    "endpoint",
+    required=True,
+    help="The endpoint's name: the workflow's endpoint.name, else its pipeline's name.",
+)
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--content-type", default="text/csv", show_default=True, help="The request's Content-Type.")
+@workspace_option
+def invoke_cmd(endpoint: str, file: Path, content_type: str, workspace: Path | None) -> None:
+    from mlops_pipeline.local.integrations.sagemaker_endpoint import invoke_in_workspace
+
+    answer = invoke_in_workspace(_workspace(workspace), endpoint, file.read_bytes(), content_type)
+    with click.open_file("-", "wb") as out:
+        out.write(answer)
+
+
 @local.command("tables", help="Show the tables the output crawler recorded (what Athena would see).")
 @found_workflow_option
 @workspace_option

@@ -80,10 +80,17 @@ def sweep_leftovers(workspace: Workspace) -> list[str]:
 
 def _stop_orphaned_jobs(workspace: Workspace, alive) -> list[str]:
     """Job records a dead session left InProgress (the job kinds load only when there may be some)."""
-    from mlops_pipeline.local.integrations import sagemaker_training, sagemaker_transform, sagemaker_tuning
+    from mlops_pipeline.local.integrations import (
+        sagemaker_endpoint,
+        sagemaker_training,
+        sagemaker_transform,
+        sagemaker_tuning,
+    )
 
     records, done = Records.of_workspace(workspace.root), []
     for kind in (sagemaker_tuning.TUNING_JOBS, sagemaker_training.TRAINING_JOBS, sagemaker_transform.TRANSFORM_JOBS):
         for name in kind.stop_orphans(records, alive):
             done.append(f"{kind.folder[:-1].replace('-', ' ')} {name} recorded Stopped: its session ended")
+    for name in sagemaker_endpoint.stop_orphans(records, alive):
+        done.append(f"endpoint {name}: its deployment ended with its session (see its FailureReason)")
     return done

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from mlops_pipeline.local.containers import Containers
 from mlops_pipeline.local.containers.sandbox import IsolationChoice, choose_isolation
+from mlops_pipeline.local.endpoints import Endpoints
 from mlops_pipeline.local.events import ContainerEvent
 from mlops_pipeline.local.processes import ProcessGroups
 from mlops_pipeline.local.records import Records
@@ -32,6 +33,7 @@ class LocalServices:
     records: Records = field(init=False)
     processes: ProcessGroups = field(init=False)  # every job and server of the session, killed at close()
     containers: Containers = field(init=False)
+    endpoints: Endpoints = field(init=False)  # real-time endpoints this session serves (local/endpoints.py)
     _endpoint: S3Endpoint | None = field(default=None, init=False, repr=False)
     _endpoint_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     #: Held across a conditional write's check and write, as S3 makes them atomic.
@@ -46,6 +48,7 @@ class LocalServices:
             progress=lambda message: self.notify(ContainerEvent(message)),
             processes=self.processes,
         )
+        self.endpoints = Endpoints()
 
     def log_path(self, control: TaskControl, kind: str, name: str) -> Path:
         """Job logs live with the execution that ran the job: ``<execution>/logs/<kind>/<job>.log``."""
@@ -63,8 +66,9 @@ class LocalServices:
             return self._endpoint.start()
 
     def close(self) -> None:
-        """Stop what the session started: jobs and servers still running (their whole process groups) and
-        the S3 endpoint."""
+        """Stop what the session started: real-time endpoints, jobs and servers still running (their whole
+        process groups) and the S3 endpoint."""
+        self.endpoints.close()
         self.containers.close()
         with self._endpoint_lock:
             if self._endpoint is not None:

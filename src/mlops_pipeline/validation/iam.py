@@ -70,6 +70,13 @@ TASK_NEEDS: dict[str, JobNeeds] = {
         "HyperParameterTuningJob", "HyperParameterTuningJobName", "hyper-parameter-tuning-job", False, "Tuning"
     ),
     "sagemaker:createModel": JobNeeds(("sagemaker:CreateModel",), f"{SAGEMAKER_ARN}:model/{{ModelName}}", tags=True),
+    # The real-time endpoint (Service Authorization Reference, Amazon SageMaker: CreateEndpointConfig on
+    # endpoint-config/${EndpointConfigName}, CreateEndpoint and UpdateEndpoint on endpoint/${EndpointName}).
+    "sagemaker:createEndpointConfig": JobNeeds(
+        ("sagemaker:CreateEndpointConfig",), f"{SAGEMAKER_ARN}:endpoint-config/{{EndpointConfigName}}"
+    ),
+    "sagemaker:createEndpoint": JobNeeds(("sagemaker:CreateEndpoint",), f"{SAGEMAKER_ARN}:endpoint/{{EndpointName}}"),
+    "sagemaker:updateEndpoint": JobNeeds(("sagemaker:UpdateEndpoint",), f"{SAGEMAKER_ARN}:endpoint/{{EndpointName}}"),
     "glue:startJobRun.sync": JobNeeds(
         ("glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"), f"{GLUE_ARN}:job/{{JobName}}"
     ),
@@ -85,6 +92,8 @@ SDK_RESOURCES = {
         f"{SAGEMAKER_ARN}:hyper-parameter-tuning-job/{{HyperParameterTuningJobName}}"
     ),
     ("sagemaker", "DescribeModel"): f"{SAGEMAKER_ARN}:model/{{ModelName}}",
+    ("sagemaker", "DescribeEndpoint"): f"{SAGEMAKER_ARN}:endpoint/{{EndpointName}}",
+    ("sagemakerruntime", "InvokeEndpoint"): f"{SAGEMAKER_ARN}:endpoint/{{EndpointName}}",
     ("glue", "StartCrawler"): f"{GLUE_ARN}:crawler/{{Name}}",
     ("glue", "StartJobRun"): f"{GLUE_ARN}:job/{{JobName}}",
     ("glue", "GetJobRun"): f"{GLUE_ARN}:job/{{JobName}}",
@@ -237,6 +246,7 @@ def _catches(state: dict, name: str) -> bool:
 
 def _missing(needs: list[Need], role: terraform.RoleGrants) -> list[Finding]:
     findings, seen = [], set()
+    conditional: dict[str, list[Need]] = {}
     for need in needs:
         key = (need.workflow, need.state, need.action, need.resource)
         if key in seen:
@@ -254,17 +264,32 @@ def _missing(needs: list[Need], role: terraform.RoleGrants) -> list[Finding]:
             findings.append(error(need.workflow, need.state, need.field, message))
             continue
         resources = [r for g in granting for r in g.resources]
-        if need.resource is None or any(_covers(r, need.resource) for r in resources):
+        covering = [g for g in granting if need.resource is None or any(_covers(r, need.resource) for r in g.resources)]
+        if covering and all(g.only_if for g in covering):
+            conditional.setdefault(covering[0].only_if, []).append(need)
+            continue
+        if covering:
             continue
         shown = ", ".join(dict.fromkeys(resources))
         message = f"the Step Functions role must allow {need.action} on {need.resource} (found it only on {shown})"
         findings.append(error(need.workflow, need.state, need.field, message))
-    return findings
+    return findings + [_conditional(condition, met) for condition, met in conditional.items()]
+
+
+def _conditional(condition: str, needs: list[Need]) -> Finding:
+    """One line for the needs only a conditionally attached policy grants: the Terraform setting they need."""
+    toggle = re.fullmatch(r"(var\.\w+) \? 1 : 0", condition)
+    when = f"{toggle.group(1)} is true" if toggle else condition
+    actions = ", ".join(dict.fromkeys(need.action for need in needs))
+    first = needs[0]
+    return warning(first.workflow, first.state, first.field, f"{actions}: granted only when {when} in Terraform")
 
 
 def _unused(needs: list[Need], role: terraform.RoleGrants) -> list[Finding]:
     findings = []
     for grant in role.grants:
+        if grant.only_if:  # an optional feature's grants: needed only by workflows that use it
+            continue
         for action in grant.actions:
             if not any(_matches(action, need.action) for need in needs):
                 where = f"statement[{grant.sid or '?'}].actions"

@@ -1,7 +1,9 @@
 """What the Terraform module grants the Step Functions role, read with python-hcl2 (no terraform run).
 
 The role is ``aws_iam_role.states``; its grants are the statements (``dynamic "statement"`` blocks
-included) of the ``aws_iam_policy_document`` that its ``aws_iam_role_policy`` resources attach. Resource
+included) of the ``aws_iam_policy_document``s that its ``aws_iam_role_policy`` resources attach. A policy
+attached with ``count`` (an optional feature, such as the real-time endpoint's grants) gives conditional
+grants: they exist only when the count's expression (kept as text) says so. Resource
 strings are evaluated against the deploy target: ``var.pipeline_name``/``var.region``, the account and
 partition, ``local.bucket_arns``/``local.bucket_names`` (the target's buckets: the ones deploy uses),
 ``aws_iam_role.sagemaker.arn`` and the module's plain locals and variable defaults. Anything else (a
@@ -32,6 +34,7 @@ class Grant:
     sid: str
     actions: tuple[str, ...]
     resources: tuple[str, ...]  # evaluated; Unresolved items cover anything
+    only_if: str = ""  # the ``count`` of a conditionally attached policy: granted only when it is 1
 
 
 @dataclass(frozen=True)
@@ -45,18 +48,19 @@ def read(directory: Path, target: Target) -> RoleGrants:
     """The Step Functions role's grants in ``directory``; PipelineError when it cannot be read."""
     blocks = _parse(directory)
     values = _Evaluator(blocks, target)
-    name = _attached_document(blocks)
-    document = blocks["data"].get("aws_iam_policy_document", {}).get(name)
-    if document is None:
-        raise PipelineError(f"{directory}: no aws_iam_policy_document {name!r} attached to aws_iam_role.{ROLE}")
+    attached = _attached_documents(blocks)
     grants = []
-    for statement in _statements(document):
-        if _plain(statement.get("effect", "Allow")) != "Allow":
-            continue
-        actions = tuple(_plain(a) for a in _as_list(values.value(statement.get("actions", []))))
-        resources = tuple(_resource(r) for r in _as_list(values.value(statement.get("resources", []))))
-        grants.append(Grant(_plain(statement.get("sid", "")), actions, resources))
-    return RoleGrants(f"data.aws_iam_policy_document.{name}", tuple(grants), _stores_use_kms(blocks))
+    for name, only_if in attached:
+        document = blocks["data"].get("aws_iam_policy_document", {}).get(name)
+        if document is None:
+            raise PipelineError(f"{directory}: no aws_iam_policy_document {name!r} attached to aws_iam_role.{ROLE}")
+        for statement in _statements(document):
+            if _plain(statement.get("effect", "Allow")) != "Allow":
+                continue
+            actions = tuple(_plain(a) for a in _as_list(values.value(statement.get("actions", []))))
+            resources = tuple(_resource(r) for r in _as_list(values.value(statement.get("resources", []))))
+            grants.append(Grant(_plain(statement.get("sid", "")), actions, resources, only_if))
+    return RoleGrants(f"data.aws_iam_policy_document.{attached[0][0]}", tuple(grants), _stores_use_kms(blocks))
 
 
 def _parse(directory: Path) -> dict:
@@ -84,14 +88,19 @@ def _parse(directory: Path) -> dict:
     return merged
 
 
-def _attached_document(blocks: dict) -> str:
-    """The policy document an ``aws_iam_role_policy`` attaches to the Step Functions role."""
+def _attached_documents(blocks: dict) -> list[tuple[str, str]]:
+    """(policy document, ``count`` expression or "") of each ``aws_iam_role_policy`` of the Step Functions role."""
+    attached = []
     for policy in blocks["resource"].get("aws_iam_role_policy", {}).values():
         if f"aws_iam_role.{ROLE}." in str(policy.get("role", "")):
             match = re.search(r"data\.aws_iam_policy_document\.([\w-]+)", str(policy.get("policy", "")))
             if match:
-                return match.group(1)
-    raise PipelineError(f"no aws_iam_role_policy attaches a policy document to aws_iam_role.{ROLE}")
+                count = policy.get("count")
+                attached.append((match.group(1), "" if count is None else _plain(str(count)).strip("${}")))
+    if not attached:
+        raise PipelineError(f"no aws_iam_role_policy attaches a policy document to aws_iam_role.{ROLE}")
+    attached.sort(key=lambda item: item[1] != "")  # the unconditional document first
+    return attached
 
 
 def _statements(document: dict) -> list[dict]:

@@ -113,6 +113,7 @@ def default_table() -> IntegrationTable:
         glue_crawler,
         glue_job,
         s3,
+        sagemaker_endpoint,
         sagemaker_model,
         sagemaker_training,
         sagemaker_transform,
@@ -121,5 +122,15 @@ def default_table() -> IntegrationTable:
     )
 
     return IntegrationTable.from_modules(
-        [glue_job, glue_crawler, sagemaker_training, sagemaker_tuning, sagemaker_model, sagemaker_transform, s3, sfn]
+        [
+            glue_job,
+            glue_crawler,
+            sagemaker_training,
+            sagemaker_tuning,
+            sagemaker_model,
+            sagemaker_transform,
+            sagemaker_endpoint,
+            s3,
+            sfn,
+        ]
     )

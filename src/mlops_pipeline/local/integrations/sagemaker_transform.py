@@ -111,7 +111,7 @@ def _run(services: LocalServices, params: dict, model: dict, log_path: Path, con
         jobs.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix=f"{params['TransformJobName']}-", dir=jobs))
         try:
-            _unpack(archive, folder / "opt_ml" / "model")
+            unpack_model(archive, folder / "opt_ml" / "model")
             server = services.containers.start_server(
                 container["Image"], folder / "opt_ml", log_path, env, running=control.running
             )
@@ -144,7 +144,8 @@ def _note(log_path: Path, line: str) -> None:
         log.write(f"[local runtime] {line}\n")
 
 
-def _unpack(archive: Path, target: Path) -> None:
+def unpack_model(archive: Path, target: Path) -> None:
+    """``model.tar.gz`` into ``/opt/ml/model``, as SageMaker unpacks it for ``serve``."""
     target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive) as tar:
         tar.extractall(target, filter="data")
