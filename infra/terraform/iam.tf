@@ -155,6 +155,22 @@ data "aws_iam_policy_document" "states" {
     ]
   }
 
+  # The model registry (registry.tf): the training workflow registers versions, both workflows read the
+  # latest approved one. CreateModelPackage names the group; the version it creates is under it.
+  statement {
+    sid       = "RegisterAndReadModelVersions"
+    actions   = ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"]
+    resources = [local.model_package_group_arn, local.model_packages]
+  }
+
+  # AWS requires Resource "*" for ListModelPackages: the action takes no resource ARN (Service
+  # Authorization Reference, Amazon SageMaker AI).
+  statement {
+    sid       = "FindTheLatestApprovedVersionAwsRequiresStar"
+    actions   = ["sagemaker:ListModelPackages"]
+    resources = ["*"]
+  }
+
   statement {
     sid       = "GlueTransformJob"
     actions   = ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"]

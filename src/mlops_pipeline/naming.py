@@ -81,6 +81,12 @@ def job_stem(kind: str, identity: str) -> str:
     return kind[0] + digest[: JOB_STEM_LENGTH - 1]
 
 
+def model_package_group_name(pipeline: str) -> str:
+    """The pipeline's SageMaker Model Package Group (the model registry): ``<pipeline>-models``; 1-63 characters
+    of ``[a-zA-Z0-9](-*[a-zA-Z0-9])*`` (botocore: CreateModelPackageGroupInput), which pipeline names satisfy."""
+    return f"{pipeline}-models"
+
+
 def state_machine_name(pipeline: str, kind: str) -> str:
     """Name of a pipeline's training or scoring state machine, by landing kind."""
     return Workflow.of_kind(kind).state_machine_name(pipeline)

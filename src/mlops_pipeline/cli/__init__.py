@@ -32,6 +32,7 @@ SUBCOMMANDS = {
     "demo": "mlops_pipeline.cli.local:demo",
     "replay-dead-letters": "mlops_pipeline.cli.dead_letters:replay_dead_letters",
     "validate": "mlops_pipeline.cli.validate:validate",
+    "models": "mlops_pipeline.cli.models:models",
 }
 
 

@@ -26,14 +26,20 @@ from mlops_pipeline.local.engine import Engine, resource_key
 from mlops_pipeline.local.events import ContainerEvent, ExecutionEnded, LandingEvent, SessionEvent, StateEvent
 from mlops_pipeline.local.executions import ExecutionRecords, ExecutionResult, executions_root, summarize
 from mlops_pipeline.local.faults import Faults
-from mlops_pipeline.local.integrations import IntegrationTable, default_table, glue_crawler, glue_job
+from mlops_pipeline.local.integrations import (
+    IntegrationTable,
+    default_table,
+    glue_crawler,
+    glue_job,
+    sagemaker_registry,
+)
 from mlops_pipeline.local.recovery import recover
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.sessions import Session
 from mlops_pipeline.local.stores import Workspace
 from mlops_pipeline.local.tasks import TaskStopped
 from mlops_pipeline.local.watcher import FeatureStoreWatcher
-from mlops_pipeline.naming import Workflow
+from mlops_pipeline.naming import Workflow, model_package_group_name
 from mlops_pipeline.target import STORES, Target, local_target
 
 POLL_SECONDS = 0.1
@@ -180,6 +186,11 @@ class LocalRuntime:
             f"{self.config.name}_output",
             f"s3://{self.target.output_bucket}/{layout.predictions_prefix(self.config.name)}",
             f"s3://{self.target.metadata_bucket}/{layout.catalog_key(self.config.name)}",
+        )
+        sagemaker_registry.define_group(
+            self.services,
+            model_package_group_name(self.config.name),
+            f"Models of the {self.config.name} pipeline, one version per quality-gate decision.",
         )
 
     def prepare_container(self) -> None:

@@ -85,6 +85,11 @@ SDK_RESOURCES = {
         f"{SAGEMAKER_ARN}:hyper-parameter-tuning-job/{{HyperParameterTuningJobName}}"
     ),
     ("sagemaker", "DescribeModel"): f"{SAGEMAKER_ARN}:model/{{ModelName}}",
+    # A version of a Model Package Group is model-package/<group>/<version> (API reference, ModelPackageArn);
+    # ListModelPackages takes no resource (Service Authorization Reference: no resource type).
+    ("sagemaker", "CreateModelPackage"): f"{SAGEMAKER_ARN}:model-package/{{ModelPackageGroupName}}/*",
+    ("sagemaker", "DescribeModelPackage"): "{ModelPackageName}",
+    ("sagemaker", "ListModelPackages"): "*",
     ("glue", "StartCrawler"): f"{GLUE_ARN}:crawler/{{Name}}",
     ("glue", "StartJobRun"): f"{GLUE_ARN}:job/{{JobName}}",
     ("glue", "GetJobRun"): f"{GLUE_ARN}:job/{{JobName}}",

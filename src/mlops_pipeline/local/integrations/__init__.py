@@ -114,6 +114,7 @@ def default_table() -> IntegrationTable:
         glue_job,
         s3,
         sagemaker_model,
+        sagemaker_registry,
         sagemaker_training,
         sagemaker_transform,
         sagemaker_tuning,
@@ -121,5 +122,15 @@ def default_table() -> IntegrationTable:
     )
 
     return IntegrationTable.from_modules(
-        [glue_job, glue_crawler, sagemaker_training, sagemaker_tuning, sagemaker_model, sagemaker_transform, s3, sfn]
+        [
+            glue_job,
+            glue_crawler,
+            sagemaker_training,
+            sagemaker_tuning,
+            sagemaker_model,
+            sagemaker_registry,
+            sagemaker_transform,
+            s3,
+            sfn,
+        ]
     )
