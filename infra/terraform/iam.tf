@@ -163,12 +163,13 @@ data "aws_iam_policy_document" "states" {
     resources = [local.model_package_group_arn, local.model_packages]
   }
 
-  # AWS requires Resource "*" for ListModelPackages: the action takes no resource ARN (Service
-  # Authorization Reference, Amazon SageMaker AI).
+  # ListModelPackages is authorized on model-package resources (Service Authorization Reference), but
+  # which ARN a listing is checked against is not documented: this region's packages; the request names
+  # the group.
   statement {
-    sid       = "FindTheLatestApprovedVersionAwsRequiresStar"
+    sid       = "FindTheLatestApprovedVersion"
     actions   = ["sagemaker:ListModelPackages"]
-    resources = ["*"]
+    resources = ["${local.sagemaker_arn}:model-package/*"]
   }
 
   statement {

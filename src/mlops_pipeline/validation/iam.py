@@ -86,10 +86,11 @@ SDK_RESOURCES = {
     ),
     ("sagemaker", "DescribeModel"): f"{SAGEMAKER_ARN}:model/{{ModelName}}",
     # A version of a Model Package Group is model-package/<group>/<version> (API reference, ModelPackageArn);
-    # ListModelPackages takes no resource (Service Authorization Reference: no resource type).
+    # ListModelPackages is authorized on model-package resources (Service Authorization Reference), the ARN
+    # a listing is checked against being undocumented: any of the region's.
     ("sagemaker", "CreateModelPackage"): f"{SAGEMAKER_ARN}:model-package/{{ModelPackageGroupName}}/*",
     ("sagemaker", "DescribeModelPackage"): "{ModelPackageName}",
-    ("sagemaker", "ListModelPackages"): "*",
+    ("sagemaker", "ListModelPackages"): f"{SAGEMAKER_ARN}:model-package/*",
     ("glue", "StartCrawler"): f"{GLUE_ARN}:crawler/{{Name}}",
     ("glue", "StartJobRun"): f"{GLUE_ARN}:job/{{JobName}}",
     ("glue", "GetJobRun"): f"{GLUE_ARN}:job/{{JobName}}",
