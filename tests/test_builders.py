@@ -125,7 +125,8 @@ def test_quality_gate_reads_the_named_metric_and_compares_threshold_baseline_and
     assert conditions[1] == (f"{{% $not({value} >= 0.7) %}}", "RejectQualityGateFailed")
     assert "data.report.baseline.`roc_auc`" in conditions[2][0] and f"{value} > " in conditions[2][0]
     assert "champion.record.gate.value - 0.02" in conditions[3][0]
-    assert gate["Default"] == "ReadGateMetric" and states["ReadGateMetric"]["Next"] == "CreateModel"
+    assert gate["Default"] == "ReadGateMetric" and states["ReadGateMetric"]["Next"] == "DescribeApprovedModel"
+    assert states["CreateModel"]["Next"] == "ReadApprovedModel"  # every version registered names a model
     cause = states["RejectQualityGateFailed"]["Output"]
     assert "has roc_auc = ' & $string(" in cause and "the gate requires roc_auc >= 0.7" in cause
     assert states["QualityGateFailed"]["CausePath"] == "$.rejection.cause"

@@ -72,7 +72,10 @@ def test_a_model_below_the_quality_gate_is_not_approved(example_config, tmp_path
     config = configured(example_config, quality_gate={"threshold": 0.999}, **FAST)
     with runtime_for(config, tmp_path) as runtime:
         result = runtime.run_file("train", landed[0])
+        (version,) = group_versions(runtime.services.records, model_package_group_name(config.name))
     assert result.status == "FAILED" and result.error == "QualityGateFailed"
+    # registered as Rejected with the gate's cause, before the execution failed with that same cause
+    assert version["ModelApprovalStatus"] == "Rejected" and version["ModelPackageDescription"] == result.cause
     assert "has roc_auc = 0." in result.cause and "requires roc_auc >= 0.999" in result.cause
     assert not runtime.workspace.path("attrition-metadata", "attrition/models/latest.json").exists()
 

@@ -260,11 +260,13 @@ def review_security(values: dict[str, dict], complete: bool) -> None:
         "sagemaker:DescribeModel",
         "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
     }
+    # the model registry: this pipeline's group and its versions; a listing is checked on model-package ARNs
+    registry = (f"/{PIPELINE}-models", f"/{PIPELINE}-models/*", ":model-package/*")
     for s in states:
         if any(a.startswith("sagemaker:") for a in as_list(s["Action"])):
+            ends = registry if "ModelPackage" in " ".join(as_list(s["Action"])) else (f"/{PIPELINE}-*",)
             assert all(
-                r.startswith(f"arn:aws:sagemaker:{REGION}:") and r.endswith(f"/{PIPELINE}-*")
-                for r in as_list(s["Resource"])
+                r.startswith(f"arn:aws:sagemaker:{REGION}:") and r.endswith(ends) for r in as_list(s["Resource"])
             ), s["Sid"]
     rules = {
         r.rsplit("/", 1)[-1] for s in states if "events:PutRule" in as_list(s["Action"]) for r in as_list(s["Resource"])

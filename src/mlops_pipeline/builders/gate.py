@@ -121,7 +121,8 @@ def quality_gate(config: PipelineConfig) -> tuple[Choice, dict[str, Fail]]:
         within = ">=" if gate.maximize else "<="
         choice.add_choice(
             Condition(
-                f"$exists({CHAMPION}.gate.value) and {CHAMPION}.gate.metric = '{metric}' and "
+                f"$exists({CHAMPION}.gate.value) and $type({CHAMPION}.gate.value) = 'number' and "
+                f"{CHAMPION}.gate.metric = '{metric}' and "
                 f"$not({value} {within} {bound})"
             ),
             _fail(

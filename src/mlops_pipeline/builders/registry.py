@@ -73,7 +73,9 @@ def register_step(
     model_metrics: dict | None = None,
 ) -> Task:
     """CreateModelPackage of this execution's best model with ``status``; ``description`` is a path or a
-    ``States.Format``. ``ClientToken`` makes a retried call answer the version the first one created."""
+    ``States.Format``. Every version names its SageMaker model and schema, so a version a person approves
+    later is one scoring can use. ``ClientToken`` makes a retried call answer the version the first one
+    created."""
     return Task(
         state_id,
         resource=aws_sdk_arn(target, "sagemaker", "createModelPackage"),
@@ -95,6 +97,10 @@ def register_step(
                 "job_stem.$": "$.job_stem",
                 "landing_order.$": "$.landing_order",
                 GATE_METRIC: config.gate_metric,
+                MODEL_NAME + ".$": "$.model.ModelName",
+                SCHEMA_URI + ".$": states_format(
+                    f"s3://{target.extracts_bucket}/{schema_key(config.name, SLOT)}", "$.job_stem"
+                ),
                 **metadata,
             },
             **({"ModelMetrics": model_metrics} if model_metrics else {}),
@@ -107,7 +113,7 @@ def register_step(
 
 
 def register_approved(state_id: str, config: PipelineConfig, target: Target, status: str, description: str) -> Task:
-    """The approved model (its SageMaker model, schema and gate value, which scoring and the next gate read)."""
+    """A model that passed the gate, with its approval record as the model-quality statistics."""
     record_uri = states_format(f"s3://{target.metadata_bucket}/{approval_key(config.name, SLOT)}", "$$.Execution.Name")
     return register_step(
         state_id,
@@ -115,13 +121,7 @@ def register_approved(state_id: str, config: PipelineConfig, target: Target, sta
         target,
         status,
         description,
-        {
-            MODEL_NAME + ".$": "$.model.ModelName",
-            SCHEMA_URI + ".$": states_format(
-                f"s3://{target.extracts_bucket}/{schema_key(config.name, SLOT)}", "$.job_stem"
-            ),
-            GATE_VALUE + ".$": "States.Format('{}', $.gate.value)",
-        },
+        {GATE_VALUE + ".$": "States.Format('{}', $.gate.value)"},
         {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri.$": record_uri}}},
     )
 
@@ -234,13 +234,13 @@ def resolve_approved(
 
 def rejection(fail_state: str, cause: str, value: str) -> Pass:
     """``Reject<fail_state>``: a JSONata Pass keeping, under ``$.rejection``, the gate's cause (cut to the
-    description limit), the gate metric's value (``none`` when missing) and the Fail state to end in."""
+    description limit), the gate metric's value (``null`` when missing) and the Fail state to end in."""
     return Pass(
         f"Reject{fail_state}",
         comment="Keep the gate's reason for the registry and for the Fail state.",
         query_language=JSONATA,
         output=jsonata(
             f"$merge([$states.input, {{'rejection': {{'cause': $substring({cause}, 0, {DESCRIPTION_MAX}), "
-            f"'value': $exists({value}) ? $string({value}) : 'none', 'fail_state': '{fail_state}'}}}}])"
+            f"'value': $exists({value}) ? $string({value}) : 'null', 'fail_state': '{fail_state}'}}}}])"
         ),
     )

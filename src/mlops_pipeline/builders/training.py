@@ -1,4 +1,4 @@
-"""The training workflow: transform → tune → read best job → quality gate → model → record → registry."""
+"""The training workflow: transform → tune → read best job → model → quality gate → record → registry."""
 
 from __future__ import annotations
 
@@ -186,6 +186,8 @@ def describe_best_step(config: PipelineConfig, target: Target) -> Task:
 
 
 def create_model_step(config: PipelineConfig, target: Target) -> Task:
+    """The SageMaker model of the best job, before the gate: every version registered names one, so a version
+    the gate rejected and a person approves later can be scored with."""
     return Task(
         "CreateModel",
         resource=service_arn(target, "sagemaker", "createModel"),
@@ -333,9 +335,9 @@ def build_training(config: PipelineConfig, target: Target) -> dict:
     save_latest = record_latest(config, target, register, superseded, record_failed)
 
     transform.next(read_data_report(config, target, Workflow.TRAINING, tune))
-    Chain([tune, describe])
-    describe.next(gate_steps(config, target, create))
-    Chain([create, record, save_execution, save_latest])
+    Chain([tune, describe, create])
+    create.next(gate_steps(config, target, record))
+    Chain([record, save_execution, save_latest])
     return render(validate_input("ValidateInput", pin_landed_object(config, target, transform), Workflow.TRAINING))
 
 
