@@ -1,7 +1,8 @@
 """One local session: provision the stores, create the state machines, land files, follow executions.
 
-The session does locally what Terraform and deploy do on AWS (the Glue job and crawler, the scripts
-in the source repository, the two state machines from the same rendered JSON) and what S3 and the
+The session does locally what Terraform and deploy do on AWS (the Glue job and crawler, the model
+registry's group, the scripts in the source repository, the two state machines from the same rendered
+JSON) and what S3 and the
 landing Lambda do (a landed file becomes an event, the handler starts the execution). It owns the
 loops: following executions to their ends and watching the feature store; whoever runs it learns
 what happens from typed events (``mlops_pipeline.local.events``).
