@@ -109,6 +109,8 @@ def _call(method, **params: Any) -> dict:
     except AwsError as error:
         raise PipelineError(f"{error.code}: {error.message}") from None
     except Exception as error:
-        if getattr(error, "response", None) is None:
-            raise
-        raise PipelineError(aws_error_summary(error)) from None
+        if getattr(error, "response", None) is not None:  # botocore's ClientError
+            raise PipelineError(aws_error_summary(error)) from None
+        if type(error).__module__.startswith("botocore"):  # no credentials, no connection, ...
+            raise PipelineError(f"SageMaker: {' '.join(str(error).split())}") from None
+        raise
