@@ -160,9 +160,12 @@ def test_redrive_refuses_a_definition_the_workflow_no_longer_renders_and_land_ag
     example_config, tmp_path, landed
 ):
     project = local_project(tmp_path / "project")
-    with runtime_for(configured(example_config, **FAST), tmp_path, project) as runtime:
-        failed = runtime.run_file("score", landed[1])
-    assert failed.error == "NoApprovedModel"
+    refused = "ResolveApprovedModel=SageMaker.ConflictException"  # an error no retrier names: a failed Task
+    with LocalRuntime(
+        configured(example_config, **FAST), Workspace.resolve(tmp_path / "ws"), project, faults=refused
+    ) as rt:
+        failed = rt.run_file("score", landed[1])
+    assert failed.error == "ResolveApprovedModelFailed"
     changed = configured(example_config, scoring_poll_seconds=7, **FAST)
     with runtime_for(changed, tmp_path, project) as runtime:
         with pytest.raises(PipelineError) as caught:
