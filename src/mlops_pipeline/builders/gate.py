@@ -83,7 +83,7 @@ def quality_gate(config: PipelineConfig) -> tuple[Choice, dict[str, Fail]]:
     )
     choice.add_choice(
         Condition(f"$not($exists({value}))"),
-        _fail(
+        _reject(
             fails,
             value,
             "GateMetricMissing",
@@ -94,7 +94,7 @@ def quality_gate(config: PipelineConfig) -> tuple[Choice, dict[str, Fail]]:
     )
     choice.add_choice(
         Condition(f"$not({value} {gate.comparison} {gate.threshold})"),
-        _fail(
+        _reject(
             fails, value, GATE_FAILED, "QualityGateFailed", f"'Quality gate failed: {has} but the gate requires {rule}'"
         ),
     )
@@ -103,7 +103,7 @@ def quality_gate(config: PipelineConfig) -> tuple[Choice, dict[str, Fail]]:
         better = f"> {baseline} + {PRINT_PRECISION}" if gate.maximize else f"< {baseline} - {PRINT_PRECISION}"
         choice.add_choice(
             Condition(f"$exists({baseline}) and $not({value} {better})"),
-            _fail(
+            _reject(
                 fails,
                 value,
                 "QualityGateFailedBaseline",
@@ -125,7 +125,7 @@ def quality_gate(config: PipelineConfig) -> tuple[Choice, dict[str, Fail]]:
                 f"{CHAMPION}.gate.metric = '{metric}' and "
                 f"$not({value} {within} {bound})"
             ),
-            _fail(
+            _reject(
                 fails,
                 value,
                 "QualityGateFailedChampion",
@@ -138,7 +138,7 @@ def quality_gate(config: PipelineConfig) -> tuple[Choice, dict[str, Fail]]:
     return choice, fails
 
 
-def _fail(fails: dict[str, Fail], value: str, state_id: str, error: str, cause: str) -> Pass:
+def _reject(fails: dict[str, Fail], value: str, state_id: str, error: str, cause: str) -> Pass:
     """The Fail state ``state_id`` (its cause kept by the ``Reject...`` Pass returned, which leads to it)."""
     fails[state_id] = Fail(state_id, error=error, cause_path="$.rejection.cause")
     return rejection(state_id, cause, value)
