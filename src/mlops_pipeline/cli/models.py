@@ -64,9 +64,14 @@ def reject(ctx: click.Context, version: int, reason: str, **where) -> None:
 
 
 def _merged(ctx: click.Context, where: dict) -> dict:
-    """Options given after the subcommand win over those given before it."""
+    """Options given after the subcommand win over those given before it; defaults never do."""
+    from click.core import ParameterSource
+
     before = ctx.obj or {}
-    return {key: value if value not in (None, False) else before.get(key, value) for key, value in where.items()}
+    return {
+        key: before.get(key, value) if ctx.get_parameter_source(key) is ParameterSource.DEFAULT else value
+        for key, value in where.items()
+    }
 
 
 def _registry(where: dict):
