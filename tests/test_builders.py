@@ -48,6 +48,10 @@ def test_every_task_failure_ends_in_a_named_fail_state_with_a_cause(definitions,
         catch_all = [c for c in state.get("Catch", []) if "States.ALL" in c["ErrorEquals"]]
         assert catch_all, f"{name} has no catch-all"
         target = states[catch_all[0]["Next"]]
+        if name == "RegisterRejectedModel":  # a failed registration ends in the gate's own Fail state
+            ends = [states[choice["Next"]] for choice in target["Choices"]]
+            assert ends and all(end["Type"] == "Fail" and end["CausePath"] == "$.rejection.cause" for end in ends)
+            continue
         assert target["Type"] == "Fail"
         assert target.get("Cause") or target.get("CausePath", "").startswith("States.Format(")
 
@@ -117,13 +121,15 @@ def test_quality_gate_reads_the_named_metric_and_compares_threshold_baseline_and
     assert gate["QueryLanguage"] == "JSONata"
     conditions = [(choice["Condition"], choice["Next"]) for choice in gate["Choices"]]
     value = "$states.input.best.Metrics[MetricName='roc_auc'].Value"
-    assert conditions[0] == (f"{{% $not($exists({value})) %}}", "GateMetricMissing")
-    assert conditions[1] == (f"{{% $not({value} >= 0.7) %}}", "QualityGateFailed")
+    assert conditions[0] == (f"{{% $not($exists({value})) %}}", "RejectGateMetricMissing")
+    assert conditions[1] == (f"{{% $not({value} >= 0.7) %}}", "RejectQualityGateFailed")
     assert "data.report.baseline.`roc_auc`" in conditions[2][0] and f"{value} > " in conditions[2][0]
     assert "champion.record.gate.value - 0.02" in conditions[3][0]
-    assert gate["Default"] == "ReadGateMetric" and states["ReadGateMetric"]["Next"] == "CreateModel"
-    cause = states["QualityGateFailed"]["Cause"]
+    assert gate["Default"] == "ReadGateMetric" and states["ReadGateMetric"]["Next"] == "DescribeApprovedModel"
+    assert states["CreateModel"]["Next"] == "ReadApprovedModel"  # every version registered names a model
+    cause = states["RejectQualityGateFailed"]["Output"]
     assert "has roc_auc = ' & $string(" in cause and "the gate requires roc_auc >= 0.7" in cause
+    assert states["QualityGateFailed"]["CausePath"] == "$.rejection.cause"
     assert (
         states["QualityGateFailedBaseline"]["Error"]
         == states["QualityGateFailedChampion"]["Error"]
@@ -154,10 +160,38 @@ def test_gate_comparison_and_grid_strategy_render(example_config):
 
 
 def test_scoring_fails_fast_without_an_approved_model(definitions):
-    resolve = definitions["scoring"]["States"]["ResolveApprovedModel"]
-    first = resolve["Catch"][0]
-    assert first["ErrorEquals"] == ["S3.NoSuchKeyException"]
-    assert definitions["scoring"]["States"][first["Next"]]["Error"] == "NoApprovedModel"
+    states = definitions["scoring"]["States"]
+    resolve = states["ResolveApprovedModel"]
+    assert resolve["Resource"].endswith("aws-sdk:sagemaker:listModelPackages")
+    assert resolve["Parameters"] == {
+        "ModelPackageGroupName": "attrition-models",
+        "ModelApprovalStatus": "Approved",
+        "SortBy": "CreationTime",
+        "SortOrder": "Descending",
+        "MaxResults": 1,
+    }
+    choice = states[resolve["Next"]]
+    assert states[choice["Default"]]["Error"] == "NoApprovedModel"
+    assert states[choice["Choices"][0]["Next"]]["Next"] == "TransformScoringData"
+
+
+def test_every_gate_decision_is_registered_in_the_model_registry(definitions):
+    states = definitions["training"]["States"]
+    statuses = {
+        name: state["Parameters"]["ModelApprovalStatus"]
+        for name, state in states.items()
+        if state.get("Resource", "").endswith("sagemaker:createModelPackage")
+    }
+    assert statuses == {
+        "RegisterApprovedModel": "Approved",
+        "RegisterSupersededModel": "PendingManualApproval",
+        "RegisterRejectedModel": "Rejected",
+    }
+    assert states["NewerLandingStaysLatest"]["Next"] == "RegisterSupersededModel"
+    assert states["RegisterApprovedModel"]["Next"] == states["RegisterSupersededModel"]["Next"] == "ModelApproved"
+    for reject in ("GateMetricMissing", "QualityGateFailed", "QualityGateFailedBaseline", "QualityGateFailedChampion"):
+        assert states[f"Reject{reject}"]["Next"] == "RegisterRejectedModel"
+    assert states["ReadApprovedModel"]["Resource"].endswith("sagemaker:listModelPackages")
 
 
 def test_rendering_needs_no_network_and_no_credentials(tmp_path):

@@ -36,11 +36,8 @@ def test_without_an_endpoint_the_training_workflow_has_no_endpoint_state(example
 
 
 def test_only_the_model_that_became_latest_is_deployed(deploying):
-    for writer in ("ReplaceLatestApprovedModel", "RecordFirstApprovedModel", "NewerLandingStaysLatest"):
-        assert deploying[writer]["Next"] == "DeployIfLatest"
-    decide = deploying["DeployIfLatest"]
-    assert decide["Choices"] == [{"Variable": "$.record.latest_is", "IsPresent": True, "Next": "ModelApproved"}]
-    assert decide["Default"] == "StartEndpointDeployment"
+    assert deploying["RegisterApprovedModel"]["Next"] == "StartEndpointDeployment"
+    assert deploying["RegisterSupersededModel"]["Next"] == "ModelApproved"  # a newer landing's model stays latest
 
 
 def test_the_endpoint_config_is_named_like_every_job_and_serves_the_approved_model(deploying):

@@ -189,9 +189,9 @@ def _broken_model(services, folder: Path, name: str) -> str:
 
 
 def _endpoint_states(training: str) -> dict:
-    """The rendered training definition from ``DeployIfLatest`` on: the endpoint's states and where they end."""
+    """The rendered training definition from ``StartEndpointDeployment`` on: the endpoint's states and their ends."""
     states = json.loads(training)["States"]
-    reachable, todo = {}, ["DeployIfLatest"]
+    reachable, todo = {}, ["StartEndpointDeployment"]
     while todo:
         name = todo.pop()
         if name in reachable:
@@ -199,7 +199,7 @@ def _endpoint_states(training: str) -> dict:
         state = reachable[name] = states[name]
         todo += [state[key] for key in ("Next", "Default") if key in state]
         todo += [rule["Next"] for rule in state.get("Choices", [])] + [c["Next"] for c in state.get("Catch", [])]
-    return {"StartAt": "DeployIfLatest", "States": reachable}
+    return {"StartAt": "StartEndpointDeployment", "States": reachable}
 
 
 def _settled(services, name: str, timeout: float = 120) -> dict:

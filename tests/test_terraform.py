@@ -265,8 +265,9 @@ def test_the_step_functions_role_grants_exactly_what_the_sagemaker_tasks_need(tf
     ):
         assert gone not in granted
     jobs = {f"${{local.sagemaker_jobs.{kind}}}" for kind in ("training", "tuning", "model", "batch")}
+    registry = ("RegisterAndReadModelVersions", "FindTheLatestApprovedVersion")  # the model registry's own test
     for s in statements:
-        if any(a.startswith("sagemaker:") for a in s["actions"]):
+        if any(a.startswith("sagemaker:") for a in s["actions"]) and s["sid"] not in registry:
             resources = s["resources"] if isinstance(s["resources"], list) else [s["resources"]]
             assert set(resources) <= jobs or resources == ["${values(local.sagemaker_jobs)}"], s["sid"]
     assert statement(tf, "states", "TagsOfThisPipelinesJobs")["resources"] == "${values(local.sagemaker_jobs)}"
@@ -735,3 +736,26 @@ def test_deploy_finds_the_schedule_group_the_role_and_the_function_in_the_output
     assert outputs["landing_function_arn"] == "${aws_lambda_function.landing.arn}"
     group = tf["resource"]["aws_scheduler_schedule_group"]["pipeline"]["name"]
     assert group == "${var.prefix}-${var.pipeline_name}"
+
+
+# -- the model registry ---------------------------------------------------------------------------------
+
+
+def test_the_model_registry_is_one_group_per_pipeline_the_step_functions_role_may_use(tf):
+    from mlops_pipeline.naming import model_package_group_name
+
+    group = tf["resource"]["aws_sagemaker_model_package_group"]["registry"]
+    assert group["model_package_group_name"] == "${local.model_package_group_name}"
+    name = tf["locals"]["model_package_group_name"]
+    assert name.replace("${var.pipeline_name}", "attrition") == model_package_group_name("attrition")
+    assert tf["locals"]["model_packages"] == (
+        "${local.sagemaker_arn}:model-package/${local.model_package_group_name}/*"
+    )
+    register = statement(tf, "states", "RegisterAndReadModelVersions")
+    assert register["actions"] == ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"]
+    assert register["resources"] == ["${local.model_package_group_arn}", "${local.model_packages}"]
+    listing = statement(tf, "states", "FindTheLatestApprovedVersion")
+    assert listing["actions"] == ["sagemaker:ListModelPackages"]
+    assert listing["resources"] == ["${local.sagemaker_arn}:model-package/*"]
+    granted = {a for s in policy_documents(tf)["states"] for a in s.get("actions", [])}
+    assert "sagemaker:UpdateModelPackage" not in granted  # a person approves or rejects by hand, not the pipeline

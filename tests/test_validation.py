@@ -50,7 +50,7 @@ def name_the_tuning_job(name: str):
 def rename_create_model(definitions):
     states = training(definitions)
     states["A" * 81] = states.pop("CreateModel")
-    states["ReadGateMetric"]["Next"] = "A" * 81
+    states["DescribeBestTrainingJob"]["Next"] = "A" * 81
 
 
 def drop_the_landing_guard(definitions):

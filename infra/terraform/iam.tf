@@ -155,6 +155,23 @@ data "aws_iam_policy_document" "states" {
     ]
   }
 
+  # The model registry (registry.tf): the training workflow registers versions, both workflows read the
+  # latest approved one. CreateModelPackage names the group; the version it creates is under it.
+  statement {
+    sid       = "RegisterAndReadModelVersions"
+    actions   = ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage"]
+    resources = [local.model_package_group_arn, local.model_packages]
+  }
+
+  # ListModelPackages is authorized on model-package resources (Service Authorization Reference), but
+  # which ARN a listing is checked against is not documented: this region's packages; the request names
+  # the group.
+  statement {
+    sid       = "FindTheLatestApprovedVersion"
+    actions   = ["sagemaker:ListModelPackages"]
+    resources = ["${local.sagemaker_arn}:model-package/*"]
+  }
+
   statement {
     sid       = "GlueTransformJob"
     actions   = ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"]

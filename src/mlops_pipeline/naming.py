@@ -92,6 +92,12 @@ def schedule_name(pipeline: str, kind: str) -> str:
     return f"{pipeline}-{SCHEDULE_PURPOSES[Workflow.of_kind(kind).kind]}"
 
 
+def model_package_group_name(pipeline: str) -> str:
+    """The pipeline's SageMaker Model Package Group (the model registry): ``<pipeline>-models``; 1-63 characters
+    of ``[a-zA-Z0-9](-*[a-zA-Z0-9])*`` (botocore: CreateModelPackageGroupInput), which pipeline names satisfy."""
+    return f"{pipeline}-models"
+
+
 def state_machine_name(pipeline: str, kind: str) -> str:
     """Name of a pipeline's training or scoring state machine, by landing kind."""
     return Workflow.of_kind(kind).state_machine_name(pipeline)

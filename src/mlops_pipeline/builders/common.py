@@ -5,7 +5,7 @@ from __future__ import annotations
 from mlops_pipeline.aws_errors import S3_TRANSIENT_ERRORS
 from mlops_pipeline.builders.sdk import Catch, Choice, ChoiceRule, Fail, Pass, Retry, Task
 from mlops_pipeline.config import PipelineConfig, RetrySettings
-from mlops_pipeline.layout import SLOT, job_prefix, landed_copy_key, latest_model_key, report_key
+from mlops_pipeline.layout import SLOT, job_prefix, landed_copy_key, report_key
 from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
 
@@ -21,6 +21,12 @@ def service_arn(target: Target, service: str, api: str, sync: bool = False) -> s
 def aws_sdk_arn(target: Target, service: str, api: str) -> str:
     """AWS SDK integration, e.g. ``arn:aws:states:::aws-sdk:s3:getObject``."""
     return f"arn:{target.partition}:states:::aws-sdk:{service}:{api}"
+
+
+def image_uri(config: PipelineConfig, target: Target) -> str:
+    """A repository:tag in this account's ECR, or the full URI the user gave."""
+    image = config.model.image
+    return image if "/" in image else f"{target.ecr_registry}/{image}"
 
 
 def states_format(template: str, *paths: str) -> str:
@@ -110,12 +116,6 @@ def read_json_object(
         result_path=into,
         retry=[transient_retry(config.retry, S3_TRANSIENT_ERRORS)],
     )
-
-
-def read_latest_model(state_id: str, config: PipelineConfig, target: Target, comment: str, into: str) -> Task:
-    """The latest approved model's record (``latest.json``), at ``<into>.record``."""
-    location = {"Bucket": target.metadata_bucket, "Key": latest_model_key(config.name)}
-    return read_json_object(state_id, config, target, comment, location, into, "record")
 
 
 def read_data_report(config: PipelineConfig, target: Target, workflow: Workflow, next_step) -> Task:

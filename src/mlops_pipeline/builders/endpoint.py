@@ -1,6 +1,7 @@
 """The real-time endpoint: the model that became the latest approved one is deployed to a SageMaker endpoint.
 
-``DeployIfLatest`` (a newer landing's model staying latest is not deployed) → ``CreateEndpointConfig``
+After ``RegisterApprovedModel`` (a model that did not become the latest approved one is registered
+``PendingManualApproval`` and not deployed): ``StartEndpointDeployment`` → ``CreateEndpointConfig``
 (named as every job, so a retry or a redrive never collides) → ``DescribeEndpoint`` → create or update:
 
 - no endpoint yet: DescribeEndpoint answers ``ValidationException`` "Could not find endpoint ..." (its botocore
@@ -46,7 +47,7 @@ IN_PROGRESS = ("Creating", "Updating", "SystemUpdating", "RollingBack")
 
 
 def deploy_endpoint(config: PipelineConfig, target: Target, done):
-    """The states between the latest-model record and ``done``; ``done`` itself without an endpoint."""
+    """The states between the approved version's registration and ``done``; ``done`` itself without an endpoint."""
     if config.endpoint is None:
         return done
     name = config.endpoint_name
@@ -63,10 +64,7 @@ def deploy_endpoint(config: PipelineConfig, target: Target, done):
     config_step = _create_config(config, target, describe)
     start = Pass("StartEndpointDeployment", result={"describe_attempts": 0, "polls": 0}, result_path="$.endpoint")
     start.next(config_step)
-    latest = Choice("DeployIfLatest", comment="Only the model that became the latest approved one is deployed.")
-    latest.add_choice(ChoiceRule.IsPresent("$.record.latest_is", True), done)
-    latest.default_choice(start)
-    return latest
+    return start
 
 
 def _create_config(config: PipelineConfig, target: Target, next_step) -> Task:

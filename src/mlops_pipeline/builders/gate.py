@@ -4,15 +4,18 @@ nothing, and not worse than the model approved already.
 The best training job's gate metric is compared, in order, with the workflow's threshold, with the
 trivial baseline the Glue job computed on the same validation data (``report.json``: majority-class
 accuracy, ROC AUC 0.5, ...) and with the approved model's recorded value (champion/challenger, within
-``champion_margin``). A rejection names the comparison that failed with both numbers. The comparisons
+``champion_margin``; the champion is the model registry's latest approved version). A rejection names the
+comparison that failed with both numbers, is registered as a ``Rejected`` version with that reason
+(``builders.registry``) and ends in the comparison's own Fail state. The comparisons
 are JSONata (``QueryLanguage: JSONata``): JSONPath Choice rules cannot subtract a margin, and a metric
 that is missing must not be a runtime error.
 """
 
 from __future__ import annotations
 
-from mlops_pipeline.builders.common import catch_into, failure, read_latest_model
-from mlops_pipeline.builders.sdk import JSONATA, Catch, Choice, Condition, Fail, Pass, Task, jsonata
+from mlops_pipeline.builders.common import failure
+from mlops_pipeline.builders.registry import register_rejected, rejection, resolve_approved
+from mlops_pipeline.builders.sdk import JSONATA, Choice, Condition, Fail, Pass, Task, jsonata
 from mlops_pipeline.config import PipelineConfig
 from mlops_pipeline.target import Target
 
@@ -34,12 +37,22 @@ def baseline_value(config: PipelineConfig) -> str:
 
 
 def gate_steps(config: PipelineConfig, target: Target, approve) -> Task:
-    """ReadChampion → QualityGate → ReadGateMetric → ``approve``; returns the first state."""
-    read = read_champion(config, target)
+    """ReadApprovedModel (the champion) → QualityGate → ReadGateMetric → ``approve``; returns the first state."""
     no_champion = Pass("NoApprovedModelYet", result={}, result_path="$.champion")
-    read.add_catch(Catch(error_equals=["S3.NoSuchKeyException"], next_step=no_champion, result_path="$.error"))
-    read.add_catch(catch_into(failure("ReadChampionFailed", "ReadChampionFailed", "Reading the approved model")))
-    gate = quality_gate(config)
+    gate, fails = quality_gate(config)
+    read = resolve_approved(
+        ("ReadApprovedModel", "IsAnyModelApproved", "DescribeChampion"),
+        config,
+        target,
+        "The latest approved version in the model registry (the champion), if any.",
+        "$.champion",
+        found=gate,
+        none=no_champion,
+        failed=failure("ReadChampionFailed", "ReadChampionFailed", "Reading the approved model"),
+    )
+    register = register_rejected(config, target, fails)
+    for _, reject in gate.choices:
+        reject.next(register)
     record = Pass(
         "ReadGateMetric",
         comment="The gate's numbers, for the approval record.",
@@ -50,21 +63,16 @@ def gate_steps(config: PipelineConfig, target: Target, approve) -> Task:
             f"'champion': $exists({CHAMPION}.gate.value) ? {CHAMPION}.gate.value : null}}}}])"
         ),
     )
-    read.next(gate)
     no_champion.next(gate)
     gate.default_choice(record)
     record.next(approve)
     return read
 
 
-def read_champion(config: PipelineConfig, target: Target) -> Task:
-    return read_latest_model(
-        "ReadApprovedModel", config, target, "The model approved so far (the champion), if any.", "$.champion"
-    )
-
-
-def quality_gate(config: PipelineConfig) -> Choice:
+def quality_gate(config: PipelineConfig) -> tuple[Choice, dict[str, Fail]]:
+    """The gate, each failing comparison leading to its ``Reject...`` Pass; and the Fail states they end in."""
     gate = config.quality_gate
+    fails: dict[str, Fail] = {}
     metric, value = config.gate_metric, metric_value(config)
     rule = f"{metric} {gate.comparison} {gate.threshold}"
     has = f"the best training job ' & {BEST_JOB} & ' has {metric} = ' & $string({value}) & '"
@@ -75,7 +83,9 @@ def quality_gate(config: PipelineConfig) -> Choice:
     )
     choice.add_choice(
         Condition(f"$not($exists({value}))"),
-        _fail(
+        _reject(
+            fails,
+            value,
             "GateMetricMissing",
             "GateMetricMissing",
             f"'The best training job ' & {BEST_JOB} & ' reported no number for {metric} (a value such as nan is not "
@@ -84,14 +94,18 @@ def quality_gate(config: PipelineConfig) -> Choice:
     )
     choice.add_choice(
         Condition(f"$not({value} {gate.comparison} {gate.threshold})"),
-        _fail(GATE_FAILED, "QualityGateFailed", f"'Quality gate failed: {has} but the gate requires {rule}'"),
+        _reject(
+            fails, value, GATE_FAILED, "QualityGateFailed", f"'Quality gate failed: {has} but the gate requires {rule}'"
+        ),
     )
     if gate.against_baseline:
         baseline = baseline_value(config)
         better = f"> {baseline} + {PRINT_PRECISION}" if gate.maximize else f"< {baseline} - {PRINT_PRECISION}"
         choice.add_choice(
             Condition(f"$exists({baseline}) and $not({value} {better})"),
-            _fail(
+            _reject(
+                fails,
+                value,
                 "QualityGateFailedBaseline",
                 GATE_FAILED,
                 f"'Quality gate failed: {has}, not better than a model that learnt nothing ({metric} = ' & "
@@ -107,10 +121,13 @@ def quality_gate(config: PipelineConfig) -> Choice:
         within = ">=" if gate.maximize else "<="
         choice.add_choice(
             Condition(
-                f"$exists({CHAMPION}.gate.value) and {CHAMPION}.gate.metric = '{metric}' and "
+                f"$exists({CHAMPION}.gate.value) and $type({CHAMPION}.gate.value) = 'number' and "
+                f"{CHAMPION}.gate.metric = '{metric}' and "
                 f"$not({value} {within} {bound})"
             ),
-            _fail(
+            _reject(
+                fails,
+                value,
                 "QualityGateFailedChampion",
                 GATE_FAILED,
                 f"'Quality gate failed: {has}, worse than the approved model ' & {CHAMPION}.model_name & "
@@ -118,8 +135,10 @@ def quality_gate(config: PipelineConfig) -> Choice:
                 f"{gate.champion_margin}'",
             ),
         )
-    return choice
+    return choice, fails
 
 
-def _fail(state_id: str, error: str, cause: str) -> Fail:
-    return Fail(state_id, error=error, cause=jsonata(cause), query_language=JSONATA)
+def _reject(fails: dict[str, Fail], value: str, state_id: str, error: str, cause: str) -> Pass:
+    """The Fail state ``state_id`` (its cause kept by the ``Reject...`` Pass returned, which leads to it)."""
+    fails[state_id] = Fail(state_id, error=error, cause_path="$.rejection.cause")
+    return rejection(state_id, cause, value)

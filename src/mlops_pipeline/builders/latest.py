@@ -6,6 +6,11 @@ sequencer, written by the landing handler), and replaced only with a conditional
 the ETag read, or ``IfNoneMatch: *`` when there is none yet (S3 conditional writes answer 412
 PreconditionFailed when another execution wrote in between). A lost race reads again and decides
 again, a few times. Each execution's own approval record is written before, unconditionally.
+
+The model registry orders versions by creation time only, so this is what keeps landing order there too:
+the newest landing's model is registered ``Approved``; an older landing's model that passed the gate after
+it is registered ``PendingManualApproval`` (``builders.registry``), so it never becomes the latest approved
+version unless a person approves it.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ LATEST_ATTEMPTS = 5
 S3_ERROR = "S3.S3Exception"
 
 
-def record_latest(config: PipelineConfig, target: Target, approved, failed: Fail) -> Pass:
-    """The states from the approval record to ``approved``; returns the first."""
+def record_latest(config: PipelineConfig, target: Target, approved, superseded, failed: Fail) -> Pass:
+    """The states from the approval record to ``approved`` (this landing's model is latest) or ``superseded``
+    (a newer landing's is); returns the first."""
     start = Pass("StartLatestUpdate", result={"count": 0}, result_path="$.latest_attempts")
     read = read_json_object(
         "ReadLatestForUpdate",
@@ -51,7 +57,7 @@ def record_latest(config: PipelineConfig, target: Target, approved, failed: Fail
         },
         result_path="$.record.latest_is",
     )
-    keep.next(approved)
+    keep.next(superseded)
     again = _try_again(read, failed)
     replace = _write_latest("ReplaceLatestApprovedModel", config, target, {"IfMatch.$": "$.latest.etag"})
     first = _write_latest("RecordFirstApprovedModel", config, target, {"IfNoneMatch": "*"})

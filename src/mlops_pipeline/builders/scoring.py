@@ -1,4 +1,4 @@
-"""The scoring workflow: approved model → transform → batch transform → publish → crawl."""
+"""The scoring workflow: approved model (the model registry) → transform → batch transform → publish → crawl."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from mlops_pipeline.builders.common import (
     job_retries,
     pin_landed_object,
     read_data_report,
-    read_latest_model,
     s3_prefix,
     service_arn,
     states_format,
@@ -24,46 +23,46 @@ from mlops_pipeline.builders.common import (
     validate_input,
 )
 from mlops_pipeline.builders.glue import glue_transform
+from mlops_pipeline.builders.registry import resolve_approved
 from mlops_pipeline.builders.sdk import Catch, Chain, Choice, ChoiceRule, Fail, Pass, Succeed, Task, Wait, render
 from mlops_pipeline.config import InferenceSettings, PipelineConfig
 from mlops_pipeline.layout import (
     SCORE_CHANNEL,
     SLOT,
     TRANSFORM_OUTPUT,
-    latest_model_key,
     latest_predictions_key,
     predictions_key,
     transform_output_key,
 )
-from mlops_pipeline.naming import Workflow
+from mlops_pipeline.naming import Workflow, model_package_group_name
 from mlops_pipeline.target import Target
 
 
-def resolve_model_step(config: PipelineConfig, target: Target) -> Task:
-    """Read the latest approved model record the training workflow wrote."""
+def resolve_model_step(config: PipelineConfig, target: Target, transform) -> Task:
+    """The model registry's latest approved version: the SageMaker model and the training schema; then
+    ``transform``. None approved ends in ``NoApprovedModel`` before any compute is spent."""
+    group = model_package_group_name(config.name)
     no_model = Fail(
         "NoApprovedModel",
         error="NoApprovedModel",
         cause=(
-            f"Pipeline {config.name} has no approved model (no s3://{target.metadata_bucket}/"
-            f"{latest_model_key(config.name)}) and no training is running. Land a training file under "
-            f"{target.training_prefix} and let it pass the quality gate, then land this scoring file again."
+            f"Pipeline {config.name} has no approved model (no Approved version in the model package group "
+            f"{group}) and no training is running. Land a training file under {target.training_prefix} and let "
+            "it pass the quality gate, or approve a version with `mlops-pipeline models approve`, then land this "
+            "scoring file again."
         ),
     )
-    step = read_latest_model(
-        "ResolveApprovedModel", config, target, "The latest model that passed the quality gate.", "$.approved"
+    failed = failure("ResolveApprovedModelFailed", "ResolveApprovedModelFailed", f"Reading the model registry {group}")
+    return resolve_approved(
+        ("ResolveApprovedModel", "IsAnyModelApproved", "DescribeApprovedModel"),
+        config,
+        target,
+        "The latest approved version in the model registry.",
+        "$.approved",
+        found=transform,
+        none=no_model,
+        failed=failed,
     )
-    step.add_catch(Catch(error_equals=["S3.NoSuchKeyException"], next_step=no_model, result_path="$.error"))
-    step.add_catch(
-        catch_into(
-            failure(
-                "ResolveApprovedModelFailed",
-                "ResolveApprovedModelFailed",
-                f"Reading s3://{target.metadata_bucket}/{latest_model_key(config.name)}",
-            )
-        )
-    )
-    return step
 
 
 def wait_for_running_training(config: PipelineConfig, target: Target, resolve) -> Pass:
@@ -223,10 +222,10 @@ def crawl_step(config: PipelineConfig, target: Target, done) -> Task:
 
 def build_scoring(config: PipelineConfig, target: Target) -> dict:
     """The scoring state machine definition as an ASL dict."""
-    resolve = resolve_model_step(config, target)
     transform = glue_transform(
         "TransformScoringData", config, target, Workflow.SCORING, {"--SCHEMA_URI.$": "$.approved.record.schema_uri"}
     )
+    resolve = resolve_model_step(config, target, transform)
     batch = batch_transform_step(config, target)
     name = name_predictions(config, target)
     run_key = states_format(predictions_key(config.name, SLOT, SLOT), "$.job_stem", "$.published.file_name")
@@ -283,7 +282,6 @@ def build_scoring(config: PipelineConfig, target: Target) -> dict:
         )
     )
 
-    Chain([resolve, transform])
     transform.next(read_data_report(config, target, Workflow.SCORING, batch))
     Chain([batch, name, publish, latest, crawl, done, Succeed("PredictionsPublished")])
     waiting = wait_for_running_training(config, target, resolve)

@@ -1,4 +1,4 @@
-"""The training workflow: transform → tune → read best job → quality gate → model → record."""
+"""The training workflow: transform → tune → read best job → model → quality gate → record → registry."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from mlops_pipeline.builders.common import (
     aws_sdk_arn,
     catch_into,
     failure,
+    image_uri,
     job_name,
     job_retries,
     landed_object_uri,
@@ -26,9 +27,15 @@ from mlops_pipeline.builders.endpoint import deploy_endpoint
 from mlops_pipeline.builders.gate import gate_steps
 from mlops_pipeline.builders.glue import glue_transform
 from mlops_pipeline.builders.latest import record_latest
+from mlops_pipeline.builders.registry import (
+    approved_description,
+    register_approved,
+    superseded_description,
+)
 from mlops_pipeline.builders.sdk import Chain, ChoiceRule, Pass, Succeed, Task, render
 from mlops_pipeline.config import CategoricalRange, ContinuousRange, PipelineConfig
 from mlops_pipeline.layout import SLOT, TRAIN_CHANNEL, VALIDATION_CHANNEL, approval_key, schema_key
+from mlops_pipeline.model_registry import APPROVED, PENDING
 from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
 
@@ -39,12 +46,6 @@ COMPARISONS = {
     "<": ChoiceRule.NumericLessThan,
 }
 NUMBER_REGEX = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
-
-
-def image_uri(config: PipelineConfig, target: Target) -> str:
-    """A repository:tag in this account's ECR, or the full URI the user gave."""
-    image = config.model.image
-    return image if "/" in image else f"{target.ecr_registry}/{image}"
 
 
 def metric_definitions(config: PipelineConfig) -> list[dict]:
@@ -186,6 +187,8 @@ def describe_best_step(config: PipelineConfig, target: Target) -> Task:
 
 
 def create_model_step(config: PipelineConfig, target: Target) -> Task:
+    """The SageMaker model of the best job, before the gate: every version registered names one, so a version
+    the gate rejected and a person approves later can be scored with."""
     return Task(
         "CreateModel",
         resource=service_arn(target, "sagemaker", "createModel"),
@@ -319,12 +322,24 @@ def build_training(config: PipelineConfig, target: Target) -> dict:
         "$.model.ModelName",
     )
     save_execution.add_catch(catch_into(record_failed))
-    save_latest = record_latest(config, target, deploy_endpoint(config, target, done), record_failed)
+    register_failed = failure(
+        "RegisterModelFailed",
+        "RegisterModelFailed",
+        "Registering the approved model {} in the model registry",
+        "$.model.ModelName",
+    )
+    register = register_approved("RegisterApprovedModel", config, target, APPROVED, approved_description(config))
+    superseded = register_approved("RegisterSupersededModel", config, target, PENDING, superseded_description(config))
+    for step in (register, superseded):
+        step.add_catch(catch_into(register_failed))
+    register.next(deploy_endpoint(config, target, done))
+    superseded.next(done)
+    save_latest = record_latest(config, target, register, superseded, record_failed)
 
     transform.next(read_data_report(config, target, Workflow.TRAINING, tune))
-    Chain([tune, describe])
-    describe.next(gate_steps(config, target, create))
-    Chain([create, record, save_execution, save_latest])
+    Chain([tune, describe, create])
+    create.next(gate_steps(config, target, record))
+    Chain([record, save_execution, save_latest])
     return render(validate_input("ValidateInput", pin_landed_object(config, target, transform), Workflow.TRAINING))
 
 

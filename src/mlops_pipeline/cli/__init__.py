@@ -33,6 +33,7 @@ SUBCOMMANDS = {
     "replay-dead-letters": "mlops_pipeline.cli.dead_letters:replay_dead_letters",
     "validate": "mlops_pipeline.cli.validate:validate",
     "report": "mlops_pipeline.cli.report:report",
+    "models": "mlops_pipeline.cli.models:models",
 }
 
 

@@ -205,7 +205,8 @@ def print_training_summary(console: Console, workspace: Workspace, result: Execu
     if record.get("latest_is"):
         console.print(
             f"Not the latest model: {plain(record['latest_is'].get('model_name'))}, from a newer landing, stays "
-            "the one scoring uses."
+            "the one scoring uses; this one waits in the model registry as PendingManualApproval "
+            "(`mlops-pipeline models`)."
         )
     print_data_warnings(console, result)
     metrics = Table("metric", "value", title="Best model")

@@ -18,6 +18,7 @@ def echo_table(headers: Sequence[str], rows: Iterable[Sequence[object]], title: 
     """A readable table on a terminal; aligned plain columns, never truncated, when piped."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     rows = [[str(cell) for cell in row] for row in rows]
     terminal = Console(soft_wrap=False)
@@ -30,5 +31,5 @@ def echo_table(headers: Sequence[str], rows: Iterable[Sequence[object]], title: 
         return
     table = Table(*headers, title=title, show_lines=False)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # printed literally, never as markup
     terminal.print(table)

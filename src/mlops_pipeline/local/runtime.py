@@ -1,10 +1,11 @@
 """One local session: provision the stores, create the state machines, land files, follow executions.
 
-The session does locally what Terraform and deploy do on AWS (the Glue job and crawler, the scripts
-in the source repository, the two state machines from the same rendered JSON) and what S3 and the
-landing Lambda do (a landed file becomes an event, the handler starts the execution), and what
-EventBridge Scheduler does (the workflow's schedules fire through the same handler). It owns the
-loops: following executions to their ends, watching the feature store and firing the schedules; whoever runs it learns
+The session does locally what Terraform and deploy do on AWS (the Glue job and crawler, the model
+registry's group, the scripts in the source repository, the two state machines from the same rendered
+JSON) and what S3 and the landing Lambda do (a landed file becomes an event, the handler starts the
+execution), and what EventBridge Scheduler does (the workflow's schedules fire through the same
+handler). It owns the loops: following executions to their ends, watching the feature store and
+firing the schedules; whoever runs it learns
 what happens from typed events (``mlops_pipeline.local.events``).
 """
 
@@ -35,7 +36,13 @@ from mlops_pipeline.local.events import (
 )
 from mlops_pipeline.local.executions import ExecutionRecords, ExecutionResult, executions_root, summarize
 from mlops_pipeline.local.faults import Faults
-from mlops_pipeline.local.integrations import IntegrationTable, default_table, glue_crawler, glue_job
+from mlops_pipeline.local.integrations import (
+    IntegrationTable,
+    default_table,
+    glue_crawler,
+    glue_job,
+    sagemaker_registry,
+)
 from mlops_pipeline.local.notifications import LocalNotifier
 from mlops_pipeline.local.recovery import recover
 from mlops_pipeline.local.scheduler import LocalScheduler, pipeline_schedules, utc_now, workspace_versions
@@ -44,7 +51,7 @@ from mlops_pipeline.local.sessions import Session
 from mlops_pipeline.local.stores import Workspace
 from mlops_pipeline.local.tasks import TaskStopped
 from mlops_pipeline.local.watcher import FeatureStoreWatcher
-from mlops_pipeline.naming import Workflow
+from mlops_pipeline.naming import Workflow, model_package_group_name
 from mlops_pipeline.target import STORES, Target, local_target
 
 POLL_SECONDS = 0.1
@@ -193,6 +200,11 @@ class LocalRuntime:
             f"{self.config.name}_output",
             f"s3://{self.target.output_bucket}/{layout.predictions_prefix(self.config.name)}",
             f"s3://{self.target.metadata_bucket}/{layout.catalog_key(self.config.name)}",
+        )
+        sagemaker_registry.define_group(
+            self.services,
+            model_package_group_name(self.config.name),
+            f"Models of the {self.config.name} pipeline, one version per quality-gate decision.",
         )
 
     def prepare_container(self) -> None:

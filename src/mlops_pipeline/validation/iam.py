@@ -94,6 +94,12 @@ SDK_RESOURCES = {
     ("sagemaker", "DescribeModel"): f"{SAGEMAKER_ARN}:model/{{ModelName}}",
     ("sagemaker", "DescribeEndpoint"): f"{SAGEMAKER_ARN}:endpoint/{{EndpointName}}",
     ("sagemakerruntime", "InvokeEndpoint"): f"{SAGEMAKER_ARN}:endpoint/{{EndpointName}}",
+    # A version of a Model Package Group is model-package/<group>/<version> (API reference, ModelPackageArn);
+    # ListModelPackages is authorized on model-package resources (Service Authorization Reference), the ARN
+    # a listing is checked against being undocumented: any of the region's.
+    ("sagemaker", "CreateModelPackage"): f"{SAGEMAKER_ARN}:model-package/{{ModelPackageGroupName}}/*",
+    ("sagemaker", "DescribeModelPackage"): "{ModelPackageName}",
+    ("sagemaker", "ListModelPackages"): f"{SAGEMAKER_ARN}:model-package/*",
     ("glue", "StartCrawler"): f"{GLUE_ARN}:crawler/{{Name}}",
     ("glue", "StartJobRun"): f"{GLUE_ARN}:job/{{JobName}}",
     ("glue", "GetJobRun"): f"{GLUE_ARN}:job/{{JobName}}",

@@ -115,6 +115,7 @@ def default_table() -> IntegrationTable:
         s3,
         sagemaker_endpoint,
         sagemaker_model,
+        sagemaker_registry,
         sagemaker_training,
         sagemaker_transform,
         sagemaker_tuning,
@@ -128,8 +129,9 @@ def default_table() -> IntegrationTable:
             sagemaker_training,
             sagemaker_tuning,
             sagemaker_model,
-            sagemaker_transform,
             sagemaker_endpoint,
+            sagemaker_registry,
+            sagemaker_transform,
             s3,
             sfn,
         ]
