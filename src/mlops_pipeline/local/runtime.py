@@ -52,6 +52,7 @@ class LocalRuntime:
     isolation: IsolationChoice | None = None  # how jobs run (chosen from the machine when None)
     workflow_file: Path | None = None  # remembered in the workspace, for commands run without --workflow
     faults: str = ""  # TARGET=ERROR[*N],... (local.faults): API errors to inject, to try Retry and Catch
+    reuse: bool = False  # serve a Glue run identical to an earlier successful one from its outputs (glue_reuse)
     session: Session = field(init=False)
 
     def __post_init__(self) -> None:
@@ -72,6 +73,7 @@ class LocalRuntime:
             isolation=self.isolation or choose_isolation(),
             buckets=tuple(self.target.bucket(store) for store in STORES),
             read_only_buckets=frozenset({self.target.feature_store_bucket, self.target.source_repository_bucket}),
+            reuse_glue_runs=self.reuse,
         )
         self.records = ExecutionRecords(self.executions_root)
         self.definitions = {w: definition_json(d) for w, d in build_definitions(self.config, self.target).items()}
