@@ -65,6 +65,45 @@ def test_executions_history_tables_ls_and_cat_read_the_records(demo_workspace):
     assert redrive.exit_code == 1 and "succeeded; only failed" in redrive.output
 
 
+@pytest.mark.slow
+def test_demo_again_with_reuse_serves_both_glue_transforms_with_the_same_extracts(demo_workspace, tmp_path):
+    """The edit-run loop: the same files again with --reuse; neither Glue transform runs, the rest does."""
+    import json
+    import shutil
+
+    workspace = tmp_path / "ws"
+    shutil.copytree(demo_workspace[0], workspace, symlinks=True)  # the module's workspace stays as it was
+    result = run_cli("demo", "--rows", 2000, "--score-rows", 300, "--workspace", workspace, "--reuse", cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for state in ("TransformTrainingData", "TransformScoringData"):
+        assert f"reused     {state}" in result.stdout and f"succeeded  {state}" not in result.stdout
+    assert "succeeded  TuneHyperparameters" in result.stdout and "succeeded  BatchTransform" in result.stdout
+    # the extracts are the same bytes as the runs wrote without reuse (the example's tuning is not seeded, so
+    # the models, and with them the predictions, may differ between any two runs)
+    stems = [path.parent for path in (workspace / "s3" / "attrition-extracts").glob("attrition/*/report.json")]
+    extracts = [
+        {
+            path.relative_to(stem): path.read_bytes()
+            for path in stem.rglob("*")
+            if path.is_file() and "landed" not in path.parts
+        }
+        for stem in sorted(stems, key=lambda stem: stem.name)
+    ]
+    assert len(extracts) == 4 and extracts.count(extracts[0]) == 2 and extracts.count(extracts[-1]) == 2
+    executions = workspace / "s3" / "attrition-metadata" / "attrition" / "executions"
+    (record,) = [
+        json.loads(path.read_text())
+        for path in executions.glob("train-*/execution.json")
+        if json.loads(path.read_text())["reused"]
+    ]
+    assert [reused["state"] for reused in record["reused"]] == ["TransformTrainingData"]
+    assert record["reused"][0]["detail"].startswith("reused the outputs of run jr_")
+    (log,) = (executions / record["name"] / "logs" / "glue").glob("*.log")
+    assert "the script did not run" in log.read_text()
+    history = cli("local", "history", record["name"], "--workspace", str(workspace))
+    assert f"TaskSucceeded                {record['reused'][0]['detail']}" in history.output
+
+
 def test_land_copies_into_the_feature_store(tmp_path):
     source = tmp_path / "mine.csv"
     source.write_text("employee_id,attrition\n1,0\n")
@@ -138,3 +177,8 @@ def test_schedules_lists_each_schedule_with_its_next_fire_times(tmp_path):
     assert scoring.startswith("attrition-batch-scoring  scoring   rate(6 hours)") and scoring.count("+00:00") == 2
     unscheduled = cli("local", "schedules", "--workflow", str(EXAMPLE_WORKFLOW), "--workspace", str(tmp_path / "ws"))
     assert unscheduled.output == f"attrition has no schedules (PipelineConfig.schedules in {EXAMPLE_WORKFLOW})\n"
+
+
+@pytest.mark.parametrize("command", [["local", "run"], ["local", "up"], ["demo"]])
+def test_reuse_is_an_option_of_the_commands_that_run_pipelines(command):
+    assert "--reuse" in cli(*command, "--help").output

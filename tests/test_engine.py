@@ -78,6 +78,12 @@ def test_the_patched_seams_keep_their_signatures():
     assert isinstance(StepFunctionsParserBackend.__dict__["_validate_definition"], staticmethod)
     assert parameters(StepFunctionsParserBackend._validate_definition) == ["definition"]
     assert parameters(BaseExecutionWorkerCommunication._reflect_execution_status) == ["self"]
+    # read (not patched) by Engine.describe and Engine.history to tell whether anything changed
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+    from moto.stepfunctions.parser.backend.execution import Execution
+
+    assert "_history_event_list" in inspect.getsource(EventManager.__init__)
+    assert isinstance(Execution.status, property)
 
 
 def machine(*states: tuple[str, dict]) -> str:
@@ -97,6 +103,37 @@ def run(engine: Engine, definition: str, payload: dict, name: str = "run-1", red
     while engine.describe(execution)["status"] == "RUNNING" and time.monotonic() < deadline:
         time.sleep(0.05)
     return {"describe": engine.describe(execution), "history": engine.history(execution)}
+
+
+def test_polling_a_running_execution_asks_the_api_again_only_when_it_has_moved_on():
+    """A Task that runs for a while is polled many times; moto serializes the whole history on every API call,
+    so describe and history answer from what they read while nothing changed, and see every change."""
+    release = threading.Event()
+
+    def dispatch(resource, parameters, control):
+        release.wait(30)
+        return {"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m"}
+
+    definition = machine(("Create", {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createModel"}))
+    with Engine(dispatch, ["sagemaker:createModel"]) as engine:
+        arn = engine.start_execution(engine.create_state_machine("sm", definition, ROLE), "run-1", {})
+        deadline = time.monotonic() + 30
+        while not any(e["type"] == "TaskScheduled" for e in engine.history(arn)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        engine.describe(arn)
+        calls = []
+        original = engine.client._make_api_call
+        engine.client._make_api_call = lambda operation, request: (
+            calls.append(operation) or original(operation, request)
+        )
+        running = [(engine.describe(arn)["status"], len(engine.history(arn))) for _ in range(20)]
+        assert set(running) == {running[0]} and running[0][0] == "RUNNING" and calls == []
+        release.set()
+        while engine.describe(arn)["status"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        events = engine.history(arn)
+    assert events[-1]["type"] == "ExecutionSucceeded"
+    assert len(events) > running[0][1] and "GetExecutionHistory" in calls and "DescribeExecution" in calls
 
 
 def test_local_tasks_get_their_parameters_and_return_aws_shapes_unchanged():

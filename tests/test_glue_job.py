@@ -85,3 +85,42 @@ def test_a_run_longer_than_its_timeout_is_stopped_and_ends_timeout(glue, monkeyp
     assert failure.value.error == "States.TaskFailed" and run["JobRunState"] == "TIMEOUT" and run["Timeout"] == 2
     assert run["ErrorMessage"] == "the job run exceeded its Timeout of 2 minutes and was stopped"
     assert time.monotonic() - started < 30
+
+
+def pinned(glue, stem: str, source) -> dict:
+    """An execution's own copy of the landed file (PinLandedObject's), and its Glue run's arguments."""
+    glue.workspace.put_file("extracts", f"p/{stem}/landed/data/train/a.csv", source)
+    return arguments(
+        **{"--S3_SOURCE": f"s3://extracts/p/{stem}/landed/data/train/a.csv", "--S3_DEST": f"s3://extracts/p/{stem}/"}
+    )
+
+
+def extract(glue, stem: str) -> dict[str, bytes]:
+    return {key: path.read_bytes() for key, path in glue.workspace.objects("extracts", f"p/{stem}/")}
+
+
+def test_an_identical_run_with_reuse_is_served_from_the_earlier_outputs_without_running(glue, tmp_path):
+    source = write_demo_csv(tmp_path / "a.csv", 500)
+    first = start_job_run_sync(
+        glue, {"JobName": "transform", "Arguments": pinned(glue, "t1", source)}, running_control("x-1")
+    )
+    glue.reuse_glue_runs = True
+    params = {"JobName": "transform", "Arguments": pinned(glue, "t2", source)}
+    run = start_job_run_sync(glue, params, running_control("x-2"))
+    assert run["JobRunState"] == "SUCCEEDED" and run["Id"] not in (first["Id"], None)
+    assert run["PredecessorRuns"] == [{"JobName": "transform", "RunId": first["Id"]}]
+    assert run["StateDetail"] == f"reused the outputs of run {first['Id']} (execution x-1)"
+    assert run["Arguments"]["--S3_DEST"] == "s3://extracts/p/t2/"  # this run's own arguments
+    log = open(run["LogPath"]).read()
+    assert "the script did not run" in log and "transform: wrote" not in log  # no Glue process ran
+    assert "transform: wrote" in open(first["LogPath"]).read()
+    earlier, served = extract(glue, "t1"), extract(glue, "t2")
+    assert {k.replace("p/t1/", "p/t2/"): v for k, v in earlier.items()} == served  # report.json included
+    assert glue.records.get("glue-job-runs", run["Id"])["PredecessorRuns"] == run["PredecessorRuns"]
+
+
+def test_without_reuse_an_identical_run_runs_again(glue, tmp_path):
+    source = write_demo_csv(tmp_path / "a.csv", 500)
+    start_job_run_sync(glue, {"JobName": "transform", "Arguments": pinned(glue, "t1", source)}, running_control())
+    run = start_job_run_sync(glue, {"JobName": "transform", "Arguments": pinned(glue, "t2", source)}, running_control())
+    assert "PredecessorRuns" not in run and "transform: wrote" in open(run["LogPath"]).read()

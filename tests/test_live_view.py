@@ -50,3 +50,32 @@ def test_a_task_that_failed_is_shown_failed_even_when_a_catch_carries_on():
 def test_a_task_that_a_retry_saved_is_shown_failed_then_succeeded():
     shown = live_view("TaskStateEntered", "TaskFailed", "TaskScheduled", "TaskSucceeded", "TaskStateExited")
     assert shown.index("failed") < shown.index("succeeded  BatchTransform")
+
+
+def test_a_glue_run_served_from_an_earlier_run_is_shown_reused():
+    """With --reuse the Task's result is a JobRun naming the run whose outputs it copied."""
+    import datetime
+    import io
+
+    from rich.console import Console
+
+    from mlops_pipeline.cli.live_view import Reporter
+    from mlops_pipeline.local.events import StateEvent
+
+    detail = "reused the outputs of run jr_1 (execution train-a)"
+    run = {"Id": "jr_2", "JobRunState": "SUCCEEDED", "PredecessorRuns": [{"JobName": "t", "RunId": "jr_1"}]}
+    out = io.StringIO()
+    reporter = Reporter(Console(file=out, width=200), workspace=None)
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    for kind, details in (
+        ("TaskStateEntered", {"name": "TransformTrainingData"}),
+        ("TaskSucceeded", {"resourceType": "glue", "output": json.dumps({**run, "StateDetail": detail})}),
+        ("TaskStateExited", {"name": "TransformTrainingData"}),
+        ("TaskStateEntered", {"name": "TransformScoringData"}),
+        ("TaskSucceeded", {"resourceType": "glue", "output": json.dumps({**run, "StateDetail": "queued"})}),
+        ("TaskStateExited", {"name": "TransformScoringData"}),
+    ):
+        reporter(StateEvent("train-b", kind, when, details))
+    shown = out.getvalue()
+    assert f"reused     TransformTrainingData  0.0 s, {detail}" in shown
+    assert "succeeded  TransformScoringData" in shown  # another StateDetail is not a reuse

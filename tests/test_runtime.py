@@ -373,10 +373,14 @@ def test_ending_the_session_stops_running_executions_kills_their_jobs_and_record
         started = [name for answer in runtime.watcher().poll() for name in answer["started"]]
         name = next(started_name for started_name in started if started_name.startswith("train"))
         records = runtime.workspace.root / "services" / "training-jobs"
-        assert eventually(
-            lambda: any("Pid" in json.loads(p.read_text()).get("Local", {}) for p in records.glob("*.json"))
-        )
-        pids = [json.loads(p.read_text())["Local"]["Pid"] for p in records.glob("*.json")]
+
+        def started_pids() -> list:
+            """The process of every training job recorded, once each has one (parallel trials start together)."""
+            local = [json.loads(p.read_text()).get("Local", {}) for p in records.glob("*.json")]
+            return [each["Pid"] for each in local] if local and all("Pid" in each for each in local) else []
+
+        assert eventually(started_pids, seconds=30)
+        pids = started_pids()
     assert [runtime.records.read(each)["status"] for each in started] == ["ABORTED", "ABORTED"]
     assert runtime.records.read(name)["failed_state"] == "TuneHyperparameters"  # where a redrive resumes
     assert not any(alive(pid) for pid in pids)

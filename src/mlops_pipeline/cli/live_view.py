@@ -46,6 +46,7 @@ class Reporter:
         self.entered: dict[tuple[str, str], object] = {}
         self.current: dict[str, str | None] = {}  # the state each execution is in
         self.failed: set[tuple[str, str | None]] = set()  # Tasks whose last attempt failed
+        self.reused: dict[tuple[str, str | None], str] = {}  # Tasks served from an earlier run's outputs
         self.progress: Progress | None = None
         self.task = None
 
@@ -85,10 +86,17 @@ class Reporter:
             self.console.print(f"  [red]failed[/]     {plain(self.current.get(name))}  with {plain(error)}")
         elif kind == "TaskSucceeded":
             self.failed.discard((name, self.current.get(name)))  # a retry that worked
+            if event.reused:
+                self.reused[(name, self.current.get(name))] = event.reused
         elif kind.endswith("StateExited"):
             started = self.entered.pop((name, event.state), event.timestamp)
             seconds = (event.timestamp - started).total_seconds()
-            if kind == "TaskStateExited" and (name, event.state) not in self.failed:
+            reused = self.reused.pop((name, event.state), None)
+            if kind == "TaskStateExited" and reused:
+                self.console.print(
+                    f"  [green]reused[/]     {plain(event.state)}  [dim]{seconds:.1f} s, {plain(reused)}[/]"
+                )
+            elif kind == "TaskStateExited" and (name, event.state) not in self.failed:
                 self.console.print(f"  [green]succeeded[/]  {plain(event.state)}  [dim]{seconds:.1f} s[/]")
             self.failed.discard((name, event.state))
 

@@ -20,6 +20,7 @@ from mlops_pipeline.cli.options import (
     inject_option,
     isolation_option,
     project_option,
+    reuse_option,
     workflow_option,
     workspace_option,
 )
@@ -52,10 +53,12 @@ def open_runtime(
     isolation: str,
     inject: str = "",
     summaries: bool = False,
+    reuse: bool = False,
 ):
     """A LocalRuntime session reporting to ``out`` (imported here: the engine loads moto), ended as Ctrl-C
     ends it by SIGTERM and SIGHUP too: running executions are stopped, their jobs killed, all recorded; once
-    it has closed, the program may end without the interpreter's teardown."""
+    it has closed, the program may end without the interpreter's teardown; ``reuse``: Glue runs identical to an
+    earlier successful one are served from its outputs."""
     from mlops_pipeline.cli.live_view import Reporter
     from mlops_pipeline.config import load_workflow
     from mlops_pipeline.local.containers.sandbox import choose_isolation
@@ -66,7 +69,7 @@ def open_runtime(
     config = load_workflow(workflow, containers=project / "containers")
     mode = choose_isolation(isolation)
     runtime = LocalRuntime(
-        config, store, project, on_event=reporter, isolation=mode, workflow_file=workflow, faults=inject
+        config, store, project, on_event=reporter, isolation=mode, workflow_file=workflow, faults=inject, reuse=reuse
     )
     try:
         with stopped_by_signals(), runtime:
@@ -135,11 +138,19 @@ def print_reports(out, runtime, results) -> None:
 @project_option
 @isolation_option
 @inject_option
+@reuse_option
 def run_cmd(
-    workflow: Path, train: Path, score: Path, workspace: Path | None, project: Path, isolation: str, inject: str
+    workflow: Path,
+    train: Path,
+    score: Path,
+    workspace: Path | None,
+    project: Path,
+    isolation: str,
+    inject: str,
+    reuse: bool,
 ) -> None:
     out = console()
-    with open_runtime(workflow, workspace, project, out, isolation, inject) as runtime:
+    with open_runtime(workflow, workspace, project, out, isolation, inject, reuse=reuse) as runtime:
         run_pipeline(runtime, out, train, score)
 
 
@@ -153,14 +164,17 @@ def run_cmd(
 @project_option
 @isolation_option
 @inject_option
+@reuse_option
 @click.option(
     "--interval", type=click.FloatRange(min=0.1), default=1.0, show_default=True, help="Seconds between scans."
 )
-def up_cmd(workflow: Path, workspace: Path | None, project: Path, isolation: str, inject: str, interval: float) -> None:
+def up_cmd(
+    workflow: Path, workspace: Path | None, project: Path, isolation: str, inject: str, reuse: bool, interval: float
+) -> None:
     from mlops_pipeline.cli.live_view import plain
 
     out = console()
-    with open_runtime(workflow, workspace, project, out, isolation, inject, summaries=True) as runtime:
+    with open_runtime(workflow, workspace, project, out, isolation, inject, summaries=True, reuse=reuse) as runtime:
         folder = runtime.workspace.path(runtime.target.feature_store_bucket)
         out.print(
             f"Watching {folder} ({runtime.target.training_prefix}, {runtime.target.scoring_prefix}); "
@@ -344,9 +358,11 @@ def history_cmd(name: str, workflow: Path | None, workspace: Path | None, as_jso
 
         click.echo(json.dumps(events, indent=2))
         return
+    from mlops_pipeline.local.events import reused_detail
+
     for event in events:
         details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-        label = details.get("name") or details.get("error") or ""
+        label = details.get("name") or details.get("error") or reused_detail(event["type"], details) or ""
         click.echo(f"{event['timestamp'][:23]}  {event['type']:<28} {label}")
     record = records.read(name)
     click.echo(f"status: {record['status']}")
@@ -494,11 +510,12 @@ def tables_cmd(workflow: Path | None, workspace: Path | None) -> None:
 @workspace_option
 @project_option
 @isolation_option
-def demo(rows: int, score_rows: int, workspace: Path | None, project: Path, isolation: str) -> None:
+@reuse_option
+def demo(rows: int, score_rows: int, workspace: Path | None, project: Path, isolation: str, reuse: bool) -> None:
     from mlops_pipeline.demo_data import write_demo_pair
 
     out = console()
     train, score = write_demo_pair(_workspace(workspace).root / "demo-data", rows, score_rows)
     out.print(f"Generated {rows} training and {score_rows} scoring rows in {train.parent}")
-    with open_runtime(project / DEFAULT_WORKFLOW, workspace, project, out, isolation) as runtime:
+    with open_runtime(project / DEFAULT_WORKFLOW, workspace, project, out, isolation, reuse=reuse) as runtime:
         run_pipeline(runtime, out, train, score)

@@ -46,6 +46,13 @@ inject_option = click.option(
     help="Make the next N calls of a Task state or resource fail with an AWS error, to try Retry and Catch, e.g. "
     "sagemaker:createTransformJob.sync=SageMaker.AmazonSageMakerException*2 [env MLOPS_INJECT].",
 )
+reuse_option = click.option(
+    "--reuse",
+    is_flag=True,
+    envvar="MLOPS_REUSE",
+    help="Serve a Glue transform from the outputs of an earlier successful run in the workspace whose script, "
+    "code, arguments and input bytes are identical, instead of running it again (local only) [env MLOPS_REUSE].",
+)
 project_option = click.option(
     "--project",
     type=click.Path(path_type=Path, file_okay=False),

@@ -34,7 +34,11 @@ Seams (moto ``MOTO_VERSION``; each patched for the session only, pinned by tests
   :func:`_defer_batch_service`): moto's Task-service factory imports its Batch service when it is imported,
   and that imports ``moto.batch`` and with it ``moto.ec2`` (most of a second of every start); no workflow
   has a Batch Task, so a stand-in module imports the real service when a Batch Task is first built.
-Everything else goes through the public Step Functions API of ``mock_aws``.
+Everything else goes through the public Step Functions API of ``mock_aws``; one read looks inside without
+patching anything: an execution's status and how many events it has (``Execution.status``,
+``EventManager._history_event_list``), so that :meth:`Engine.history` and :meth:`Engine.describe` ask the API
+again only when something changed (moto serializes the whole history on every call, which polling ten times a
+second turned into seconds of CPU per run, taken from the jobs).
 """
 
 from __future__ import annotations
@@ -108,7 +112,7 @@ from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend, stepfunctions_parser_backends
 from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from mlops_pipeline.errors import PipelineError
@@ -226,6 +230,9 @@ class Engine:
         self._redrive_counts: dict[str, int] = {}
         self._region = region
         self._stack: contextlib.ExitStack | None = None
+        self._histories: dict[str, tuple[object, list[dict]]] = {}  # arn -> (moto's execution, its events)
+        self._descriptions: dict[str, tuple[tuple | None, dict]] = {}  # arn -> (probe, DescribeExecution answer)
+        self._cache_lock = threading.Lock()
         self.client = None
 
     def __enter__(self) -> "Engine":
@@ -411,11 +418,41 @@ class Engine:
         ]
 
     def describe(self, execution_arn: str) -> dict:
-        return self.client.describe_execution(executionArn=execution_arn)
+        """DescribeExecution; while the execution runs and has no new event, the answer read before."""
+        probe = self._probe(execution_arn)
+        with self._cache_lock:
+            known = self._descriptions.get(execution_arn)
+        if probe is not None and probe[1] == "RUNNING" and known is not None and known[0] == probe:
+            return dict(known[1])
+        answer = self.client.describe_execution(executionArn=execution_arn)
+        with self._cache_lock:
+            self._descriptions[execution_arn] = (probe, answer)
+        return dict(answer)
 
     def history(self, execution_arn: str) -> list[dict]:
+        """GetExecutionHistory's events; those read before when the execution has had none since."""
+        probe = self._probe(execution_arn)
+        with self._cache_lock:
+            known = self._histories.get(execution_arn)
+        if probe is not None and known is not None and known[0] is probe[0] and len(known[1]) == probe[2]:
+            return list(known[1])
         pages = self.client.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
-        return [event for page in pages for event in page["events"]]
+        events = [event for page in pages for event in page["events"]]
+        with self._cache_lock:
+            self._histories[execution_arn] = (None if probe is None else probe[0], events)
+        return list(events)
+
+    def _probe(self, execution_arn: str) -> tuple[object, str, int] | None:
+        """(moto's execution, its status, how many events it has), read without serializing anything; None
+        when it cannot be read (the API call that follows says why)."""
+        try:
+            backend = stepfunctions_parser_backends[_account_of(execution_arn)][self._region]
+            execution = backend.describe_execution(execution_arn)
+            environment = getattr(execution.exec_worker, "env", None)
+            count = 0 if environment is None else len(environment.event_manager._history_event_list)
+            return execution, execution.status, count
+        except Exception:  # noqa: BLE001 - a probe only: anything unexpected means asking the API
+            return None
 
     def stop(self, execution_arn: str, cause: str = "stopped by the user") -> None:
         """StopExecution, once moto's worker thread has begun the execution (its first event): stopping one
@@ -424,6 +461,11 @@ class Engine:
         while not self.history(execution_arn) and time.monotonic() < deadline:
             time.sleep(0.01)
         self.client.stop_execution(executionArn=execution_arn, cause=cause)
+
+
+def _account_of(arn: str) -> str:
+    """The account field of an ARN (``arn:aws:states:<region>:<account>:...``)."""
+    return arn.split(":")[4]
 
 
 _ORIGINAL_SERVICE_FOR = state_task_factory.state_task_service_for

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mlops_pipeline.local.executions import ExecutionResult
 
+#: A Glue ``JobRun``'s ``StateDetail`` when ``--reuse`` served it from an earlier run's outputs.
+REUSED_DETAIL = "reused the outputs of run {run} (execution {execution})"
+
 
 @dataclass(frozen=True)
 class StateEvent:
@@ -32,6 +35,28 @@ class StateEvent:
     def state(self) -> str | None:
         """The state's name for ``...StateEntered`` and ``...StateExited`` events."""
         return self.details.get("name")
+
+    @property
+    def reused(self) -> str | None:
+        """For a Task that succeeded by reusing an earlier run's outputs (``--reuse``): what it reused."""
+        return reused_detail(self.type, self.details)
+
+
+def reused_detail(event_type: str, details: dict) -> str | None:
+    """The ``StateDetail`` of a ``TaskSucceeded`` whose result is a Glue run served from an earlier run's
+    outputs (it names that run in ``PredecessorRuns``); None for any other event."""
+    output = details.get("output") if event_type == "TaskSucceeded" else None
+    if not isinstance(output, str) or '"PredecessorRuns"' not in output:
+        return None
+    import json  # here: the CLI's --help imports no json
+
+    try:
+        result = json.loads(output)
+    except ValueError:
+        return None
+    detail = result.get("StateDetail") if isinstance(result, dict) else None
+    marker = REUSED_DETAIL.split("{", 1)[0]
+    return detail if isinstance(detail, str) and detail.startswith(marker) and result.get("PredecessorRuns") else None
 
 
 @dataclass(frozen=True)

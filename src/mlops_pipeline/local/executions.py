@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.layout import executions_prefix
+from mlops_pipeline.local.events import reused_detail
 from mlops_pipeline.local.stores import Workspace, disk_full, write_atomic
 from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
@@ -79,6 +80,7 @@ def summarize(
         "definition": definition,
         "history": events,
         "data_warnings": data_warnings(events),
+        "reused": reused_states(events),
         "session": session if status["status"] == "RUNNING" else "",
     }
 
@@ -92,6 +94,19 @@ def data_warnings(events: list[dict]) -> list[str]:
             if "warnings" in report:
                 return list(report["warnings"])
     return []
+
+
+def reused_states(events: list[dict]) -> list[dict]:
+    """[{"state", "detail"}] of the Tasks served from an earlier run's outputs (``--reuse``)."""
+    reused, state = [], None
+    for event in events:
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        if event["type"].endswith("StateEntered"):
+            state = details.get("name")
+        detail = reused_detail(event["type"], details)
+        if detail:
+            reused.append({"state": state, "detail": detail})
+    return reused
 
 
 def failure_point(events: list[dict], definition: dict) -> tuple[str | None, str | None, dict | None]:

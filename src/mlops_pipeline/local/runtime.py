@@ -71,6 +71,7 @@ class LocalRuntime:
     workflow_file: Path | None = None  # remembered in the workspace, for commands run without --workflow
     faults: str = ""  # TARGET=ERROR[*N],... (local.faults): API errors to inject, to try Retry and Catch
     clock: Callable[[], datetime.datetime] = utc_now  # when the workflow's schedules fire (tests inject one)
+    reuse: bool = False  # serve a Glue run identical to an earlier successful one from its outputs (glue_reuse)
     session: Session = field(init=False)
 
     def __post_init__(self) -> None:
@@ -91,6 +92,7 @@ class LocalRuntime:
             isolation=self.isolation or choose_isolation(),
             buckets=tuple(self.target.bucket(store) for store in STORES),
             read_only_buckets=frozenset({self.target.feature_store_bucket, self.target.source_repository_bucket}),
+            reuse_glue_runs=self.reuse,
         )
         self.records = ExecutionRecords(self.executions_root)
         self.notifier = LocalNotifier.of_pipeline(self.workspace, self.target, self.config.notifications.webhook_url)

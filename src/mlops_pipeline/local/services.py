@@ -30,6 +30,7 @@ class LocalServices:
     isolation: IsolationChoice = field(default_factory=choose_isolation)
     buckets: tuple[str, ...] = ()  # the stores a job may write (the S3 endpoint creates them)
     read_only_buckets: frozenset[str] = frozenset()  # never written back (the feature store)
+    reuse_glue_runs: bool = False  # --reuse: serve a Glue run identical to an earlier one from its outputs
     records: Records = field(init=False)
     processes: ProcessGroups = field(init=False)  # every job and server of the session, killed at close()
     containers: Containers = field(init=False)

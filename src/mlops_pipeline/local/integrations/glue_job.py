@@ -9,6 +9,11 @@ project's own entry point (``layout.GLUE_ENTRY_SCRIPT``), which also accepts loc
 workspace files directly, which spares copying them. A run that exits non-zero is FAILED with the script's
 ``ERROR:`` line (or its last line); one that outlives its ``Timeout`` (minutes: the run's, else the job's) is
 killed and ends TIMEOUT, as Glue ends it.
+
+A run of the entry point that SUCCEEDED is recorded as reusable (``local.glue_reuse``); with ``--reuse``
+(``services.reuse_glue_runs``) a run identical to a recorded one is served from its outputs without starting
+the script: a new SUCCEEDED ``JobRun`` whose ``PredecessorRuns`` names the earlier run and whose ``StateDetail``
+says so (both are fields of Glue's ``JobRun``: botocore ``glue/2017-03-31/service-2.json``).
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from pathlib import Path
 
 from mlops_pipeline.aws_errors import AwsError
 from mlops_pipeline.layout import GLUE_ENTRY_SCRIPT
-from mlops_pipeline.local import glue_libs
+from mlops_pipeline.local import glue_libs, glue_reuse
+from mlops_pipeline.local.events import REUSED_DETAIL
 from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.jobs import now
 from mlops_pipeline.local.processes import run_job
@@ -90,8 +96,14 @@ def start_job_run_sync(services: LocalServices, params: dict, control: TaskContr
     if timeout:
         run["Timeout"] = int(timeout)
     limited = control.limited_to(int(timeout) * MINUTE) if timeout else control
+    entry = script.name == GLUE_ENTRY_SCRIPT
+    identity = glue_reuse.identify(services.workspace, job, params, arguments, script, NAMES_ONLY) if entry else None
+    if identity is not None and services.reuse_glue_runs:
+        earlier = glue_reuse.serve(services.records, services.workspace, identity)
+        if earlier is not None:
+            return _reused(services, run, earlier, identity, log_path, control)
     try:
-        if script.name == GLUE_ENTRY_SCRIPT:
+        if entry:
             argv = [sys.executable, str(script), *own, *_local_arguments(services, arguments)]
             code = run_job(argv, env, log_path, limited, owner=services.processes)
         else:
@@ -111,7 +123,49 @@ def start_job_run_sync(services: LocalServices, params: dict, control: TaskContr
     services.records.put(RUNS, run["Id"], run)
     if code != 0:
         raise TaskFailure(TASK_FAILED, json.dumps(run))
+    if identity is not None:
+        _remember(services, identity, run, control, log_path)
     return run
+
+
+def _reused(
+    services: LocalServices,
+    run: dict,
+    earlier: dict,
+    identity: glue_reuse.RunIdentity,
+    log_path: Path,
+    control: TaskControl,
+) -> dict:
+    """The run served from an earlier run's outputs (already copied): SUCCEEDED, the earlier run named."""
+    detail = REUSED_DETAIL.format(run=earlier["RunId"], execution=earlier.get("Execution") or "?")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log:
+        log.write(f"[local runtime] {detail}; the script did not run (--reuse)\n")
+        for argument, files in earlier["Outputs"].items():
+            source, target = earlier["Prefixes"][argument], identity.prefixes[argument]
+            for name in files:
+                log.write(f"[local runtime] copied {source}{name} to {target}{name}\n")
+    run.update(
+        CompletedOn=now().isoformat(),
+        JobRunState="SUCCEEDED",
+        PredecessorRuns=[{"JobName": earlier["JobName"], "RunId": earlier["RunId"]}],
+        StateDetail=detail,
+        LogPath=str(log_path),
+    )
+    services.records.put(RUNS, run["Id"], run)
+    _remember(services, identity, run, control, log_path)
+    return run
+
+
+def _remember(
+    services: LocalServices, identity: glue_reuse.RunIdentity, run: dict, control: TaskControl, log_path: Path
+) -> None:
+    """A run that succeeded may serve later identical runs; one that cannot be recorded just runs again then."""
+    try:
+        glue_reuse.remember(services.records, services.workspace, identity, run, control.execution_name)
+    except OSError as error:
+        with open(log_path, "a") as log:
+            log.write(f"[local runtime] not recorded for --reuse: {error}\n")
 
 
 def _run_against_s3(
