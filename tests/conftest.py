@@ -10,6 +10,26 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+#: The test files that take longest, longest first. `make test` hands whole files to two processes in
+#: collection order (pytest-xdist, ``--dist loadfile``); starting with these keeps both busy to the end
+#: instead of leaving one to run the longest file alone at the tail.
+LONGEST_FIRST = (
+    "test_terraform_emulator.py",
+    "test_kill_matrix.py",
+    "test_runtime.py",
+    "test_sagemaker_endpoint.py",
+    "test_real_world_data.py",
+    "test_cli_local.py",
+)
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """Collection order: the files of ``LONGEST_FIRST`` first, the rest as collected."""
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 EXAMPLE_WORKFLOW = REPO / "workflows" / "attrition.py"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tarfile
+import time
 
 import pytest
 
@@ -156,8 +157,11 @@ def test_split_none_sends_each_file_whole_and_writes_the_answer_as_it_came(servi
     assert job["TransformJobStatus"] == "Completed"
     answer = services.workspace.path("attrition-output", "s1/transform/score.csv.out").read_text()
     assert len(answer.splitlines()) == 30 and all(0 <= float(v) <= 1 for v in answer.splitlines())
-    log = (services.logs_root / "exec-1" / "logs" / "transform-jobs" / "whole.log").read_text()
-    assert log.count("POST /invocations") == 1  # one request for the whole file
+    log = services.logs_root / "exec-1" / "logs" / "transform-jobs" / "whole.log"
+    deadline = time.monotonic() + 10  # nginx logs a request after answering it, so the line may come just after
+    while "POST /invocations" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert log.read_text().count("POST /invocations") == 1  # one request for the whole file
 
 
 def test_a_whole_file_over_the_payload_limit_fails_naming_the_limit(services, model):

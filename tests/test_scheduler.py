@@ -84,7 +84,8 @@ def test_local_up_fires_the_schedules_and_a_fire_retrains_on_the_latest_file(exa
     up` fires both and starts nothing, saying why; then, with a file landed, the next hour's fire trains on it."""
     config = configured(
         example_config,
-        tuning={"max_jobs": 1, "max_parallel_jobs": 1},
+        tuning={"max_jobs": 1, "max_parallel_jobs": 1, "seed": 7},
+        quality_gate={"threshold": 0.5},  # 400 rows: the fire must retrain, not meet the example's 0.70 gate
         schedules=Schedules(retraining="cron(0 * * * ? *)", batch_scoring="cron(0 * * * ? *)"),
     )
     train, _ = write_demo_pair(tmp_path / "data", 400, 50)

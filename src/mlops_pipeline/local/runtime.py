@@ -262,21 +262,24 @@ class LocalRuntime:
                 summary = handle_event(event, self.engine.client, self.landing_settings(), versions=self._versions)
             except LandingFailed as failed:
                 summary = failed.summary
-            started = summary["started"]
-            for name in started:
-                self.record_started(name)
-            reasons = [_reason(item) for action in ("ignored", "rejected") for item in summary[action]]
-            reasons += [f"a duplicate of the execution {name}" for name in summary["duplicate"]]
-            reasons += [str(item.get("error", "")) for item in summary["failed"]]
-            report = ScheduleEvent(
-                schedule.name,
-                event["scheduled_time"],
-                execution=started[0] if started else None,
-                ignored=None if started else "; ".join(reasons) or "no execution started",
-            )
+            execution, ignored = self._handled(summary)
+            report = ScheduleEvent(schedule.name, event["scheduled_time"], execution=execution, ignored=ignored)
             self.on_event(report)
             fired.append(report)
         return fired
+
+    def _handled(self, summary: dict) -> tuple[str | None, str | None]:
+        """What the landing handler did with one event: the execution it started (recorded at once), or why
+        it started none (the reasons it gave for the records it ignored, rejected, found duplicate or failed)."""
+        started = summary.get("started", [])
+        for name in started:
+            self.record_started(name)
+        if started:
+            return started[0], None
+        reasons = [_reason(item) for action in ("ignored", "rejected") for item in summary.get(action, [])]
+        reasons += [f"a duplicate of the execution {name}" for name in summary.get("duplicate", [])]
+        reasons += [str(item.get("error", "")) for item in summary.get("failed", [])]
+        return None, "; ".join(reasons) or "no execution started"
 
     def _versions(self, bucket: str, prefix: str):
         return workspace_versions(self.workspace, bucket, prefix)
@@ -286,16 +289,8 @@ class LocalRuntime:
         object, also reported; each execution started is recorded at once."""
         landed = []
         for outcome in watcher.poll(keys):
-            ignored = [_reason(item) for action in ("ignored", "rejected") for item in outcome.get(action, [])]
-            ignored += [f"a duplicate of the execution {name}" for name in outcome.get("duplicate", [])]
-            started = outcome.get("started", [])
-            for name in started:
-                self.record_started(name)
-            event = LandingEvent(
-                outcome["key"],
-                execution=started[0] if started else None,
-                ignored=None if started else "; ".join(ignored) or "no execution started",
-            )
+            execution, ignored = self._handled(outcome)
+            event = LandingEvent(outcome["key"], execution=execution, ignored=ignored)
             self.on_event(event)
             landed.append(event)
         return landed

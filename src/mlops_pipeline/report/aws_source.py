@@ -28,12 +28,10 @@ from mlops_pipeline.report.model import (
     Histogram,
     execution_report,
     histogram,
-    task_parameters,
     tuning_of,
+    tuning_parameters,
 )
 from mlops_pipeline.target import Target
-
-TUNING_RESOURCE = "createHyperParameterTuningJob.sync"
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,7 @@ def _report(clients: AwsClients, target: Target, arn: str) -> ExecutionReport:
     ]
     workflow = _workflow(target, execution["stateMachineArn"])
     tuning, best_job = None, None
-    parameters = task_parameters(events, TUNING_RESOURCE)
+    parameters = tuning_parameters(events)
     if parameters:
         tuning, best_job = _tuning(clients.sagemaker, parameters["HyperParameterTuningJobName"])
     execution_input = json.loads(execution.get("input") or "{}")

@@ -16,12 +16,10 @@ from mlops_pipeline.report.model import (
     Histogram,
     execution_report,
     histogram,
-    task_parameters,
     tuning_of,
+    tuning_parameters,
 )
 from mlops_pipeline.target import Target
-
-TUNING_RESOURCE = "createHyperParameterTuningJob.sync"
 
 
 def local_report(workspace: Workspace, target: Target, name: str) -> ExecutionReport:
@@ -82,7 +80,7 @@ def training_job_summary(describe: dict, metric: str) -> dict:
 
 
 def _tuning_describe(jobs: Records, events: list[dict]) -> dict | None:
-    parameters = task_parameters(events, TUNING_RESOURCE)
+    parameters = tuning_parameters(events)
     return jobs.get("tuning-jobs", parameters["HyperParameterTuningJobName"]) if parameters else None
 
 

@@ -169,6 +169,15 @@ def _event_details(event: dict) -> dict:
     return next((value for key, value in event.items() if key.endswith("EventDetails")), {}) or {}
 
 
+#: The tuning Task's resource, whose parameters name the tuning job a report shows.
+TUNING_RESOURCE = "createHyperParameterTuningJob.sync"
+
+
+def tuning_parameters(events: list[dict]) -> dict | None:
+    """The parameters of the execution's last tuning Task call (they name the tuning job), or None."""
+    return task_parameters(events, TUNING_RESOURCE)
+
+
 def task_parameters(events: list[dict], resource: str) -> dict | None:
     """The parameters of the last Task call of ``resource`` (e.g. ``createHyperParameterTuningJob.sync``)."""
     for event in reversed(events):
