@@ -17,7 +17,6 @@ session; nor does a notice that cannot be kept (a full disk): it is printed with
 
 from __future__ import annotations
 
-import fcntl
 import json
 import threading
 import urllib.error
@@ -28,7 +27,7 @@ from pathlib import Path
 from mlops_pipeline.handlers.failure_notice import NOTIFIED_STATUSES, build_notice
 from mlops_pipeline.layout import notifications_key
 from mlops_pipeline.local.events import NotificationEvent
-from mlops_pipeline.local.stores import Workspace, disk_full, write_atomic
+from mlops_pipeline.local.stores import Workspace, disk_full, exclusively, write_atomic
 from mlops_pipeline.target import Target
 
 WEBHOOK_SECONDS = 3.0
@@ -101,7 +100,7 @@ class LocalNotifier:
 
     def _file_lock(self):
         """Sessions of one workspace take turns (an advisory lock beside the file)."""
-        return _FileLock(self.path.parent / f".{self.path.name}.lock")
+        return exclusively(self.path.parent / f".{self.path.name}.lock")
 
     def _post(self, notice: dict) -> str | None:
         """POST the notice as JSON; why it was not taken (one line), or None."""
@@ -124,18 +123,3 @@ class LocalNotifier:
 
 def _where(event: NotificationEvent) -> str:
     return f"not kept: {event.unkept}" if event.unkept else f"kept in {event.path}"
-
-
-class _FileLock:
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __enter__(self) -> "_FileLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.path, "a")
-        fcntl.flock(self.handle, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()

@@ -12,7 +12,9 @@ further components that start with ``%+``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import hashlib
 import io
 import json
@@ -201,6 +203,19 @@ def write_atomic_stream(target: Path, source: BinaryIO) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def exclusively(lock_file: Path) -> Iterator[None]:
+    """One holder at a time across processes (sessions and commands sharing a workspace): an advisory lock
+    on ``lock_file``, released when the block ends or the process dies."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def disk_full(error: OSError, path: str | Path | None = None) -> str | None:

@@ -13,7 +13,6 @@ a pin without a wheel for this Python fails at once instead of compiling for min
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import re
@@ -27,6 +26,7 @@ from typing import Callable
 
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.local.containers.image import LOCAL_REQUIREMENTS, ContainerImage
+from mlops_pipeline.local.stores import exclusively
 
 CACHE_ENV = "MLOPS_CACHE"
 FORMAT = "1"  # bump when the layout of an environment changes
@@ -73,9 +73,7 @@ class EnvironmentCache:
         environment = PythonEnvironment(self.root / self.key(image))
         if (environment.root / READY).exists():
             return environment
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / f"{environment.root.name}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with exclusively(self.root / f"{environment.root.name}.lock"):
             if not (environment.root / READY).exists():
                 self._build(image, environment, progress)
         return environment

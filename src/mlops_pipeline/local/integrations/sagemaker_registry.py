@@ -16,18 +16,17 @@ exist lists nothing, as moto answers.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from mlops_pipeline.aws_errors import AwsError
 from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.jobs import aws_shape, now
 from mlops_pipeline.local.records import Records
 from mlops_pipeline.local.services import LocalServices
+from mlops_pipeline.local.stores import exclusively
 from mlops_pipeline.local.tasks import TaskControl
 from mlops_pipeline.target import LOCAL_ACCOUNT_ID, LOCAL_REGION
 
@@ -191,17 +190,9 @@ def group_versions(records: Records, group: str) -> list[dict]:
 # -- the record ---------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _locked(records: Records, group: str) -> Iterator[None]:
+def _locked(records: Records, group: str):
     """One writer at a time for a group, across processes (a session and the CLI)."""
-    path = records.root / GROUPS / f"{group}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return exclusively(records.root / GROUPS / f"{group}.lock")
 
 
 def _group_record(records: Records, group: str, missing: str) -> dict:
