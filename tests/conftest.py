@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import OrderedDict
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: The test files that take longest, longest first. `make test` hands whole files to two processes in
-#: collection order (pytest-xdist, ``--dist loadfile``); starting with these keeps both busy to the end
-#: instead of leaving one to run the longest file alone at the tail.
+#: The test files that take longest, longest first. `make test` hands whole files to two processes
+#: (pytest-xdist, ``--dist loadfile``), which by itself starts with the files that have the most tests and
+#: so left the one-test Terraform emulator file, the longest, to run alone at the end; starting with these
+#: keeps both processes busy to the end.
 LONGEST_FIRST = (
     "test_terraform_emulator.py",
     "test_kill_matrix.py",
@@ -24,10 +26,24 @@ LONGEST_FIRST = (
 )
 
 
-def pytest_collection_modifyitems(items: list) -> None:
-    """Collection order: the files of ``LONGEST_FIRST`` first, the rest as collected."""
-    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` handing out the files of ``LONGEST_FIRST`` first, then the others in its own order."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    scheduler = LoadFileScheduling(config, log)
+    scheduler.workqueue = _LongestFirst()
+    return scheduler
+
+
+class _LongestFirst(OrderedDict):
+    """xdist's queue of files to hand out, from which the next is the highest in ``LONGEST_FIRST``."""
+
+    def popitem(self, last: bool = True):
+        rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+        scope = min(self, key=lambda path: rank.get(Path(path).name, len(rank)))
+        return scope, self.pop(scope)
 
 
 EXAMPLE_WORKFLOW = REPO / "workflows" / "attrition.py"
