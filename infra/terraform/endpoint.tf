@@ -3,7 +3,9 @@
 # InService. Granted only with enable_api_endpoint; scoped to this pipeline's names: the endpoint is
 # named <pipeline> or <pipeline>-... (config.EndpointSettings), its configurations like every job.
 # ARN formats: Service Authorization Reference, Amazon SageMaker, resource types "endpoint"
-# (endpoint/${EndpointName}) and "endpoint-config" (endpoint-config/${EndpointConfigName}).
+# (endpoint/${EndpointName}) and "endpoint-config" (endpoint-config/${EndpointConfigName}); the same as
+# botocore's sagemaker model gives the EndpointArn and EndpointConfigArn shapes (":endpoint/.*",
+# ":endpoint-config/.*").
 
 variable "enable_api_endpoint" {
   description = "The workflow deploys approved models to a SageMaker real-time endpoint (PipelineConfig.endpoint)."
