@@ -73,6 +73,14 @@ def test_demo_again_with_reuse_serves_both_glue_transforms_with_the_same_extract
 
     workspace = tmp_path / "ws"
     shutil.copytree(demo_workspace[0], workspace, symlinks=True)  # the module's workspace stays as it was
+    # The copy keeps the Glue runs, not the approved model: the gate would hold the new model to the first
+    # run's (champion and margin), which an unseeded tuning may miss; reuse is what this test is about.
+    from mlops_pipeline.layout import latest_model_key
+    from mlops_pipeline.local.integrations.sagemaker_registry import GROUPS
+    from mlops_pipeline.local.stores import Workspace
+
+    shutil.rmtree(workspace / "services" / GROUPS)
+    Workspace.resolve(workspace).path("attrition-metadata", latest_model_key("attrition")).unlink()
     result = run_cli("demo", "--rows", 2000, "--score-rows", 300, "--workspace", workspace, "--reuse", cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
     for state in ("TransformTrainingData", "TransformScoringData"):
