@@ -367,3 +367,21 @@ def chromium() -> str:
         "no chromium on this machine (apt-get install chromium) to open the HTML report", "MLOPS_REQUIRE_BROWSER"
     )
     raise AssertionError("unreachable")
+
+
+@pytest.fixture
+def server_starts(monkeypatch) -> list[float]:
+    """When each fork server was started (``ForkServer.start`` calls, in this test)."""
+    import time
+
+    from mlops_pipeline.local import fork_servers
+
+    started: list[float] = []
+    real = fork_servers.ForkServer.start.__func__
+
+    def counted(cls, *args, **kwargs):
+        started.append(time.monotonic())
+        return real(cls, *args, **kwargs)
+
+    monkeypatch.setattr(fork_servers.ForkServer, "start", classmethod(counted))
+    return started

@@ -238,3 +238,45 @@ def test_a_training_job_runs_warm_in_direct_mode(tmp_path):
     assert described["TrainingJobStatus"] == "Completed"
     assert started_warm(services.logs_root / "exec-1" / "logs" / "training-jobs" / "quick-1.log")
     services.close()
+
+
+def test_jobs_that_need_a_server_while_it_starts_wait_for_that_one(warm, server_starts):
+    program, _, starts = warm
+    argv, env = [sys.executable, str(program), "0", "0"], dict(os.environ)
+    launchers = []
+    threads = [
+        threading.Thread(target=lambda: launchers.append(starts.launcher(argv, env, Path(sys.executable))))
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(server_starts) == 1 and len(launchers) == 3 and None not in launchers
+
+
+def test_a_server_still_starting_when_the_session_closes_is_stopped(tmp_path, server_starts):
+    """The close does not wait for it, and nothing of it is left running (it would outlive the CLI)."""
+    program = tmp_path / "program" / "train"
+    program.parent.mkdir()
+    (program.parent / "slow_import.py").write_text("import time\ntime.sleep(3)\n")
+    program.write_text("import slow_import\nprint('trained')\n")
+    owner = ProcessGroups()
+    starts = WarmStarts(owner)
+    launched = []
+    env = {**os.environ, "PYTHONPATH": str(program.parent)}
+    thread = threading.Thread(
+        target=lambda: launched.append(starts.launcher([sys.executable, str(program)], env, Path(sys.executable)))
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not owner.pids() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    zygotes = owner.pids()
+    assert zygotes and all(map(running, zygotes))
+    closed_at = time.monotonic()
+    starts.close()
+    thread.join(10)
+    assert time.monotonic() - closed_at < 2.5  # it stopped waiting for the imports
+    assert launched == [None] and gone_within(zygotes, 5)
+    owner.close()

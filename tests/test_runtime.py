@@ -387,3 +387,26 @@ def test_ending_the_session_stops_running_executions_kills_their_jobs_and_record
     notices = {notice["execution"]: notice for notice in runtime.notifier.kept()}  # one failure notice each
     assert sorted(notices) == sorted(started) and len(runtime.notifier.kept()) == 2
     assert (notices[name]["status"], notices[name]["failed_state"]) == ("ABORTED", "TuneHyperparameters")
+
+
+@pytest.mark.parametrize("first", [(), (Workflow.TRAINING,)], ids=["at-its-start", "as-the-session-begins"])
+def test_a_training_execution_warms_up_its_jobs_once_per_session(
+    example_config, tmp_path, server_starts, monkeypatch, first
+):
+    """The training jobs' fork server starts when a training execution starts, or as the session begins
+    when it runs one at once (local run, demo), so its imports overlap the Glue job; once per session.
+    Scoring has no training job to warm up."""
+    from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice
+
+    config, project = configured(example_config, **FAST), local_project(tmp_path / "project")
+    direct = IsolationChoice(Isolation.DIRECT, "warm starts")
+    workspace = Workspace.resolve(tmp_path / "ws")
+    with LocalRuntime(config, workspace, project, isolation=direct, warm_up_first=first) as runtime:
+        assert len(runtime._warm_ups) == len(first)
+        monkeypatch.setattr(runtime, "checkpoint", lambda name: None)  # no execution runs: no record to write
+        for name in ("score-a-1", "train-a-1", "train-b-1"):
+            runtime.record_started(name)
+        for thread in runtime._warm_ups:
+            thread.join(60)
+        assert sorted(thread.name for thread in runtime._warm_ups) == ["warm-up-scoring", "warm-up-training"]
+        assert len(server_starts) == 1

@@ -17,6 +17,7 @@ from mlops_pipeline.local.integrations.sagemaker_training import (
     create_training_job_sync,
     describe_training_job,
     parse_metrics,
+    warm_up,
 )
 from mlops_pipeline.local.processes import group_members
 from mlops_pipeline.local.services import LocalServices
@@ -162,3 +163,51 @@ def test_metrics_follow_sagemakers_rule_last_match_wins():
         log, [{"Name": "roc_auc", "Regex": r"roc_auc: ([0-9.]+)"}, {"Name": "logloss", "Regex": r"logloss: ([0-9.]+)"}]
     )
     assert [(m["MetricName"], m["Value"]) for m in metrics] == [("roc_auc", 0.75)]
+
+
+def test_a_job_warmed_up_ahead_is_forked_from_the_server_started_for_it(tmp_path, server_starts):
+    """``warm_up`` (called while earlier states run) starts the fork server the job then uses: one server."""
+    services, prefix = sleepy_services(tmp_path, "warm")
+    request = training_request(prefix, "ahead-1", sleep="0")
+    warm_up(services, {**request, "TrainingJobName.$": "$.name"})
+    assert len(server_starts) == 1
+    create_training_job_sync(services, request, running_control())
+    assert started_warm(services.logs_root / "exec-1" / "logs" / "training-jobs" / "ahead-1.log")
+    assert len(server_starts) == 1
+    services.close()
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        {"AlgorithmSpecification.$": "$.algorithm"},
+        {"Environment.$": "$.variables"},
+        {"Environment": {"MODE.$": "$.mode"}},
+    ],
+)
+def test_no_warm_up_for_what_only_the_execution_input_gives(tmp_path, server_starts, written):
+    services, prefix = sleepy_services(tmp_path, "warm")
+    request = {**training_request(prefix), **written}
+    if "AlgorithmSpecification.$" in written:
+        del request["AlgorithmSpecification"]
+    warm_up(services, request)
+    assert server_starts == []
+    services.close()
+
+
+def test_no_warm_up_where_jobs_start_fresh(tmp_path, server_starts, monkeypatch):
+    services, prefix = sleepy_services(tmp_path, "fresh")
+    warm_up(services, training_request(prefix))
+    monkeypatch.setenv("MLOPS_WARM_START", "0")
+    warm, _ = sleepy_services(tmp_path / "off", "warm")
+    warm_up(warm, training_request(prefix))
+    assert server_starts == []
+    services.close(), warm.close()
+
+
+def test_no_warm_up_after_the_session_closed(tmp_path, server_starts):
+    """A warm-up still on its way when the session ends starts nothing that would outlive it."""
+    services, prefix = sleepy_services(tmp_path, "warm")
+    services.close()
+    warm_up(services, training_request(prefix))
+    assert server_starts == []

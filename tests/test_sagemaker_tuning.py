@@ -19,6 +19,7 @@ from mlops_pipeline.local.integrations.sagemaker_tuning import (
     grid,
     sampler_for,
     suggest,
+    warm_up_tuning,
 )
 from mlops_pipeline.local.processes import group_members
 from mlops_pipeline.local.tasks import TaskFailure
@@ -181,3 +182,24 @@ def test_strategies_map_to_optuna_samplers_and_grid_runs_every_combination():
     assert _trial_count({"Strategy": "Grid", "ParameterRanges": ranges, "ResourceLimits": {}}) == 6
     with pytest.raises(AwsError, match="unsupported tuning strategy 'Hyperband'"):
         sampler_for({"Strategy": "Hyperband"})
+
+
+def test_trials_are_forked_from_the_server_warmed_up_for_their_share_of_the_cores(tmp_path, server_starts):
+    """The warm-up keys the server as the trials will (``MaxParallelTrainingJobs`` sets their OpenMP threads):
+    every trial is forked from the one server started ahead."""
+    services, prefix = sleepy_services(tmp_path, "warm")
+    ranges = {"CategoricalParameterRanges": [{"Name": "roc_auc", "Values": ["0.6", "0.7"]}, sleep_zero()]}
+    request = tuning_request(prefix, ranges, jobs=2, parallel=2, strategy="Grid")
+    warm_up_tuning(services, {**request, "HyperParameterTuningJobName.$": "$.name"})
+    assert len(server_starts) == 1
+    create_tuning_job_sync(services, request, running_control())
+    trials = services.records.get("tuning-jobs", "tune-1")["Local"]["Trials"]
+    logs = services.logs_root / "exec-1" / "logs" / "training-jobs"
+    assert len(trials) == 2 and all(started_warm(logs / f"{name}.log") for name in trials)
+    assert len(server_starts) == 1
+    services.close()
+
+
+def sleep_zero() -> dict:
+    """A one-value range: the sleepy ``train`` ends at once."""
+    return {"Name": "sleep", "Values": ["0"]}

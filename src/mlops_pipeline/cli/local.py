@@ -54,22 +54,33 @@ def open_runtime(
     inject: str = "",
     summaries: bool = False,
     reuse: bool = False,
+    runs_at_once: bool = False,
 ):
     """A LocalRuntime session reporting to ``out`` (imported here: the engine loads moto), ended as Ctrl-C
     ends it by SIGTERM and SIGHUP too: running executions are stopped, their jobs killed, all recorded; once
     it has closed, the program may end without the interpreter's teardown; ``reuse``: Glue runs identical to an
-    earlier successful one are served from its outputs."""
+    earlier successful one are served from its outputs; ``runs_at_once``: the session lands a training file as
+    soon as it begins (local run, demo), so the training jobs warm up from its start."""
     from mlops_pipeline.cli.live_view import Reporter
     from mlops_pipeline.config import load_workflow
     from mlops_pipeline.local.containers.sandbox import choose_isolation
     from mlops_pipeline.local.runtime import LocalRuntime
+    from mlops_pipeline.naming import Workflow
 
     store = _workspace(workspace)
     reporter = Reporter(out, store, summaries)
     config = load_workflow(workflow, containers=project / "containers")
     mode = choose_isolation(isolation)
     runtime = LocalRuntime(
-        config, store, project, on_event=reporter, isolation=mode, workflow_file=workflow, faults=inject, reuse=reuse
+        config,
+        store,
+        project,
+        on_event=reporter,
+        isolation=mode,
+        workflow_file=workflow,
+        faults=inject,
+        reuse=reuse,
+        warm_up_first=(Workflow.TRAINING,) if runs_at_once else (),
     )
     try:
         with stopped_by_signals(), runtime:
@@ -150,7 +161,7 @@ def run_cmd(
     reuse: bool,
 ) -> None:
     out = console()
-    with open_runtime(workflow, workspace, project, out, isolation, inject, reuse=reuse) as runtime:
+    with open_runtime(workflow, workspace, project, out, isolation, inject, reuse=reuse, runs_at_once=True) as runtime:
         run_pipeline(runtime, out, train, score)
 
 
@@ -517,5 +528,6 @@ def demo(rows: int, score_rows: int, workspace: Path | None, project: Path, isol
     out = console()
     train, score = write_demo_pair(_workspace(workspace).root / "demo-data", rows, score_rows)
     out.print(f"Generated {rows} training and {score_rows} scoring rows in {train.parent}")
-    with open_runtime(project / DEFAULT_WORKFLOW, workspace, project, out, isolation, reuse=reuse) as runtime:
+    workflow = project / DEFAULT_WORKFLOW
+    with open_runtime(workflow, workspace, project, out, isolation, reuse=reuse, runs_at_once=True) as runtime:
         run_pipeline(runtime, out, train, score)

@@ -146,18 +146,23 @@ def parse_definition(text: str) -> list[str]:
     return list(program.states.states)
 
 
-def task_resources(definition: dict) -> list[str]:
-    """Every Task state's Resource, including those inside Parallel branches and Map iterators."""
-    found: list[str] = []
+def task_states(definition: dict) -> list[dict]:
+    """Every Task state, including those inside Parallel branches and Map iterators."""
+    found: list[dict] = []
     for state in definition.get("States", {}).values():
         if state.get("Type") == "Task":
-            found.append(state["Resource"])
+            found.append(state)
         for branch in state.get("Branches", []):
-            found.extend(task_resources(branch))
+            found.extend(task_states(branch))
         for key in ("Iterator", "ItemProcessor"):
             if key in state:
-                found.extend(task_resources(state[key]))
+                found.extend(task_states(state[key]))
     return found
+
+
+def task_resources(definition: dict) -> list[str]:
+    """Every Task state's Resource."""
+    return [state["Resource"] for state in task_states(definition)]
 
 
 class LocalServiceTask(StateTaskService):

@@ -27,6 +27,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 from mlops_pipeline.local.processes import ProcessGroup, ProcessGroups, start_process
@@ -146,19 +147,26 @@ class ForkServer:
 
     @classmethod
     def start(
-        cls, owner: ProcessGroups, argv: list[str], env: dict[str, str], folder: Path, progress=lambda line: None
+        cls,
+        owner: ProcessGroups,
+        argv: list[str],
+        env: dict[str, str],
+        folder: Path,
+        progress=lambda line: None,
+        wanted=lambda: True,
     ) -> "ForkServer | None":
         """Start one and wait until it serves; None (and nothing left running, and ``progress`` told why) if
-        it does not."""
+        it does not, or if it is no longer ``wanted`` (the session closed) by then."""
         socket_path, log_path = folder / "zygote.sock", folder / "zygote.log"
         program = argv[1]
         command = [argv[0], str(ZYGOTE), str(socket_path), program, *program_imports(Path(program))]
         group = owner.start(command, env, log_path, SERVER_GRACE_SECONDS)
         server = cls(group, socket_path, log_path)
-        if server._wait_until_ready():
+        if server._wait_until_ready(wanted) and wanted():
             return server
         owner.kill(group)
-        progress(f"{program}: jobs start fresh ({server.last_words()})")
+        if wanted():
+            progress(f"{program}: jobs start fresh ({server.last_words()})")
         return None
 
     def last_words(self) -> str:
@@ -166,9 +174,9 @@ class ForkServer:
         lines = self.log_path.read_text(errors="replace").strip().splitlines() if self.log_path.exists() else []
         return lines[-1].removeprefix("zygote: ") if lines else "the fork server did not start"
 
-    def _wait_until_ready(self) -> bool:
+    def _wait_until_ready(self, wanted) -> bool:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while time.monotonic() < deadline and self.group.poll() is None:
+        while time.monotonic() < deadline and self.group.poll() is None and wanted():
             if self.socket_path.exists():
                 return True
             time.sleep(0.01)
@@ -188,14 +196,16 @@ class ForkServer:
 
 
 class WarmStarts:
-    """One session's fork servers, one per (interpreter, program, environment), started on first use."""
+    """One session's fork servers, one per (interpreter, program, environment), started on first use (or
+    ahead of it: ``sagemaker_training.warm_up``) by one thread while any other that needs it waits."""
 
     def __init__(self, owner: ProcessGroups, progress=lambda line: None):
         self.owner = owner
         self.progress = progress  # one line when a program's jobs cannot start warm
-        self._servers: dict[tuple, ForkServer | None] = {}
+        self._servers: dict[tuple, Future] = {}  # each resolves to its ForkServer, or None: jobs start fresh
         self._lock = threading.Lock()
         self._folder: Path | None = None
+        self._closed = False
 
     def launcher(self, argv: list[str], env: dict[str, str], python: Path):
         """A launcher for ``ProcessGroup`` that forks the job from a warm server, or None when it cannot be
@@ -218,25 +228,52 @@ class WarmStarts:
     def _server(self, argv: list[str], env: dict[str, str]) -> ForkServer | None:
         key = (argv[0], argv[1], tuple(sorted(env.items())))
         with self._lock:
-            if key not in self._servers:
+            if self._closed:
+                return None
+            starting = key not in self._servers
+            if starting:
+                self._servers[key] = Future()
                 if self._folder is None:
                     self._folder = Path(tempfile.mkdtemp(prefix="mlops-warm-"))
                 folder = Path(tempfile.mkdtemp(dir=self._folder))
-                self._servers[key] = ForkServer.start(self.owner, argv, env, folder, self.progress)
-            return self._servers[key]
+            future = self._servers[key]
+        if starting:
+            server = None
+            try:
+                server = ForkServer.start(self.owner, argv, env, folder, self.progress, wanted=self._open)
+            finally:
+                with self._lock:  # whichever comes first, the close or this, stops the server
+                    future.set_result(server)
+                    closed = self._closed
+            if closed and server is not None:
+                self.owner.kill(server.group)
+                return None
+        return future.result()
+
+    def _open(self) -> bool:
+        return not self._closed
 
     def _forget(self, server: ForkServer) -> None:
         with self._lock:
             for key, known in self._servers.items():
-                if known is server:
-                    self._servers[key] = None
+                if known.done() and known.result() is server:
+                    self._servers[key] = _settled(None)
 
     def close(self) -> None:
-        """Stop every server (their jobs are process groups of their own, killed by the session)."""
+        """Stop every server (their jobs are process groups of their own, killed by the session); one still
+        starting stops itself."""
         with self._lock:
-            servers, self._servers = [s for s in self._servers.values() if s is not None], {}
+            self._closed = True
+            futures, self._servers = list(self._servers.values()), {}
             folder, self._folder = self._folder, None
-        for server in servers:
-            self.owner.kill(server.group)
+        for server in [f.result() for f in futures if f.done()]:
+            if server is not None:
+                self.owner.kill(server.group)
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _settled(value) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future

@@ -25,7 +25,7 @@ from mlops_pipeline.config import PipelineConfig
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.handlers.s3_landing import LandingFailed, Settings, handle_event, s3_time, scheduled_event
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, choose_isolation
-from mlops_pipeline.local.engine import Engine, resource_key
+from mlops_pipeline.local.engine import Engine, resource_key, task_states
 from mlops_pipeline.local.events import (
     ContainerEvent,
     ExecutionEnded,
@@ -57,6 +57,8 @@ from mlops_pipeline.target import STORES, Target, local_target
 POLL_SECONDS = 0.1
 #: How long a Task started while the session ends waits for its execution's stop.
 ENDING_SECONDS = 30.0
+#: How long the session's end waits for a warm-up still building an environment (it can start nothing after).
+WARM_UP_JOIN_SECONDS = 5.0
 
 
 @dataclass
@@ -72,6 +74,7 @@ class LocalRuntime:
     faults: str = ""  # TARGET=ERROR[*N],... (local.faults): API errors to inject, to try Retry and Catch
     clock: Callable[[], datetime.datetime] = utc_now  # when the workflow's schedules fire (tests inject one)
     reuse: bool = False  # serve a Glue run identical to an earlier successful one from its outputs (glue_reuse)
+    warm_up_first: tuple[Workflow, ...] = ()  # workflows the session runs at once (local run, demo): see warm_up
     session: Session = field(init=False)
 
     def __post_init__(self) -> None:
@@ -81,6 +84,8 @@ class LocalRuntime:
         self._redrive_counts: dict[str, int] = {}
         self._shown: dict[str, int] = {}  # events of each execution the live view has shown
         self._ending = threading.Event()  # set when the session stops what still runs
+        self._warmed_up: set[Workflow] = set()
+        self._warm_ups: list[threading.Thread] = []
         self.target: Target = local_target(self.config.name)
         self.services = LocalServices(
             self.workspace,
@@ -124,6 +129,7 @@ class LocalRuntime:
         try:
             return self._begin()
         except BaseException:
+            self._close_services()
             self.session.close()
             raise
 
@@ -135,6 +141,8 @@ class LocalRuntime:
         self.prepare_container()
         self.engine.__enter__()
         self.services.sfn = self.engine.client
+        for workflow in self.warm_up_first:  # after the engine set the variables jobs inherit (a server's key)
+            self.warm_up(workflow)
         try:
             for workflow, text in self.definitions.items():
                 name = workflow.state_machine_name(self.config.name)
@@ -149,10 +157,15 @@ class LocalRuntime:
             self._stop_and_record_running()
         finally:
             try:
-                self.services.close()
+                self._close_services()
                 self.engine.__exit__(*exc)
             finally:
                 self.session.close()
+
+    def _close_services(self) -> None:
+        self.services.close()
+        for thread in self._warm_ups:  # nothing starts after the close; one still starting stops itself
+            thread.join(WARM_UP_JOIN_SECONDS)
 
     def recover(self) -> list[str]:
         """Clean up after sessions that ended without doing it (``local.recovery``); each line is reported."""
@@ -389,6 +402,26 @@ class LocalRuntime:
         """The execution's record exists from the moment it starts (RUNNING, owned by this session)."""
         self._redrive_counts[name], self._recorded[name] = redrive_count, 0
         self.checkpoint(name)
+        self.warm_up(Workflow.of_execution(name))
+
+    def warm_up(self, workflow: Workflow) -> None:
+        """Once per workflow and session, in the background: let its Tasks' integrations prepare while its
+        first states run (the training jobs' fork server imports its libraries during the Glue job); when its
+        execution starts, or as the session begins for ``warm_up_first``."""
+        with self._record_lock:
+            if workflow in self._warmed_up:
+                return
+            self._warmed_up.add(workflow)
+        tasks = [
+            (resource_key(state["Resource"]), state["Parameters"])
+            for state in task_states(json.loads(self.definitions[workflow]))
+            if isinstance(state.get("Parameters"), dict)
+        ]
+        thread = threading.Thread(
+            target=self.table.warm_up, args=(self.services, tasks), name=f"warm-up-{workflow.value}", daemon=True
+        )
+        self._warm_ups.append(thread)
+        thread.start()
 
     def checkpoint(self, name: str) -> None:
         """Write the RUNNING record as the execution is now (never an older picture over a newer one)."""

@@ -51,6 +51,7 @@ class Containers:
     _images: dict[str, tuple[ContainerImage, PythonEnvironment]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _fork_servers: WarmStarts | None = field(default=None, repr=False)
+    _closed: bool = field(default=False, repr=False)  # no fork server starts after the session's end
 
     def launcher(self, view: JobView, command: list[str], env: dict[str, str]):
         """How to start a training job's ``command``: forked from its environment's warm fork server
@@ -59,9 +60,12 @@ class Containers:
         if self.namespaced or not self.warm_starts:
             return None
         with self._lock:
+            if self._closed:
+                return None
             if self._fork_servers is None:
                 self._fork_servers = WarmStarts(self.processes, self.progress)
-        return self._fork_servers.launcher(command, env, view.environment.python)
+            fork_servers = self._fork_servers
+        return fork_servers.launcher(command, env, view.environment.python)
 
     def prepare(self, image_uri: str) -> tuple[ContainerImage, PythonEnvironment]:
         """The image behind an image URI and its environment (built the first time)."""
@@ -141,7 +145,7 @@ class Containers:
         every job and server still running is killed with its whole process group."""
         self.servers.close()
         with self._lock:
-            fork_servers, self._fork_servers = self._fork_servers, None
+            fork_servers, self._fork_servers, self._closed = self._fork_servers, None, True
         if fork_servers is not None:
             fork_servers.close()
         self.processes.close()

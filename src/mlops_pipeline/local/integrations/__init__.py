@@ -24,17 +24,22 @@ from mlops_pipeline.local.tasks import TASK_FAILED, Dispatcher, TaskControl, Tas
 #: An integration: (services, the Task's resolved Parameters, control) -> the AWS response shape.
 Integration = Callable[[LocalServices, dict, TaskControl], Any]
 
+#: Ahead of a Task: (services, its Parameters as the definition writes them) -> None; best effort.
+WarmUp = Callable[[LocalServices, dict], None]
+
 #: The error Step Functions reports when the runtime itself cannot run a state.
 RUNTIME_ERROR = "States.Runtime"
 
 
-def serves(*resources: str, client_error: str) -> Callable[[Integration], Integration]:
+def serves(*resources: str, client_error: str, warm_up: WarmUp | None = None) -> Callable[[Integration], Integration]:
     """Mark a function as serving ``resources``; ``client_error`` is the API's error code for a request it
-    refuses (``ValidationException``)."""
+    refuses (``ValidationException``); ``warm_up``, if any, prepares what the Task will need from its Parameters
+    as the definition writes them, while the execution's earlier states run."""
 
     def mark(function: Integration) -> Integration:
         function.resources = resources  # type: ignore[attr-defined]
         function.client_error = client_error  # type: ignore[attr-defined]
+        function.warm_up = warm_up  # type: ignore[attr-defined]
         return function
 
     return mark
@@ -96,6 +101,18 @@ class IntegrationTable:
             if full is None:
                 raise
             raise TaskFailure(TASK_FAILED, full) from None  # the job fails, as one whose disk filled does
+
+    def warm_up(self, services: LocalServices, tasks: Iterable[tuple[str, dict]]) -> None:
+        """Let the integrations of an execution's Tasks ((resource, Parameters as written) pairs) prepare ahead,
+        e.g. start a fork server while the Glue job runs. Best effort: what cannot be prepared is left to the
+        Task, which reports any problem itself."""
+        for resource, parameters in tasks:
+            warm_up = getattr(self.routes.get(resource), "warm_up", None)
+            if warm_up is not None:
+                try:
+                    warm_up(services, parameters)
+                except (PipelineError, OSError):
+                    pass
 
     def dispatcher(self, services: LocalServices, faults: Faults | None = None) -> Dispatcher:
         """The engine's callback for one session's services (and the faults to inject, if any)."""

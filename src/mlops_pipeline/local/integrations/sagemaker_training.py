@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mlops_pipeline.aws_errors import AwsError
 from mlops_pipeline.local.containers import Containers
+from mlops_pipeline.local.containers.sandbox import JobView
 from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.jobs import JobKind, now
 from mlops_pipeline.local.processes import run_job
@@ -39,9 +40,36 @@ HOST = "algo-1"  # SageMaker names the hosts of a job algo-1, algo-2, ...
 STOP_GRACE_SECONDS = 120  # "SageMaker sends the algorithm the SIGTERM signal, which delays job termination for 120 s"
 DEFAULT_MAX_RUNTIME_SECONDS = 86400  # StoppingCondition.MaxRuntimeInSeconds: "By default, ... 1 day"
 MAX_RUNTIME_EXCEEDED = "MaxRuntimeExceeded"  # the SecondaryStatus of a job stopped at its time limit
+#: The request's parts a job's command and shared variables come from: what picks its fork server.
+SERVER_KEYED = ("AlgorithmSpecification", "Environment", "EnableNetworkIsolation")
 
 
-@serves("sagemaker:createTrainingJob.sync", client_error=CLIENT_ERROR)
+def warm_up(services: LocalServices, request: dict, cpus: int | None = None) -> None:
+    """Start the fork server the request's jobs will be forked from (``fork_servers.py``), so its imports
+    overlap the states before them instead of delaying the first job. From the Parameters as the definition
+    writes them: skipped when the image or ``Environment`` comes from the execution's input, and when jobs
+    cannot be served warm; the job itself then starts as it would have."""
+    containers = services.containers
+    keyed = {key: value for key, value in request.items() if key.removesuffix(".$") in SERVER_KEYED}
+    algorithm = keyed.get("AlgorithmSpecification") if written_out(keyed) else None
+    image = algorithm.get("TrainingImage") if isinstance(algorithm, dict) else None
+    if containers.namespaced or not isinstance(image, str):
+        return
+    job = {**keyed, "TrainingJobName": "warm-up"}  # the name, channels and paths are per job: not in the key
+    view, command, env = _train_command(containers, job, Path(tempfile.gettempdir()), [], "warm-up", cpus)
+    containers.launcher(view, command, env)
+
+
+def written_out(value: object) -> bool:
+    """Whether a Parameters value is written out in the definition (no ``.$`` key anywhere in it)."""
+    if isinstance(value, dict):
+        return all(not key.endswith(".$") and written_out(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(written_out(item) for item in value)
+    return True
+
+
+@serves("sagemaker:createTrainingJob.sync", client_error=CLIENT_ERROR, warm_up=warm_up)
 def create_training_job_sync(services: LocalServices, params: dict, control: TaskControl) -> dict:
     return TRAINING_JOBS.sync_answer(run_training_job(services, params, control))
 
@@ -112,11 +140,7 @@ def train(
         sorted(p.name for p in (opt_ml / "input" / "data").iterdir()) if (opt_ml / "input" / "data").is_dir() else []
     )
     _write_config(opt_ml, request, channels)
-    isolated = bool(request.get("EnableNetworkIsolation"))  # as SageMaker: no network in or out
-    view = containers.view(request["AlgorithmSpecification"]["TrainingImage"], opt_ml, isolated=isolated)
-    mode = containers.isolation.mode
-    view.env = training_variables(view.opt_ml_path(mode), request, channels, arn, cpus)
-    command, env = view.command("train", mode), view.environment_variables(mode)
+    view, command, env = _train_command(containers, request, opt_ml, channels, arn, cpus)
     return run_job(
         command,
         env,
@@ -127,6 +151,17 @@ def train(
         grace=STOP_GRACE_SECONDS,
         launcher=containers.launcher(view, command, env),
     )
+
+
+def _train_command(
+    containers: Containers, request: dict, opt_ml: Path, channels: list[str], arn: str, cpus: int | None
+) -> tuple[JobView, list[str], dict[str, str]]:
+    """The job's view, its ``train`` command line and its variables."""
+    isolated = bool(request.get("EnableNetworkIsolation"))  # as SageMaker: no network in or out
+    view = containers.view(request["AlgorithmSpecification"]["TrainingImage"], opt_ml, isolated=isolated)
+    mode = containers.isolation.mode
+    view.env = training_variables(view.opt_ml_path(mode), request, channels, arn, cpus)
+    return view, view.command("train", mode), view.environment_variables(mode)
 
 
 def training_variables(opt_ml: str, request: dict, channels: list[str], arn: str, cpus: int | None) -> dict[str, str]:

@@ -28,6 +28,8 @@ from mlops_pipeline.local.integrations.sagemaker_training import (
     TRAINING_JOBS,
     max_runtime_seconds,
     run_training_job,
+    warm_up,
+    written_out,
 )
 from mlops_pipeline.local.jobs import JobKind, now
 from mlops_pipeline.local.services import LocalServices
@@ -45,7 +47,16 @@ CLIENT_ERROR = "ValidationException"
 REVERSE_LOG_SUFFIX = "__one_minus"
 
 
-@serves("sagemaker:createHyperParameterTuningJob.sync", client_error=CLIENT_ERROR)
+def warm_up_tuning(services: LocalServices, params: dict) -> None:
+    """Ahead of the Task: the fork server its trials will be forked from (``sagemaker_training.warm_up``)."""
+    config = params.get("HyperParameterTuningJobConfig")
+    limits = config.get("ResourceLimits") if isinstance(config, dict) else None
+    parallel = limits.get("MaxParallelTrainingJobs", 1) if isinstance(limits, dict) and written_out(limits) else None
+    if isinstance(parallel, int) and isinstance(params.get("TrainingJobDefinition"), dict):
+        warm_up(services, params["TrainingJobDefinition"], cpus_per_trial(parallel))
+
+
+@serves("sagemaker:createHyperParameterTuningJob.sync", client_error=CLIENT_ERROR, warm_up=warm_up_tuning)
 def create_tuning_job_sync(services: LocalServices, params: dict, control: TaskControl) -> dict:
     config = params["HyperParameterTuningJobConfig"]
     services.containers.prepare(params["TrainingJobDefinition"]["AlgorithmSpecification"]["TrainingImage"])
@@ -131,6 +142,11 @@ def suggest(trial: optuna.Trial, ranges: dict) -> dict[str, str]:
     return values
 
 
+def cpus_per_trial(parallel: int) -> int:
+    """Each trial's share of this machine's cores (its OpenMP threads): on SageMaker each has an instance."""
+    return max(1, (os.cpu_count() or 1) // max(1, parallel))
+
+
 class _Tuner:
     """Keeps ``parallel`` trials in flight until ``count`` have run; ask/tell under one lock."""
 
@@ -145,8 +161,7 @@ class _Tuner:
             for combination in grid(config):
                 self.study.enqueue_trial(combination)
         self.lock = threading.Lock()
-        parallel = int(config["ResourceLimits"].get("MaxParallelTrainingJobs", 1))
-        self.cpus_per_job = max(1, (os.cpu_count() or 1) // parallel)
+        self.cpus_per_job = cpus_per_trial(int(config["ResourceLimits"].get("MaxParallelTrainingJobs", 1)))
         self.started = 0
         self.count = 0
         self.seeded = config.get("RandomSeed") is not None
