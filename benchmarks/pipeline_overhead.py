@@ -29,7 +29,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlops_pipeline.builders.training import hyperparameter_string
 from mlops_pipeline.config import CategoricalRange, load_workflow
 from mlops_pipeline.local.containers import Containers
 from mlops_pipeline.local.containers.http import Session
@@ -81,9 +80,17 @@ def glue(*args: str) -> None:
 
 def train_once(root: Path, extract: Path, hyperparameters: dict, cpus: int) -> str:
     """One training as the container's ``train`` program runs it; what it printed (its metrics)."""
+    env = training_variables(root, extract, hyperparameters, cpus)
+    return subprocess.run(
+        [sys.executable, str(PROGRAM / "train")], env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def training_variables(root: Path, extract: Path, hyperparameters: dict, cpus: int) -> dict[str, str]:
+    """``root`` laid out as the job's ``/opt/ml`` (its hyperparameters written), and the variables naming it."""
     (root / "input" / "config").mkdir(parents=True)
     (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-    env = dict(
+    return dict(
         os.environ,
         SM_MODEL_DIR=str(root / "model"),
         SM_INPUT_CONFIG_DIR=str(root / "input" / "config"),
@@ -92,9 +99,6 @@ def train_once(root: Path, extract: Path, hyperparameters: dict, cpus: int) -> s
         SM_CHANNEL_VALIDATION=str(extract / "validation"),
         OMP_NUM_THREADS=str(cpus),
     )
-    return subprocess.run(
-        [sys.executable, str(PROGRAM / "train")], env=env, check=True, capture_output=True, text=True
-    ).stdout
 
 
 def score_plain(model_dir: Path, extract: Path, out: Path, work: Path) -> None:
@@ -210,6 +214,8 @@ def trial_ceiling(rows: int, work: Path, train: Path) -> None:
     it is partly parallel already): 2 x (one trial's time with every core) / (its time with half of them)."""
     extract, cpus = work / "ceiling", os.cpu_count() or 1
     glue("--KIND", "train", "--S3_SOURCE", str(train), "--S3_DEST", f"{extract}/")
+    from mlops_pipeline.builders.training import hyperparameter_string
+
     static = {name: hyperparameter_string(value) for name, value in CONFIG.model.hyperparameters.items()}
     hyperparameters = {**static, "max_depth": "5", "eta": "0.1"}
     alone, shared = (
@@ -223,17 +229,7 @@ def trial_ceiling(rows: int, work: Path, train: Path) -> None:
 
 
 def warm_trial_seconds(extract: Path, root: Path, hyperparameters: dict, threads: int) -> float:
-    (root / "input" / "config").mkdir(parents=True)
-    (root / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-    env = dict(
-        os.environ,
-        SM_MODEL_DIR=str(root / "model"),
-        SM_INPUT_CONFIG_DIR=str(root / "input" / "config"),
-        SM_OUTPUT_DIR=str(root / "output"),
-        SM_CHANNEL_TRAIN=str(extract / "train"),
-        SM_CHANNEL_VALIDATION=str(extract / "validation"),
-        OMP_NUM_THREADS=str(threads),
-    )
+    env = training_variables(root, extract, hyperparameters, threads)
     command = [sys.executable, "-c", WARM_TRAIN, "5", str(PROGRAM / "train")]
     return float(subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout)
 
