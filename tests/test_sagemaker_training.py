@@ -183,9 +183,10 @@ def test_a_job_warmed_up_ahead_is_forked_from_the_server_started_for_it(tmp_path
         {"AlgorithmSpecification.$": "$.algorithm"},
         {"Environment.$": "$.variables"},
         {"Environment": {"MODE.$": "$.mode"}},
+        {"Environment": {"THREADS": 4}},  # not a string: the Task itself refuses it
     ],
 )
-def test_no_warm_up_for_what_only_the_execution_input_gives(tmp_path, server_starts, written):
+def test_no_warm_up_for_what_only_the_execution_input_gives_or_is_not_valid(tmp_path, server_starts, written):
     services, prefix = sleepy_services(tmp_path, "warm")
     request = {**training_request(prefix), **written}
     if "AlgorithmSpecification.$" in written:
