@@ -406,7 +406,7 @@ def test_a_training_execution_warms_up_its_jobs_once_per_session(
         monkeypatch.setattr(runtime, "checkpoint", lambda name: None)  # no execution runs: no record to write
         for name in ("score-a-1", "train-a-1", "train-b-1"):
             runtime.record_started(name)
-        for thread in runtime._warm_ups:
+        for thread in runtime._warm_ups.values():
             thread.join(60)
-        assert sorted(thread.name for thread in runtime._warm_ups) == ["warm-up-scoring", "warm-up-training"]
+        assert sorted(thread.name for thread in runtime._warm_ups.values()) == ["warm-up-scoring", "warm-up-training"]
         assert len(server_starts) == 1

@@ -84,8 +84,7 @@ class LocalRuntime:
         self._redrive_counts: dict[str, int] = {}
         self._shown: dict[str, int] = {}  # events of each execution the live view has shown
         self._ending = threading.Event()  # set when the session stops what still runs
-        self._warmed_up: set[Workflow] = set()
-        self._warm_ups: list[threading.Thread] = []
+        self._warm_ups: dict[Workflow, threading.Thread] = {}  # each workflow's warm-up, once per session
         self.target: Target = local_target(self.config.name)
         self.services = LocalServices(
             self.workspace,
@@ -164,7 +163,7 @@ class LocalRuntime:
 
     def _close_services(self) -> None:
         self.services.close()
-        for thread in self._warm_ups:  # nothing starts after the close; one still starting stops itself
+        for thread in self._warm_ups.values():  # nothing starts after the close; one still starting stops itself
             thread.join(WARM_UP_JOIN_SECONDS)
 
     def recover(self) -> list[str]:
@@ -409,18 +408,16 @@ class LocalRuntime:
         first states run (the training jobs' fork server imports its libraries during the Glue job); when its
         execution starts, or as the session begins for ``warm_up_first``."""
         with self._record_lock:
-            if workflow in self._warmed_up:
+            if workflow in self._warm_ups:
                 return
-            self._warmed_up.add(workflow)
-        tasks = [
-            (resource_key(state["Resource"]), state["Parameters"])
-            for state in task_states(json.loads(self.definitions[workflow]))
-            if isinstance(state.get("Parameters"), dict)
-        ]
-        thread = threading.Thread(
-            target=self.table.warm_up, args=(self.services, tasks), name=f"warm-up-{workflow.value}", daemon=True
-        )
-        self._warm_ups.append(thread)
+            tasks = [
+                (resource_key(state["Resource"]), state["Parameters"])
+                for state in task_states(json.loads(self.definitions[workflow]))
+                if isinstance(state.get("Parameters"), dict)
+            ]
+            thread = self._warm_ups[workflow] = threading.Thread(
+                target=self.table.warm_up, args=(self.services, tasks), name=f"warm-up-{workflow.value}", daemon=True
+            )
         thread.start()
 
     def checkpoint(self, name: str) -> None:
