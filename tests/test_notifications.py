@@ -163,15 +163,10 @@ def test_a_notice_that_cannot_be_kept_is_said_and_the_session_goes_on(tmp_path, 
     assert event.notice["status"] == "FAILED" and not (tmp_path / "failures.jsonl").exists()
 
 
-def test_an_execution_a_dead_session_left_running_gets_its_notice_when_recovery_closes_it(tmp_path):
-    """``kill -9`` of a session: the next command's recovery records the execution ABORTED, and its notice is
-    kept then, once (a second look finds nothing RUNNING)."""
+def left_running(workspace, target) -> str:
+    """The record a session killed with ``kill -9`` leaves: an execution RUNNING under a dead session."""
     from mlops_pipeline.local.executions import ExecutionRecords, executions_root
-    from mlops_pipeline.local.recovery import recover
-    from mlops_pipeline.local.stores import Workspace
-    from mlops_pipeline.target import local_target
 
-    workspace, target = Workspace.resolve(tmp_path / "ws"), local_target("attrition")
     records = ExecutionRecords(executions_root(workspace, target))
     machine = target.state_machine_arn("attrition-scoring")
     records.write(
@@ -204,6 +199,18 @@ def test_an_execution_a_dead_session_left_running_gets_its_notice_when_recovery_
             "session": "a-session-that-died",
         }
     )
+    return "score-x-0123456789abcdef"
+
+
+def test_an_execution_a_dead_session_left_running_gets_its_notice_when_recovery_closes_it(tmp_path):
+    """``kill -9`` of a session: the next command's recovery records the execution ABORTED, and its notice is
+    kept then, once (a second look finds nothing RUNNING)."""
+    from mlops_pipeline.local.recovery import recover
+    from mlops_pipeline.local.stores import Workspace
+    from mlops_pipeline.target import local_target
+
+    workspace, target = Workspace.resolve(tmp_path / "ws"), local_target("attrition")
+    left_running(workspace, target)
     notifier = LocalNotifier.of_pipeline(workspace, target)
     done = recover(workspace, target, notifier)
     assert f"failure notice of score-x-0123456789abcdef (ABORTED) kept in {notifier.path}" in done
@@ -212,3 +219,35 @@ def test_an_execution_a_dead_session_left_running_gets_its_notice_when_recovery_
     assert "the local session a-session-that-died that ran it ended without stopping it" in notice["cause"]
     assert not [line for line in recover(workspace, target, notifier) if "failure notice" in line]
     assert len(notifier.kept()) == 1
+
+
+@pytest.mark.parametrize(
+    "command", [["local", "executions"], ["local", "history"], ["local", "notifications"], ["report"]]
+)
+def test_every_command_showing_executions_or_notices_recovers_first_and_sends_the_notice(tmp_path, command):
+    """After ``kill -9`` of a session, whichever of these runs next closes the execution ABORTED and posts
+    its notice to the pipeline's webhook: a later command finds nothing RUNNING, so the notice is now or never."""
+    from mlops_pipeline.local.stores import Workspace
+    from mlops_pipeline.target import local_target
+
+    workspace = tmp_path / "ws"
+    project = tmp_path / "project"
+    (project / "workflows").mkdir(parents=True)
+    name = left_running(Workspace.resolve(workspace), local_target("attrition"))
+    with Receiver() as receiver:
+        (project / "workflows" / "attrition.py").write_text(
+            EXAMPLE_WORKFLOW.read_text().replace(
+                "PIPELINE = PipelineConfig(",
+                "from mlops_pipeline.config import NotificationSettings\n\nPIPELINE = PipelineConfig(\n"
+                f"    notifications=NotificationSettings(webhook_url={receiver.url!r}),",
+            )
+        )
+        arguments = {"history": [name], "report": [name, "--out", str(tmp_path / "report.html")]}
+        arguments = arguments.get(command[-1], [])
+        result = run_cli(
+            *command, *arguments, "--workflow", "workflows/attrition.py", "--workspace", workspace, cwd=project
+        )
+    assert f"Recovered: execution {name} recorded ABORTED" in result.stderr, result.stderr
+    assert f"Recovered: failure notice of {name} (ABORTED) kept in" in result.stderr
+    ((_, _, body),) = receiver.received
+    assert (body["execution"], body["status"], body["failed_state"]) == (name, "ABORTED", "BatchTransform")

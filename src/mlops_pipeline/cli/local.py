@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import signal
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
@@ -26,6 +26,11 @@ from mlops_pipeline.cli.options import (
 )
 from mlops_pipeline.cli.output import console, echo_table
 from mlops_pipeline.errors import PipelineError
+
+if TYPE_CHECKING:
+    from mlops_pipeline.local.notifications import LocalNotifier
+    from mlops_pipeline.local.stores import Workspace
+    from mlops_pipeline.target import Target
 
 
 @click.group(
@@ -276,10 +281,16 @@ def _pipeline(workflow: Path | None, workspace: Path | None) -> Pipeline:
     raise PipelineError(f"the workspace holds several pipelines: {listed}; pass --workflow FILE to choose one")
 
 
-def _records(workflow: Path | None, workspace: Path | None):
-    """The execution records, after cleaning up what a session that died left (said on stderr)."""
+class Recovered(NamedTuple):
+    store: Workspace
+    target: Target
+    notifier: LocalNotifier
+
+
+def _recovered(workflow: Path | None, workspace: Path | None) -> Recovered:
+    """The pipeline's workspace after cleaning up what a session that died left (said on stderr); each
+    execution recovery closes ABORTED gets its failure notice, sent to the pipeline's webhook."""
     from mlops_pipeline.config import load_workflow
-    from mlops_pipeline.local.executions import ExecutionRecords, executions_root
     from mlops_pipeline.local.notifications import LocalNotifier
     from mlops_pipeline.local.recovery import recover
     from mlops_pipeline.target import local_target
@@ -289,7 +300,15 @@ def _records(workflow: Path | None, workspace: Path | None):
     notifier = LocalNotifier.of_pipeline(store, target, config.notifications.webhook_url)
     for line in recover(store, target, notifier):
         click.echo(f"Recovered: {line}", err=True)
-    return ExecutionRecords(executions_root(store, target))
+    return Recovered(store, target, notifier)
+
+
+def _records(workflow: Path | None, workspace: Path | None):
+    """The execution records, after recovery (``_recovered``)."""
+    from mlops_pipeline.local.executions import ExecutionRecords, executions_root
+
+    recovered = _recovered(workflow, workspace)
+    return ExecutionRecords(executions_root(recovered.store, recovered.target))
 
 
 @local.command("executions", help="List the executions recorded in the metadata store.")
@@ -322,9 +341,7 @@ def executions_cmd(workflow: Path | None, workspace: Path | None) -> None:
 @workspace_option
 @click.option("--json", "as_json", is_flag=True, help="The notices as kept, one JSON object per line.")
 def notifications_cmd(workflow: Path | None, workspace: Path | None, as_json: bool) -> None:
-    from mlops_pipeline.local.notifications import LocalNotifier
-
-    notifier = LocalNotifier.of_pipeline(_workspace(workspace), _local_target(_pipeline(workflow, workspace).workflow))
+    notifier = _recovered(workflow, workspace).notifier
     kept = notifier.kept()
     if not kept:
         raise PipelineError(f"no failure notices kept in {notifier.path}")

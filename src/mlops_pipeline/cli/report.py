@@ -49,15 +49,11 @@ def report(
 
 
 def _local_report(name: str, workflow: Path | None, workspace: Path | None, out: Path | None) -> Path:
-    from mlops_pipeline.cli.local import _local_target, _pipeline, _workspace
-    from mlops_pipeline.local.recovery import recover
+    from mlops_pipeline.cli.local import _recovered
     from mlops_pipeline.report.html import write
     from mlops_pipeline.report.local_source import local_report, report_path
 
-    target = _local_target(_pipeline(workflow, workspace).workflow)
-    store = _workspace(workspace)
-    for line in recover(store, target):
-        click.echo(f"Recovered: {line}", err=True)
+    store, target, _ = _recovered(workflow, workspace)
     return write(local_report(store, target, name), out or report_path(store, target, name))
 
 

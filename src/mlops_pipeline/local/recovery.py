@@ -1,6 +1,6 @@
 """Clean up after local sessions that ended without doing it (``kill -9``, a crash, a lost terminal).
 
-Any command that reads or runs a workspace calls :func:`recover` first: the job processes a dead session
+Every command that runs or shows executions calls :func:`recover` first: the job processes a dead session
 left are killed (``sessions``), its executions recorded RUNNING become ABORTED with the state they were
 in (so ``local redrive`` resumes them; each gets its failure notice), its jobs recorded InProgress become
 Stopped, and a landed file whose execution never got a record is passed on again by the watcher. Needs no
