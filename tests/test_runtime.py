@@ -170,13 +170,16 @@ def test_redrive_refuses_a_definition_the_workflow_no_longer_renders_and_land_ag
     with runtime_for(changed, tmp_path, project) as runtime:
         with pytest.raises(PipelineError) as caught:
             runtime.redrive(failed.name)
+        waiting = runtime.land("train", landed[0])  # another landed file: it waits for `local up`
         again = runtime.land_again(failed.name)
+        started = set(runtime.records.names())
     assert str(caught.value) == (
         f"execution {failed.name} ran an earlier definition of attrition-scoring than the workflow renders now; "
         "a redrive re-runs the one it ran, as Step Functions does. To run the workflow as it is now, land the "
         f"file again (local redrive {failed.name} --land-again does)"
     )
     assert again.name != failed.name and again.error == "NoApprovedModel"
+    assert started == {failed.name, again.name}, f"landing {waiting} started an execution"
     definition = json.loads(runtime.records.read(again.name)["definition"])
     assert definition["States"]["CapWait"]["Choices"][0]["NumericGreaterThan"] == 7  # the workflow as it is now
 

@@ -483,7 +483,7 @@ class LocalRuntime:
         if not path.is_file():
             raise PipelineError(f"s3://{bucket}/{key}, the file execution {name} ran on, is no longer in the workspace")
         self.workspace.put_file(bucket, key, path, keep_version=True)
-        landed = [event for event in self.pass_on_landed(self.watcher()) if event.key == key]
+        landed = self.pass_on_landed(self.watcher(), keys={key})  # other landed files wait for `local up`
         if not landed or landed[0].execution is None:
             raise PipelineError(f"landing s3://{bucket}/{key} again started no execution")
         return self.wait(landed[0].execution)
