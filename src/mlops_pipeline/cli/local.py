@@ -411,7 +411,8 @@ def history_cmd(name: str, workflow: Path | None, workspace: Path | None, as_jso
 @click.option(
     "--project",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Folder with glue_transforms/ and containers/ [default: where the pipeline last ran from].",
+    help="Folder with glue_transforms/ and containers/ [default: where the pipeline last ran from; with "
+    "--workflow, the current folder].",
 )
 @isolation_option
 @inject_option

@@ -36,7 +36,8 @@ isolation_option = click.option(
     default="auto",
     show_default=True,
     help="How container jobs run: in their own view of /opt/ml, /tmp and the network (namespaces, with "
-    "bubblewrap), or directly with SM_* paths; auto picks namespaces where the machine allows them.",
+    "bubblewrap), or directly with SM_* paths; auto picks namespaces where the machine allows them "
+    "[env MLOPS_ISOLATION].",
 )
 inject_option = click.option(
     "--inject",
