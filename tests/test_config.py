@@ -222,8 +222,36 @@ def test_load_workflow_names_the_file_line_and_field(tmp_path):
 def test_load_workflow_requires_pipeline(tmp_path):
     path = tmp_path / "empty.py"
     path.write_text("X = 1\n")
+    with pytest.raises(PipelineError) as caught:
+        load_workflow(path)
+    assert str(caught.value) == f"{path}: define PIPELINE = PipelineConfig(...) (the file defines no PIPELINE)"
+    path.write_text("PIPELINE = None\n")
     with pytest.raises(PipelineError, match=r"define PIPELINE = PipelineConfig\(\.\.\.\) \(found NoneType\)"):
         load_workflow(path)
+
+
+@pytest.mark.parametrize(
+    "source, headline",
+    [
+        (
+            "from mlops_pipeline.config import PipelineConfig\nPIPELINE = PipelineConfig(\n",
+            ":2: SyntaxError: '(' was never closed",
+        ),
+        (
+            "import pandas\nimport no_such_module_here\n",
+            ":2: ModuleNotFoundError: No module named 'no_such_module_here'",
+        ),
+        ("X = 1\n\nPIPELINE = undefined_name\n", ":3: NameError: name 'undefined_name' is not defined"),
+        ("def f():\n    raise ValueError('first line\\nsecond line')\n\nf()\n", ":2: ValueError: first line"),
+    ],
+)
+def test_a_workflow_file_that_raises_is_one_line_naming_where(tmp_path, source, headline):
+    """The workflow file is the user's code: its mistakes are the user's, said in one line with the line."""
+    path = tmp_path / "broken.py"
+    path.write_text(source)
+    with pytest.raises(PipelineError) as caught:
+        load_workflow(path)
+    assert str(caught.value) == f"{path}{headline}"
 
 
 def test_load_workflow_missing_file(tmp_path):

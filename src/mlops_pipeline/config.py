@@ -616,7 +616,15 @@ def load_workflow(path: str | Path, containers: Path | None = None) -> PipelineC
         namespace = runpy.run_path(str(path), run_name=f"workflow:{path.stem}")
     except ValidationError as error:
         raise PipelineError(f"{path}{_line_in(path, error)}: {describe_validation_error(error)}") from None
-    pipeline = namespace.get("PIPELINE")
+    except PipelineError:
+        raise
+    except SyntaxError as error:  # the workflow file, or a module it imports
+        raise PipelineError(f"{error.filename or path}:{error.lineno}: SyntaxError: {error.msg}") from None
+    except Exception as error:  # the workflow file is the user's code: its mistake is one line, where it happened
+        raise PipelineError(f"{path}{_line_in(path, error)}: {_headline(error)}") from None
+    if "PIPELINE" not in namespace:
+        raise PipelineError(f"{path}: define PIPELINE = PipelineConfig(...) (the file defines no PIPELINE)")
+    pipeline = namespace["PIPELINE"]
     if not isinstance(pipeline, PipelineConfig):
         raise PipelineError(f"{path}: define PIPELINE = PipelineConfig(...) (found {type(pipeline).__name__})")
     declaration = _hyperparameter_declaration(pipeline, containers or path.resolve().parent.parent / "containers")
@@ -715,6 +723,12 @@ def _shortened(value: object, limit: int = 80) -> str:
 
 def _is_union_tag(part: object) -> bool:
     return part in {"continuous", "integer", "categorical"}
+
+
+def _headline(error: BaseException) -> str:
+    """``Type: first line of the message`` of an exception a workflow file raised."""
+    message = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
 
 
 def _line_in(path: Path, error: BaseException) -> str:
