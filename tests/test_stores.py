@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 
 import pytest
 
@@ -105,3 +107,16 @@ def test_etag_is_the_quoted_md5_of_the_content(tmp_path):
     path = tmp_path / "x"
     path.write_bytes(b"hello")
     assert etag_of(path) == f'"{hashlib.md5(b"hello").hexdigest()}"'
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_get_the_permissions_of_any_new_file(tmp_path, umask, mode):
+    """Predictions and reports are opened and shared like the user's own files: 0666 less the umask."""
+    previous = os.umask(umask)
+    try:
+        write_atomic(tmp_path / "predictions.csv", b"id,probability\n")
+        Workspace.resolve(tmp_path / "ws").put_file("bucket", "data/x.csv", tmp_path / "predictions.csv")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "predictions.csv").stat().st_mode) == mode
+    assert stat.S_IMODE(Workspace.resolve(tmp_path / "ws").path("bucket", "data/x.csv").stat().st_mode) == mode

@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -38,7 +37,7 @@ from typing import Callable
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.local import glue_libs
 from mlops_pipeline.local.records import Records
-from mlops_pipeline.local.stores import TEMP_PREFIX, Workspace, decode_key, parse_s3_uri
+from mlops_pipeline.local.stores import Workspace, decode_key, parse_s3_uri, temp_file_beside
 
 #: Record kind (``services/<kind>/``) of the runs that may be reused, keyed by the identity's digest.
 REUSABLE = "glue-reusable-runs"
@@ -148,8 +147,7 @@ def _verified_copy(source: Path | None, target: Path | None, sha256: str) -> Pat
     """A temp file beside ``target`` with the bytes of ``source`` if they still hash to ``sha256``."""
     if source is None or target is None or not source.is_file():
         return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
+    handle, name = temp_file_beside(target)
     temporary, digest = Path(name), hashlib.sha256()
     try:
         with open(source, "rb") as reader, os.fdopen(handle, "wb") as writer:

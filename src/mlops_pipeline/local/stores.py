@@ -20,8 +20,8 @@ import io
 import json
 import os
 import re
+import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -192,10 +192,22 @@ def write_atomic(target: Path, data: bytes) -> None:
     write_atomic_stream(target, io.BytesIO(data))
 
 
+def temp_file_beside(target: Path) -> tuple[int, str]:
+    """An open new file (descriptor, path) in ``target``'s folder, to be renamed onto it. Created with the
+    permissions of any new file (0666 less the umask), where ``tempfile.mkstemp`` would leave 0600: the
+    predictions and reports a user opens, or shares, read like the files they write themselves."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        temporary = target.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+        try:
+            return os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), str(temporary)
+        except FileExistsError:
+            continue
+
+
 def write_atomic_stream(target: Path, source: BinaryIO) -> None:
     """Copy a readable stream to ``target`` through a temp file beside it, removed if anything fails."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
+    handle, temporary = temp_file_beside(target)
     try:
         with os.fdopen(handle, "wb") as out:
             shutil.copyfileobj(source, out, 1 << 20)

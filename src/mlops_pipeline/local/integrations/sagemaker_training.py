@@ -22,7 +22,7 @@ from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.jobs import JobKind, now
 from mlops_pipeline.local.processes import run_job
 from mlops_pipeline.local.services import LocalServices
-from mlops_pipeline.local.stores import JOBS_FOLDER, TEMP_PREFIX, parse_s3_uri
+from mlops_pipeline.local.stores import JOBS_FOLDER, parse_s3_uri, temp_file_beside
 from mlops_pipeline.local.tasks import TaskControl, TaskStopped
 
 TRAINING_JOBS = JobKind(
@@ -335,8 +335,7 @@ def _is_number(text: str) -> bool:
 
 def pack_model(model_dir: Path, target: Path) -> None:
     """``model.tar.gz`` with the directory's files at the archive root, written atomically."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
+    handle, temporary = temp_file_beside(target)
     try:
         with open(handle, "wb") as out, tarfile.open(fileobj=out, mode="w:gz") as archive:
             for path in sorted(model_dir.rglob("*")):
