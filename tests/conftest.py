@@ -198,6 +198,27 @@ def trained_model(demo_extract, tmp_path_factory):
     return root / "model"
 
 
+#: Names users' columns and categories give features: a category value with a comma, units in brackets, a
+#: comparison, a quote, and a name that is another one's escaped form (the two must stay two features).
+AWKWARD_NAMES = ["department=sales, emea", "distance [km]", "x<y", 'say "hi"', "distance %5Bkm]", "age"]
+
+
+def write_awkward_extract(folder, rows: int = 300, seed: int = 0):
+    """A train channel as the Glue transform writes it (label first, no header) with ``AWKWARD_NAMES``."""
+    import json
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(rows, len(AWKWARD_NAMES)))
+    labels = (features[:, 1] + rng.normal(0, 0.5, rows) > 0).astype(int)
+    folder.mkdir(parents=True)
+    lines = [",".join([str(label), *map("{:.4f}".format, row)]) for label, row in zip(labels, features, strict=True)]
+    (folder / "train.csv").write_text("\n".join(lines) + "\n")
+    (folder / "schema.json").write_text(json.dumps({"features": AWKWARD_NAMES}))
+    return folder
+
+
 def configured(config, **sections):
     """The example config with some sections changed: ``tuning={"max_jobs": 2}``, ``name="x"``."""
     updates = {}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import re
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import IMAGE, PROGRAM, call, project_containers, run_train
+from conftest import AWKWARD_NAMES, IMAGE, PROGRAM, call, project_containers, run_train, write_awkward_extract
 from mlops_pipeline.local.containers import free_port
 from mlops_pipeline.local.containers.http import Endpoint
 
@@ -140,6 +142,38 @@ def test_the_served_model_is_the_measured_one_when_early_stopping_ends_training(
     assert answer.status_code == 200, answer.text
     served = [float(line) for line in answer.text.split()]
     assert abs(roc_auc_score(labels, served) - reported) < 1e-5  # served answers are rounded to 6 digits
+
+
+def csv_line(fields: list[str]) -> str:
+    """One CSV record as pandas and the Glue transform write it (a field with a comma or quote quoted)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(fields)
+    return buffer.getvalue()
+
+
+def test_a_header_written_as_csv_with_quoted_names_is_recognised(tmp_path):
+    """A category value with a comma makes a quoted one-hot name in the scoring extract's header; names with
+    brackets, < and quotes too: the header is still answered with a header, and every row scored."""
+    root = tmp_path / "opt_ml"
+    trained = run_train(root, {"num_round": "10"}, train=write_awkward_extract(tmp_path / "train"))
+    assert trained.returncode == 0, trained.stderr
+    header = csv_line(AWKWARD_NAMES)
+    assert '"department=sales, emea"' in header and '"say ""hi"""' in header
+    rows = (tmp_path / "train" / "train.csv").read_text().splitlines()[:3]
+    features = [row.split(",", 1)[1] for row in rows]
+    with project_containers().start_server(IMAGE, root, tmp_path / "serve.log", {}) as running:
+        answer = post_csv(running.endpoint, "\n".join([header, *features]) + "\n")
+        alone = post_csv(running.endpoint, f"{header}\r\n")  # SingleRecord sends the header on its own
+        wrong = post_csv(running.endpoint, f"{header}\n{features[0]},7\n")
+    assert answer.status_code == 200, answer.text
+    assert answer.text.splitlines()[0] == "probability"
+    scores = [float(v) for v in answer.text.splitlines()[1:]]
+    np.testing.assert_allclose(scores, local_predictions(root / "model", features), atol=1e-6)
+    assert alone.status_code == 200 and alone.text == "probability\n"
+    assert wrong.status_code == 400
+    assert wrong.text.startswith(
+        'row 1 has 7 columns; expected 6 columns: "department=sales, emea", distance [km], x<y, "say ""hi""", '
+    ), wrong.text
 
 
 # -- the serve program run by hand, as a developer runs it (no runtime, no job view) -------------------------

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import run_train
+from conftest import AWKWARD_NAMES, run_train, write_awkward_extract
 
 METRIC_LINE = re.compile(r"^(accuracy|roc_auc|f1|precision|recall|logloss): ([-+]?[0-9]*\.?[0-9]+)$", re.M)
 
@@ -107,3 +107,20 @@ def test_column_count_must_match_schema(demo_extract, tmp_path):
     (train / "part.csv").write_text("1,2.0,3.0\n0,1.0,1.0\n")
     result = run_train(tmp_path, {}, train=train)
     assert_failed_with(tmp_path, result, "has 3 columns, expected 27 (label + features in schema.json)")
+
+
+def test_feature_names_with_brackets_commas_and_quotes_train_and_are_kept_as_they_are(tmp_path):
+    """XGBoost refuses names holding [, ] or <; the model is trained on escaped names that stay distinct, and
+    features.json (what the server and the user read) keeps the originals."""
+    import xgboost as xgb
+
+    train = write_awkward_extract(tmp_path / "train")
+    result = run_train(tmp_path / "opt_ml", {"num_round": "10"}, train=train)
+    assert result.returncode == 0, result.stderr
+    assert len(metrics_in(result.stdout)) == 6
+    model = tmp_path / "opt_ml" / "model"
+    assert json.loads((model / "features.json").read_text())["features"] == AWKWARD_NAMES
+    booster = xgb.Booster(model_file=str(model / "xgboost-model.json"))
+    assert booster.feature_names == [
+        "department=sales, emea", "distance %5Bkm%5D", "x%3Cy", 'say "hi"', "distance %255Bkm%5D", "age",
+    ]  # fmt: skip

@@ -135,3 +135,28 @@ def test_a_seeded_tuning_runs_the_same_trials_and_trains_the_same_model(tmp_path
         )
     same = [[(hp, [(m["MetricName"], m["Value"]) for m in metrics]) for hp, metrics in run] for run in records]
     assert same[0] == same[1] and len(same[0]) == 2
+
+
+def test_a_category_with_a_comma_and_a_column_name_in_brackets_train_and_score(tmp_path):
+    """A quoted category value ("Sales, EMEA") and a unit in brackets in a column name, in both files: the one-hot
+    name with a comma is quoted in the scoring extract's header, which the model server still recognises, and
+    XGBoost trains on names it accepts."""
+    project = hr_project(tmp_path / "project")
+    workflow = project / "workflows" / "hr.py"
+    workflow.write_text(
+        workflow.read_text().replace("max_jobs=2, max_parallel_jobs=2", "max_jobs=1, max_parallel_jobs=1")
+    )
+    for path, rows, seed, label in ((tmp_path / "train.csv", 300, 11, True), (tmp_path / "score.csv", 30, 12, False)):
+        frame = pd.read_csv(write_hr_like(path, rows, seed=seed, label=label, start=seed * 1000), encoding="utf-8-sig")
+        frame["Department"] = frame["Department"].replace("Sales", "Sales, EMEA")
+        frame.rename(columns={"DistanceFromHome": "Distance [km]"}).to_csv(path, index=False, encoding="utf-8-sig")
+    assert '"Sales, EMEA"' in (tmp_path / "score.csv").read_text(encoding="utf-8-sig")
+    result = local_run(project, tmp_path / "ws", tmp_path / "train.csv", tmp_path / "score.csv")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (schema,) = (tmp_path / "ws" / "s3").glob("hr-extracts/hr/*/train/schema.json")
+    assert {"Department=sales, emea", "Distance [km]"} <= set(json.loads(schema.read_text())["features"])
+    (predictions,) = (tmp_path / "ws" / "s3" / "hr-output" / "hr").glob("predictions/run=*/score.csv")
+    with open(predictions, newline="") as handle:
+        header, *rows = csv.reader(handle)
+    assert header == ["EmployeeNumber", "probability"]
+    assert [int(row[0]) for row in rows] == list(range(12000, 12030)) and all(0 <= float(row[1]) <= 1 for row in rows)

@@ -1,8 +1,9 @@
 """SageMaker inference app: ``GET /ping`` and ``POST /invocations`` for the XGBoost model.
 
 ``text/csv`` rows hold the features in training order (no label); the answer is one probability per
-line, in input order. A request that starts with the feature header gets an answer that starts with
-a header too (``PREDICTION_COLUMN``, default ``probability``), so batch transform joins header to header.
+line, in input order. A request that starts with the feature header (written as CSV: a name holding a comma
+or a quote is quoted) gets an answer that starts with a header too (``PREDICTION_COLUMN``, default
+``probability``), so batch transform joins header to header.
 ``application/json`` takes ``{"instances": [[...], ...]}`` and answers ``{"predictions": [...]}``.
 Wrong content type → 415, malformed rows → 400 naming the row and the expected columns,
 a body over ``SAGEMAKER_MAX_PAYLOAD_IN_MB`` (default 6) → 413 whether it comes with a Content-Length or
@@ -12,6 +13,7 @@ One predict call per request.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -123,20 +125,33 @@ class Model:
         self.booster.load_model(str(model_dir / MODEL_FILE))
         self.booster.set_param({"nthread": 1})
         self.features = json.loads((model_dir / FEATURES_FILE).read_text())["features"]
-        self.header = ",".join(self.features).encode()
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         return self.booster.inplace_predict(rows)
 
+    def is_header(self, line: bytes) -> bool:
+        """Whether a line is the feature names, read as CSV (quoted fields, doubled quotes), with or without the
+        spaces around it: only the first line of a request is ever read this way."""
+        text = line.decode("utf-8", "replace").rstrip("\r")
+        try:
+            return any(next(csv.reader([candidate]), []) == self.features for candidate in (text, text.strip()))
+        except csv.Error:
+            return False
+
     def expected(self) -> str:
-        return f"{len(self.features)} columns: {', '.join(self.features)}"
+        """``27 columns: age, "department=sales, emea", ...``: a name with a comma or quote quoted as in CSV."""
+        return f"{len(self.features)} columns: {', '.join(map(_as_csv_field, self.features))}"
+
+
+def _as_csv_field(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"' if "," in name or '"' in name else name
 
 
 def parse_csv(body: bytes, model: Model) -> tuple[np.ndarray, bool]:
     """Rows as a float matrix (missing fields are NaN, XGBoost's missing value), and whether the body
     started with the feature header."""
     lines = body.split(b"\n", 1)
-    header = lines[0].strip().rstrip(b"\r") == model.header
+    header = model.is_header(lines[0])
     if header:
         body = lines[1] if len(lines) > 1 else b""
         if not body.strip():
@@ -173,8 +188,9 @@ def field_counts(body: bytes) -> np.ndarray:
 def _describe_parse_error(body: bytes, model: Model, error: Exception) -> str:
     """Only on the error path: find the first cell that is not a number."""
     text = str(error)
-    for number, line in enumerate(body.decode("utf-8", "replace").splitlines(), start=1):
-        for cell in line.split(","):
+    lines = (line for line in body.decode("utf-8", "replace").split("\n") if line.rstrip("\r"))
+    for number, line in enumerate(lines, start=1):  # blank lines are not rows, as in field_counts
+        for cell in next(csv.reader([line]), []):  # each line read as CSV on its own: quoted cells whole
             try:
                 float(cell) if cell.strip() else None
             except ValueError:
