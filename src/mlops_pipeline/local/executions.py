@@ -89,12 +89,23 @@ def summarize(
 def data_warnings(events: list[dict]) -> list[str]:
     """The warnings of the data report the execution read (``$.data.report``), as its states passed it on."""
     for event in reversed(events):
-        output = event.get("stateExitedEventDetails", {}).get("output")
-        if output and '"report"' in output:
-            report = (json.loads(output).get("data") or {}).get("report") or {}
-            if "warnings" in report:
-                return list(report["warnings"])
+        warnings = report_warnings(event.get("stateExitedEventDetails", {}).get("output"))
+        if warnings is not None:
+            return warnings
     return []
+
+
+def report_warnings(output: str | None) -> list[str] | None:
+    """The warnings of the data report a state's output (JSON text) carries, or None when it carries none."""
+    if not output or '"report"' not in output:
+        return None
+    data = _field(json.loads(output), "data")
+    warnings = _field(_field(data, "report"), "warnings")
+    return list(warnings) if isinstance(warnings, list) else None
+
+
+def _field(value: object, name: str) -> object:
+    return value.get(name) if isinstance(value, dict) else None
 
 
 def reused_states(events: list[dict]) -> list[dict]:
