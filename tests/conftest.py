@@ -86,13 +86,19 @@ def run_glue_transform(*args: str, cwd=GLUE_DIR):
 def run_cli(*args: str, cwd, timeout: float = 600) -> subprocess.CompletedProcess:
     """``mlops-pipeline ARGS`` as a user runs it: a new process, without AWS credentials, running the
     package these tests imported (whatever ``cwd`` is)."""
+    command = [sys.executable, "-m", "mlops_pipeline.cli", *map(str, args)]
+    return subprocess.run(command, cwd=cwd, env=cli_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def cli_env() -> dict[str, str]:
+    """The environment of a ``mlops-pipeline`` process started by a test: no AWS credentials, the package
+    these tests imported."""
     import mlops_pipeline
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     source = str(Path(mlops_pipeline.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join([source, *filter(None, [env.get("PYTHONPATH")])])
-    command = [sys.executable, "-m", "mlops_pipeline.cli", *map(str, args)]
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return env
 
 
 def glue_args(kind: str, source, dest, **extra) -> list[str]:

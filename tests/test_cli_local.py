@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import csv
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import EXAMPLE_WORKFLOW, REPO, run_cli
+from conftest import EXAMPLE_WORKFLOW, REPO, cli_env, run_cli
 from mlops_pipeline.cli import main
 
 
@@ -28,6 +32,9 @@ def demo_workspace(tmp_path_factory):
 def test_the_demo_ends_with_predictions_metrics_and_trials(demo_workspace):
     workspace, output = demo_workspace
     assert "Model approved:" in output and "Best model" in output and "Tuning job attrition-" in output
+    # the first approval reads a latest.json that is not there yet; its Catch carries on
+    assert "caught     ReadLatestForUpdate  S3.NoSuchKeyException" in output
+    assert "failed     ReadLatestForUpdate" not in output
     (predictions,) = (workspace / "s3" / "attrition-output" / "attrition" / "predictions").glob(
         "run=*/employees_score.csv"
     )
@@ -43,6 +50,7 @@ def test_executions_history_tables_ls_and_cat_read_the_records(demo_workspace):
     workspace = str(demo_workspace[0])
     listed = cli("local", "executions", "--workflow", str(EXAMPLE_WORKFLOW), "--workspace", workspace)
     assert listed.exit_code == 0 and listed.output.count("SUCCEEDED") == 2
+    assert "ModelApproved" not in listed.output and "ReadLatestForUpdate" not in listed.output  # nothing failed
     name = next(word for word in listed.output.split() if word.startswith("score-"))
     history = cli("local", "history", name, "--workflow", str(EXAMPLE_WORKFLOW), "--workspace", workspace)
     assert (
@@ -190,3 +198,32 @@ def test_schedules_lists_each_schedule_with_its_next_fire_times(tmp_path):
 @pytest.mark.parametrize("command", [["local", "run"], ["local", "up"], ["demo"]])
 def test_reuse_is_an_option_of_the_commands_that_run_pipelines(command):
     assert "--reuse" in cli(*command, "--help").output
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_up_watches_the_workspace_s_pipeline_and_a_signal_ends_it_as_it_ends_run(signum, tmp_path):
+    """`local up` without --workflow in a workspace that only ran hr-churn (from the repository's folder, where the
+    example workflow is too) watches hr-churn; Ctrl-C or SIGTERM, even of an idle `up`, ends it with 128 + the
+    signal and says what it stopped."""
+    from mlops_pipeline.local.stores import Workspace
+
+    workflow = tmp_path / "hr_churn.py"
+    workflow.write_text(EXAMPLE_WORKFLOW.read_text().replace('name="attrition",', 'name="hr-churn",'))
+    workspace = Workspace.resolve(tmp_path / "ws")
+    workspace.remember_pipeline("hr-churn", workflow, REPO)
+    env = cli_env() | {"MLOPS_WORKSPACE": str(workspace.root)}
+    command = [sys.executable, "-m", "mlops_pipeline.cli", "local", "up", "--interval", "0.2"]
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = process.stdout.readline()
+        time.sleep(1.0)  # into the watch loop
+        process.send_signal(signum)
+        rest, errors = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert first.startswith(f"Watching {workspace.root / 's3' / 'hr-churn-feature-store'} "), first + rest + errors
+    assert process.returncode == 128 + signum, first + rest + errors
+    name = signal.Signals(signum).name
+    assert errors.splitlines() == [f"pipeline hr-churn ({workflow})", f"Stopped by {name}: no execution was running."]
+    assert rest == "Stopped watching.\n" and set(workspace.pipelines()) == {"hr-churn"}

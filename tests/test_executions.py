@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mlops_pipeline.errors import PipelineError
@@ -28,12 +30,12 @@ def test_a_task_caught_into_a_fail_state_is_the_failed_state_with_its_input():
         entered("Failed"),
         {"type": "ExecutionFailed"},
     ]
-    assert failure_point(events, DEFINITION) == ("Transform", "Failed", {"job_stem": "s1"})
+    assert failure_point(events, DEFINITION, "FAILED") == ("Transform", "Failed", {"job_stem": "s1"})
 
 
 def test_a_fail_state_reached_by_a_decision_has_nothing_to_redrive():
     events = [entered("Transform"), entered("Gate"), entered("GateFailed"), {"type": "ExecutionFailed"}]
-    assert failure_point(events, DEFINITION) == (None, "GateFailed", None)
+    assert failure_point(events, DEFINITION, "FAILED") == (None, "GateFailed", None)
     with pytest.raises(PipelineError, match="ended in GateFailed by a decision"):
         ExecutionRecords.redrive_point(
             {"name": "x", "status": "FAILED", "failed_state": None, "fail_state": "GateFailed"}
@@ -42,11 +44,44 @@ def test_a_fail_state_reached_by_a_decision_has_nothing_to_redrive():
 
 def test_an_uncaught_error_fails_where_it_happened_and_success_has_no_failure():
     assert failure_point(
-        [entered("Transform", '{"a": 1}'), {"type": "TaskFailed"}, {"type": "ExecutionFailed"}], DEFINITION
+        [entered("Transform", '{"a": 1}'), {"type": "TaskFailed"}, {"type": "ExecutionFailed"}], DEFINITION, "FAILED"
     ) == ("Transform", None, {"a": 1})
-    assert failure_point([entered("Transform"), {"type": "ExecutionSucceeded"}], DEFINITION) == (None, None, None)
+    succeeded = [entered("Transform"), {"type": "ExecutionSucceeded"}]
+    assert failure_point(succeeded, DEFINITION, "SUCCEEDED") == (None, None, None)
     with pytest.raises(PipelineError, match="succeeded; only failed"):
         ExecutionRecords.redrive_point({"name": "x", "status": "SUCCEEDED"})
+
+
+def test_an_error_a_catch_handled_is_no_failure_of_an_execution_that_succeeded_or_still_runs():
+    """ReadLatestForUpdate catches S3.NoSuchKeyException on a pipeline's first approval and goes on."""
+    import datetime
+
+    from mlops_pipeline.local.executions import summarize
+    from mlops_pipeline.naming import Workflow
+
+    definition = {"States": {"ReadLatestForUpdate": {"Type": "Task"}, "ModelApproved": {"Type": "Succeed"}}}
+    running = [
+        {"type": "ExecutionStarted"},
+        entered("ReadLatestForUpdate"),
+        {"type": "TaskFailed", "taskFailedEventDetails": {"error": "S3.NoSuchKeyException"}},
+        {"type": "TaskStateExited", "stateExitedEventDetails": {"name": "ReadLatestForUpdate"}},
+        {"type": "SucceedStateEntered", "stateEnteredEventDetails": {"name": "ModelApproved", "input": "{}"}},
+    ]
+    succeeded = [*running, {"type": "ExecutionSucceeded"}]
+    assert failure_point(running, definition, "RUNNING") == (None, None, None)
+    assert failure_point(succeeded, definition, "SUCCEEDED") == (None, None, None)
+    status = {
+        "name": "train-a",
+        "status": "SUCCEEDED",
+        "executionArn": "arn:aws:states:us-east-1:123456789012:execution:p-training:train-a",
+        "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:p-training",
+        "startDate": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc),
+        "input": "{}",
+        "output": "{}",
+    }
+    record = summarize(status, succeeded, Workflow.TRAINING, json.dumps(definition), 0)
+    assert (record["failed_state"], record["fail_state"], record["failed_state_input"]) == (None, None, None)
+    assert (record["error"], record["cause"]) == (None, None)
 
 
 def test_an_unknown_execution_name_lists_the_latest(tmp_path):

@@ -2,10 +2,11 @@
 
 ``local run`` and ``local up``, each ended by SIGINT, SIGTERM, SIGHUP or SIGKILL while a training job of
 the tuning runs or while the batch transform's server starts (every signal for each command, both phases
-for each signal; all sixteen with ``MLOPS_FULL_KILL_MATRIX=1``). Afterwards: no process of the session is
-alive, every execution it started is recorded ABORTED (after SIGKILL, once the next command has looked),
-no half-written file is left, and ``local redrive`` finishes each one without running again what had
-succeeded. The container programs wait while a ``hold-*`` file exists, so the kill lands in the phase.
+for each signal; all sixteen with ``MLOPS_FULL_KILL_MATRIX=1``). Afterwards: a command ended by a signal it
+handles exits with 128 + the signal, naming what it stopped; no process of the session is alive, every
+execution it started is recorded ABORTED (after SIGKILL, once the next command has looked), no half-written
+file is left, and ``local redrive`` finishes each one without running again what had succeeded. The container
+programs wait while a ``hold-*`` file exists, so the kill lands in the phase.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLE_WORKFLOW, local_project, run_cli
+from conftest import EXAMPLE_WORKFLOW, cli_env, local_project, run_cli
 from mlops_pipeline.demo_data import write_demo_pair
 from mlops_pipeline.local.sessions import SESSION_ENV, SESSIONS
 
@@ -75,10 +76,13 @@ def start(command: str, project: Path, workspace: Path, data) -> subprocess.Pope
             landed = run_cli("local", "land", kind, path, *common, cwd=project)
             assert landed.returncode == 0, landed.stderr
         args = ["local", "up", *common, "--interval", "0.2"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     log = open(workspace.parent / f"{command}.log", "w")
     return subprocess.Popen(
-        [sys.executable, "-m", "mlops_pipeline.cli", *args], cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "mlops_pipeline.cli", *args],
+        cwd=project,
+        env=cli_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -144,6 +148,10 @@ def scenario(root: Path, command: str, signum: int, phase: str, data) -> None:
     finally:
         if process.poll() is None:
             process.kill()
+    if signum != signal.SIGKILL:  # run and up alike: 128 + the signal, and what was stopped
+        log = (workspace.parent / f"{command}.log").read_text()
+        assert process.returncode == 128 + signum, log
+        assert f"Stopped by {signal.Signals(signum).name}: " in log and " stopped and recorded ABORTED; " in log, log
     listed = run_cli("local", "executions", "--workspace", workspace, cwd=project)  # looks, and recovers
     assert listed.returncode == 0, listed.stderr
     assert not [pid for pid in pids if alive(pid)], "processes of the session outlived it"

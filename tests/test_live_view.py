@@ -24,7 +24,8 @@ def test_other_causes_are_shown_as_they_are():
 
 
 def live_view(*types: str) -> str:
-    """What the live view prints for one Task's history events."""
+    """What the live view prints for one Task's history events (a state entered or exited is BatchTransform,
+    unless the event type is given as ``Type:State``)."""
     import datetime
     import io
 
@@ -36,20 +37,44 @@ def live_view(*types: str) -> str:
     out = io.StringIO()
     reporter = Reporter(Console(file=out, width=200), workspace=None)
     when = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
-    for kind in types:
-        details = {"name": "BatchTransform"} if kind.endswith(("Entered", "Exited")) else {"error": "States.TaskFailed"}
+    for given in types:
+        kind, _, state = given.partition(":")
+        details = {"name": state or "BatchTransform"} if kind.endswith(("Entered", "Exited")) else {}
+        details |= {"error": "States.TaskFailed"} if kind in ("TaskFailed", "ExecutionFailed") else {}
         reporter(StateEvent("score-x", kind, when, details))
     return out.getvalue()
 
 
-def test_a_task_that_failed_is_shown_failed_even_when_a_catch_carries_on():
-    shown = live_view("TaskStateEntered", "TaskScheduled", "TaskFailed", "TaskStateExited", "FailStateEntered")
-    assert "failed     BatchTransform  with States.TaskFailed" in shown and "succeeded" not in shown
+def test_a_task_error_that_a_catch_carries_on_from_is_shown_caught_as_the_report_says():
+    """ReadLatestForUpdate on a first approval: its S3.NoSuchKeyException is caught and the execution succeeds."""
+    from mlops_pipeline.report.model import CAUGHT, state_runs
+
+    types = ("TaskStateEntered", "TaskScheduled", "TaskFailed", "TaskStateExited", "FailStateEntered:Failed")
+    shown = live_view(*types)
+    assert "caught     BatchTransform  States.TaskFailed" in shown
+    assert "failed" not in shown and "succeeded" not in shown
+    events = [
+        {
+            "type": kind,
+            "timestamp": None,
+            **({"stateEnteredEventDetails": {"name": "BatchTransform"}} if i == 0 else {}),
+        }
+        for i, kind in enumerate(types[:-1])
+    ]
+    assert state_runs({"States": {"BatchTransform": {}}}, events, "SUCCEEDED")["BatchTransform"].outcome == CAUGHT
+    went_on = live_view("TaskStateEntered", "TaskFailed", "TaskStateEntered:Next", "TaskStateExited:Next")
+    assert "caught     BatchTransform  States.TaskFailed" in went_on and "succeeded  Next" in went_on
+
+
+def test_a_task_error_that_ends_the_execution_is_shown_failed():
+    shown = live_view("TaskStateEntered", "TaskScheduled", "TaskFailed", "ExecutionFailed")
+    assert "failed     BatchTransform  with States.TaskFailed" in shown and "caught" not in shown
 
 
 def test_a_task_that_a_retry_saved_is_shown_failed_then_succeeded():
     shown = live_view("TaskStateEntered", "TaskFailed", "TaskScheduled", "TaskSucceeded", "TaskStateExited")
-    assert shown.index("failed") < shown.index("succeeded  BatchTransform")
+    assert "failed     BatchTransform  with States.TaskFailed, retrying" in shown
+    assert shown.index("failed") < shown.index("succeeded  BatchTransform") and "caught" not in shown
 
 
 def test_a_glue_run_served_from_an_earlier_run_is_shown_reused():
@@ -79,3 +104,47 @@ def test_a_glue_run_served_from_an_earlier_run_is_shown_reused():
     shown = out.getvalue()
     assert f"reused     TransformTrainingData  0.0 s, {detail}" in shown
     assert "succeeded  TransformScoringData" in shown  # another StateDetail is not a reuse
+
+
+def test_an_aborted_execution_shows_a_dash_for_the_error_and_cause_it_does_not_have(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from mlops_pipeline.cli.live_view import print_failure
+    from mlops_pipeline.local.executions import ExecutionResult
+    from mlops_pipeline.naming import Workflow
+
+    out = io.StringIO()
+    aborted = ExecutionResult("train-a", Workflow.TRAINING, "ABORTED", None, None, None, "Tune", None, tmp_path)
+    print_failure(Console(file=out, width=200), aborted)
+    lines = out.getvalue().splitlines()
+    assert "error:  -" in lines and "cause:  -" in lines and "None" not in out.getvalue()
+
+
+def test_data_warnings_are_shown_once_as_soon_as_a_state_passes_the_report_on():
+    """ReadTrainingDataReport puts the Glue job's report.json under $.data; later states pass it on."""
+    import datetime
+    import io
+
+    from rich.console import Console
+
+    from mlops_pipeline.cli.live_view import Reporter
+    from mlops_pipeline.local.events import StateEvent
+
+    warning = "train.csv: column 'monthly_income' is numeric but has text on 1 row (line 3): '[?]'"
+    output = json.dumps({"job_stem": "s1", "data": {"report": {"warnings": [warning], "class_counts": {}}}})
+    out = io.StringIO()
+    reporter = Reporter(Console(file=out, width=300), workspace=None)
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    for kind, details in (
+        ("TaskStateExited", {"name": "TransformTrainingData", "output": json.dumps({"job_stem": "s1"})}),
+        ("TaskStateEntered", {"name": "ReadTrainingDataReport"}),
+        ("TaskStateExited", {"name": "ReadTrainingDataReport", "output": output}),
+        ("TaskStateEntered", {"name": "TuneHyperparameters"}),
+    ):
+        reporter(StateEvent("train-a", kind, when, details))
+    shown = out.getvalue()
+    assert f"data warning: {warning}" in shown and shown.index("data warning") < shown.index("running    Tune")
+    reporter(StateEvent("train-a", "TaskStateExited", when, {"name": "TuneHyperparameters", "output": output}))
+    assert out.getvalue().count("data warning") == 1

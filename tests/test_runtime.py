@@ -385,6 +385,7 @@ def test_ending_the_session_stops_running_executions_kills_their_jobs_and_record
         assert eventually(started_pids, seconds=30)
         pids = started_pids()
     assert [runtime.records.read(each)["status"] for each in started] == ["ABORTED", "ABORTED"]
+    assert sorted(runtime.stopped) == sorted(started)  # what the command's last line names
     assert runtime.records.read(name)["failed_state"] == "TuneHyperparameters"  # where a redrive resumes
     assert not any(alive(pid) for pid in pids)
     notices = {notice["execution"]: notice for notice in runtime.notifier.kept()}  # one failure notice each

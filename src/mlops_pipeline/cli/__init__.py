@@ -55,11 +55,13 @@ class LazyGroup(click.Group):
 
 
 class Interrupted(KeyboardInterrupt):
-    """A signal that ends a session as Ctrl-C does (SIGTERM, SIGHUP)."""
+    """A signal that ends a session as Ctrl-C does (SIGTERM, SIGHUP); once the session has closed, with the
+    executions it stopped (``stopped``; None before anyone knows)."""
 
-    def __init__(self, signum: int):
+    def __init__(self, signum: int, stopped: tuple[str, ...] | None = None):
         super().__init__(signum)
         self.signum = signum
+        self.stopped = stopped
 
 
 class _Closed:
@@ -116,12 +118,21 @@ class RootGroup(LazyGroup):
             raise click.ClickException(error.headline) from None
         except KeyboardInterrupt as stop:
             signum = getattr(stop, "signum", signal.SIGINT)
-            click.echo(
-                f"Stopped by {signal.Signals(signum).name}: running executions were stopped and recorded ABORTED; "
-                "`mlops-pipeline local executions` lists them, `mlops-pipeline local redrive NAME` resumes one.",
-                err=True,
-            )
+            click.echo(stopped_line(signal.Signals(signum).name, getattr(stop, "stopped", None)), err=True)
             ctx.exit(128 + signum)
+
+
+def stopped_line(signal_name: str, stopped: tuple[str, ...] | None) -> str:
+    """What a signal (Ctrl-C too) ended: the executions the session stopped, none, or (outside a session) nothing
+    to say."""
+    if stopped is None:
+        return f"Stopped by {signal_name}."
+    if not stopped:
+        return f"Stopped by {signal_name}: no execution was running."
+    return (
+        f"Stopped by {signal_name}: {', '.join(stopped)} stopped and recorded ABORTED; "
+        "`mlops-pipeline local executions` lists them, `mlops-pipeline local redrive NAME` resumes one."
+    )
 
 
 @click.group(

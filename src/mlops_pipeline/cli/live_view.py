@@ -7,6 +7,7 @@ import json
 import re
 import threading
 from pathlib import Path
+from typing import Iterable
 
 from rich.console import Console
 from rich.markup import escape
@@ -23,10 +24,11 @@ from mlops_pipeline.local.events import (
     StateEvent,
     TrialEvent,
 )
-from mlops_pipeline.local.executions import ExecutionResult
+from mlops_pipeline.local.executions import ExecutionResult, report_warnings
 from mlops_pipeline.local.records import Records
 from mlops_pipeline.local.stores import Workspace
 from mlops_pipeline.naming import Workflow
+from mlops_pipeline.report.model import CAUGHT, ERROR_EVENTS, FAILED, outcome_after_error
 
 _JSON_IN_TEXT = re.compile(r"\{.*\}", re.DOTALL)
 
@@ -46,6 +48,8 @@ class Reporter:
         self.entered: dict[tuple[str, str], object] = {}
         self.current: dict[str, str | None] = {}  # the state each execution is in
         self.failed: set[tuple[str, str | None]] = set()  # Tasks whose last attempt failed
+        self.erred: dict[str, tuple[str | None, str]] = {}  # (state, error) of each error not yet told apart
+        self.warned: set[str] = set()  # executions whose data warnings were shown
         self.reused: dict[tuple[str, str | None], str] = {}  # Tasks served from an earlier run's outputs
         self.progress: Progress | None = None
         self.task = None
@@ -70,9 +74,10 @@ class Reporter:
                 print_notification(self.console, event)
 
     def _state(self, event: StateEvent) -> None:
-        """One line when a Task starts, and one when it ends: succeeded, or failed (even when a Catch or a
-        Retry carries on from the failure)."""
+        """One line when a Task starts, and one when it ends: succeeded, or its error once the events after
+        it tell what the state did with it (``_settle``); the data warnings as soon as a state passes them on."""
         kind, name = event.type, event.execution
+        self._settle(name, kind)
         if kind.endswith("StateEntered"):
             self.entered[(name, event.state)] = event.timestamp
             self.current[name] = event.state
@@ -80,10 +85,9 @@ class Reporter:
                 self.console.print(f"  [cyan]running[/]    {plain(event.state)}  [dim]{plain(name)}[/]")
             elif kind == "WaitStateEntered":
                 self.console.print(f"  [yellow]waiting[/]    {plain(event.state)}  [dim]{plain(name)}[/]")
-        elif kind in ("TaskFailed", "TaskTimedOut"):
+        elif kind in ERROR_EVENTS:
             self.failed.add((name, self.current.get(name)))
-            error = event.details.get("error", "an error")
-            self.console.print(f"  [red]failed[/]     {plain(self.current.get(name))}  with {plain(error)}")
+            self.erred[name] = (self.current.get(name), event.details.get("error") or kind)
         elif kind == "TaskSucceeded":
             self.failed.discard((name, self.current.get(name)))  # a retry that worked
             if event.reused:
@@ -99,6 +103,31 @@ class Reporter:
             elif kind == "TaskStateExited" and (name, event.state) not in self.failed:
                 self.console.print(f"  [green]succeeded[/]  {plain(event.state)}  [dim]{seconds:.1f} s[/]")
             self.failed.discard((name, event.state))
+            self._data_warnings(name, event.details.get("output"))
+
+    def _settle(self, name: str, kind: str) -> None:
+        """Show an error the execution's state met, by what the next event says it did with it (the report's
+        rule): caught (a Catch carried on), failed (the execution ended), or retried."""
+        outcome = outcome_after_error(kind)
+        retried = outcome is None and kind.endswith("Scheduled")  # its Retry calls the resource again
+        if name not in self.erred or (outcome is None and not retried):
+            return
+        state, error = self.erred.pop(name)
+        if outcome == CAUGHT:
+            self.console.print(f"  [yellow]caught[/]     {plain(state)}  {plain(error)}")
+        elif outcome == FAILED:
+            self.console.print(f"  [red]failed[/]     {plain(state)}  with {plain(error)}")
+        else:
+            self.console.print(f"  [yellow]failed[/]     {plain(state)}  with {plain(error)}, retrying")
+
+    def _data_warnings(self, name: str, output: str | None) -> None:
+        """The warnings of the data report, once per execution, when the first state passes the report on."""
+        if name in self.warned:
+            return
+        warnings = report_warnings(output)
+        if warnings is not None:
+            self.warned.add(name)
+            print_data_warnings(self.console, warnings)
 
     def _trial(self, event: TrialEvent) -> None:
         if self.progress is None:
@@ -172,8 +201,8 @@ def print_failure(console: Console, result: ExecutionResult) -> None:
         f"[bold red]{result.workflow.value} execution {plain(result.name)} {result.status}[/]",
         f"state:  {plain(where)}"
         + (f" -> {plain(result.fail_state)}" if result.fail_state and result.failed_state else ""),
-        f"error:  {plain(result.error)}",
-        f"cause:  {plain(explain_cause(result.cause))}",
+        f"error:  {plain(result.error or '-')}",
+        f"cause:  {plain(explain_cause(result.cause) or '-')}",
     ]
     lines += [f"data:   {plain(warning)}" for warning in result.data_warnings]
     log = result.newest_log()
@@ -193,8 +222,8 @@ def print_notification(console: Console, event: NotificationEvent) -> None:
         console.print(f"[yellow]warning:[/] notification not delivered: {plain(event.webhook_problem)}")
 
 
-def print_data_warnings(console: Console, result: ExecutionResult) -> None:
-    for warning in result.data_warnings:
+def print_data_warnings(console: Console, warnings: Iterable[str]) -> None:
+    for warning in warnings:
         console.print(f"[yellow]data warning:[/] {plain(warning)}")
 
 
@@ -216,7 +245,7 @@ def print_training_summary(console: Console, workspace: Workspace, result: Execu
             "the one scoring uses; this one waits in the model registry as PendingManualApproval "
             "(`mlops-pipeline models`)."
         )
-    print_data_warnings(console, result)
+    print_data_warnings(console, result.data_warnings)
     metrics = Table("metric", "value", title="Best model")
     for metric in record.get("metrics", []):
         metrics.add_row(plain(metric["MetricName"]), f"{metric['Value']:.4f}")
@@ -256,7 +285,7 @@ def print_scoring_summary(console: Console, workspace: Workspace, result: Execut
     console.print(f"[bold green]Predictions:[/] {plain(path)}  ({rows} rows: {plain(header)}; model {plain(model)})")
     if output.get("latest"):
         console.print(f"  latest for this file: {plain(workspace.path_of(output['latest']))}")
-    print_data_warnings(console, result)
+    print_data_warnings(console, result.data_warnings)
     return path
 
 

@@ -16,6 +16,7 @@ import click
 from mlops_pipeline.cli import Interrupted, session_closed
 from mlops_pipeline.cli.options import (
     DEFAULT_WORKFLOW,
+    found_project_option,
     found_workflow_option,
     inject_option,
     isolation_option,
@@ -90,6 +91,8 @@ def open_runtime(
     try:
         with stopped_by_signals(), runtime:
             yield runtime
+    except KeyboardInterrupt as stop:  # the session has closed: say what it stopped
+        raise Interrupted(getattr(stop, "signum", signal.SIGINT), tuple(runtime.stopped)) from None
     finally:
         session_closed()
 
@@ -173,11 +176,12 @@ def run_cmd(
 @local.command(
     "up",
     help="Watch the local feature store and start an execution for each file landed in it, and fire the "
-    "workflow's schedules (Ctrl-C stops).",
+    "workflow's schedules (Ctrl-C stops, as SIGTERM and SIGHUP do: running executions are recorded ABORTED, "
+    "exit status 128 + the signal).",
 )
-@workflow_option
+@found_workflow_option
 @workspace_option
-@project_option
+@found_project_option
 @isolation_option
 @inject_option
 @reuse_option
@@ -185,12 +189,21 @@ def run_cmd(
     "--interval", type=click.FloatRange(min=0.1), default=1.0, show_default=True, help="Seconds between scans."
 )
 def up_cmd(
-    workflow: Path, workspace: Path | None, project: Path, isolation: str, inject: str, reuse: bool, interval: float
+    workflow: Path | None,
+    workspace: Path | None,
+    project: Path | None,
+    isolation: str,
+    inject: str,
+    reuse: bool,
+    interval: float,
 ) -> None:
     from mlops_pipeline.cli.live_view import plain
 
+    pipeline = _pipeline(workflow, workspace)
     out = console()
-    with open_runtime(workflow, workspace, project, out, isolation, inject, summaries=True, reuse=reuse) as runtime:
+    with open_runtime(
+        pipeline.workflow, workspace, project or pipeline.project, out, isolation, inject, summaries=True, reuse=reuse
+    ) as runtime:
         folder = runtime.workspace.path(runtime.target.feature_store_bucket)
         out.print(
             f"Watching {folder} ({runtime.target.training_prefix}, {runtime.target.scoring_prefix}); "
@@ -200,8 +213,9 @@ def up_cmd(
             out.print(f"Schedule {plain(schedule.name)}: {plain(schedule.expression.text)}, next {plain(fires)}")
         try:
             runtime.watch(interval)
-        except KeyboardInterrupt:
-            out.print("Stopped watching; stopping running executions.")
+        except KeyboardInterrupt:  # ends as `run` does: the session stops what runs, the door says what
+            out.print("Stopped watching.")
+            raise
 
 
 def _interrupt(signum, frame) -> None:
@@ -408,12 +422,7 @@ def history_cmd(name: str, workflow: Path | None, workspace: Path | None, as_jso
 @click.argument("name")
 @found_workflow_option
 @workspace_option
-@click.option(
-    "--project",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Folder with glue_transforms/ and containers/ [default: where the pipeline last ran from; with "
-    "--workflow, the current folder].",
-)
+@found_project_option
 @isolation_option
 @inject_option
 @click.option(

@@ -62,6 +62,13 @@ project_option = click.option(
     help="Folder with glue_transforms/ and containers/.",
 )
 
+found_project_option = click.option(
+    "--project",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder with glue_transforms/ and containers/ [default: where the pipeline last ran from; with "
+    "--workflow, the current folder].",
+)
+
 
 def tf_outputs_option(help: str):
     """``--tf-outputs FILE``: the JSON of ``terraform output -json``; each command says what it does without it."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops_pipeline.errors import PipelineError
+from mlops_pipeline.handlers.failure_notice import NOTIFIED_STATUSES
 from mlops_pipeline.layout import executions_prefix
 from mlops_pipeline.local.events import reused_detail
 from mlops_pipeline.local.stores import Workspace, disk_full, write_atomic
@@ -58,7 +59,7 @@ def summarize(
 ) -> dict:
     """The execution.json record of an execution: written when it starts, as its states end, and when it
     ends; ``session`` names the local session that runs it (while it runs)."""
-    failed_state, fail_state, state_input = failure_point(events, json.loads(definition))
+    failed_state, fail_state, state_input = failure_point(events, json.loads(definition), status["status"])
     failure = next((e for e in reversed(events) if e["type"] == "ExecutionFailed"), None)
     details = failure.get("executionFailedEventDetails", {}) if failure else {}
     return {
@@ -88,12 +89,23 @@ def summarize(
 def data_warnings(events: list[dict]) -> list[str]:
     """The warnings of the data report the execution read (``$.data.report``), as its states passed it on."""
     for event in reversed(events):
-        output = event.get("stateExitedEventDetails", {}).get("output")
-        if output and '"report"' in output:
-            report = (json.loads(output).get("data") or {}).get("report") or {}
-            if "warnings" in report:
-                return list(report["warnings"])
+        warnings = report_warnings(event.get("stateExitedEventDetails", {}).get("output"))
+        if warnings is not None:
+            return warnings
     return []
+
+
+def report_warnings(output: str | None) -> list[str] | None:
+    """The warnings of the data report a state's output (JSON text) carries, or None when it carries none."""
+    if not output or '"report"' not in output:
+        return None
+    data = _field(json.loads(output), "data")
+    warnings = _field(_field(data, "report"), "warnings")
+    return list(warnings) if isinstance(warnings, list) else None
+
+
+def _field(value: object, name: str) -> object:
+    return value.get(name) if isinstance(value, dict) else None
 
 
 def reused_states(events: list[dict]) -> list[dict]:
@@ -109,18 +121,20 @@ def reused_states(events: list[dict]) -> list[dict]:
     return reused
 
 
-def failure_point(events: list[dict], definition: dict) -> tuple[str | None, str | None, dict | None]:
+def failure_point(events: list[dict], definition: dict, status: str) -> tuple[str | None, str | None, dict | None]:
     """(state whose error failed the execution, the Fail state it led to, that state's input).
 
     A Task caught into a Fail state is the failed state; a Fail state reached by a Choice (a gate that
-    said no) has no failed Task, so there is nothing to redrive.
+    said no) has no failed Task, so there is nothing to redrive. An execution that is running or succeeded
+    has none, whatever errors its Catchers handled (DescribeExecution gives it no error either): only the
+    statuses a failure notice is sent for have one.
     """
     entered = [
         (e["stateEnteredEventDetails"]["name"], e["stateEnteredEventDetails"].get("input"))
         for e in events
         if e["type"].endswith("StateEntered")
     ]
-    if not entered or not any(e["type"] in FAILURE_EVENTS for e in events):
+    if status not in NOTIFIED_STATUSES or not entered or not any(e["type"] in FAILURE_EVENTS for e in events):
         return None, None, None
     states = definition.get("States", {})
     last_name, last_input = entered[-1]
@@ -190,7 +204,7 @@ class ExecutionRecords:
                 "executionAbortedEventDetails": {"cause": cause},
             }
         )
-        failed_state, fail_state, state_input = failure_point(history, json.loads(record["definition"]))
+        failed_state, fail_state, state_input = failure_point(history, json.loads(record["definition"]), "ABORTED")
         record.update(
             status="ABORTED",
             stop_date=now.isoformat(),

@@ -85,6 +85,7 @@ class LocalRuntime:
         self._shown: dict[str, int] = {}  # events of each execution the live view has shown
         self._ending = threading.Event()  # set when the session stops what still runs
         self._warm_ups: dict[Workflow, threading.Thread] = {}  # each workflow's warm-up, once per session
+        self.stopped: list[str] = []  # executions still running when the session ended, recorded ABORTED
         self.target: Target = local_target(self.config.name)
         self.services = LocalServices(
             self.workspace,
@@ -183,8 +184,9 @@ class LocalRuntime:
         for workflow, machine in self.arns.items():
             listed = self.engine.client.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]
             running |= {execution["executionArn"]: (execution["name"], workflow) for execution in listed}
-        for arn in running:
+        for arn, (name, _) in running.items():
             self.engine.stop(arn, cause="the local runtime session ended")
+            self.stopped.append(name)
         for name, workflow in running.values():
             shown = {name: self._shown.get(name, 0)}  # the live view goes on where it was
             self.follow({name: workflow}, self._redrive_counts.get(name, 0), seen=shown)

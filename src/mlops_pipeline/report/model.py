@@ -31,6 +31,8 @@ ERROR_EVENTS = frozenset(
     }
 )
 EXECUTION_ENDS = frozenset({"ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"})
+#: Events that mean a retry of the running state succeeded: its earlier error no longer counts.
+RETRY_SUCCEEDED = frozenset({"TaskSucceeded", "LambdaFunctionSucceeded"})
 #: Predicted probabilities are binned into this many equal bins over [0, 1].
 HISTOGRAM_BINS = 20
 
@@ -123,6 +125,20 @@ def _seconds(start, end) -> float | None:
     return (end - start).total_seconds() if start and end else None
 
 
+def outcome_after_error(kind: str) -> str | None:
+    """What a state that met an error (one of ``ERROR_EVENTS``) did with it, told by a later event of the
+    execution of type ``kind``: ``caught`` when the state exits or another state is entered (a Catch carried
+    on), ``failed`` when the execution ends, ``succeeded`` when a retry succeeded; None when the event does
+    not tell (a retry being scheduled). The report and the live view both decide by this."""
+    if kind.endswith(("StateEntered", "StateExited")):
+        return CAUGHT
+    if kind in EXECUTION_ENDS:
+        return FAILED
+    if kind in RETRY_SUCCEEDED:
+        return SUCCEEDED
+    return None
+
+
 def state_runs(definition: dict, events: list[dict], status: str) -> dict[str, StateRun]:
     """Every state of the definition with its outcome and time spent, from the execution's events.
 
@@ -142,7 +158,7 @@ def state_runs(definition: dict, events: list[dict], status: str) -> dict[str, S
         kind, at = event["type"], event["timestamp"]
         if kind.endswith("StateEntered"):
             if current is not None:
-                close(CAUGHT if error else SUCCEEDED, at)
+                close(outcome_after_error(kind) if error else SUCCEEDED, at)
             current, entered_at, error = event["stateEnteredEventDetails"]["name"], at, None
             if kind == "FailStateEntered":
                 close(FAILED, at)
@@ -151,10 +167,10 @@ def state_runs(definition: dict, events: list[dict], status: str) -> dict[str, S
             continue
         elif kind in ERROR_EVENTS:
             error = _event_details(event).get("error") or kind
-        elif kind in ("TaskSucceeded", "LambdaFunctionSucceeded"):
-            error = None  # a retry succeeded
+        elif kind in RETRY_SUCCEEDED:
+            error = None
         elif kind.endswith("StateExited"):
-            close(CAUGHT if error else SUCCEEDED, at)
+            close(outcome_after_error(kind) if error else SUCCEEDED, at)
             current = None
         elif kind in EXECUTION_ENDS:
             error = error or _event_details(event).get("error") or kind
