@@ -152,6 +152,8 @@ def scenario(root: Path, command: str, signum: int, phase: str, data) -> None:
         log = (workspace.parent / f"{command}.log").read_text()
         assert process.returncode == 128 + signum, log
         assert f"Stopped by {signal.Signals(signum).name}: " in log and " stopped and recorded ABORTED; " in log, log
+        if command == "run" and phase == "tuning":  # its scoring file was never landed: said, with how to land it
+            assert f"{data[1]} was not landed; once training has succeeded" in " ".join(log.split()), log
     listed = run_cli("local", "executions", "--workspace", workspace, cwd=project)  # looks, and recovers
     assert listed.returncode == 0, listed.stderr
     assert not [pid for pid in pids if alive(pid)], "processes of the session outlived it"

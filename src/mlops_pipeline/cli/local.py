@@ -117,14 +117,33 @@ def run_pipeline(runtime, out, train: Path, score: Path) -> None:
     for kind, source in (("train", train), ("score", score)):
         prefix = runtime.target.training_prefix if kind == "train" else runtime.target.scoring_prefix
         out.print(f"[bold]Landing {plain(source.name)}[/] in s3://{runtime.target.feature_store_bucket}/{prefix}")
-        result = runtime.run_file(kind, source)
+        try:
+            result = runtime.run_file(kind, source)
+        except KeyboardInterrupt:
+            _say_not_landed(out, kind, score)
+            raise
         results.append(result)
         if not result.succeeded:
             print_reports(out, runtime, results)
+            _say_not_landed(out, kind, score)
             raise PipelineError(f"{result.workflow} execution {result.name} {result.status.lower()}: {result.error}")
     print_training_summary(out, runtime.workspace, results[0])
     print_scoring_summary(out, runtime.workspace, results[1])
     print_reports(out, runtime, results)
+
+
+def _say_not_landed(out, kind: str, score: Path) -> None:
+    """A run that ends during training never lands its scoring file: say how to land it later."""
+    import shlex
+
+    from mlops_pipeline.cli.live_view import plain
+
+    if kind == "train":
+        out.print(
+            f"{plain(str(score))} was not landed; once training has succeeded (`mlops-pipeline local redrive NAME`), "
+            f"`mlops-pipeline local land score {plain(shlex.quote(str(score)))}` lands it and "
+            "`mlops-pipeline local up` scores it."
+        )
 
 
 def print_reports(out, runtime, results) -> None:
