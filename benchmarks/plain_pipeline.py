@@ -47,7 +47,7 @@ def settings_arguments() -> list[str]:
     settings = CONFIG.transform
     return [
         *("--VALIDATION_FRACTION", str(settings.validation_fraction), "--SEED", str(settings.seed)),
-        *("--DATA_CHECKS", CONFIG.data.checks_json()),
+        *("--DATA_CHECKS", CONFIG.data.checks_json(CONFIG.inference.max_payload_mb)),
     ]
 
 

@@ -12,6 +12,9 @@ import numpy as np
 import pandas as pd
 
 OTHER = "__other__"
+#: Columns the features compute with: ``run_transform.py`` refuses a training file where they hold text (as
+#: ``9,223`` with a thousands separator) instead of letting the arithmetic below fail on it.
+NUMERIC_COLUMNS = ("monthly_income", "job_level", "years_in_role", "years_at_company", "num_companies_worked", "age")
 
 
 def _normalise(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:

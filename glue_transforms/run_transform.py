@@ -141,11 +141,17 @@ def run_train(options: dict[str, str], module) -> str:
     frame = read_landed_csv(options["S3_SOURCE"], source, settings)
     labels = checks.labels_of(frame, source, settings)
     checks.check_training(labels, source, settings, report, "training file")
-    for column in checks.numeric_columns_with_text(frame.drop(columns=[label, settings.id_column]), source, report):
+    inputs = frame.drop(columns=[label, settings.id_column])
+    declared = [c for c in getattr(module, "NUMERIC_COLUMNS", ()) if c in inputs.columns]
+    for column in [
+        *checks.numeric_columns_with_text(inputs, source, report, declared, f"{module.__name__}.NUMERIC_COLUMNS"),
+        *checks.numeric_columns_with_text(inputs.drop(columns=declared), source, report),
+    ]:
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     schema = module.learn_schema(frame, id_column=settings.id_column, label=label)
     features, _ = module.transform(frame, schema)
     schema["features"] = list(features.columns)
+    checks.check_header_size([settings.id_column, *schema["features"]], list(inputs.columns), source, settings)
     extract = pd.concat([labels.rename(label), features], axis=1)
     train, validation = split(extract, float(options["VALIDATION_FRACTION"]), int(options["SEED"]))
     if len(validation):
@@ -175,7 +181,10 @@ def run_score(options: dict[str, str], module) -> str:
     missing = [c for c in schema["input_columns"] if c not in frame.columns and c not in schema["dropped_columns"]]
     if missing:
         raise TransformError(f"{source}: columns the model was trained on are missing: {', '.join(missing)}")
-    checks.numeric_columns_with_text(frame, source, report, columns=schema["numeric_columns"])
+    numeric = schema["numeric_columns"]
+    for column in checks.numeric_columns_with_text(frame, source, report, numeric, "as in the training file"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")  # the transform computes with the numbers
+    checks.check_header_size([settings.id_column, *schema["features"]], list(frame.columns), source, settings)
     features, unknown = module.transform(frame, schema)
     for column, count in unknown.items():
         rows = f"{count} row{'s' if count != 1 else ''}"

@@ -373,8 +373,12 @@ def test_label_mapping_and_check_settings_are_validated(data, expected):
 def test_the_label_mapping_and_checks_reach_the_glue_job_as_one_argument():
     config = copy.deepcopy(VALID)
     config["data"].update(positive="Yes", checks={"min_rows": 50, "policies": {"text_in_numeric": "error"}})
-    checks = PipelineConfig.model_validate(config).data.checks_json()
-    assert checks == ('{"min_class_count":5,"min_rows":50,"policies":{"text_in_numeric":"error"},"positive":"Yes"}')
+    config["inference"] = {"max_payload_mb": 2}
+    pipeline = PipelineConfig.model_validate(config)
+    checks = pipeline.data.checks_json(pipeline.inference.max_payload_mb)
+    assert checks == (
+        '{"max_payload_mb":2,"min_class_count":5,"min_rows":50,"policies":{"text_in_numeric":"error"},"positive":"Yes"}'
+    )
 
 
 def test_the_gate_compares_with_the_baseline_and_the_champion_by_default():

@@ -11,10 +11,12 @@ import pandas as pd
 import pytest
 
 from conftest import GLUE_DIR, glue_args
-from mlops_pipeline.data_checks import CheckSettings, DataCheckError, Report, baseline_metrics, labels_of
+from mlops_pipeline.data_checks import CheckSettings, DataCheckError, Report, baseline_metrics, labels_of, preflight
 
 sys.path.insert(0, str(GLUE_DIR))
 import run_transform  # noqa: E402
+
+MB = 1024 * 1024  # MaxPayloadInMB's unit
 
 
 def rows(n: int = 40, positives: int | None = None) -> pd.DataFrame:
@@ -152,7 +154,34 @@ TRAIN_CASES = {
         csv(with_values(rows(), "monthly_income", {1: "1,200", 5: "unknown", 6: "1,200"})),
         {"policies": {"text_in_numeric": "error"}},
         "{f}: column 'monthly_income' is numeric but has text on 3 rows (lines 3, 7, 8): '1,200', 'unknown'; it is "
-        "read as missing [data.checks.policies['text_in_numeric'] = 'error']",
+        "read as missing; numbers with thousands separators are text: write 1200, not 1,200 "
+        "[data.checks.policies['text_in_numeric'] = 'error']",
+    ),
+    "a column named twice": (
+        csv(rows().rename(columns={"age": "Age (years)", "department": "Age (years)"})),
+        {},
+        "{f}: column 'Age (years)' appears twice (columns 2 and 3); give each column its own name",
+    ),
+    "numbers with thousands separators in a column the transform computes with": (
+        csv(rows().assign(monthly_income=lambda frame: frame.monthly_income.map("{:,}".format))),
+        {},
+        "{f}: column 'monthly_income' must hold numbers (attrition_transform.NUMERIC_COLUMNS) but 40 of its 40 "
+        "values are text (lines 2, 3, 4, ...): '3,000', '3,037', '3,074'; numbers with thousands separators are "
+        "text: write 3000, not 3,000",
+    ),
+    "a value longer than a batch transform request": (
+        csv(with_values(rows(), "department", {3: "x" * (MB + 1)})),
+        {"max_payload_mb": 1},
+        "{f}: line 5, column 'department' holds a value of 1,048,577 bytes, over the 1 MB batch transform sends in "
+        "one request (inference.max_payload_mb, SageMaker's MaxPayloadInMB), so it could never be scored; shorten "
+        "or remove it",
+    ),
+    "a quote left unclosed before a long stretch": (
+        csv(rows()).replace(b"E3,", b'"E3,', 1) + b"E99,30,sales,3000,0\n" * 60_000,
+        {"max_payload_mb": 1},
+        "{f}: line 5, column 'employee_id' holds a value of 1,200,781 bytes (it runs over 60037 lines from a quote: "
+        "is one left unclosed?), over the 1 MB batch transform sends in one request (inference.max_payload_mb, "
+        "SageMaker's MaxPayloadInMB), so it could never be scored; shorten or remove it",
     ),
 }
 
@@ -186,6 +215,25 @@ SCORE_CASES = {
         {},
         "{f}: 'employee_id' has a line break inside the value on lines 2, 5, 10: 'say \"hi\"\\r\\n', 'a\\rb', "
         "'c\\nd'; batch transform reads one record per line, so each id must fit on one line",
+    ),
+    "scoring, a column named three times": (
+        csv(without(rows(), "attrition").assign(extra=1)).replace(b"department,monthly_income,extra", b"age,x,age", 1),
+        {},
+        "{f}: column 'age' appears 3 times (columns 2, 3 and 5); give each column its own name",
+    ),
+    "scoring, numbers with thousands separators where training had numbers": (
+        csv(without(rows(), "attrition").assign(monthly_income=lambda frame: frame.monthly_income.map("{:,}".format))),
+        {},
+        "{f}: column 'monthly_income' must hold numbers (as in the training file) but 40 of its 40 values are text "
+        "(lines 2, 3, 4, ...): '3,000', '3,037', '3,074'; numbers with thousands separators are text: write 3000, "
+        "not 3,000",
+    ),
+    "scoring, a long id": (
+        csv(with_values(without(rows(), "attrition"), "employee_id", {39: "E" * (MB + 5)})),
+        {"max_payload_mb": 1},
+        "{f}: line 41, column 'employee_id' holds a value of 1,048,581 bytes, over the 1 MB batch transform sends "
+        "in one request (inference.max_payload_mb, SageMaker's MaxPayloadInMB), so it could never be scored; "
+        "shorten or remove it",
     ),
     "scoring semicolons": (
         csv(without(rows(), "attrition")).replace(b",", b";"),
@@ -265,3 +313,81 @@ def test_a_policy_of_off_skips_the_check():
     assert report.warnings == [] and json.loads(report.to_json()) == {"warnings": []}
     with pytest.raises(DataCheckError):
         Report(CheckSettings("a", "b", policies={"min_rows": "error"})).problem("min_rows", "x")
+
+
+def test_a_column_named_twice_is_the_error_of_the_file_that_names_it(tmp_path):
+    """pandas reads a second ``Age (years)`` as ``Age (years).1``; the file that repeats the name is refused, not
+    the other one for lacking the renamed column. Empty names (spreadsheets' trailing commas) are not repeats."""
+    settings = CheckSettings("attrition", "employee_id")
+    good, twice = rows(), rows().rename(columns={"age": "Age (years)", "monthly_income": "Age (years)"})
+    train, score = tmp_path / "train.csv", tmp_path / "score.csv"
+    train.write_bytes(csv(twice))
+    score.write_bytes(csv(without(good, "attrition")))
+    with pytest.raises(DataCheckError) as refused:
+        preflight(train, "train", settings)
+    assert (
+        str(refused.value)
+        == f"{train}: column 'Age (years)' appears twice (columns 2 and 4); give each column its own name"
+    )
+    train.write_bytes(csv(good))
+    score.write_bytes(csv(without(twice, "attrition")))
+    with pytest.raises(DataCheckError) as refused:
+        preflight(score, "score", settings, training_columns=preflight(train, "train", settings))
+    assert (
+        str(refused.value)
+        == f"{score}: column 'Age (years)' appears twice (columns 2 and 4); give each column its own name"
+    )
+    score.write_bytes(b"employee_id,age,,\nE1,30,,\nE2,31,,\n")
+    assert preflight(score, "score", settings) == ["employee_id", "age", "Unnamed: 2", "Unnamed: 3"]
+
+
+def test_numbers_with_thousands_separators_are_reported_and_stay_text(tmp_path):
+    """A column no transform declares numeric is not parsed (``1,200`` is 1.2 where the comma is the decimal mark):
+    `local run` and the Glue job report it, naming the column and a value; the policy can make it an error."""
+    frame = rows().rename(columns={"monthly_income": "salary"})
+    frame["salary"] = [f"{value:,}" for value in frame["salary"]]
+    frame.loc[2, "salary"] = "950"  # a small one has no separator
+    landed = tmp_path / "train.csv"
+    landed.write_bytes(csv(frame))
+    warning = (
+        f"{landed}: column 'salary' looks numeric with thousands separators on 39 rows (lines 2, 3, 5, ...): '3,000', "
+        "'3,037', '3,111'; it is read as text: remove the separators to use it as a number"
+    )
+    report = Report(CheckSettings("attrition", "employee_id"))
+    preflight(landed, "train", report.settings, report=report)
+    assert report.warnings == [warning]
+    run_transform.main(arguments("train", landed, tmp_path / "out"))
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["warnings"] == [warning]
+    assert len(json.loads((tmp_path / "out" / "train" / "schema.json").read_text())["categories"]["salary"]) == 40
+    strict = CheckSettings("attrition", "employee_id", policies={"thousands_separators": "error"})
+    with pytest.raises(DataCheckError, match=r"column 'salary' looks numeric with thousands separators"):
+        preflight(landed, "train", strict)
+
+
+def test_text_in_a_numeric_column_at_scoring_is_missing_to_the_transform_too(tmp_path):
+    """The derived features compute with the numbers: a scoring value the check reads as missing is missing there."""
+    train, score = tmp_path / "train.csv", tmp_path / "score.csv"
+    train.write_bytes(csv(rows(60).assign(job_level=[1 + i % 5 for i in range(60)])))
+    run_transform.main(arguments("train", train, tmp_path / "trained"))
+    scoring = without(rows(10), "attrition").assign(job_level=2)
+    score.write_bytes(csv(with_values(scoring, "monthly_income", {4: "unknown"})))
+    run_transform.main(arguments("score", score, tmp_path / "out", tmp_path / "trained" / "train" / "schema.json"))
+    extract = pd.read_csv(tmp_path / "out" / "score" / "score.csv")
+    assert extract["income_per_level"].isna().tolist() == [i == 4 for i in range(10)]
+
+
+def test_a_column_of_many_long_values_that_would_overflow_the_scoring_header_is_named(tmp_path):
+    """One-hot features name every level: 40 values of 30 kB each make a 1.2 MB header, over a 1 MB MaxPayloadInMB,
+    though no single value is."""
+    notes = [f"{i:02d}" + "x" * 30_000 for i in range(40)]
+    landed = tmp_path / "train.csv"
+    landed.write_bytes(csv(rows().assign(note=notes)))
+    with pytest.raises(DataCheckError) as refused:
+        run_transform.main(arguments("train", landed, tmp_path / "out", checks={"max_payload_mb": 1}))
+    assert str(refused.value).startswith(f"{landed}: the scoring extract's header would be 1,200,4")
+    assert str(refused.value).endswith(
+        " bytes, over the 1 MB batch transform sends in one request (inference.max_payload_mb, SageMaker's "
+        "MaxPayloadInMB): column 'note' becomes 40 features, 1,200,320 bytes of names (one per distinct value); "
+        "group its rare values or drop it"
+    )
+    assert not (tmp_path / "out").exists()

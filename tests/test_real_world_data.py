@@ -160,3 +160,43 @@ def test_a_category_with_a_comma_and_a_column_name_in_brackets_train_and_score(t
         header, *rows = csv.reader(handle)
     assert header == ["EmployeeNumber", "probability"]
     assert [int(row[0]) for row in rows] == list(range(12000, 12030)) and all(0 <= float(row[1]) <= 1 for row in rows)
+
+
+def test_a_column_named_twice_is_refused_before_landing_naming_the_file_that_repeats_it(tmp_path):
+    """pandas reads the second ``Age (years)`` as ``Age (years).1``: the training file is named, not the scoring
+    file that lacks the renamed column; nothing is landed."""
+    project = hr_project(tmp_path / "project")
+    train = tmp_path / "hr_train.csv"
+    pd.read_csv(write_hr_like(train, 60, seed=11), encoding="utf-8-sig").rename(
+        columns={"Age": "Age (years)", "DistanceFromHome": "Age (years)"}
+    ).to_csv(train, index=False)
+    score = write_hr_like(tmp_path / "hr_score.csv", 20, seed=12, label=False)
+    result = local_run(project, tmp_path / "ws", train, score)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: {train}: column 'Age (years)' appears twice (columns 1 and 5); give each column its own name"
+    )
+    assert not list((tmp_path / "ws").glob("s3/hr-feature-store/**/*.csv"))
+
+
+def test_local_run_shows_what_its_own_checks_find_when_the_glue_job_is_a_script_of_yours(tmp_path):
+    """In script mode no report.json of the project's Glue job carries the warnings: `local run` returns its own."""
+    project = hr_project(tmp_path / "project")
+    workflow = project / "workflows" / "hr.py"
+    workflow.write_text(
+        workflow.read_text().replace(
+            'script="attrition_transform.py"', 'script="attrition_transform.py", mode="script"'
+        )
+    )
+    train, score = (
+        write_hr_like(tmp_path / "train.csv", 60, seed=13),
+        write_hr_like(tmp_path / "score.csv", 20, seed=14),
+    )
+    frame = pd.read_csv(train, encoding="utf-8-sig")
+    frame["MonthlyIncome"] = frame["MonthlyIncome"].map("{:,}".format)
+    frame.to_csv(train, index=False)
+    (warning,) = runtime(project, tmp_path / "ws").check_files(train, score)
+    assert warning.startswith(f"{train}: column 'MonthlyIncome' looks numeric with thousands separators on ")
+    config = load_workflow(project / "workflows" / "hr.py", containers=project / "containers")
+    module_mode = config.model_copy(update={"transform": config.transform.model_copy(update={"mode": "module"})})
+    assert LocalRuntime(module_mode, Workspace.resolve(tmp_path / "ws"), project).check_files(train, score) == []

@@ -74,7 +74,9 @@ class MetricDefinition(_Settings):
 
 
 Policy = Literal["error", "warning", "off"]
-CheckName = Literal["min_rows", "class_count", "text_in_numeric", "unseen_categories", "label_in_scoring"]
+CheckName = Literal[
+    "min_rows", "class_count", "text_in_numeric", "thousands_separators", "unseen_categories", "label_in_scoring"
+]
 
 
 class DataChecks(_Settings):
@@ -114,14 +116,16 @@ class DataSchema(_Settings):
                 raise ValueError(f"label_values maps {name!r} both ways once case and spaces are ignored")
         return self
 
-    def checks_json(self) -> str:
-        """The settings the Glue job's checks need, as its ``--DATA_CHECKS`` argument."""
+    def checks_json(self, max_payload_mb: int) -> str:
+        """The settings the Glue job's checks need, as its ``--DATA_CHECKS`` argument; ``max_payload_mb`` (the
+        inference setting) bounds a value, as batch transform's requests do."""
         settings = {
             "positive": self.positive,
             "label_values": self.label_values,
             "min_rows": self.checks.min_rows,
             "min_class_count": self.checks.min_class_count,
             "policies": dict(self.checks.policies),
+            "max_payload_mb": max_payload_mb,
         }
         return json.dumps({k: v for k, v in settings.items() if v is not None}, separators=(",", ":"), sort_keys=True)
 

@@ -50,7 +50,7 @@ def glue_transform(
         "--ID_COLUMN": config.data.id_column,
         "--VALIDATION_FRACTION": repr(transform.validation_fraction),
         "--SEED": str(transform.seed),
-        "--DATA_CHECKS": config.data.checks_json(),
+        "--DATA_CHECKS": config.data.checks_json(config.inference.max_payload_mb),
         **code,
         **{f"--{key}": value for key, value in transform.arguments.items()},
         **(extra or {}),

@@ -309,17 +309,21 @@ class LocalRuntime:
             landed.append(event)
         return landed
 
-    def check_files(self, train: Path, score: Path) -> None:
+    def check_files(self, train: Path, score: Path) -> list[str]:
         """The checks of both files that need no compute, before training starts (the Glue job runs them
-        again); the label's only when the pipeline maps it (module mode, or a mapping in the workflow)."""
-        data = self.config.data
-        settings = data_checks.CheckSettings.from_json(data.label, data.id_column, data.checks_json())
-        labels = self.config.transform.mode == "module" or data.positive is not None or data.label_values is not None
+        again); the label's only when the pipeline maps it (module mode, or a mapping in the workflow). The
+        warnings, in script mode (in module mode the Glue job reports them with the execution)."""
+        data, module = self.config.data, self.config.transform.mode == "module"
+        checks_json = data.checks_json(self.config.inference.max_payload_mb)
+        settings = data_checks.CheckSettings.from_json(data.label, data.id_column, checks_json)
+        labels = module or data.positive is not None or data.label_values is not None
+        report = data_checks.Report(settings)
         try:
-            columns = data_checks.preflight(train, "train", settings, labels)
-            data_checks.preflight(score, "score", settings, labels, training_columns=columns)
+            columns = data_checks.preflight(train, "train", settings, labels, report=report)
+            data_checks.preflight(score, "score", settings, labels, training_columns=columns, report=report)
         except data_checks.DataCheckError as refused:
             raise PipelineError(str(refused)) from None
+        return [] if module else report.warnings
 
     def run_file(self, kind: str, source: Path) -> ExecutionResult:
         """Land a file, let the watcher and handler start its execution, and follow it to the end."""
