@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+import mlops_pipeline
 from conftest import EXAMPLE_WORKFLOW, local_project, run_cli
 from mlops_pipeline.demo_data import write_demo_pair
 from mlops_pipeline.local.sessions import SESSION_ENV, SESSIONS
@@ -76,6 +77,8 @@ def start(command: str, project: Path, workspace: Path, data) -> subprocess.Pope
             assert landed.returncode == 0, landed.stderr
         args = ["local", "up", *common, "--interval", "0.2"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    source = str(Path(mlops_pipeline.__file__).resolve().parents[1])  # the package under test, as run_cli runs it
+    env["PYTHONPATH"] = os.pathsep.join([source, *filter(None, [env.get("PYTHONPATH")])])
     log = open(workspace.parent / f"{command}.log", "w")
     return subprocess.Popen(
         [sys.executable, "-m", "mlops_pipeline.cli", *args], cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -154,6 +157,8 @@ def scenario(root: Path, command: str, signum: int, phase: str, data) -> None:
     assert aborted and set(statuses.values()) <= {"ABORTED", "SUCCEEDED"}, statuses
     for name in aborted:
         assert name in listed.stdout
+        assert_stopped_where_it_was(json.loads((records / name / "history.json").read_text()))
+    assert_tuning_counts_its_training_jobs(workspace / "services")
     for hold in program.glob("hold-*"):
         hold.unlink()
     before = counts(workspace)
@@ -165,6 +170,25 @@ def scenario(root: Path, command: str, signum: int, phase: str, data) -> None:
         assert after == {**before, "transform-jobs": before["transform-jobs"] + 1}, (before, after)
     else:
         assert after["glue-job-runs"] == before["glue-job-runs"] + (1 if command == "up" else 0), (before, after)
+
+
+def assert_stopped_where_it_was(history: list[dict]) -> None:
+    """An aborted execution's history ends, as on AWS, with the state it was in and ExecutionAborted: no
+    TaskSucceeded for the Task that was stopped."""
+    entered = max(i for i, event in enumerate(history) if event["type"].endswith("StateEntered"))
+    after = [event["type"] for event in history[entered + 1 :]]
+    assert after[-1] == "ExecutionAborted" and "TaskSucceeded" not in after, after
+
+
+def assert_tuning_counts_its_training_jobs(services: Path) -> None:
+    """Every tuning job's TrainingJobStatusCounters are its training jobs' final statuses (none InProgress)."""
+    trained = [json.loads(path.read_text()) for path in (services / "training-jobs").glob("*.json")]
+    for path in (services / "tuning-jobs").glob("*.json"):
+        tuning = json.loads(path.read_text())
+        statuses = [job["TrainingJobStatus"] for job in trained if job["TrainingJobName"] in tuning["Local"]["Trials"]]
+        counters = {status: count for status, count in tuning["TrainingJobStatusCounters"].items() if count}
+        assert counters == {status: statuses.count(status) for status in set(statuses)}, (counters, statuses)
+        assert tuning["ObjectiveStatusCounters"]["Pending"] == 0
 
 
 def cases(command: str) -> list[tuple[int, str]]:
