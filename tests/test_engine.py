@@ -48,6 +48,10 @@ def test_the_patched_seams_keep_their_signatures():
         "normalised_parameters",
         "state_credentials",
     ]
+    # overridden by LocalServiceTask: moto calls it after the service task, and it records TaskSucceeded
+    assert parameters(StateTaskService._after_eval_execution) == parameters(StateTaskService._eval_service_task)
+    assert "self._after_eval_execution(" in inspect.getsource(StateTaskService._eval_execution)
+    assert "HistoryEventType.TaskSucceeded" in inspect.getsource(StateTaskService._after_eval_execution)
     assert parameters(lambda_eval_utils.execute_lambda_function_integration) == [
         "env",
         "parameters",
@@ -209,8 +213,11 @@ def test_a_state_timeout_tells_the_running_job_to_stop():
     )
     with Engine(dispatch, ["glue:startJobRun.sync"]) as engine:
         outcome = run(engine, definition, {})
+        assert stopped.wait(5)
+        time.sleep(0.3)  # what the stopped job's thread could still record
+        history = engine.history(outcome["describe"]["executionArn"])
     assert outcome["describe"]["status"] == "FAILED" and outcome["describe"]["error"] == "States.Timeout"
-    assert stopped.wait(5)
+    assert [event["type"] for event in history][-3:] == ["TaskStarted", "TaskTimedOut", "ExecutionFailed"]
 
 
 @pytest.mark.parametrize("stop_how", ["StopExecution", "session end"])
@@ -235,7 +242,24 @@ def test_stopping_the_execution_tells_the_running_job_to_stop(stop_how):
             while engine.describe(execution)["status"] == "RUNNING" and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert engine.describe(execution)["status"] == "ABORTED"
+            assert_aborted_in_its_task(engine.history(execution))
     assert stopped.is_set()
+
+
+def assert_aborted_in_its_task(history: list[dict]) -> None:
+    """An execution stopped while its Task ran ends with the Task's TaskStarted and then ExecutionAborted: no
+    TaskSucceeded for a Task that was stopped (AWS records none; moto recorded one with an empty output).
+    ExecutionAborted's previousEventId is 0, as AWS records it (LocalStack's AWS-validated snapshot
+    tests/aws/services/stepfunctions/v2/test_sfn_api.snapshot.json, ``test_stop_execution``, 06-05-2024)."""
+    assert [event["type"] for event in history] == [
+        "ExecutionStarted",
+        "TaskStateEntered",
+        "TaskScheduled",
+        "TaskStarted",
+        "ExecutionAborted",
+    ]
+    assert [event["id"] for event in history] == [1, 2, 3, 4, 5]
+    assert [event["previousEventId"] for event in history] == [0, 0, 2, 3, 0]
 
 
 def test_lambda_tasks_call_in_process_handlers():

@@ -130,4 +130,5 @@ def test_a_record_left_running_by_a_dead_session_is_closed_aborted_at_its_state(
     closed = records.read("train-b")
     assert result.status == closed["status"] == "ABORTED" and closed["cause"] == "its session ended"
     assert (closed["failed_state"], closed["failed_state_input"]) == ("Tune", {"a": 1})  # where a redrive resumes
-    assert records.history("train-b")[-1]["type"] == "ExecutionAborted"
+    aborted = records.history("train-b")[-1]
+    assert (aborted["type"], aborted["id"], aborted["previousEventId"]) == ("ExecutionAborted", 3, 0)  # as AWS

@@ -164,6 +164,8 @@ def scenario(root: Path, command: str, signum: int, phase: str, data) -> None:
     assert aborted and set(statuses.values()) <= {"ABORTED", "SUCCEEDED"}, statuses
     for name in aborted:
         assert name in listed.stdout
+        assert_stopped_where_it_was(json.loads((records / name / "history.json").read_text()))
+    assert_tuning_counts_its_training_jobs(workspace / "services")
     for hold in program.glob("hold-*"):
         hold.unlink()
     before = counts(workspace)
@@ -175,6 +177,25 @@ def scenario(root: Path, command: str, signum: int, phase: str, data) -> None:
         assert after == {**before, "transform-jobs": before["transform-jobs"] + 1}, (before, after)
     else:
         assert after["glue-job-runs"] == before["glue-job-runs"] + (1 if command == "up" else 0), (before, after)
+
+
+def assert_stopped_where_it_was(history: list[dict]) -> None:
+    """An aborted execution's history ends, as on AWS, with the state it was in and ExecutionAborted: no
+    TaskSucceeded for the Task that was stopped."""
+    entered = max(i for i, event in enumerate(history) if event["type"].endswith("StateEntered"))
+    after = [event["type"] for event in history[entered + 1 :]]
+    assert after[-1] == "ExecutionAborted" and "TaskSucceeded" not in after, after
+
+
+def assert_tuning_counts_its_training_jobs(services: Path) -> None:
+    """Every tuning job's TrainingJobStatusCounters are its training jobs' final statuses (none InProgress)."""
+    trained = [json.loads(path.read_text()) for path in (services / "training-jobs").glob("*.json")]
+    for path in (services / "tuning-jobs").glob("*.json"):
+        tuning = json.loads(path.read_text())
+        statuses = [job["TrainingJobStatus"] for job in trained if job["TrainingJobName"] in tuning["Local"]["Trials"]]
+        counters = {status: count for status, count in tuning["TrainingJobStatusCounters"].items() if count}
+        assert counters == {status: statuses.count(status) for status in set(statuses)}, (counters, statuses)
+        assert tuning["ObjectiveStatusCounters"]["Pending"] == 0
 
 
 def cases(command: str) -> list[tuple[int, str]]:

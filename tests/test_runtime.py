@@ -387,7 +387,26 @@ def test_ending_the_session_stops_running_executions_kills_their_jobs_and_record
     assert [runtime.records.read(each)["status"] for each in started] == ["ABORTED", "ABORTED"]
     assert sorted(runtime.stopped) == sorted(started)  # what the command's last line names
     assert runtime.records.read(name)["failed_state"] == "TuneHyperparameters"  # where a redrive resumes
+    history = runtime.records.history(name)  # as AWS records a stopped Task: no TaskSucceeded
+    entered = max(i for i, event in enumerate(history) if event["type"] == "TaskStateEntered")
+    assert [event["type"] for event in history[entered:]] == [
+        "TaskStateEntered",
+        "TaskScheduled",
+        "TaskStarted",
+        "ExecutionAborted",
+    ]
+    assert history[entered]["stateEnteredEventDetails"]["name"] == "TuneHyperparameters"
     assert not any(alive(pid) for pid in pids)
+    (tuning,) = [json.loads(path.read_text()) for path in (records.parent / "tuning-jobs").glob("*.json")]
+    assert tuning["HyperParameterTuningJobStatus"] == "Stopped"
+    assert tuning["TrainingJobStatusCounters"] == {  # as its training jobs ended: stopped with it
+        "Completed": 0,
+        "InProgress": 0,
+        "RetryableError": 0,
+        "NonRetryableError": 0,
+        "Stopped": len(pids),
+    }
+    assert tuning["ObjectiveStatusCounters"] == {"Succeeded": 0, "Pending": 0, "Failed": len(pids)}
     notices = {notice["execution"]: notice for notice in runtime.notifier.kept()}  # one failure notice each
     assert sorted(notices) == sorted(started) and len(runtime.notifier.kept()) == 2
     assert (notices[name]["status"], notices[name]["failed_state"]) == ("ABORTED", "TuneHyperparameters")

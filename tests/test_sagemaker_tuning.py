@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
+import time
 from pathlib import Path
 
 import optuna
@@ -13,6 +15,7 @@ from test_sagemaker_training import WAYS, sleepy_services, started_warm
 
 from conftest import running_control, stage_extract, training_request
 from mlops_pipeline.aws_errors import AwsError
+from mlops_pipeline.local.events import TrialEvent
 from mlops_pipeline.local.integrations.sagemaker_tuning import (
     _trial_count,
     create_tuning_job_sync,
@@ -22,7 +25,8 @@ from mlops_pipeline.local.integrations.sagemaker_tuning import (
     warm_up_tuning,
 )
 from mlops_pipeline.local.processes import group_members
-from mlops_pipeline.local.tasks import TaskFailure
+from mlops_pipeline.local.stores import Workspace
+from mlops_pipeline.local.tasks import TaskControl, TaskFailure, TaskStopped
 
 
 def tuning_request(prefix: str, ranges: dict, jobs: int = 3, parallel: int = 2, strategy: str = "Random") -> dict:
@@ -51,6 +55,7 @@ def test_a_tuning_job_runs_every_trial_and_names_the_best(services, demo_extract
         "IntegerParameterRanges": [{"Name": "max_depth", "MinValue": "2", "MaxValue": "5", "ScalingType": "Auto"}]
     }
     job = create_tuning_job_sync(services, tuning_request(prefix, ranges), running_control())
+    events = [event for event in events if isinstance(event, TrialEvent)]  # not the container's build progress
     assert job["HyperParameterTuningJobStatus"] == "Completed"
     assert job["TrainingJobStatusCounters"] == {
         "Completed": 3,
@@ -59,6 +64,7 @@ def test_a_tuning_job_runs_every_trial_and_names_the_best(services, demo_extract
         "NonRetryableError": 0,
         "Stopped": 0,
     }
+    assert job["ObjectiveStatusCounters"] == {"Succeeded": 3, "Pending": 0, "Failed": 0}
     best = job["BestTrainingJob"]
     assert best["TrainingJobName"].startswith("tune-1-") and len(best["TrainingJobName"]) == len("tune-1-001-12345678")
     assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == max(e.objective for e in events)
@@ -130,6 +136,119 @@ def test_a_tuning_job_whose_trials_all_ran_out_of_time_says_so(tmp_path):
         r"StoppingCondition\.MaxRuntimeInSeconds \(1 s\)",
         described["FailureReason"],
     )
+
+
+@pytest.mark.parametrize("seeded", [True, False], ids=["in-rounds", "as-trials-end"])
+def test_a_tuning_job_stopped_with_its_state_counts_each_training_job_as_it_ended(tmp_path, seeded):
+    """StopExecution while one trial has completed and another runs: the running one is Stopped, and the tuning
+    job, Stopped, counts its training jobs by their final statuses (none InProgress, no objective Pending) and
+    names the completed one best, counted or not when the stop came (with a RandomSeed, trials are counted a
+    round at a time)."""
+    services, prefix = sleepy_services(tmp_path)
+    ranges = {"CategoricalParameterRanges": [{"Name": "sleep", "Values": ["0", "60"]}]}
+    request = tuning_request(prefix, ranges, jobs=2, parallel=2, strategy="Grid")
+    if not seeded:
+        del request["HyperParameterTuningJobConfig"]["RandomSeed"]
+    running, during = threading.Event(), {}
+    running.set()
+
+    def stop_when_one_completed_and_one_runs() -> None:
+        def statuses() -> list[str]:
+            jobs = [services.records.get("training-jobs", name) for name in services.records.names("training-jobs")]
+            return sorted(job["TrainingJobStatus"] + ("+pid" if "Pid" in job["Local"] else "") for job in jobs)
+
+        deadline = time.monotonic() + 60
+        while statuses() != ["Completed+pid", "InProgress+pid"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        during.update(services.records.get("tuning-jobs", "tune-1"))
+        running.clear()
+
+    threading.Thread(target=stop_when_one_completed_and_one_runs, daemon=True).start()
+    with pytest.raises(TaskStopped):
+        create_tuning_job_sync(services, request, TaskControl(running=running.is_set, execution_name="exec-1"))
+    tuning = services.records.get("tuning-jobs", "tune-1")
+    jobs = {name: services.records.get("training-jobs", name) for name in tuning["Local"]["Trials"]}
+    assert sorted(job["TrainingJobStatus"] for job in jobs.values()) == ["Completed", "Stopped"]
+    running_then = during["TrainingJobStatusCounters"]["InProgress"]  # the completed one counted or not yet
+    assert running_then in (1, 2) and during["ObjectiveStatusCounters"]["Pending"] == running_then
+    assert tuning["HyperParameterTuningJobStatus"] == "Stopped"
+    assert tuning["TrainingJobStatusCounters"] == {
+        "Completed": 1,
+        "InProgress": 0,
+        "RetryableError": 0,
+        "NonRetryableError": 0,
+        "Stopped": 1,
+    }
+    assert tuning["ObjectiveStatusCounters"] == {"Succeeded": 1, "Pending": 0, "Failed": 1}
+    completed = next(name for name, job in jobs.items() if job["TrainingJobStatus"] == "Completed")
+    assert tuning["BestTrainingJob"]["TrainingJobName"] == completed
+    assert tuning["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == 0.61
+
+
+def test_a_tuning_job_a_dead_session_left_is_stopped_with_counters_its_training_jobs_agree_with(tmp_path):
+    """``kill -9`` while two trials had completed (one not yet counted: a RandomSeed counts a round when it
+    ends) and two ran: recovery stops the two, then the tuning job, whose counters are its training jobs'."""
+    from mlops_pipeline.local.records import Records
+    from mlops_pipeline.local.recovery import recover
+    from mlops_pipeline.local.sessions import SESSIONS
+    from mlops_pipeline.target import local_target
+
+    workspace, dead = Workspace.resolve(tmp_path / "ws"), "4242-deadbeef"
+    (workspace.root / SESSIONS).mkdir(parents=True)
+    (workspace.root / SESSIONS / f"{dead}.lock").write_text("4242\n")  # its lock, no longer held
+    records = Records.of_workspace(workspace.root)
+    names = [f"tune-1-00{index}-0123abcd" for index in range(1, 5)]
+    values = {names[0]: 0.7, names[1]: 0.8}  # the second completed after the first and was not yet counted
+    for name in names:
+        ended = name in values
+        records.put(
+            "training-jobs",
+            name,
+            {
+                "TrainingJobName": name,
+                "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
+                "TrainingJobStatus": "Completed" if ended else "InProgress",
+                "SecondaryStatus": "Completed" if ended else "Training",
+                "CreationTime": "2024-05-02T10:00:00+00:00",
+                "FinalMetricDataList": [{"MetricName": "roc_auc", "Value": values[name]}] if ended else [],
+                "Local": {"Session": dead, "Tuned": {"max_depth": str(len(name))}},
+            },
+        )
+    request = tuning_request("s3://attrition-extracts/x/", {}, jobs=4, parallel=2)
+    counted = {"Completed": 1, "InProgress": 3, "RetryableError": 0, "NonRetryableError": 0, "Stopped": 0}
+    records.put(
+        "tuning-jobs",
+        "tune-1",
+        {
+            "HyperParameterTuningJobName": "tune-1",
+            "HyperParameterTuningJobConfig": request["HyperParameterTuningJobConfig"],
+            "HyperParameterTuningJobStatus": "InProgress",
+            "TrainingJobStatusCounters": counted,
+            "ObjectiveStatusCounters": {"Succeeded": 1, "Pending": 3, "Failed": 0},
+            "BestTrainingJob": {"TrainingJobName": names[0]},
+            "Local": {"Session": dead, "Trials": [*names, "tune-1-005-0123abcd"]},  # the fifth was never created
+        },
+    )
+    done = recover(workspace, local_target("attrition"))
+    assert "tuning job tune-1 recorded Stopped: its session ended" in done
+    assert [records.get("training-jobs", name)["TrainingJobStatus"] for name in names] == [
+        "Completed",
+        "Completed",
+        "Stopped",
+        "Stopped",
+    ]
+    tuning = records.get("tuning-jobs", "tune-1")
+    assert tuning["HyperParameterTuningJobStatus"] == "Stopped"
+    assert tuning["TrainingJobStatusCounters"] == {
+        "Completed": 2,
+        "InProgress": 0,
+        "RetryableError": 0,
+        "NonRetryableError": 0,
+        "Stopped": 2,
+    }
+    assert tuning["ObjectiveStatusCounters"] == {"Succeeded": 2, "Pending": 0, "Failed": 2}
+    best = tuning["BestTrainingJob"]
+    assert (best["TrainingJobName"], best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]) == (names[1], 0.8)
 
 
 def sample(ranges: dict, trials: int = 200) -> list[dict]:

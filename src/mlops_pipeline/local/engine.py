@@ -34,6 +34,9 @@ Seams (moto ``MOTO_VERSION``; each patched for the session only, pinned by tests
   :func:`_defer_batch_service`): moto's Task-service factory imports its Batch service when it is imported,
   and that imports ``moto.batch`` and with it ``moto.ec2`` (most of a second of every start); no workflow
   has a Batch Task, so a stand-in module imports the real service when a Batch Task is first built.
+One method is overridden rather than patched: ``LocalServiceTask._after_eval_execution`` (moto's
+``StateTaskService``), so that a Task stopped with its execution, or by its state's timeout, records no
+``TaskSucceeded``.
 Everything else goes through the public Step Functions API of ``mock_aws``; one read looks inside without
 patching anything: an execution's status and how many events it has (``Execution.status``,
 ``EventManager._history_event_list``), so that :meth:`Engine.history` and :meth:`Engine.describe` ask the API
@@ -187,6 +190,17 @@ class LocalServiceTask(StateTaskService):
         except TaskStopped:
             response = {}  # the frame has ended: moto reports the timeout or the stop, not this task
         env.stack.append(response)
+
+    def _after_eval_execution(self, env, resource_runtime_part, normalised_parameters, state_credentials) -> None:
+        """TaskSucceeded only for a Task whose state still runs: one ended by StopExecution or its timeout
+        while the job ran records none (moto recorded one with the stopped job's empty result, after the
+        TaskTimedOut, or before the ExecutionAborted). On AWS such a history ends with the Task's TaskStarted
+        and then TaskTimedOut and ExecutionFailed, or ExecutionAborted, which no event of the stopped state
+        follows (AWS-recorded histories in LocalStack's snapshots: timeouts/test_timeouts.snapshot.json
+        ``test_fixed_timeout_service_lambda``, 10-03-2024; test_sfn_api.snapshot.json ``test_stop_execution``,
+        06-05-2024)."""
+        if env.is_running():
+            super()._after_eval_execution(env, resource_runtime_part, normalised_parameters, state_credentials)
 
     def _failure_event(self, env, error: str, cause: str) -> FailureEvent:
         name = StatesErrorName.from_name(error) if error.startswith("States.") else CustomErrorName(error)

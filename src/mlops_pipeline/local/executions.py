@@ -31,6 +31,11 @@ FAILURE_EVENTS = (
     "ExecutionTimedOut",
 )
 
+#: The ``previousEventId`` AWS gives an ``ExecutionAborted`` event, whatever came before it (as moto's interpreter
+#: writes it for a stopped execution; AWS's recorded history: LocalStack's AWS-validated snapshot
+#: tests/aws/services/stepfunctions/v2/test_sfn_api.snapshot.json, ``test_stop_execution``, 06-05-2024).
+ABORTED_PREVIOUS_EVENT_ID = 0
+
 
 @dataclass(frozen=True)
 class ExecutionResult:
@@ -198,7 +203,7 @@ class ExecutionRecords:
         history.append(
             {
                 "id": len(history) + 1,
-                "previousEventId": len(history),
+                "previousEventId": ABORTED_PREVIOUS_EVENT_ID,
                 "timestamp": str(now),
                 "type": "ExecutionAborted",
                 "executionAbortedEventDetails": {"cause": cause},

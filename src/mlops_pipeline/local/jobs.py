@@ -88,12 +88,16 @@ class JobKind(RecordKind):
             record["FailureReason"] = reason
         return record
 
-    def stop_orphans(self, records: Records, alive: Callable[[str], bool]) -> list[str]:
-        """Close as Stopped the jobs still recorded InProgress whose session is gone; their names."""
+    def stop_orphans(
+        self, records: Records, alive: Callable[[str], bool], closing: Callable[[dict], None] = lambda record: None
+    ) -> list[str]:
+        """Close as Stopped the jobs still recorded InProgress whose session is gone; their names. ``closing``
+        completes each record before it is written (a tuning job's counters)."""
         stopped = []
         for name in records.names(self.folder):
             record = records.get(self.folder, name) or {}
             if record.get(self.status_field) == "InProgress" and not alive(record.get("Local", {}).get("Session", "")):
+                closing(record)
                 records.put(self.folder, name, self._ended(record, "Stopped", ORPHANED_REASON))
                 stopped.append(name)
         return stopped

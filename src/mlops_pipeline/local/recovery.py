@@ -88,8 +88,13 @@ def _stop_orphaned_jobs(workspace: Workspace, alive) -> list[str]:
     )
 
     records, done = Records.of_workspace(workspace.root), []
-    for kind in (sagemaker_tuning.TUNING_JOBS, sagemaker_training.TRAINING_JOBS, sagemaker_transform.TRANSFORM_JOBS):
-        for name in kind.stop_orphans(records, alive):
+    stops = (  # training jobs before their tuning job, whose counters are tallied from them
+        (sagemaker_training.TRAINING_JOBS, sagemaker_training.TRAINING_JOBS.stop_orphans),
+        (sagemaker_transform.TRANSFORM_JOBS, sagemaker_transform.TRANSFORM_JOBS.stop_orphans),
+        (sagemaker_tuning.TUNING_JOBS, sagemaker_tuning.stop_orphans),
+    )
+    for kind, stop in stops:
+        for name in stop(records, alive):
             done.append(f"{kind.folder[:-1].replace('-', ' ')} {name} recorded Stopped: its session ended")
     for name in sagemaker_endpoint.stop_orphans(records, alive):
         done.append(f"endpoint {name}: its deployment ended with its session (see its FailureReason)")

@@ -7,6 +7,11 @@ named ``<tuning job>-<NNN>-<8 hex>``. A failed trial does not fail the tuning jo
 fails (or none reports the objective). A trial stopped at its ``StoppingCondition.MaxRuntimeInSeconds`` counts
 as ``Stopped`` (the counters follow the training job's status); the objective it logged before the stop is
 used, like any final metric SageMaker publishes for a stopped job, and with none it counts as a failed objective.
+A tuning job stopped with its state (StopExecution, a timeout, the session's end) or closed by recovery after its
+session died ends ``Stopped`` with its counters tallied from its training jobs' records, all of them ended by then
+(DescribeHyperParameterTuningJob's ``TrainingJobStatusCounters`` and ``ObjectiveStatusCounters``, botocore's
+sagemaker model: a running job is ``InProgress`` and its objective ``Pending``; one stopped before it finished has
+no objective evaluated: ``Failed``).
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ from mlops_pipeline.local.integrations.sagemaker_training import (
     written_out,
 )
 from mlops_pipeline.local.jobs import JobKind, now
+from mlops_pipeline.local.records import Records
 from mlops_pipeline.local.services import LocalServices
-from mlops_pipeline.local.tasks import TaskControl
+from mlops_pipeline.local.tasks import TaskControl, TaskStopped
 
 TUNING_JOBS = JobKind(
     folder="tuning-jobs",
@@ -64,7 +70,11 @@ def create_tuning_job_sync(services: LocalServices, params: dict, control: TaskC
     TUNING_JOBS.claim(services, record)
     tuner = _Tuner(services, params, record, control)
     with TUNING_JOBS.stopped_with_its_state(services, record):
-        tuner.run(_trial_count(config), int(config["ResourceLimits"].get("MaxParallelTrainingJobs", 1)))
+        try:
+            tuner.run(_trial_count(config), int(config["ResourceLimits"].get("MaxParallelTrainingJobs", 1)))
+        except TaskStopped:
+            tally(services.records, record)  # every trial has ended: the pool waited for them
+            raise
     _conclude(services, record)
     return TUNING_JOBS.sync_answer(record)
 
@@ -72,6 +82,42 @@ def create_tuning_job_sync(services: LocalServices, params: dict, control: TaskC
 @serves("aws-sdk:sagemaker:describeHyperParameterTuningJob", client_error=CLIENT_ERROR)
 def describe_tuning_job(services: LocalServices, params: dict, control: TaskControl) -> dict:
     return TUNING_JOBS.describe(services, params["HyperParameterTuningJobName"])
+
+
+def stop_orphans(records: Records, alive) -> list[str]:
+    """Tuning jobs a dead session left InProgress, closed Stopped with their counters tallied from their training
+    jobs (which recovery stops first); their names."""
+    return TUNING_JOBS.stop_orphans(records, alive, closing=lambda record: tally(records, record))
+
+
+def tally(records: Records, record: dict) -> None:
+    """Set the tuning job's counters, and its best training job, from its training jobs' records: what
+    DescribeHyperParameterTuningJob reports once they ended, whichever of them the tuner had not yet counted
+    (a trial named but never created has no record and is not counted)."""
+    counters = dict.fromkeys(("Completed", "InProgress", "RetryableError", "NonRetryableError", "Stopped"), 0)
+    objectives = dict.fromkeys(("Succeeded", "Pending", "Failed"), 0)
+    objective = record["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    best = None
+    for name in record["Local"]["Trials"]:
+        job = records.get(TRAINING_JOBS.folder, name)
+        if job is None:
+            continue
+        counters[_status_counter(job["TrainingJobStatus"])] += 1
+        if job["TrainingJobStatus"] == "InProgress":
+            objectives["Pending"] += 1
+            continue
+        value = _objective_value(job, objective["MetricName"])
+        objectives["Succeeded" if value is not None else "Failed"] += 1
+        if value is not None and _better(value, best, objective["Type"]):
+            best = _summary(job, objective["MetricName"], value)
+    record.update(TrainingJobStatusCounters=counters, ObjectiveStatusCounters=objectives)
+    if best is not None:
+        record["BestTrainingJob"] = best
+
+
+def _status_counter(status: str) -> str:
+    """The ``TrainingJobStatusCounters`` entry of a training job's status (a failed one is a client error here)."""
+    return status if status in ("Completed", "InProgress", "Stopped") else "NonRetryableError"
 
 
 def _initial_record(services: LocalServices, params: dict) -> dict:
@@ -172,8 +218,7 @@ class _Tuner:
         self.count = count
         if self.seeded:
             for first in range(0, count, parallel):
-                if not self.control.running():
-                    return
+                self.control.check()  # stopped between rounds: the tuning job is stopped, not completed
                 with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="trial") as pool:
                     asked = [self._ask() for _ in range(min(parallel, count - first))]
                     jobs = list(pool.map(lambda item: self._train(*item), asked))
@@ -190,6 +235,8 @@ class _Tuner:
                     if self.started < count and self.control.running():
                         running.add(pool.submit(self._trial))
                         self.started += 1
+        if self.started < count:
+            self.control.check()  # stopped between trials: the tuning job is stopped, not completed
 
     def _trial(self) -> None:
         trial, name, hyperparameters = self._ask()
@@ -205,6 +252,7 @@ class _Tuner:
             name = f"{self.params['HyperParameterTuningJobName']}-{index:03d}-{uuid.uuid4().hex[:8]}"
             self.record["Local"]["Trials"].append(name)
             self.record["TrainingJobStatusCounters"]["InProgress"] += 1
+            self.record["ObjectiveStatusCounters"]["Pending"] += 1
             TUNING_JOBS.save(self.services, self.record)
         return trial, name, hyperparameters
 
@@ -239,10 +287,9 @@ class _Tuner:
     def _count(self, job: dict, value: float | None) -> None:
         counters, objective = self.record["TrainingJobStatusCounters"], self.record["ObjectiveStatusCounters"]
         counters["InProgress"] -= 1
+        objective["Pending"] -= 1
         status = job["TrainingJobStatus"]
-        counters[
-            "Completed" if status == "Completed" else "Stopped" if status == "Stopped" else "NonRetryableError"
-        ] += 1
+        counters[_status_counter(status)] += 1
         objective["Succeeded" if value is not None else "Failed"] += 1
         if value is not None and _better(value, self.record.get("BestTrainingJob"), self.objective["Type"]):
             self.record["BestTrainingJob"] = _summary(job, self.objective["MetricName"], value)
