@@ -336,6 +336,7 @@ def test_redrive_after_a_transform_failure_reruns_only_the_failed_part(example_c
         len(list((services / "training-jobs").glob("*"))),
     )
     (program / "broken").unlink()
+    first_start = json.loads((failed.folder / "execution.json").read_text())["start_date"]
     with runtime_for(config, tmp_path, project) as runtime:
         redriven = runtime.redrive(failed.name)
     assert redriven.succeeded, (redriven.error, redriven.cause)
@@ -344,6 +345,8 @@ def test_redrive_after_a_transform_failure_reruns_only_the_failed_part(example_c
     transforms = sorted(p.stem for p in (services / "transform-jobs").glob("*.json"))
     assert [name[-4:] for name in transforms] == ["-0-0", "-1-0"]  # the failed run's name is not reused
     assert runtime.workspace.path_of(redriven.output["predictions"]).exists()
+    again = json.loads((redriven.folder / "execution.json").read_text())
+    assert again["start_date"] == first_start < again["redrive_date"]  # as DescribeExecution keeps its startDate
 
 
 def test_scoring_landed_while_training_runs_waits_for_the_model(example_config, tmp_path, landed):

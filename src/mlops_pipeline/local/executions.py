@@ -165,6 +165,7 @@ class ExecutionRecords:
         and the error is one line naming the file."""
         folder = self.root / record["name"]
         history = record.pop("history")
+        self._keep_start_date(record)
         suffix = f"-redrive-{record['redrive_count']}" if record["redrive_count"] else ""
         for path, content in (("execution.json", record), (f"history{suffix}.json", history)):
             try:
@@ -186,6 +187,14 @@ class ExecutionRecords:
             folder,
             tuple(record.get("data_warnings", ())),
         )
+
+    def _keep_start_date(self, record: dict) -> None:
+        """A redriven execution keeps the date it first started; the redrive's own start is its ``redriveDate``
+        (DescribeExecution's ``startDate`` and ``redriveDate``, botocore's stepfunctions model)."""
+        record["redrive_date"] = None
+        if record["redrive_count"] and (self.root / record["name"] / "execution.json").exists():
+            first = self.read(record["name"])["start_date"]
+            record["redrive_date"], record["start_date"] = record["start_date"], first
 
     def running(self) -> list[dict]:
         """The records of executions recorded as RUNNING."""
