@@ -110,10 +110,9 @@ def stopped_by_signals():
 
 def run_pipeline(runtime, out, train: Path, score: Path) -> None:
     """Land the training file, follow training, land the scoring file, follow scoring; summaries at the end."""
-    from mlops_pipeline.cli.live_view import plain, print_scoring_summary, print_training_summary
+    from mlops_pipeline.cli.live_view import plain, print_data_warnings, print_scoring_summary, print_training_summary
 
-    for warning in runtime.check_files(train, score):
-        out.print(f"[yellow]data warning:[/] {plain(warning)}")
+    print_data_warnings(out, runtime.check_files(train, score))
     results = []
     for kind, source in (("train", train), ("score", score)):
         prefix = runtime.target.training_prefix if kind == "train" else runtime.target.scoring_prefix
