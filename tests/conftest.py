@@ -412,3 +412,10 @@ def server_starts(monkeypatch) -> list[float]:
 
     monkeypatch.setattr(fork_servers.ForkServer, "start", classmethod(counted))
     return started
+
+
+def training_job_counters(**counts: int) -> dict[str, int]:
+    """DescribeHyperParameterTuningJob's ``TrainingJobStatusCounters``: every status SageMaker counts, 0 unless
+    given."""
+    statuses = ("Completed", "InProgress", "RetryableError", "NonRetryableError", "Stopped")
+    return {status: counts.pop(status, 0) for status in statuses} | counts  # an unknown status shows in the diff

@@ -13,7 +13,7 @@ import optuna
 import pytest
 from test_sagemaker_training import WAYS, sleepy_services, started_warm
 
-from conftest import running_control, stage_extract, training_request
+from conftest import running_control, stage_extract, training_job_counters, training_request
 from mlops_pipeline.aws_errors import AwsError
 from mlops_pipeline.local.events import TrialEvent
 from mlops_pipeline.local.integrations.sagemaker_tuning import (
@@ -57,13 +57,7 @@ def test_a_tuning_job_runs_every_trial_and_names_the_best(services, demo_extract
     job = create_tuning_job_sync(services, tuning_request(prefix, ranges), running_control())
     events = [event for event in events if isinstance(event, TrialEvent)]  # not the container's build progress
     assert job["HyperParameterTuningJobStatus"] == "Completed"
-    assert job["TrainingJobStatusCounters"] == {
-        "Completed": 3,
-        "InProgress": 0,
-        "RetryableError": 0,
-        "NonRetryableError": 0,
-        "Stopped": 0,
-    }
+    assert job["TrainingJobStatusCounters"] == training_job_counters(Completed=3)
     assert job["ObjectiveStatusCounters"] == {"Succeeded": 3, "Pending": 0, "Failed": 0}
     best = job["BestTrainingJob"]
     assert best["TrainingJobName"].startswith("tune-1-") and len(best["TrainingJobName"]) == len("tune-1-001-12345678")
@@ -104,13 +98,7 @@ def test_a_trial_stopped_at_its_max_runtime_counts_as_stopped_with_the_objective
     services.notify = events.append
     job = create_tuning_job_sync(services, request, running_control())
     assert job["HyperParameterTuningJobStatus"] == "Completed"
-    assert job["TrainingJobStatusCounters"] == {
-        "Completed": 1,
-        "InProgress": 0,
-        "RetryableError": 0,
-        "NonRetryableError": 0,
-        "Stopped": 1,
-    }
+    assert job["TrainingJobStatusCounters"] == training_job_counters(Completed=1, Stopped=1)
     assert job["ObjectiveStatusCounters"] == {"Succeeded": 2, "Pending": 0, "Failed": 0}
     stopped = next(e for e in events if e.status == "Stopped")
     assert stopped.hyperparameters == {"sleep": "60"} and stopped.objective == 0.61
@@ -172,13 +160,7 @@ def test_a_tuning_job_stopped_with_its_state_counts_each_training_job_as_it_ende
     running_then = during["TrainingJobStatusCounters"]["InProgress"]  # the completed one counted or not yet
     assert running_then in (1, 2) and during["ObjectiveStatusCounters"]["Pending"] == running_then
     assert tuning["HyperParameterTuningJobStatus"] == "Stopped"
-    assert tuning["TrainingJobStatusCounters"] == {
-        "Completed": 1,
-        "InProgress": 0,
-        "RetryableError": 0,
-        "NonRetryableError": 0,
-        "Stopped": 1,
-    }
+    assert tuning["TrainingJobStatusCounters"] == training_job_counters(Completed=1, Stopped=1)
     assert tuning["ObjectiveStatusCounters"] == {"Succeeded": 1, "Pending": 0, "Failed": 1}
     completed = next(name for name, job in jobs.items() if job["TrainingJobStatus"] == "Completed")
     assert tuning["BestTrainingJob"]["TrainingJobName"] == completed
@@ -215,7 +197,7 @@ def test_a_tuning_job_a_dead_session_left_is_stopped_with_counters_its_training_
             },
         )
     request = tuning_request("s3://attrition-extracts/x/", {}, jobs=4, parallel=2)
-    counted = {"Completed": 1, "InProgress": 3, "RetryableError": 0, "NonRetryableError": 0, "Stopped": 0}
+    counted = training_job_counters(Completed=1, InProgress=3)
     records.put(
         "tuning-jobs",
         "tune-1",
@@ -239,13 +221,7 @@ def test_a_tuning_job_a_dead_session_left_is_stopped_with_counters_its_training_
     ]
     tuning = records.get("tuning-jobs", "tune-1")
     assert tuning["HyperParameterTuningJobStatus"] == "Stopped"
-    assert tuning["TrainingJobStatusCounters"] == {
-        "Completed": 2,
-        "InProgress": 0,
-        "RetryableError": 0,
-        "NonRetryableError": 0,
-        "Stopped": 2,
-    }
+    assert tuning["TrainingJobStatusCounters"] == training_job_counters(Completed=2, Stopped=2)
     assert tuning["ObjectiveStatusCounters"] == {"Succeeded": 2, "Pending": 0, "Failed": 2}
     best = tuning["BestTrainingJob"]
     assert (best["TrainingJobName"], best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]) == (names[1], 0.8)
