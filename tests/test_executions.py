@@ -132,3 +132,27 @@ def test_a_record_left_running_by_a_dead_session_is_closed_aborted_at_its_state(
     assert (closed["failed_state"], closed["failed_state_input"]) == ("Tune", {"a": 1})  # where a redrive resumes
     aborted = records.history("train-b")[-1]
     assert (aborted["type"], aborted["id"], aborted["previousEventId"]) == ("ExecutionAborted", 3, 0)  # as AWS
+
+
+def test_a_redrive_keeps_the_first_start_date_also_when_recovery_closes_it(tmp_path):
+    """DescribeExecution keeps ``startDate`` and adds ``redriveDate``; a redrive that a killed session left
+    RUNNING, closed ABORTED by recovery, keeps both."""
+    records = ExecutionRecords(tmp_path)
+    definition = '{"States": {"Tune": {"Type": "Task"}}}'
+    first = record("train-c", [{"type": "ExecutionStarted"}]) | {"definition": definition}
+    records.write(first | {"status": "FAILED", "start_date": "2026-01-01T00:00:00+00:00"})
+    entered = {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "Tune", "input": "{}"}}
+    redriven = record("train-c", [{"type": "ExecutionStarted"}, entered]) | {"definition": definition}
+    records.write(redriven | {"redrive_count": 1, "start_date": "2026-01-02T00:00:00+00:00"})
+    started = records.read("train-c")
+    assert (started["start_date"], started["redrive_date"]) == (
+        "2026-01-01T00:00:00+00:00",
+        "2026-01-02T00:00:00+00:00",
+    )
+    records.abort("train-c", "its session ended")
+    closed = records.read("train-c")
+    assert (closed["status"], closed["start_date"], closed["redrive_date"]) == (
+        "ABORTED",
+        "2026-01-01T00:00:00+00:00",
+        "2026-01-02T00:00:00+00:00",
+    )

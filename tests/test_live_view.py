@@ -49,7 +49,7 @@ def test_a_task_error_that_a_catch_carries_on_from_is_shown_caught_as_the_report
     """ReadLatestForUpdate on a first approval: its S3.NoSuchKeyException is caught and the execution succeeds."""
     from mlops_pipeline.report.model import CAUGHT, state_runs
 
-    types = ("TaskStateEntered", "TaskScheduled", "TaskFailed", "TaskStateExited", "FailStateEntered:Failed")
+    types = ("TaskStateEntered", "TaskScheduled", "TaskFailed", "TaskStateExited", "PassStateEntered:NoLatestYet")
     shown = live_view(*types)
     assert "caught     BatchTransform  States.TaskFailed" in shown
     assert "failed" not in shown and "succeeded" not in shown
@@ -68,6 +68,10 @@ def test_a_task_error_that_a_catch_carries_on_from_is_shown_caught_as_the_report
 
 def test_a_task_error_that_ends_the_execution_is_shown_failed():
     shown = live_view("TaskStateEntered", "TaskScheduled", "TaskFailed", "ExecutionFailed")
+    assert "failed     BatchTransform  with States.TaskFailed" in shown and "caught" not in shown
+    # the workflows catch every Task's error into a Fail state (TransformTrainingData -> TrainingTransformFailed)
+    into_fail = ("TaskStateEntered", "TaskFailed", "TaskStateExited", "FailStateEntered:Failed", "ExecutionFailed")
+    shown = live_view(*into_fail)
     assert "failed     BatchTransform  with States.TaskFailed" in shown and "caught" not in shown
 
 

@@ -143,7 +143,11 @@ def test_a_failed_execution_is_printed_kept_and_posted_exactly_once(tmp_path):
     assert kept["webhook"] == {"url": receiver.url, "problem": None}
     assert [body for _, _, body in receiver.received] == [{k: v for k, v in kept.items() if k != "webhook"}]
     assert result.stdout.count("Notification kept in") == 1
-    assert f"{score} was not landed; once training has succeeded" in " ".join(result.stdout.split())
+    said = " ".join(result.stdout.split())
+    where = f"--workspace {workspace} --workflow workflows/attrition.py"
+    redrive = f"mlops-pipeline local redrive {kept['execution']} {where}"
+    assert f"{score} was not landed; once training has succeeded (`{redrive}`)" in said
+    assert f"`mlops-pipeline local land score {score} {where}` lands it and `mlops-pipeline local up {where}`" in said
     assert kept["message"] in result.stdout  # the literal text subscribers read
     listed = CliRunner().invoke(main, ["local", "notifications", "--workspace", str(workspace)], terminal_width=200)
     row = listed.output.strip().splitlines()[-1].split()

@@ -115,7 +115,10 @@ def test_written_files_get_the_permissions_of_any_new_file(tmp_path, umask, mode
     previous = os.umask(umask)
     try:
         write_atomic(tmp_path / "predictions.csv", b"id,probability\n")
-        Workspace.resolve(tmp_path / "ws").put_file("bucket", "data/x.csv", tmp_path / "predictions.csv")
+        source = tmp_path / "landed.csv"
+        source.write_bytes(b"id\n")
+        source.chmod(0o400 if mode != 0o400 else 0o600)  # a copy gets a new file's mode, not its source's
+        Workspace.resolve(tmp_path / "ws").put_file("bucket", "data/x.csv", source)
     finally:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "predictions.csv").stat().st_mode) == mode

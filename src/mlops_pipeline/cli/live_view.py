@@ -107,10 +107,11 @@ class Reporter:
 
     def _settle(self, name: str, kind: str) -> None:
         """Show an error the execution's state met, by what the next event says it did with it (the report's
-        rule): caught (a Catch carried on), failed (the execution ended), or retried."""
-        outcome = outcome_after_error(kind)
+        rule): caught (a Catch carried on), failed (the execution ended), or retried. A Catch into a Fail state
+        ends the execution, so it is shown failed: the state's exit waits for the state entered next."""
+        outcome = FAILED if kind == "FailStateEntered" else outcome_after_error(kind)
         retried = outcome is None and kind.endswith("Scheduled")  # its Retry calls the resource again
-        if name not in self.erred or (outcome is None and not retried):
+        if name not in self.erred or (outcome is None and not retried) or kind.endswith("StateExited"):
             return
         state, error = self.erred.pop(name)
         if outcome == CAUGHT:

@@ -120,30 +120,37 @@ def run_pipeline(runtime, out, train: Path, score: Path) -> None:
         try:
             result = runtime.run_file(kind, source)
         except KeyboardInterrupt:
-            _say_not_landed(out, kind, score)
+            _say_not_landed(out, runtime, kind, score)
             raise
         results.append(result)
         if not result.succeeded:
             print_reports(out, runtime, results)
-            _say_not_landed(out, kind, score)
+            _say_not_landed(out, runtime, kind, score, result.name)
             raise PipelineError(f"{result.workflow} execution {result.name} {result.status.lower()}: {result.error}")
     print_training_summary(out, runtime.workspace, results[0])
     print_scoring_summary(out, runtime.workspace, results[1])
     print_reports(out, runtime, results)
 
 
-def _say_not_landed(out, kind: str, score: Path) -> None:
-    """A run that ends during training never lands its scoring file: say how to land it later."""
+def _say_not_landed(out, runtime, kind: str, score: Path, name: str = "NAME") -> None:
+    """A run that ends during training never lands its scoring file: say how to land it later, in this run's
+    workspace and pipeline (``name``: the training execution, when known here)."""
     import shlex
 
     from mlops_pipeline.cli.live_view import plain
 
-    if kind == "train":
-        out.print(
-            f"{plain(str(score))} was not landed; once training has succeeded (`mlops-pipeline local redrive NAME`), "
-            f"`mlops-pipeline local land score {plain(shlex.quote(str(score)))}` lands it and "
-            "`mlops-pipeline local up` scores it."
+    if kind != "train":
+        return
+    where = f" --workspace {shlex.quote(str(runtime.workspace.root))}"
+    if runtime.workflow_file is not None:
+        where += f" --workflow {shlex.quote(str(runtime.workflow_file))}"
+    out.print(
+        plain(
+            f"{score} was not landed; once training has succeeded (`mlops-pipeline local redrive {name}{where}`), "
+            f"`mlops-pipeline local land score {shlex.quote(str(score))}{where}` lands it and "
+            f"`mlops-pipeline local up{where}` scores it."
         )
+    )
 
 
 def print_reports(out, runtime, results) -> None:

@@ -191,6 +191,8 @@ class ExecutionRecords:
     def _keep_start_date(self, record: dict) -> None:
         """A redriven execution keeps the date it first started; the redrive's own start is its ``redriveDate``
         (DescribeExecution's ``startDate`` and ``redriveDate``, botocore's stepfunctions model)."""
+        if "redrive_date" in record:  # a record as written before (recovery closing it): its dates stand
+            return
         record["redrive_date"] = None
         if record["redrive_count"] and (self.root / record["name"] / "execution.json").exists():
             first = self.read(record["name"])["start_date"]

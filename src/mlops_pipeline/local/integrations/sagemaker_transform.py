@@ -35,7 +35,7 @@ from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.integrations.sagemaker_model import MODELS
 from mlops_pipeline.local.jobs import JobKind, now
 from mlops_pipeline.local.services import LocalServices
-from mlops_pipeline.local.stores import JOBS_FOLDER, TEMP_PREFIX, disk_full, parse_s3_uri
+from mlops_pipeline.local.stores import JOBS_FOLDER, disk_full, parse_s3_uri, temp_file_beside
 from mlops_pipeline.local.tasks import TaskControl
 
 TRANSFORM_JOBS = JobKind(
@@ -175,10 +175,10 @@ def _transform_file(
     content_type = params["TransformInput"].get("ContentType", "text/csv")
     accept = params.get("TransformOutput", {}).get("Accept", content_type)
     client = _Client(endpoint, content_type, accept, source, invocation_timeout(params))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.parent / f"{TEMP_PREFIX}{target.name}"
+    handle, name = temp_file_beside(target)
+    temporary = Path(name)
     try:
-        with open(temporary, "wb") as out:
+        with open(handle, "wb") as out:
             if params["TransformInput"].get("SplitType", "None") == "Line":
                 _transform_lines(client, out, source, params, concurrency, control)
             else:
