@@ -294,7 +294,7 @@ def test_a_full_disk_fails_the_job_in_one_line_and_leaves_no_half_written_file(
 
     def fills_the_disk(client, out, *args, **kwargs):
         out.write(b"E1,0.5\n" * 1000)
-        raise OSError(errno.ENOSPC, "No space left on device", out.name)
+        raise OSError(errno.ENOSPC, "No space left on device")  # as a write raises it: no file named
 
     config = configured(example_config, **FAST)
     with runtime_for(config, tmp_path) as runtime:
@@ -303,6 +303,7 @@ def test_a_full_disk_fails_the_job_in_one_line_and_leaves_no_half_written_file(
         failed = runtime.run_file("score", landed[1])
         monkeypatch.setattr(sagemaker_transform, "_transform_lines", real)
     assert failed.error == "BatchTransformFailed" and "no space left on the device writing " in failed.cause
+    assert "/transform/score.csv.out (" in failed.cause  # the output it was writing, not "."
     assert "MB free there); free some space, then redrive" in failed.cause
     assert runtime.records.read(failed.name)["status"] == "FAILED"
     assert not list(runtime.workspace.root.rglob(".tmp-*"))

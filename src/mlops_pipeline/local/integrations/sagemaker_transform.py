@@ -184,8 +184,10 @@ def _transform_file(
             else:
                 _transform_whole(client, out, source, params)
         temporary.replace(target)
-    except BaseException:
+    except BaseException as error:
         temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:  # a write's ENOSPC names no file: the output
+            error.filename = str(target)
         raise
 
 
