@@ -361,11 +361,16 @@ PIPELINE = PipelineConfig(
 """
 
 
-def hr_project(root, metric: str = "roc_auc", margin: float = 0.02):
-    """A project with the example's Glue scripts and container and an HR-style workflow."""
+def hr_project(root, metric: str = "roc_auc", margin: float = 0.02, edits: dict[str, str] | None = None):
+    """A project with the example's Glue scripts and container and an HR-style workflow, each text of ``edits``
+    replaced by its value in it (an edit that finds nothing to replace fails the test)."""
     project = local_project(root)
     (project / "workflows").mkdir()
-    (project / "workflows" / "hr.py").write_text(HR_WORKFLOW.format(metric=metric, margin=margin))
+    workflow = HR_WORKFLOW.format(metric=metric, margin=margin)
+    for old, new in (edits or {}).items():
+        assert old in workflow, f"the HR workflow has no {old!r} to edit"
+        workflow = workflow.replace(old, new)
+    (project / "workflows" / "hr.py").write_text(workflow)
     return project
 
 

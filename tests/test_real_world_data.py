@@ -89,12 +89,9 @@ def test_the_gate_refuses_a_model_no_better_than_learning_nothing_or_worse_than_
 
 
 def test_user_text_with_markup_is_printed_as_it_is_and_the_run_fails_in_one_block(tmp_path):
-    project = hr_project(tmp_path / "project")
-    workflow = project / "workflows" / "hr.py"
-    workflow.write_text(
-        workflow.read_text().replace(
-            'positive="Yes")', 'positive="Yes", checks={"policies": {"text_in_numeric": "error"}})'
-        )
+    project = hr_project(
+        tmp_path / "project",
+        edits={'positive="Yes")': 'positive="Yes", checks={"policies": {"text_in_numeric": "error"}})'},
     )
     frame = pd.read_csv(write_hr_like(tmp_path / "base.csv", 200, seed=8), encoding="utf-8-sig")
     frame = frame.rename(columns={"MonthlyIncome": "Income [/month]"}).astype({"Income [/month]": "object"})
@@ -141,10 +138,8 @@ def test_a_category_with_a_comma_and_a_column_name_in_brackets_train_and_score(t
     """A quoted category value ("Sales, EMEA") and a unit in brackets in a column name, in both files: the one-hot
     name with a comma is quoted in the scoring extract's header, which the model server still recognises, and
     XGBoost trains on names it accepts."""
-    project = hr_project(tmp_path / "project")
-    workflow = project / "workflows" / "hr.py"
-    workflow.write_text(
-        workflow.read_text().replace("max_jobs=2, max_parallel_jobs=2", "max_jobs=1, max_parallel_jobs=1")
+    project = hr_project(
+        tmp_path / "project", edits={"max_jobs=2, max_parallel_jobs=2": "max_jobs=1, max_parallel_jobs=1"}
     )
     for path, rows, seed, label in ((tmp_path / "train.csv", 300, 11, True), (tmp_path / "score.csv", 30, 12, False)):
         frame = pd.read_csv(write_hr_like(path, rows, seed=seed, label=label, start=seed * 1000), encoding="utf-8-sig")
@@ -181,12 +176,9 @@ def test_a_column_named_twice_is_refused_before_landing_naming_the_file_that_rep
 
 def test_local_run_shows_what_its_own_checks_find_when_the_glue_job_is_a_script_of_yours(tmp_path):
     """In script mode no report.json of the project's Glue job carries the warnings: `local run` returns its own."""
-    project = hr_project(tmp_path / "project")
-    workflow = project / "workflows" / "hr.py"
-    workflow.write_text(
-        workflow.read_text().replace(
-            'script="attrition_transform.py"', 'script="attrition_transform.py", mode="script"'
-        )
+    project = hr_project(
+        tmp_path / "project",
+        edits={'script="attrition_transform.py"': 'script="attrition_transform.py", mode="script"'},
     )
     train, score = (
         write_hr_like(tmp_path / "train.csv", 60, seed=13),
