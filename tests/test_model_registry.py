@@ -15,7 +15,7 @@ from mlops_pipeline.local.integrations.sagemaker_registry import group_versions
 from mlops_pipeline.local.runtime import LocalRuntime
 from mlops_pipeline.local.stores import Workspace
 
-ONE_TRIAL = {"tuning": {"max_jobs": 1, "max_parallel_jobs": 1}, "retry": {"interval_seconds": 1}}
+ONE_TRIAL = {"tuning": {"max_jobs": 1, "max_parallel_jobs": 1, "seed": 7}, "retry": {"interval_seconds": 1}}
 GROUP = "attrition-models"
 
 
