@@ -88,6 +88,25 @@ def test_the_patched_seams_keep_their_signatures():
 
     assert "_history_event_list" in inspect.getsource(EventManager.__init__)
     assert isinstance(Execution.status, property)
+    # RetrierDecl._eval_body is replaced by a copy that announces the wait: moto's must still be the steps copied
+    from moto.stepfunctions.parser.asl.component.common.retry.max_attempts_decl import MaxAttemptsDecl
+    from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
+
+    steps = [
+        "self.error_equals.eval(env)",
+        "self.max_attempts.eval(env=env)",
+        "self.interval_seconds.eval(env=env)",
+        "self.backoff_rate.eval(env=env)",
+        "self.max_delay_seconds.eval(env=env)",
+        "self.jitter_strategy.eval(env=env)",
+        "time.sleep(interval_seconds)",
+        "env.stack.append(RetrierOutcome.Executed)",
+    ]
+    body = inspect.getsource(RetrierDecl._eval_body)
+    assert [body.find(step) for step in steps] == sorted(body.find(step) for step in steps) and -1 not in [
+        body.find(step) for step in steps
+    ]
+    assert parameters(MaxAttemptsDecl._access_attempt_number) == ["self", "env"]
 
 
 def machine(*states: tuple[str, dict]) -> str:
@@ -312,6 +331,7 @@ def test_task_resources_are_found_in_nested_branches():
 def seam_points() -> list[tuple[object, str]]:
     """Every attribute the engine replaces, named here so a seam added without a guard fails the test below."""
     from moto.stepfunctions.parser.asl.component.common.assign.assign_decl import AssignDecl
+    from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_factory
     from moto.stepfunctions.parser.asl.eval import states, variable_store
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
@@ -336,7 +356,55 @@ def seam_points() -> list[tuple[object, str]]:
         (state.CommonStateField, "_get_state_exited_event_details"),
         (StepFunctionsParserBackend, "_validate_definition"),
         (BaseExecutionWorkerCommunication, "_reflect_execution_status"),
+        (RetrierDecl, "_eval_body"),
     ]
+
+
+THROTTLED = "SageMaker.AmazonSageMakerException"
+
+
+def failing(times: int, calls: list):
+    """A dispatcher whose first ``times`` calls fail as a throttled SageMaker call does."""
+
+    def dispatch(resource, parameters, control):
+        calls.append(time.monotonic())
+        if len(calls) <= times:
+            raise TaskFailure(THROTTLED, "Rate exceeded")
+        return {"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m"}
+
+    return dispatch
+
+
+def retried(interval: float, backoff: float, attempts: int) -> str:
+    retry = {"ErrorEquals": [THROTTLED], "IntervalSeconds": interval, "BackoffRate": backoff, "MaxAttempts": attempts}
+    return machine(("Create", {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createModel", "Retry": [retry]}))
+
+
+def test_each_retry_is_announced_as_its_wait_starts_and_still_waits():
+    calls, heard = [], []
+    with Engine(failing(2, calls), ["sagemaker:createModel"], on_retry=heard.append) as engine:
+        result = run(engine, retried(1, 1.5, 4), {})
+    assert result["describe"]["status"] == "SUCCEEDED"
+    told = [(e.execution, e.state, e.error, e.seconds, e.attempt, e.max_attempts) for e in heard]
+    assert told == [("run-1", "Create", THROTTLED, 1.0, 1, 4), ("run-1", "Create", THROTTLED, 1.5, 2, 4)]
+    assert calls[1] - calls[0] >= 1.0 and calls[2] - calls[1] >= 1.5
+
+
+def test_stopping_an_execution_ends_its_retry_wait():
+    """moto slept a retry's wait out whatever happened: a session ended during a long backoff kept a thread for
+    the 15 s grace, and left it behind."""
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    calls, waiting = [], threading.Event()
+    with Engine(failing(9, calls), ["sagemaker:createModel"], on_retry=lambda event: waiting.set()) as engine:
+        arn = engine.start_execution(engine.create_state_machine("sm", retried(600, 1, 3), ROLE), "run-1", {})
+        assert waiting.wait(30)
+        workers = [thread for thread in TMP_THREADS if thread.is_alive()]
+        engine.stop(arn)
+        for thread in workers:
+            thread.join(10)
+        assert workers and not [thread for thread in workers if thread.is_alive()]
+        assert len(calls) == 1 and engine.history(arn)[-1]["type"] == "ExecutionAborted"
 
 
 def test_the_engine_restores_every_seam_on_exit():

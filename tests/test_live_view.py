@@ -23,9 +23,9 @@ def test_other_causes_are_shown_as_they_are():
     assert explain_cause(None) == ""
 
 
-def live_view(*types: str) -> str:
+def live_view(*types: str | object) -> str:
     """What the live view prints for one Task's history events (a state entered or exited is BatchTransform,
-    unless the event type is given as ``Type:State``)."""
+    unless the event type is given as ``Type:State``); an event object is passed on as it is."""
     import datetime
     import io
 
@@ -38,6 +38,9 @@ def live_view(*types: str) -> str:
     reporter = Reporter(Console(file=out, width=200), workspace=None)
     when = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
     for given in types:
+        if not isinstance(given, str):
+            reporter(given)
+            continue
         kind, _, state = given.partition(":")
         details = {"name": state or "BatchTransform"} if kind.endswith(("Entered", "Exited")) else {}
         details |= {"error": "States.TaskFailed"} if kind in ("TaskFailed", "ExecutionFailed") else {}
@@ -75,10 +78,22 @@ def test_a_task_error_that_ends_the_execution_is_shown_failed():
     assert "failed     BatchTransform  with States.TaskFailed" in shown and "caught" not in shown
 
 
-def test_a_task_that_a_retry_saved_is_shown_failed_then_succeeded():
-    shown = live_view("TaskStateEntered", "TaskFailed", "TaskScheduled", "TaskSucceeded", "TaskStateExited")
-    assert "failed     BatchTransform  with States.TaskFailed, retrying" in shown
-    assert shown.index("failed") < shown.index("succeeded  BatchTransform") and "caught" not in shown
+def test_a_retry_is_shown_when_its_wait_starts_once_whichever_comes_first_and_then_the_success():
+    """The engine announces a retry as its wait starts (the history has nothing until the Task is called again);
+    the TaskFailed polled from the history may come before or after the announcement."""
+    from mlops_pipeline.local.events import RetryEvent
+
+    retry = RetryEvent("score-x", "BatchTransform", "States.TaskFailed", 20.0, 2, 5)
+    line = "failed     BatchTransform  with States.TaskFailed, retrying in 20 s (retry 2 of 5)"
+    for order in (("TaskFailed", retry), (retry, "TaskFailed")):
+        shown = live_view("TaskStateEntered", *order, "TaskScheduled", "TaskSucceeded", "TaskStateExited")
+        assert shown.count("failed") == 1 and line in shown, shown
+        assert shown.index("failed") < shown.index("succeeded  BatchTransform") and "caught" not in shown
+    short = RetryEvent("score-x", "BatchTransform", "States.TaskFailed", 1.5, 1, 3)
+    assert "with States.TaskFailed, retrying in 1.5 s (retry 1 of 3)" in live_view(
+        "TaskStateEntered", short, "TaskFailed"
+    )
+    assert "failed" not in live_view("TaskStateEntered", short)  # told with its error, not before
 
 
 def test_a_glue_run_served_from_an_earlier_run_is_shown_reused():

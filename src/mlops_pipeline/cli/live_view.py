@@ -19,6 +19,7 @@ from mlops_pipeline.local.events import (
     ExecutionEnded,
     LandingEvent,
     NotificationEvent,
+    RetryEvent,
     ScheduleEvent,
     SessionEvent,
     StateEvent,
@@ -51,6 +52,7 @@ class Reporter:
         self.erred: dict[str, tuple[str | None, str]] = {}  # (state, error) of each error not yet told apart
         self.warned: set[str] = set()  # executions whose data warnings were shown
         self.reused: dict[tuple[str, str | None], str] = {}  # Tasks served from an earlier run's outputs
+        self.retries: dict[str, RetryEvent] = {}  # announced retries whose error the history has not shown yet
         self.progress: Progress | None = None
         self.task = None
 
@@ -58,6 +60,8 @@ class Reporter:
         with self.lock:
             if isinstance(event, StateEvent):
                 self._state(event)
+            elif isinstance(event, RetryEvent):
+                self._retry(event)
             elif isinstance(event, TrialEvent):
                 self._trial(event)
             elif isinstance(event, LandingEvent):
@@ -88,6 +92,8 @@ class Reporter:
         elif kind in ERROR_EVENTS:
             self.failed.add((name, self.current.get(name)))
             self.erred[name] = (self.current.get(name), event.details.get("error") or kind)
+            if name in self.retries:  # announced before the history got here
+                self._retry(self.retries.pop(name))
         elif kind == "TaskSucceeded":
             self.failed.discard((name, self.current.get(name)))  # a retry that worked
             if event.reused:
@@ -107,8 +113,9 @@ class Reporter:
 
     def _settle(self, name: str, kind: str) -> None:
         """Show an error the execution's state met, by what the next event says it did with it (the report's
-        rule): caught (a Catch carried on), failed (the execution ended), or retried. A Catch into a Fail state
-        ends the execution, so it is shown failed: the state's exit waits for the state entered next."""
+        rule): caught (a Catch carried on) or failed (the execution ended); a retry was told as its wait began
+        (``_retry``). A Catch into a Fail state ends the execution, so it is shown failed: the state's exit
+        waits for the state entered next."""
         outcome = FAILED if kind == "FailStateEntered" else outcome_after_error(kind)
         retried = outcome is None and kind.endswith("Scheduled")  # its Retry calls the resource again
         if name not in self.erred or (outcome is None and not retried) or kind.endswith("StateExited"):
@@ -118,8 +125,20 @@ class Reporter:
             self.console.print(f"  [yellow]caught[/]     {plain(state)}  {plain(error)}")
         elif outcome == FAILED:
             self.console.print(f"  [red]failed[/]     {plain(state)}  with {plain(error)}")
-        else:
-            self.console.print(f"  [yellow]failed[/]     {plain(state)}  with {plain(error)}, retrying")
+        # retried: said when its wait started (_retry)
+
+    def _retry(self, event: RetryEvent) -> None:
+        """A retry is told as its wait starts, so a long backoff shows why the state has not moved on; the
+        engine announces it at once, so it waits for its error in the history, which is polled."""
+        if event.execution not in self.erred:
+            self.retries[event.execution] = event
+            return
+        del self.erred[event.execution]
+        wait = f"{event.seconds:.1f}" if event.seconds < 10 else f"{event.seconds:.0f}"
+        self.console.print(
+            f"  [yellow]failed[/]     {plain(event.state)}  with {plain(event.error)}, retrying in {wait} s "
+            f"[dim](retry {event.attempt} of {event.max_attempts})[/]"
+        )
 
     def _data_warnings(self, name: str, output: str | None) -> None:
         """The warnings of the data report, once per execution, when the first state passes the report on."""

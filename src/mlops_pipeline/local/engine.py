@@ -30,6 +30,9 @@ Seams (moto ``MOTO_VERSION``; each patched for the session only, pinned by tests
   the ``InvalidDefinition`` code (moto's had none).
 - ``BaseExecutionWorkerCommunication._reflect_execution_status``: the output DescribeExecution returns is
   JSON text for every value (moto returned a string output without its quotes).
+- ``RetrierDecl._eval_body``: a retry's wait is announced when it starts (``on_retry``: the history has no
+  event for it, so a long backoff looked like a Task still running) and ends when the execution stops (moto
+  slept it out).
 - ``state_task_service_batch`` (the one seam set for the whole process, before moto's parser is imported, by
   :func:`_defer_batch_service`): moto's Task-service factory imports its Batch service when it is imported,
   and that imports ``moto.batch`` and with it ``moto.ec2`` (most of a second of every start); no workflow
@@ -101,6 +104,9 @@ from moto.stepfunctions.parser.asl.component.common.error_name.failure_event imp
 )
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+from moto.stepfunctions.parser.asl.component.common.retry.max_attempts_decl import MaxAttemptsOutcome
+from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
+from moto.stepfunctions.parser.asl.component.common.retry.retrier_outcome import RetrierOutcome
 from moto.stepfunctions.parser.asl.component.common.string import string_expression
 from moto.stepfunctions.parser.asl.component.state import state as state_module
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_factory
@@ -120,6 +126,7 @@ from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.local import parity
+from mlops_pipeline.local.events import RetryEvent
 from mlops_pipeline.local.tasks import Dispatcher, TaskControl, TaskFailure, TaskStopped
 
 MOTO_VERSION = "5.2.5"
@@ -230,6 +237,48 @@ class LocalServiceTask(StateTaskService):
         return f"{action}.{self.resource.condition}" if self.resource.condition else action
 
 
+def _announced_retrier(on_retry: Callable[[RetryEvent], None]):
+    """moto's ``RetrierDecl._eval_body``, step for step, except that the wait is announced before it starts
+    and ends early when the execution stops."""
+
+    def _eval_body(self: RetrierDecl, env) -> None:
+        error = env.stack[-1].error_name  # the ErrorName that ErrorEquals pops
+        self.error_equals.eval(env)
+        if not env.stack.pop():
+            env.stack.append(RetrierOutcome.Skipped)
+            return
+        self.max_attempts.eval(env=env)
+        if env.stack.pop() == MaxAttemptsOutcome.EXHAUSTED:
+            env.stack.append(RetrierOutcome.Failed)
+            return
+        for part in (self.interval_seconds, self.backoff_rate, self.max_delay_seconds, self.jitter_strategy):
+            part.eval(env=env)
+        seconds = env.stack.pop()
+        context = env.states.context_object.context_object_data
+        on_retry(
+            RetryEvent(
+                execution=context["Execution"]["Name"],
+                state=context["State"]["Name"],
+                error=error,
+                seconds=seconds,
+                attempt=self.max_attempts._access_attempt_number(env) + 1,
+                max_attempts=self.max_attempts.attempts,
+            )
+        )
+        _wait_while_running(env, seconds)
+        env.stack.append(RetrierOutcome.Executed)
+
+    return _eval_body
+
+
+def _wait_while_running(env, seconds: float) -> None:
+    """Wait ``seconds``, or until the execution stops (moto pulses ``program_state_event`` when it does); the
+    state's loop then sees the stop and calls nothing again."""
+    deadline = time.monotonic() + seconds
+    while env.is_running() and (left := deadline - time.monotonic()) > 0:
+        env.program_state_event.wait(min(left, 0.5))
+
+
 class Engine:
     """An in-process Step Functions service; use as a context manager, one per runtime session."""
 
@@ -239,10 +288,13 @@ class Engine:
         resources: Iterable[str],
         lambda_handlers: dict[str, Callable[[Any], Any]] | None = None,
         region: str = "us-east-1",
+        on_retry: Callable[[RetryEvent], None] = lambda event: None,
     ):
         """``resources`` are what ``dispatcher`` serves (the routing table's keys); the engine intercepts
-        exactly their services and refuses a definition with any other Task."""
+        exactly their services and refuses a definition with any other Task. ``on_retry`` hears of each
+        retry as its wait starts (from the execution's thread)."""
         self._dispatcher = dispatcher
+        self._on_retry = on_retry
         self._resources = sorted(resources)
         self._services = {resource.split(":", 1)[0] for resource in self._resources}
         self._lambda_handlers = dict(lambda_handlers or {})
@@ -288,6 +340,7 @@ class Engine:
             (state_module.CommonStateField, "_get_state_exited_event_details", _assigning_on_exit(exited)),
             (StepFunctionsParserBackend, "_validate_definition", staticmethod(_validate_definition)),
             (BaseExecutionWorkerCommunication, "_reflect_execution_status", _output_as_json(reflect)),
+            (RetrierDecl, "_eval_body", _announced_retrier(self._on_retry)),
         ]
 
     def __exit__(self, *exc: object) -> None:

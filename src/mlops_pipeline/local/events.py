@@ -60,6 +60,19 @@ def reused_detail(event_type: str, details: dict) -> str | None:
 
 
 @dataclass(frozen=True)
+class RetryEvent:
+    """A Task state met ``error`` and its Retry calls it again in ``seconds``: retry ``attempt`` of the
+    retrier's ``max_attempts`` (Step Functions records no event until the call)."""
+
+    execution: str
+    state: str
+    error: str
+    seconds: float
+    attempt: int
+    max_attempts: int
+
+
+@dataclass(frozen=True)
 class TrialEvent:
     """A tuning trial (training job) ended."""
 

@@ -108,6 +108,7 @@ class LocalRuntime:
             self.table.resources,
             self.lambda_handlers,
             region=self.target.region,
+            on_retry=self.on_event,
         )
         self.arns: dict[Workflow, str] = {}
 
