@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -137,16 +138,51 @@ def module_copy(destination: Path) -> Path:
 
 
 def run_terraform(
-    workdir: Path, *args: str, env: dict[str, str], timeout: float = 600, ok_codes: tuple[int, ...] = (0,)
+    workdir: Path,
+    *args: str,
+    env: dict[str, str],
+    timeout: float = 600,
+    ok_codes: tuple[int, ...] = (0,),
+    request_log: Path | None = None,
 ) -> subprocess.CompletedProcess:
-    """``terraform -chdir=WORKDIR ARGS`` with its own data dir; fails the test with Terraform's own words."""
+    """``terraform -chdir=WORKDIR ARGS`` with its own data dir; fails the test with Terraform's own words.
+    With ``request_log``, the provider logs every API request there, and a failure also shows the requests
+    its SDK sent again and every answer to them."""
     env = {**env, "TF_DATA_DIR": str(workdir / ".terraform")}
+    if request_log is not None:
+        env |= {"TF_LOG_PROVIDER": "DEBUG", "TF_LOG_PATH": str(request_log)}
     command = [terraform_binary(), f"-chdir={workdir}", *args]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     if result.returncode not in ok_codes:
         output = f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
-        pytest.fail(f"`terraform {' '.join(args)}` exited {result.returncode}:\n{output}")
+        resent = resent_requests(request_log) if request_log is not None and request_log.exists() else ""
+        pytest.fail(f"`terraform {' '.join(args)}` exited {result.returncode}:\n{output}{resent}")
     return result
+
+
+_RECORD = re.compile(r"^(?=\d{4}-\d\d-\d\dT)", re.MULTILINE)  # each provider log record starts with its time
+_FIELD = {name: re.compile(rf"{re.escape(name)}=(\w+)") for name in ("rpc.method", "attempt", "http.status_code")}
+
+
+def resent_requests(log: Path, limit: int = 60) -> str:
+    """Each API operation the provider's AWS SDK sent more than once (its ``attempt=N`` header), with every
+    request and answer of that operation: an answer that came after the client had given up shows here."""
+    exchanges = []  # (time, "sent" or "answered", fields)
+    for record in _RECORD.split(log.read_text(errors="replace")):
+        kind = "sent" if "HTTP Request Sent" in record else "answered" if "HTTP Response Received" in record else None
+        if kind:
+            fields = {name: found.group(1) for name, pattern in _FIELD.items() if (found := pattern.search(record))}
+            exchanges.append((record[:24], kind, fields))
+    resent = {f.get("rpc.method") for _, kind, f in exchanges if kind == "sent" and f.get("attempt", "1") != "1"}
+    shown = [
+        f"  {when} {fields.get('rpc.method')} {kind} "
+        + (f"attempt {fields.get('attempt', '?')}" if kind == "sent" else fields.get("http.status_code", "?"))
+        for when, kind, fields in exchanges
+        if fields.get("rpc.method") in resent
+    ]
+    if not shown:
+        return "\nThe provider sent no request twice."
+    return "\nRequests the provider sent more than once:\n" + "\n".join(shown[-limit:])
 
 
 def init_offline(workdir: Path, mirror: Path, env: dict[str, str]) -> None:

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import hcl2
 import pytest
-from terraform_support import init_offline, module_copy, require_terraform_and_mirror, run_terraform, terraform_env
+from terraform_support import (
+    init_offline,
+    module_copy,
+    require_terraform_and_mirror,
+    resent_requests,
+    run_terraform,
+    terraform_env,
+)
 
 from conftest import EXAMPLE_WORKFLOW, REPO
 from mlops_pipeline import layout
@@ -759,3 +766,23 @@ def test_the_model_registry_is_one_group_per_pipeline_the_step_functions_role_ma
     assert listing["resources"] == ["${local.sagemaker_arn}:model-package/*"]
     granted = {a for s in policy_documents(tf)["states"] for a in s.get("actions", [])}
     assert "sagemaker:UpdateModelPackage" not in granted  # a person approves or rejects by hand, not the pipeline
+
+
+def test_a_request_the_provider_sent_again_is_shown_with_each_attempt_and_answer(tmp_path):
+    """What a failed command against the emulator shows besides Terraform's words (the provider's log format)."""
+    prefix = "[DEBUG] provider.terraform-provider-aws_v5.100.0_x5:"
+    records = [
+        ("08:08:16.812Z", 'HTTP Request Sent: rpc.method=CreateCrawler amz_sdk_request="attempt=1; max=25"'),
+        ("08:08:16.900Z", 'HTTP Request Sent: rpc.method=GetRole amz_sdk_request="attempt=1; max=25"'),
+        ("08:08:46.812Z", 'HTTP Request Sent: rpc.method=CreateCrawler amz_sdk_request="attempt=2; max=25"'),
+        ("08:08:46.816Z", "HTTP Response Received: http.duration=4 rpc.method=CreateCrawler\n   http.status_code=400"),
+    ]
+    log = tmp_path / "provider.log"
+    log.write_text("".join(f"2026-11-26T{when} {prefix} {text}\n" for when, text in records))
+    assert resent_requests(log).splitlines()[2:] == [
+        "  2026-11-26T08:08:16.812Z CreateCrawler sent attempt 1",
+        "  2026-11-26T08:08:46.812Z CreateCrawler sent attempt 2",
+        "  2026-11-26T08:08:46.816Z CreateCrawler answered 400",
+    ]
+    log.write_text("".join(f"2026-11-26T{when} {prefix} {text}\n" for when, text in records[:2]))
+    assert resent_requests(log) == "\nThe provider sent no request twice."

@@ -426,7 +426,8 @@ def test_apply_deploy_land_destroy_in_an_aws_emulator(mirror, workdir, emulator,
 
     def terraform(label: str, *args: str):
         started = time.monotonic()
-        result = run_terraform(module, *args, "-no-color", env=env, timeout=600)
+        log = workdir / f"provider requests of {label}.log"  # shown if the command fails
+        result = run_terraform(module, *args, "-no-color", env=env, timeout=600, request_log=log)
         timings[label] = round(time.monotonic() - started, 1)
         return result
 
