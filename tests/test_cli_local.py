@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import signal
 import subprocess
 import sys
@@ -227,3 +228,29 @@ def test_up_watches_the_workspace_s_pipeline_and_a_signal_ends_it_as_it_ends_run
     name = signal.Signals(signum).name
     assert errors.splitlines() == [f"pipeline hr-churn ({workflow})", f"Stopped by {name}: no execution was running."]
     assert rest == "Stopped watching.\n" and set(workspace.pipelines()) == {"hr-churn"}
+
+
+@pytest.mark.slow
+def test_a_reader_that_stops_reading_leaves_the_run_to_finish(tmp_path):
+    """`local run ... | head -1`: once the reader has gone, what is printed is dropped and the run goes on to its
+    end. rich ended the program from whichever thread printed next; from a tuning thread (a trial's line) that
+    ended the thread, and left the training execution and the session waiting for ever."""
+    from conftest import hr_project, write_hr_like
+
+    project = hr_project(tmp_path / "project")
+    train = write_hr_like(tmp_path / "train.csv", 300, seed=11)
+    score = write_hr_like(tmp_path / "score.csv", 30, seed=12, label=False, start=12_000)
+    command = [sys.executable, "-m", "mlops_pipeline.cli", "local", "run", "--workflow", "workflows/hr.py"]
+    command += ["--train", str(train), "--score", str(score), "--workspace", str(tmp_path / "ws")]
+    process = subprocess.Popen(command, cwd=project, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.readline().startswith(b"Landing train.csv")
+    process.stdout.close()
+    try:
+        _, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr.decode()
+    records = (tmp_path / "ws" / "s3" / "hr-metadata" / "hr" / "executions").glob("*/execution.json")
+    assert sorted(json.loads(path.read_text())["status"] for path in records) == ["SUCCEEDED", "SUCCEEDED"]
+    assert list((tmp_path / "ws" / "s3" / "hr-output" / "hr" / "predictions").glob("run=*/score.csv"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Iterable, Sequence
 
 import click
@@ -11,7 +13,15 @@ def console():
     """The terminal console of a command (rich is imported only by commands that print through it)."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    class CommandConsole(Console):
+        def on_broken_pipe(self) -> None:
+            """The reader went away (``| head``): what is printed from now on is dropped, and the command goes
+            on to its end. rich would raise SystemExit in the printing thread, which, in a job's thread, ended
+            the thread and left its execution running for ever."""
+            self.quiet = True
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+    return CommandConsole(highlight=False, soft_wrap=True)
 
 
 def echo_table(headers: Sequence[str], rows: Iterable[Sequence[object]], title: str | None = None) -> None:
