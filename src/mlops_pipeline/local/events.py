@@ -62,7 +62,8 @@ def reused_detail(event_type: str, details: dict) -> str | None:
 @dataclass(frozen=True)
 class RetryEvent:
     """A Task state met ``error`` and its Retry calls it again in ``seconds``: retry ``attempt`` of the
-    retrier's ``max_attempts`` (Step Functions records no event until the call)."""
+    retrier's ``max_attempts``. Step Functions records no event for the wait (none of the 62 types of
+    botocore's stepfunctions ``HistoryEventType`` is one): the next is the call's ``TaskScheduled``."""
 
     execution: str
     state: str
