@@ -113,19 +113,17 @@ class Reporter:
 
     def _settle(self, name: str, kind: str) -> None:
         """Show an error the execution's state met, by what the next event says it did with it (the report's
-        rule): caught (a Catch carried on) or failed (the execution ended); a retry was told as its wait began
-        (``_retry``). A Catch into a Fail state ends the execution, so it is shown failed: the state's exit
-        waits for the state entered next."""
+        rule): caught (a Catch carried on) or failed (the execution ended); a retried one was told, and let go,
+        as its wait began (``_retry``). A Catch into a Fail state ends the execution, so it is shown failed: the
+        state's exit waits for the state entered next."""
         outcome = FAILED if kind == "FailStateEntered" else outcome_after_error(kind)
-        retried = outcome is None and kind.endswith("Scheduled")  # its Retry calls the resource again
-        if name not in self.erred or (outcome is None and not retried) or kind.endswith("StateExited"):
+        if name not in self.erred or outcome is None or kind.endswith("StateExited"):
             return
         state, error = self.erred.pop(name)
         if outcome == CAUGHT:
             self.console.print(f"  [yellow]caught[/]     {plain(state)}  {plain(error)}")
         elif outcome == FAILED:
             self.console.print(f"  [red]failed[/]     {plain(state)}  with {plain(error)}")
-        # retried: said when its wait started (_retry)
 
     def _retry(self, event: RetryEvent) -> None:
         """A retry is told as its wait starts, so a long backoff shows why the state has not moved on; the
