@@ -1,12 +1,13 @@
 """The command line from cold: `mlops-pipeline local run` against a plain script and a Metaflow flow.
 
-    python benchmarks/cold_cli.py [--runs 3] [--sizes 1470 10000 100000]
+    python benchmarks/cold_cli.py [--runs 3] [--sizes 1470 10000 100000] [--isolation direct|namespaces]
 
 Each contender is a fresh process that runs the demo pipeline (seed 7 data of ``--sizes`` training rows; 2 000
 scoring rows, 20 000 from 100 000 training rows) and ends; its wall time, from start to exit, is the figure:
 - project: ``python -m mlops_pipeline.cli local run --isolation direct`` of this checkout, in a new workspace
-  (direct mode, as the other two run the programs), of the demo workflow with a tuning ``seed`` (``SEED``), so
-  that every run tunes the same trials and predicts the same bytes;
+  (direct mode, as the other two run the programs; ``--isolation namespaces`` times each job in a view of its
+  own, the default where bubblewrap works), of the demo workflow with a tuning ``seed`` (``SEED``), so that every
+  run tunes the same trials and predicts the same bytes;
 - plain: benchmarks/plain_pipeline.py, the same Glue transform, trainings of the same hyperparameter sets (those
   the project's tuning job chose in its first run at that size), two at a time, quality gate and batch
   predictions, with no state machine, records or landing;
@@ -114,12 +115,13 @@ def write_spec(path: Path, hyperparameters: list[dict]) -> Path:
 class Size:
     """One training size: its data, the trials the project chose, and each contender's runs."""
 
-    def __init__(self, rows: int, folder: Path, workflow: Path):
+    def __init__(self, rows: int, folder: Path, workflow: Path, isolation: str = "direct"):
         from mlops_pipeline.demo_data import write_demo_pair
 
         self.rows = rows
         self.folder = folder
         self.workflow = workflow
+        self.isolation = isolation
         self.train, self.score = write_demo_pair(folder / "data", rows, score_rows(rows))
         self.spec: Path | None = None
         self.reference: bytes | None = None  # the project's first predictions
@@ -140,7 +142,7 @@ class Size:
     def project(self, work: Path) -> tuple[float, Path]:
         command = [sys.executable, "-m", "mlops_pipeline.cli", "local", "run", "--workflow", self.workflow]
         command += ["--train", self.train, "--score", self.score, "--workspace", work / "ws"]
-        seconds, printed = timed([*command, "--project", REPO, "--isolation", "direct"], REPO, project_env())
+        seconds, printed = timed([*command, "--project", REPO, "--isolation", self.isolation], REPO, project_env())
         if self.spec is None:
             self.spec = write_spec(self.folder / "spec.json", trial_hyperparameters(work / "ws"))
         return seconds, Path(PREDICTIONS.search(printed).group(1))
@@ -179,11 +181,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each contender at each size")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_470, 10_000, 100_000], help="training rows")
+    parser.add_argument("--isolation", choices=["direct", "namespaces"], default="direct", help="the project's jobs")
     args = parser.parse_args()
     metaflow_python()
     with tempfile.TemporaryDirectory(prefix="cold-cli-") as folder:
         workflow = seeded_workflow(Path(folder))
-        sizes = [Size(rows, Path(folder) / str(rows), workflow) for rows in args.sizes]
+        sizes = [Size(rows, Path(folder) / str(rows), workflow, args.isolation) for rows in args.sizes]
         for index, order in rounds(args.runs):
             for size in sizes:
                 for contender in order:

@@ -8,7 +8,7 @@
    the hyperparameters the tuning job chose (two at a time, the same thread split), the same batch
    predictions. Target: runtime / plain <= 1.15 at 100 000 training rows.
 2. Tuning: the same eight Grid trials with MaxParallelTrainingJobs=1 and =2, --tuning-repeats pairs, in each
-   isolation the machine offers (namespaces: a fresh interpreter per trial; direct: trials forked warm); each
+   isolation the machine offers (namespaces where bubblewrap works, and direct; trials forked warm in both); each
    pair's ratio and the median. Target: >= 1.8x.
 3. Memory: scoring a file of --rss-rows rows; the runtime process's peak RSS (target < 1.5 GB) and
    the largest job process's, measured in a fresh process.
@@ -235,8 +235,8 @@ def warm_trial_seconds(extract: Path, root: Path, hyperparameters: dict, threads
 
 
 def tuning_speedup(rows: int, repeats: int) -> None:
-    """In each isolation this machine offers: namespaces (a fresh interpreter per trial) where bubblewrap
-    works, and direct (trials forked warm from a fork server)."""
+    """In each isolation this machine offers: namespaces where bubblewrap works, and direct (in both, trials are
+    forked warm from a fork server)."""
     from mlops_pipeline.demo_data import write_demo_csv
 
     modes = [Isolation.DIRECT]

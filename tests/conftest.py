@@ -131,6 +131,23 @@ def project_containers(folder=None):
     return Containers(folder or REPO / "containers")
 
 
+def namespaces_or_skip():
+    """Namespaces isolation, or a skip where this machine cannot isolate jobs. CI installs bubblewrap and sets
+    MLOPS_REQUIRE_ISOLATION, so there a missing one is a failure, not a skip."""
+    import os
+
+    import pytest
+
+    from mlops_pipeline.local.containers.sandbox import Isolation, choose_isolation
+
+    choice = choose_isolation()
+    if choice.mode is not Isolation.NAMESPACES:
+        if os.environ.get("MLOPS_REQUIRE_ISOLATION"):
+            pytest.fail(f"MLOPS_REQUIRE_ISOLATION is set but containers cannot be isolated: {choice.reason}")
+        pytest.skip(f"containers cannot be isolated on this machine: {choice.reason}")
+    return choice
+
+
 def run_train(root, hyperparameters: dict, image: str = IMAGE, containers=None, request=None, **channels):
     """The container's ``train`` with ``root`` as its ``/opt/ml`` and channels as ``name=folder`` keywords
     (``request``: more CreateTrainingJob fields); the log as stdout and stderr."""

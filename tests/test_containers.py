@@ -3,6 +3,7 @@ each job's own view (``/opt/ml``, ``/opt/program``, a private ``/tmp`` and netwo
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import textwrap
@@ -13,23 +14,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import AWS_STYLE, IMAGE, call, project_containers, run_train
+from conftest import AWS_STYLE, IMAGE, call, namespaces_or_skip, project_containers, run_train
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.local.containers import free_port
 from mlops_pipeline.local.containers.environments import EnvironmentCache
 from mlops_pipeline.local.containers.image import ContainerImage
-from mlops_pipeline.local.containers.sandbox import Isolation, choose_isolation
 
 AWS_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/container:1"
 
 
 def needs_namespaces():
-    """Isolated views need bubblewrap; CI installs it, so there a missing one is a failure, not a skip."""
-    choice = choose_isolation()
-    if choice.mode is not Isolation.NAMESPACES:
-        if os.environ.get("MLOPS_REQUIRE_ISOLATION"):
-            pytest.fail(f"MLOPS_REQUIRE_ISOLATION is set but containers cannot be isolated: {choice.reason}")
-        pytest.skip(f"containers cannot be isolated on this machine: {choice.reason}")
+    """Isolated views need bubblewrap, and the AWS-style container nginx; CI installs both, so there a missing one
+    is a failure, not a skip."""
+    namespaces_or_skip()
     if shutil.which("nginx") is None:
         if os.environ.get("MLOPS_REQUIRE_ISOLATION"):
             pytest.fail("MLOPS_REQUIRE_ISOLATION is set but nginx (the AWS-style container's front) is missing")
@@ -298,3 +295,57 @@ def test_a_job_with_network_isolation_cannot_reach_the_host(tmp_path):
     finally:
         listener.close()
     assert seen == {False: "reached", True: "blocked"}
+
+
+#: A ``train`` written for AWS (hard-coded ``/opt/ml``) that reports what its view shows it.
+PEEK_TRAIN = """#!/usr/bin/env python3
+import json, os
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
+seen = {
+    "mine": open("/opt/ml/mine").read(),
+    "opt_ml": sorted(os.listdir("/opt/ml")),
+    "other_jobs": os.path.exists("/run/mlops/jobs/a") or os.path.exists("/run/mlops/jobs/b"),
+    "server_socket": os.path.exists("/run/mlops/fork-server/zygote.sock"),
+    "capabilities": status["CapEff"].strip(),
+    "parent": open(f"/proc/{os.getppid()}/cmdline").read().replace(chr(0), " "),
+    "cwd": os.getcwd(),
+    "marked": "MLOPS_SESSION=session-test-view" in open("/proc/self/environ").read(),
+}
+json.dump(seen, open("/opt/ml/model/seen.json", "w"))
+"""
+
+
+def test_jobs_forked_warm_in_a_view_each_see_their_own_opt_ml_and_nothing_of_the_others(tmp_path, monkeypatch):
+    """With namespaces a warm job is forked in its fork server's view, which shows every job's folder: the child
+    makes its own folder its /opt/ml, hides the rest and the server's socket, and keeps no capability."""
+    namespaces_or_skip()
+    monkeypatch.setenv("MLOPS_SESSION", "session-test-view")  # recovery finds a job by its environment's mark
+    folder = write_image(
+        tmp_path / "containers" / "peek",
+        """\
+        FROM python:3.11
+        COPY program /opt/program
+        ENV PATH="/opt/program:${PATH}"
+        """,
+        {"program/train": PEEK_TRAIN, "program/serve": "#!/bin/sh\nexit 1\n"},
+    )
+    os.chmod(folder / "program" / "train", 0o755)
+    containers = project_containers(folder.parent)
+    containers.jobs = tmp_path / "jobs"
+    seen = {}
+    try:
+        for name in ("a", "b"):
+            root = containers.jobs / name / "opt_ml"
+            root.mkdir(parents=True)
+            (root / "mine").write_text(name)
+            result = run_train(root, {}, image="x/peek:1", containers=containers)
+            assert result.returncode == 0, result.stdout
+            seen[name] = json.loads((root / "model" / "seen.json").read_text())
+    finally:
+        containers.close()
+    assert (seen["a"]["mine"], seen["b"]["mine"]) == ("a", "b")
+    assert seen["b"]["opt_ml"] == ["input", "mine", "model", "output"]
+    assert "zygote.py" in seen["a"]["parent"] and seen["a"]["parent"] == seen["b"]["parent"]  # one server
+    assert not seen["b"]["other_jobs"] and not seen["b"]["server_socket"]
+    assert seen["b"]["capabilities"] == "0000000000000000" and seen["b"]["cwd"] == "/"
+    assert seen["a"]["marked"] and seen["b"]["marked"]

@@ -5,6 +5,7 @@ when the program cannot be served warm."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -15,9 +16,9 @@ from test_processes import gone_within, live_members, running
 from test_sagemaker_training import sleepy_services, started_warm
 from test_sagemaker_tuning import tuning_request
 
-from conftest import running_control, stage_extract, training_request
+from conftest import namespaces_or_skip, running_control, stage_extract, training_request
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice
-from mlops_pipeline.local.fork_servers import WARM_START_ENV, WarmStarts, program_imports
+from mlops_pipeline.local.fork_servers import WARM_START_ENV, ZYGOTE, WarmStarts, program_imports
 from mlops_pipeline.local.integrations.sagemaker_training import create_training_job_sync
 from mlops_pipeline.local.integrations.sagemaker_tuning import create_tuning_job_sync
 from mlops_pipeline.local.processes import ProcessGroups, run_job
@@ -176,6 +177,18 @@ def test_warm_starts_are_only_for_the_environments_python_and_can_be_turned_off(
     assert starts.launcher([sys.executable, str(program)], dict(os.environ), Path(sys.executable)) is None
 
 
+def test_a_fork_server_that_cannot_give_each_job_its_own_opt_ml_does_not_serve(tmp_path):
+    """In a view each child needs a mount namespace of its own; where that fails (here: no such jobs folder, or
+    no right to make one) the server says so and exits before it listens, and the jobs start fresh."""
+    program = tmp_path / "train"
+    program.write_text("print('trained')\n")
+    socket_path = tmp_path / "zygote.sock"
+    command = [sys.executable, str(ZYGOTE), "--jobs", str(tmp_path / "missing"), str(socket_path), str(program)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 4 and not socket_path.exists()
+    assert result.stdout.startswith("zygote: a job cannot be given its own /opt/ml here (")
+
+
 def test_a_fork_server_pre_imports_what_the_program_imports_anywhere_in_its_file(tmp_path):
     program = tmp_path / "train"
     program.write_text(
@@ -187,24 +200,23 @@ def test_a_fork_server_pre_imports_what_the_program_imports_anywhere_in_its_file
     assert program_imports(tmp_path / "broken") == []
 
 
-def direct_services(tmp_path, warm_starts: bool) -> LocalServices:
+def project_services(tmp_path, warm_starts: bool, isolation: IsolationChoice) -> LocalServices:
     from conftest import REPO
 
     services = LocalServices(
-        Workspace.resolve(tmp_path / "ws"),
-        REPO / "containers",
-        tmp_path / "ws" / "logs",
-        isolation=IsolationChoice(Isolation.DIRECT, "warm starts"),
+        Workspace.resolve(tmp_path / "ws"), REPO / "containers", tmp_path / "ws" / "logs", isolation=isolation
     )
     services.containers.warm_starts = warm_starts
     return services
 
 
-def test_a_tuning_job_gives_the_same_trials_warm_as_fresh(tmp_path, demo_extract):
+@pytest.mark.parametrize("mode", ["direct", "namespaces"])
+def test_a_tuning_job_gives_the_same_trials_warm_as_fresh(tmp_path, demo_extract, mode):
+    isolation = IsolationChoice(Isolation.DIRECT, "warm starts") if mode == "direct" else namespaces_or_skip()
     ranges = {"ContinuousParameterRanges": [{"Name": "eta", "MinValue": "0.05", "MaxValue": "0.5"}]}
     objectives = {}
     for warm_starts in (False, True):
-        services = direct_services(tmp_path / str(warm_starts), warm_starts)
+        services = project_services(tmp_path / str(warm_starts), warm_starts, isolation)
         try:
             request = tuning_request(stage_extract(services, demo_extract), ranges, jobs=4, parallel=2)
             create_tuning_job_sync(services, request, running_control())

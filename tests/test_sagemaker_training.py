@@ -7,11 +7,10 @@ import re
 import tarfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import dispatch, local_project, running_control, stage_extract, training_request
+from conftest import dispatch, local_project, namespaces_or_skip, running_control, stage_extract, training_request
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, choose_isolation
 from mlops_pipeline.local.integrations.sagemaker_training import (
     create_training_job_sync,
@@ -25,32 +24,37 @@ from mlops_pipeline.local.stores import Workspace
 from mlops_pipeline.local.tasks import TaskControl, TaskFailure, TaskStopped
 
 #: A ``train`` that saves a model and logs its metric at once, starts a child, then sleeps ``sleep`` seconds
-#: (hyperparameter, default 60); ``roc_auc`` is a hyperparameter too. It prints its parent's pid.
+#: (hyperparameter, default 60); ``roc_auc`` is a hyperparameter too. It prints its parent's pid and command line.
 SLEEPY_TRAIN = """#!/usr/bin/env python3
 import json, os, subprocess, sys, time
 config = os.environ["SM_INPUT_CONFIG_DIR"]
 hyperparameters = json.load(open(os.path.join(config, "hyperparameters.json")))
 subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-print(f"parent {os.getppid()}", flush=True)
+parent = open(f"/proc/{os.getppid()}/cmdline").read().replace(chr(0), " ")
+print(f"parent {os.getppid()} {parent}", flush=True)
 open(os.path.join(os.environ["SM_MODEL_DIR"], "partial.txt"), "w").write("saved before the limit")
 print("roc_auc: " + hyperparameters.get("roc_auc", "0.61"), flush=True)
 time.sleep(float(hyperparameters.get("sleep", "60")))
 """
 
 
-#: How jobs start: fresh processes (isolation as chosen here), or directly and forked warm (``fork_servers.py``).
-WAYS = ["fresh", "warm"]
+#: How jobs start: fresh processes (isolation as chosen here), or forked warm (``fork_servers.py``) directly or
+#: in a bubblewrap view.
+WAYS = ["fresh", "warm", "warm-in-view"]
 
 
 def sleepy_services(tmp_path, way: str = "fresh", train_program: str = SLEEPY_TRAIN) -> tuple[LocalServices, str]:
     """Services whose byo-xgboost container runs ``train_program``, and a staged channel prefix."""
     project = local_project(tmp_path / "project", train_program=train_program)
     workspace = Workspace.resolve(tmp_path / "ws")
-    isolation = IsolationChoice(Isolation.DIRECT, "warm starts") if way == "warm" else choose_isolation()
+    if way == "warm":
+        isolation = IsolationChoice(Isolation.DIRECT, "warm starts")
+    else:
+        isolation = namespaces_or_skip() if way == "warm-in-view" else choose_isolation()
     services = LocalServices(
         workspace, containers_dir=project / "containers", logs_root=tmp_path / "ws" / "logs", isolation=isolation
     )
-    services.containers.warm_starts = way == "warm"
+    services.containers.warm_starts = way != "fresh"
     for channel in ("train", "validation"):
         services.workspace.put_bytes("attrition-extracts", f"sleepy/{channel}/part.csv", b"1,2\n")
     return services, "s3://attrition-extracts/sleepy/"
@@ -58,11 +62,7 @@ def sleepy_services(tmp_path, way: str = "fresh", train_program: str = SLEEPY_TR
 
 def started_warm(log_path) -> bool:
     """Whether the job that wrote this log (:data:`SLEEPY_TRAIN`) was forked by a fork server (``zygote.py``)."""
-    parent = re.search(r"^parent (\d+)$", log_path.read_text(), re.MULTILINE).group(1)
-    try:
-        return "zygote.py" in Path(f"/proc/{parent}/cmdline").read_text()
-    except OSError:
-        return False
+    return "zygote.py" in re.search(r"^parent \d+ (.*)$", log_path.read_text(), re.MULTILINE).group(1)
 
 
 def group_of(services: LocalServices, job: str) -> int:
@@ -89,7 +89,7 @@ def test_a_job_past_its_max_runtime_is_stopped_as_sagemaker_stops_it(tmp_path, w
         assert archive.getnames() == ["partial.txt"]
     assert group_members(group_of(services, "slow-1")) == []  # the program and its child
     log_path = services.logs_root / "exec-1" / "logs" / "training-jobs" / "slow-1.log"
-    assert started_warm(log_path) == (way == "warm")
+    assert started_warm(log_path) == (way != "fresh")
     log = log_path.read_text()
     assert "the job ran longer than StoppingCondition.MaxRuntimeInSeconds (1 s) and was stopped" in log
 
@@ -106,7 +106,7 @@ def test_a_job_whose_state_ends_first_is_stopped_not_max_runtime_exceeded(tmp_pa
     described = describe_training_job(services, {"TrainingJobName": "slow-2"}, running_control())
     assert (described["TrainingJobStatus"], described["SecondaryStatus"]) == ("Stopped", "Stopped")
     assert group_members(group_of(services, "slow-2")) == []
-    assert started_warm(services.logs_root / "exec-1" / "logs" / "training-jobs" / "slow-2.log") == (way == "warm")
+    assert started_warm(services.logs_root / "exec-1" / "logs" / "training-jobs" / "slow-2.log") == (way != "fresh")
 
 
 def test_a_training_job_packs_its_model_and_reports_metrics_like_sagemaker(services, demo_extract):

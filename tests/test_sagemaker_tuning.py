@@ -106,7 +106,7 @@ def test_a_trial_stopped_at_its_max_runtime_counts_as_stopped_with_the_objective
     trial = services.records.get("training-jobs", stopped.training_job)
     assert trial["SecondaryStatus"] == "MaxRuntimeExceeded"
     assert group_members(trial["Local"]["Pid"]) == []
-    assert started_warm(Path(trial["Local"]["LogPath"])) == (way == "warm")
+    assert started_warm(Path(trial["Local"]["LogPath"])) == (way != "fresh")
 
 
 def test_a_tuning_job_whose_trials_all_ran_out_of_time_says_so(tmp_path):

@@ -8,10 +8,10 @@ a time limit or the session's close kills it and what it started, and nothing el
 seeing its own ``SM_*`` paths and variables. :class:`WarmProcess` stands for it where a ``Popen`` would,
 so ``processes.ProcessGroup`` (its watchdog included) treats it as any other job.
 
-Only in direct isolation: a job with namespaces runs in a bubblewrap view of its own, which a child forked
-from a shared server cannot enter. Turned off with ``MLOPS_WARM_START=0``. Whatever cannot be served warm
-(a program not run by its environment's Python, a server that does not start, an import that leaves a
-thread running) runs as a fresh process, as before.
+With namespaces, the server runs in a bubblewrap view like its jobs' (:class:`InView`), which shows it every
+job's folder, and each child makes its own folder its ``/opt/ml`` before it runs the program. Turned off with
+``MLOPS_WARM_START=0``. Whatever cannot be served warm (a program not run by its environment's Python, a server
+that does not start, an import that leaves a thread running) runs as a fresh process, as before.
 """
 
 from __future__ import annotations
@@ -23,14 +23,17 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
 import time
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from mlops_pipeline.local.processes import ProcessGroup, ProcessGroups, start_process
+from mlops_pipeline.local.processes import ProcessGroup, ProcessGroups, marked, start_process
 
 WARM_START_ENV = "MLOPS_WARM_START"
 ZYGOTE = Path(__file__).with_name("zygote.py")
@@ -66,6 +69,20 @@ def server_environment(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if not k.startswith(PER_JOB_PREFIXES) or k in KEPT_PER_SERVER}
 
 
+@dataclass(frozen=True)
+class InView:
+    """A job that runs in a bubblewrap view (``containers/sandbox.py``), and how its fork server runs in a view like
+    it: ``wrap(zygote_arguments, folder, env)`` is the server's command line (its folder, every job's folder and the
+    zygote shown at fixed paths), ``opt_ml`` the job's folder as that view shows it, ``cwd`` the image's WORKDIR."""
+
+    program: list[str]  # [python, program, args...] as the view shows them
+    program_file: Path | None  # the program on this machine, whose imports the server makes (None: no file)
+    wrap: Callable[[list[str], Path, dict[str, str]], list[str]]
+    opt_ml: str | None  # None: the job's folder is not one the server's view shows (it starts fresh)
+    cwd: str
+    key: tuple  # what else makes the server's view (image, environment, network, jobs folder)
+
+
 class WarmProcess:
     """A job forked by a fork server, as ``Popen`` presents a child: its status arrives on the connection."""
 
@@ -76,11 +93,20 @@ class WarmProcess:
         self._buffer = b""
         self._lock = threading.Lock()
         self._lost = False
-        answer = self._message(READY_TIMEOUT_SECONDS)
-        if answer is None or "pid" not in answer:
-            connection.close()
-            raise OSError("the fork server did not start the job")
-        self.pid: int = answer["pid"]
+        self.pid: int = self._child_pid()
+
+    def _child_pid(self) -> int:
+        """The pid the child sends, as this process sees it: from the message's credentials where the system gives
+        them (inside the server's PID namespace the child's own number is another)."""
+        if select.select([self._connection], [], [], READY_TIMEOUT_SECONDS)[0]:
+            data, ancillary, _, _ = self._connection.recvmsg(4096, socket.CMSG_SPACE(CREDENTIALS.size))
+            line, newline, self._buffer = data.partition(b"\n")
+            answer = json.loads(line) if newline else {}
+            if "pid" in answer:
+                sent = [c for level, kind, c in ancillary if kind == getattr(socket, "SCM_CREDENTIALS", None)]
+                return CREDENTIALS.unpack(sent[0][: CREDENTIALS.size])[0] if sent else int(answer["pid"])
+        self._connection.close()
+        raise OSError("the fork server did not start the job")
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -127,6 +153,9 @@ class WarmProcess:
         return json.loads(line)
 
 
+CREDENTIALS = struct.Struct("iII")  # struct ucred: pid, uid, gid
+
+
 def _running(pid: int) -> bool:
     """Whether a process runs (a zombie does not)."""
     try:
@@ -154,12 +183,18 @@ class ForkServer:
         folder: Path,
         progress=lambda line: None,
         wanted=lambda: True,
+        view: InView | None = None,
     ) -> "ForkServer | None":
-        """Start one and wait until it serves; None (and nothing left running, and ``progress`` told why) if
-        it does not, or if it is no longer ``wanted`` (the session closed) by then."""
-        socket_path, log_path = folder / "zygote.sock", folder / "zygote.log"
+        """Start one (in a view like the job's, with ``view``) and wait until it serves; None (and nothing left
+        running, and ``progress`` told why) if it does not, or if it is no longer ``wanted`` (the session closed)."""
         program = argv[1]
-        command = [argv[0], str(ZYGOTE), str(socket_path), program, *program_imports(Path(program))]
+        imports = program_imports(view.program_file if view and view.program_file else Path(program))
+        socket_path, log_path = folder / "sockets" / "zygote.sock", folder / "zygote.log"
+        socket_path.parent.mkdir()
+        if view is None:
+            command = [argv[0], str(ZYGOTE), str(socket_path), program, *imports]
+        else:
+            command = view.wrap([program, *imports], socket_path.parent, marked(env))
         group = owner.start(command, env, log_path, SERVER_GRACE_SECONDS)
         server = cls(group, socket_path, log_path)
         if server._wait_until_ready(wanted) and wanted():
@@ -182,13 +217,17 @@ class ForkServer:
             time.sleep(0.01)
         return False
 
-    def launch(self, argv: list[str], env: dict[str, str], log_path: Path) -> WarmProcess:
-        """Fork one job; raises OSError if the server cannot (the caller starts it fresh instead)."""
+    def launch(self, argv: list[str], env: dict[str, str], log_path: Path, **placed: str) -> WarmProcess:
+        """Fork one job, its output appended to ``log_path`` (``placed``: its ``cwd``, and its ``opt_ml`` in a view);
+        raises OSError if the server cannot (the caller starts it fresh instead)."""
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
+            if hasattr(socket, "SO_PASSCRED"):  # the child's pid comes with its credentials
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
             connection.connect(str(self.socket_path))
-            request = {"argv": argv, "env": env, "cwd": os.getcwd(), "log": str(log_path)}
-            connection.sendall(json.dumps(request).encode() + b"\n")
+            request = {"argv": argv, "env": env, "cwd": os.getcwd(), **placed}
+            with open(log_path, "ab") as log:
+                socket.send_fds(connection, [json.dumps(request).encode() + b"\n"], [log.fileno()])
         except OSError:
             connection.close()
             raise
@@ -207,26 +246,32 @@ class WarmStarts:
         self._folder: Path | None = None
         self._closed = False
 
-    def launcher(self, argv: list[str], env: dict[str, str], python: Path):
+    def launcher(self, argv: list[str], env: dict[str, str], python: Path, view: InView | None = None):
         """A launcher for ``ProcessGroup`` that forks the job from a warm server, or None when it cannot be
-        served warm: it must be a program run by its container environment's interpreter ``python``."""
-        if not warm_start_enabled() or len(argv) < 2 or argv[0] != str(python) or not Path(argv[1]).is_file():
+        served warm: it must be a program run by its container environment's interpreter ``python`` (``argv``
+        directly; ``view.program`` in a view, where ``argv`` runs bubblewrap)."""
+        program = view.program if view else argv
+        program_file = view.program_file if view else Path(program[1]) if len(program) > 1 else None
+        if not warm_start_enabled() or len(program) < 2 or program[0] != str(python):
             return None
-        server = self._server(argv, server_environment(env))
-        if server is None:
+        if program_file is None or not program_file.is_file():
             return None
+        server = self._server(program, server_environment(env), view)
+        if server is None or (view is not None and view.opt_ml is None):
+            return None
+        placed = {"cwd": view.cwd, "opt_ml": view.opt_ml} if view else {}
 
         def launch(argv: list[str], env: dict[str, str], log_path: Path):
             try:
-                return server.launch(argv, env, log_path)
+                return server.launch(program, env, log_path, **placed)
             except OSError:  # the server died since: this job (and the next) start fresh
                 self._forget(server)
                 return start_process(argv, env, log_path)
 
         return launch
 
-    def _server(self, argv: list[str], env: dict[str, str]) -> ForkServer | None:
-        key = (argv[0], argv[1], tuple(sorted(env.items())))
+    def _server(self, argv: list[str], env: dict[str, str], view: InView | None = None) -> ForkServer | None:
+        key = (argv[0], argv[1], tuple(sorted(env.items())), view.key if view else ())
         with self._lock:
             if self._closed:
                 return None
@@ -240,7 +285,7 @@ class WarmStarts:
         if starting:
             server = None
             try:
-                server = ForkServer.start(self.owner, argv, env, folder, self.progress, wanted=self._open)
+                server = ForkServer.start(self.owner, argv, env, folder, self.progress, self._open, view)
             finally:
                 with self._lock:  # whichever comes first, the close or this, stops the server
                     future.set_result(server)

@@ -14,7 +14,7 @@ from mlops_pipeline.local.events import ContainerEvent
 from mlops_pipeline.local.processes import ProcessGroups
 from mlops_pipeline.local.records import Records
 from mlops_pipeline.local.s3_endpoint import S3Endpoint
-from mlops_pipeline.local.stores import Workspace
+from mlops_pipeline.local.stores import JOBS_FOLDER, Workspace
 from mlops_pipeline.local.tasks import TaskControl
 
 
@@ -48,6 +48,7 @@ class LocalServices:
             self.isolation,
             progress=lambda message: self.notify(ContainerEvent(message)),
             processes=self.processes,
+            jobs=self.workspace.root / JOBS_FOLDER,
         )
         self.endpoints = Endpoints()
 

@@ -1,23 +1,31 @@
 """A fork server: start Python training programs from a process that has already imported their libraries.
 
-    python zygote.py SOCKET PROGRAM [MODULE ...]
+    python zygote.py [--jobs FOLDER] SOCKET PROGRAM [MODULE ...]
 
 Run with a container environment's interpreter and the environment a job of that container would get (the
 variables native libraries read once, such as ``OMP_NUM_THREADS``, cannot change after a fork). It imports
 each MODULE (one that fails is skipped: the program imports it again itself and fails as it would have),
 refuses to serve if an import left a thread running (forking then is unsafe), then listens on SOCKET.
 
-Each connection is one job: a JSON line ``{"argv", "env", "cwd", "log"}`` where ``argv`` is
-``[python, PROGRAM, args...]``. The server forks a child that starts a session of its own (so one signal to
-its group reaches it and what it starts), writes stdout and stderr to ``log`` (appended), reads stdin from
-``/dev/null``, takes ``env`` as its whole environment and runs PROGRAM as ``__main__``. The server answers
-``{"pid": N}`` at once and ``{"exit": status}`` when it reaps the child (a negative signal number when it
-was killed, as ``subprocess`` reports it). Standard library only, single-threaded: it forks.
+Each connection is one job: a JSON line ``{"argv", "env", "cwd"}`` where ``argv`` is ``[python, PROGRAM,
+args...]``, sent with the file descriptor of the job's log. The server forks a child that starts a session of
+its own (so one signal to its group reaches it and what it starts), answers ``{"pid": N}`` itself (the runtime
+takes the pid from the message's credentials, which the kernel gives as the runtime sees it, also from inside a
+PID namespace), writes stdout and stderr to the log, reads stdin from ``/dev/null``, takes ``env`` as its whole
+environment and runs PROGRAM as ``__main__``. The server answers ``{"exit": status}`` when it reaps the child (a
+negative signal number when it was killed, as ``subprocess`` reports it). Standard library only,
+single-threaded: it forks.
+
+With ``--jobs`` the server runs in a bubblewrap view (``containers/sandbox.py``) that shows every job's folder
+under FOLDER, and a request also names ``opt_ml``, the job's folder there: the child makes it its ``/opt/ml`` in a
+mount namespace of its own, unmounts FOLDER and the socket's folder there, and drops every capability (the
+server keeps ``CAP_SYS_ADMIN`` for this alone). The server checks that it can before it serves.
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import os
 import runpy
@@ -30,6 +38,14 @@ import traceback
 
 REAP_SECONDS = 0.02
 REFUSED_THREADS = 3  # the exit status when an import left a thread running
+REFUSED_VIEW = 4  # the exit status when a child could not be given its own /opt/ml
+OPT_ML = "/opt/ml"
+# <sched.h>, <sys/mount.h>, <sys/prctl.h>, <linux/capability.h>
+CLONE_NEWNS = 0x00020000
+MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
+MNT_DETACH = 2
+PR_SET_NO_NEW_PRIVS = 38
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
 def preimport(modules: list[str]) -> None:
@@ -42,7 +58,13 @@ def preimport(modules: list[str]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    jobs = None
+    if argv[0] == "--jobs":
+        jobs, argv = argv[1], argv[2:]
     path, program, modules = argv[0], argv[1], argv[2:]
+    hidden = [jobs, os.path.dirname(path)] if jobs else []
+    if jobs and not can_give_own_view(jobs, hidden):
+        os._exit(REFUSED_VIEW)
     sys.path[0] = os.path.dirname(os.path.abspath(program))  # as `python PROGRAM` sets it
     preimport(modules)
     if threading.active_count() > 1:
@@ -52,37 +74,80 @@ def main(argv: list[str]) -> int:
     listener.bind(path + ".tmp")
     os.rename(path + ".tmp", path)  # the socket appears only once the server is ready
     listener.listen(64)
-    serve(listener, program)
+    serve(listener, program, hidden)
     return 0
 
 
-def serve(listener: socket.socket, program: str) -> None:
+def can_give_own_view(jobs: str, hidden: list[str]) -> bool:
+    """Whether a child can take a folder under ``jobs`` as its own /opt/ml (tried in a child that then exits)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            own_view(jobs, hidden)
+        except OSError as error:
+            print(f"zygote: a job cannot be given its own {OPT_ML} here ({error.strerror})", flush=True)
+            os._exit(1)
+        os._exit(0)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def own_view(opt_ml: str, hidden: list[str]) -> None:
+    """Make ``opt_ml`` this process's /opt/ml in a mount namespace of its own, unmount ``hidden`` there, then give up
+    every capability (with no_new_privs, nothing it runs later gains one back)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def check(result: int, what: str) -> None:
+        if result != 0:
+            number = ctypes.get_errno()
+            raise OSError(number, f"{what}: {os.strerror(number)}")
+
+    check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    check(libc.mount(b"none", b"/", None, ctypes.c_ulong(MS_REC | MS_PRIVATE), None), "mount --make-rprivate /")
+    check(libc.mount(opt_ml.encode(), OPT_ML.encode(), None, ctypes.c_ulong(MS_BIND | MS_REC), None), "bind mount")
+    for path in hidden:
+        check(libc.umount2(path.encode(), MNT_DETACH), f"umount {path}")
+    header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
+    check(libc.capset(header, (ctypes.c_uint32 * 6)()), "capset")  # effective, permitted, inheritable: none
+    check(
+        libc.prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)),
+        "prctl",
+    )
+
+
+def serve(listener: socket.socket, program: str, hidden: list[str]) -> None:
     """Accept jobs, fork them, and tell each client when its child exits."""
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     children: dict[int, socket.socket] = {}
-    pending: dict[socket.socket, bytes] = {}
+    pending: dict[socket.socket, tuple[bytes, list[int]]] = {}
     while True:
         for key, _ in selector.select(REAP_SECONDS):
             if key.fileobj is listener:
                 connection, _ = listener.accept()
-                pending[connection] = b""
+                pending[connection] = (b"", [])
                 selector.register(connection, selectors.EVENT_READ)
                 continue
             connection = key.fileobj
-            data = connection.recv(1 << 20)
-            pending[connection] += data
-            if data and b"\n" not in pending[connection]:
+            try:
+                data, fds, _, _ = socket.recv_fds(connection, 1 << 20, 1)
+            except OSError:
+                data, fds = b"", []
+            request, logs = pending[connection]
+            request, logs = request + data, logs + fds
+            pending[connection] = (request, logs)
+            if data and b"\n" not in request:
                 continue
             selector.unregister(connection)
-            request = pending.pop(connection)
-            if not data and b"\n" not in request:
+            del pending[connection]
+            if b"\n" not in request or len(logs) != 1:
+                for fd in logs:
+                    os.close(fd)
                 connection.close()
                 continue
-            others = [selector, listener, connection, *pending, *children.values()]
-            pid = fork_job(json.loads(request.split(b"\n", 1)[0]), program, others)
+            others = [selector, listener, *pending, *children.values()]
+            pid = fork_job(json.loads(request.split(b"\n", 1)[0]), program, connection, logs[0], hidden, others)
+            os.close(logs[0])
             children[pid] = connection
-            send(connection, {"pid": pid})
         reap(children)
 
 
@@ -108,7 +173,9 @@ def send(connection: socket.socket, message: dict) -> None:
         pass
 
 
-def fork_job(request: dict, program: str, inherited: list) -> int:
+def fork_job(
+    request: dict, program: str, connection: socket.socket, log: int, hidden: list[str], inherited: list
+) -> int:
     """Fork one job; the child never returns here."""
     sys.stdout.flush()
     sys.stderr.flush()
@@ -119,24 +186,31 @@ def fork_job(request: dict, program: str, inherited: list) -> int:
     try:
         for handle in inherited:  # the server's sockets are not the job's
             handle.close()
-        status = run_child(request, program)
+        os.setsid()
+        send(connection, {"pid": os.getpid()})
+        connection.close()
+        status = run_child(request, program, log, hidden)
     finally:
         os._exit(status)
 
 
-def run_child(request: dict, program: str) -> int:
-    """Become the job: a session of its own, its log as stdout and stderr, its environment, its program."""
-    os.setsid()
+def run_child(request: dict, program: str, log: int, hidden: list[str]) -> int:
+    """Become the job: its log as stdout and stderr, its own /opt/ml (in a view), its environment, its program."""
     for number in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
         signal.signal(number, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
     os.close(null)
+    if hidden:
+        try:
+            own_view(request["opt_ml"], hidden)
+        except (OSError, KeyError) as error:
+            print(f"zygote: the job could not be given its own {OPT_ML} ({error})", file=sys.stderr, flush=True)
+            return 1
     os.environ.clear()
     os.environ.update(request["env"])
     os.chdir(request["cwd"])

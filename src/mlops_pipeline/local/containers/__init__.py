@@ -9,6 +9,7 @@ directly otherwise. Every job and server it starts is a process group that dies 
 
 from __future__ import annotations
 
+import functools
 import shutil
 import socket
 import tempfile
@@ -24,7 +25,7 @@ from mlops_pipeline.local.containers.http import Endpoint, request
 from mlops_pipeline.local.containers.image import ContainerImage
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, JobView, choose_isolation
 from mlops_pipeline.local.containers.warm import WarmServers
-from mlops_pipeline.local.fork_servers import WarmStarts
+from mlops_pipeline.local.fork_servers import InView, WarmStarts
 from mlops_pipeline.local.processes import ProcessGroup, ProcessGroups
 from mlops_pipeline.local.tasks import TaskStopped
 
@@ -48,6 +49,7 @@ class Containers:
     processes: ProcessGroups = field(default_factory=ProcessGroups)
     servers: WarmServers = field(default_factory=WarmServers)  # idle model servers, reused (warm.py)
     warm_starts: bool = True  # training jobs forked from a warm server where they can be (also MLOPS_WARM_START)
+    jobs: Path | None = None  # the folder of every training job's folder: a fork server's view shows it
     _images: dict[str, tuple[ContainerImage, PythonEnvironment]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _fork_servers: WarmStarts | None = field(default=None, repr=False)
@@ -55,9 +57,9 @@ class Containers:
 
     def launcher(self, view: JobView, command: list[str], env: dict[str, str]):
         """How to start a training job's ``command``: forked from its environment's warm fork server
-        (``fork_servers.py``) in direct mode, else None (a fresh process). A job with namespaces cannot be forked
-        from a shared server: its bubblewrap view is its own."""
-        if self.namespaced or not self.warm_starts:
+        (``fork_servers.py``), else None (a fresh process). With namespaces the server runs in a view like the
+        job's that shows every folder under :attr:`jobs`; a job whose folder is elsewhere starts fresh."""
+        if not self.warm_starts or (self.namespaced and self.jobs is None):
             return None
         with self._lock:
             if self._closed:
@@ -65,7 +67,28 @@ class Containers:
             if self._fork_servers is None:
                 self._fork_servers = WarmStarts(self.processes, self.progress)
             fork_servers = self._fork_servers
-        return fork_servers.launcher(command, env, view.environment.python)
+        return fork_servers.launcher(command, env, view.environment.python, self._in_view(view))
+
+    def _in_view(self, view: JobView) -> InView | None:
+        """With namespaces: the job as its fork server's view shows it."""
+        if not self.namespaced or self.jobs is None:
+            return None
+        program, program_file = view.program("train")
+        return InView(
+            program=program,
+            program_file=program_file,
+            wrap=functools.partial(self._fork_server_command, view),
+            opt_ml=view.opt_ml_in_fork_server(self.jobs),
+            cwd=view.image.workdir,
+            key=(view.image.folder, view.environment.root, view.private_network, self.jobs),
+        )
+
+    def _fork_server_command(
+        self, view: JobView, arguments: list[str], sockets: Path, env: dict[str, str]
+    ) -> list[str]:
+        assert self.jobs is not None
+        self.jobs.mkdir(parents=True, exist_ok=True)  # the view shows it; each job's folder is made in it later
+        return view.fork_server_command(arguments, sockets, env, self.jobs)
 
     def prepare(self, image_uri: str) -> tuple[ContainerImage, PythonEnvironment]:
         """The image behind an image URI and its environment (built the first time)."""

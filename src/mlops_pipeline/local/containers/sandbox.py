@@ -5,7 +5,9 @@ its Dockerfile copies them, a private ``/tmp``, ``/var/log`` and ``/var/lib``, t
 read-only (where the image's apt packages, such as nginx, come from) and its Python environment; nothing
 else of the host. A server also gets a private network in which it owns port 8080; the runtime reaches
 it through a unix socket the bridge (``bridge.py``, run inside the view) relays to ``127.0.0.1:8080``.
-Every process of a view dies with it (``--unshare-pid``, ``--die-with-parent``).
+Every process of a view dies with it (``--unshare-pid``, ``--die-with-parent``). A training job forked warm
+(``fork_servers.py``) runs in its fork server's view instead, which is the same but for ``/opt/ml``: the job makes
+its own folder its ``/opt/ml`` as it starts, and shares the server's PID namespace with the server's other jobs.
 
 Where namespaces are unavailable (no bubblewrap, macOS, a kernel that refuses them) jobs run directly,
 as before: the same programs and environment, with the ``SM_*`` variables naming host folders instead of
@@ -29,6 +31,10 @@ ISOLATION_ENV = "MLOPS_ISOLATION"
 OPT_ML = "/opt/ml"
 BRIDGE_DIR = "/run/mlops"
 BRIDGE_SCRIPT = Path(__file__).with_name("bridge.py")
+ZYGOTE = Path(__file__).parents[1] / "zygote.py"
+ZYGOTE_IN_VIEW = "/run/mlops-zygote.py"
+JOBS_IN_VIEW = f"{BRIDGE_DIR}/jobs"  # every job's folder, in a fork server's view
+SOCKETS_IN_VIEW = f"{BRIDGE_DIR}/fork-server"  # the fork server's socket folder, in its view
 SERVING_PORT = 8080
 _SYSTEM_DIRS = ("usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
@@ -90,7 +96,41 @@ class JobView:
             return self._program(action, inside=False)
         program = self._program(action, inside=True)
         inner = self._bridged(program) if self.bridge is not None else program
-        return [shutil.which("bwrap") or "bwrap", *self._bwrap_arguments(), "--", *inner]
+        arguments = self._bwrap_arguments(self.environment_variables(Isolation.NAMESPACES))
+        return [shutil.which("bwrap") or "bwrap", *arguments, "--", *inner]
+
+    def program(self, action: str) -> tuple[list[str], Path | None]:
+        """The program line as the view shows it (``python /opt/program/train``), and the file here that the
+        interpreter runs (None when it runs none, as with ``python -m``)."""
+        command = self._program(action, inside=True)
+        if len(command) < 2 or command[0] != str(self.environment.python) or not command[1].startswith("/"):
+            return command, None
+        return command, self.image.host_path(command[1])
+
+    def fork_server_command(
+        self, zygote_arguments: list[str], sockets: Path, env: dict[str, str], jobs: Path
+    ) -> list[str]:
+        """A fork server (``zygote.py``) in a view like this job's, with ``env`` as its variables: instead of a job's
+        folder at ``/opt/ml`` it sees every job's folder (``jobs``) and its socket folder at fixed paths, and it keeps
+        the one capability its children need to take their own folder as ``/opt/ml`` (each drops it then)."""
+        arguments = self._bwrap_arguments(env, opt_ml=None, die_with_parent=False)
+        arguments += ["--bind", str(jobs), JOBS_IN_VIEW, "--bind", str(sockets), SOCKETS_IN_VIEW]
+        arguments += ["--ro-bind", str(ZYGOTE), ZYGOTE_IN_VIEW, "--cap-add", "CAP_SYS_ADMIN"]
+        zygote = [
+            str(self.environment.python),
+            ZYGOTE_IN_VIEW,
+            "--jobs",
+            JOBS_IN_VIEW,
+            f"{SOCKETS_IN_VIEW}/zygote.sock",
+        ]
+        return [shutil.which("bwrap") or "bwrap", *arguments, "--", *zygote, *zygote_arguments]
+
+    def opt_ml_in_fork_server(self, jobs: Path) -> str | None:
+        """This job's folder as its fork server's view shows it; None when it is not under ``jobs``."""
+        try:
+            return f"{JOBS_IN_VIEW}/{self.opt_ml.resolve().relative_to(jobs.resolve())}"
+        except ValueError:
+            return None
 
     def opt_ml_path(self, isolation: Isolation) -> str:
         """Where the job's ``/opt/ml`` is for the program: ``/opt/ml`` in its view, its folder directly."""
@@ -123,9 +163,14 @@ class JobView:
             return [str(self.environment.python), program, *command[1:]]
         return [program, *command[1:]]
 
-    def _bwrap_arguments(self) -> list[str]:
+    def _bwrap_arguments(
+        self, env: dict[str, str], opt_ml: str | None = OPT_ML, die_with_parent: bool = True
+    ) -> list[str]:
+        """The view: ``env`` as its only variables, the job's folder at ``opt_ml`` (None: an empty ``/opt/ml``).
+        ``die_with_parent`` is the parent *thread*: a fork server, started by whichever thread first needs it and
+        serving the whole session, goes with its process group instead (the session's close, or its watchdog)."""
         arguments = [
-            "--die-with-parent",
+            *(["--die-with-parent"] if die_with_parent else []),
             "--unshare-pid",
             "--unshare-ipc",
             "--unshare-uts",
@@ -167,7 +212,7 @@ class JobView:
             arguments += ["--dir", f"/var/log/{package}", "--dir", f"/var/lib/{package}"]
         for path in self.environment.mounts():
             arguments += ["--ro-bind", str(path), str(path)]
-        arguments += ["--bind", str(self.opt_ml), OPT_ML]
+        arguments += ["--bind", str(self.opt_ml), OPT_ML] if opt_ml else ["--dir", OPT_ML]
         for source, destination in self.image.copies:
             if not destination.startswith("/tmp/"):
                 arguments += ["--ro-bind", str(source.resolve()), destination]
@@ -180,7 +225,7 @@ class JobView:
                 str(BRIDGE_SCRIPT),
                 f"{BRIDGE_DIR}-bridge.py",
             ]
-        for name, value in self.environment_variables(Isolation.NAMESPACES).items():
+        for name, value in env.items():
             arguments += ["--setenv", name, value]
         return [*arguments, "--chdir", self.image.workdir]
 

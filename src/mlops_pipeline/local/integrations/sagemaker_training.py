@@ -55,7 +55,7 @@ def warm_up(services: LocalServices, request: dict, cpus: int | None = None) -> 
     image = algorithm.get("TrainingImage") if isinstance(algorithm, dict) else None
     environment = keyed.get("Environment", {})
     variables = isinstance(environment, dict) and all(isinstance(v, str) for v in environment.values())
-    if containers.namespaced or not isinstance(image, str) or not variables:  # the Task reports a bad one
+    if not isinstance(image, str) or not variables:  # the Task reports a bad one
         return
     job = {**keyed, "TrainingJobName": "warm-up"}  # the name, channels and paths are per job: not in the key
     view, command, env = _train_command(containers, job, Path(tempfile.gettempdir()), [], "warm-up", cpus)
