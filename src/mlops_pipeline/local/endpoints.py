@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import http.client
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
@@ -22,7 +21,6 @@ from typing import Callable
 from mlops_pipeline.local.containers.warm import WarmServer
 
 HOST = "127.0.0.1"
-STARTING_AT_ONCE = 4  # model servers starting at the same time (for as many endpoints)
 FORWARDED_PATHS = {"GET": ("/ping",), "POST": ("/invocations",)}
 #: How long one forwarded request may take (InvokeEndpoint's limit: 60 s for the model to answer).
 INVOCATION_TIMEOUT_SECONDS = 60.0
@@ -166,10 +164,6 @@ class Endpoints:
         self._fronts: dict[str, FrontListener] = {}
         self._lock = threading.Lock()
         self.closed = threading.Event()
-        # Model servers are started from threads that live as long as the session (an executor's workers do
-        # not exit while it is open): bubblewrap's --die-with-parent (PR_SET_PDEATHSIG) kills a view when the
-        # *thread* that started it ends, and an endpoint outlives the execution (and thread) that created it.
-        self._starter = ThreadPoolExecutor(max_workers=STARTING_AT_ONCE, thread_name_prefix="endpoint-servers")
 
     def serving(self, name: str) -> FrontListener | None:
         with self._lock:
@@ -178,7 +172,7 @@ class Endpoints:
     def deploy(self, name: str, port: int, config_name: str, start: Callable[[], WarmServer]) -> int:
         """Start a backend for ``config_name`` (``start`` raises when it does not answer ``/ping``: nothing
         changes then) and make it the endpoint's; the port it is served on."""
-        backend = Backend(self._starter.submit(start).result(), config_name)
+        backend = Backend(start(), config_name)  # its server outlives this thread: Containers.start_server
         with self._lock:
             if self.closed.is_set():
                 backend.warm.stop()
@@ -201,4 +195,3 @@ class Endpoints:
             fronts, self._fronts = list(self._fronts.values()), {}
         for front in fronts:
             front.close()
-        self._starter.shutdown(wait=False, cancel_futures=True)

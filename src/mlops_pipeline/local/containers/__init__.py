@@ -77,18 +77,11 @@ class Containers:
         return InView(
             program=program,
             program_file=program_file,
-            wrap=functools.partial(self._fork_server_command, view),
+            wrap=functools.partial(_fork_server_command, view, self.jobs),
             opt_ml=view.opt_ml_in_fork_server(self.jobs),
             cwd=view.image.workdir,
             key=(view.image.folder, view.environment.root, view.private_network, self.jobs),
         )
-
-    def _fork_server_command(
-        self, view: JobView, arguments: list[str], sockets: Path, env: dict[str, str]
-    ) -> list[str]:
-        assert self.jobs is not None
-        self.jobs.mkdir(parents=True, exist_ok=True)  # the view shows it; each job's folder is made in it later
-        return view.fork_server_command(arguments, sockets, env, self.jobs)
 
     def prepare(self, image_uri: str) -> tuple[ContainerImage, PythonEnvironment]:
         """The image behind an image URI and its environment (built the first time)."""
@@ -153,12 +146,8 @@ class Containers:
                 SM_MODEL_DIR=str(opt_ml / "model"), SAGEMAKER_BIND_TO_PORT=str(endpoint.port), SERVE_HOST="127.0.0.1"
             )
         view.env = env
-        group = self.processes.start(
-            view.command("serve", self.isolation.mode),
-            view.environment_variables(self.isolation.mode),
-            log_path,
-            STOP_GRACE_SECONDS,
-        )
+        command, variables = view.command("serve", self.isolation.mode), view.environment_variables(self.isolation.mode)
+        group = self.processes.start(command, variables, log_path, STOP_GRACE_SECONDS)
         server = InferenceServer(group, endpoint, log_path, view.bridge, self.processes)
         server.wait_until_ready(ready_timeout, running)
         return server
@@ -172,6 +161,13 @@ class Containers:
         if fork_servers is not None:
             fork_servers.close()
         self.processes.close()
+
+
+def _fork_server_command(
+    view: JobView, jobs: Path, arguments: list[str], sockets: Path, env: dict[str, str]
+) -> list[str]:
+    jobs.mkdir(parents=True, exist_ok=True)  # the server's view shows it; each job's folder is made in it later
+    return view.fork_server_command(arguments, sockets, env, jobs)
 
 
 def free_port() -> int:

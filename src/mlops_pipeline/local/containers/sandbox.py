@@ -5,9 +5,12 @@ its Dockerfile copies them, a private ``/tmp``, ``/var/log`` and ``/var/lib``, t
 read-only (where the image's apt packages, such as nginx, come from) and its Python environment; nothing
 else of the host. A server also gets a private network in which it owns port 8080; the runtime reaches
 it through a unix socket the bridge (``bridge.py``, run inside the view) relays to ``127.0.0.1:8080``.
-Every process of a view dies with it (``--unshare-pid``, ``--die-with-parent``). A training job forked warm
+Every process of a view dies with it (``--unshare-pid``); a job's view also dies with the thread that started it
+(``--die-with-parent``, which follows the *thread*), while a server's and a fork server's, which outlive the Task
+that started them, end with their process group (the session's close, or its watchdog). A training job forked warm
 (``fork_servers.py``) runs in its fork server's view instead, which is the same but for ``/opt/ml``: the job makes
-its own folder its ``/opt/ml`` as it starts, and shares the server's PID namespace with the server's other jobs.
+its own folder its ``/opt/ml`` as it starts, and shares the server's PID namespace (and private network, if any)
+with the server's other jobs.
 
 Where namespaces are unavailable (no bubblewrap, macOS, a kernel that refuses them) jobs run directly,
 as before: the same programs and environment, with the ``SM_*`` variables naming host folders instead of
@@ -96,7 +99,8 @@ class JobView:
             return self._program(action, inside=False)
         program = self._program(action, inside=True)
         inner = self._bridged(program) if self.bridge is not None else program
-        arguments = self._bwrap_arguments(self.environment_variables(Isolation.NAMESPACES))
+        variables = self.environment_variables(Isolation.NAMESPACES)
+        arguments = self._bwrap_arguments(variables, die_with_parent=self.bridge is None)
         return [shutil.which("bwrap") or "bwrap", *arguments, "--", *inner]
 
     def program(self, action: str) -> tuple[list[str], Path | None]:
@@ -166,9 +170,8 @@ class JobView:
     def _bwrap_arguments(
         self, env: dict[str, str], opt_ml: str | None = OPT_ML, die_with_parent: bool = True
     ) -> list[str]:
-        """The view: ``env`` as its only variables, the job's folder at ``opt_ml`` (None: an empty ``/opt/ml``).
-        ``die_with_parent`` is the parent *thread*: a fork server, started by whichever thread first needs it and
-        serving the whole session, goes with its process group instead (the session's close, or its watchdog)."""
+        """The view: ``env`` as its only variables, the job's folder at ``opt_ml`` (None: an empty ``/opt/ml``), and
+        killed when the thread that started it ends (``die_with_parent``: not for servers, see the module's doc)."""
         arguments = [
             *(["--die-with-parent"] if die_with_parent else []),
             "--unshare-pid",
