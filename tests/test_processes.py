@@ -114,6 +114,32 @@ def test_closing_the_session_kills_every_group_it_started(tmp_path):
     assert time.monotonic() - started < 3  # SIGTERM suffices: no waiting out the grace period
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a child subreaper is a Linux feature")
+def test_a_zombie_left_in_a_killed_group_does_not_hold_up_the_kill(tmp_path):
+    """An orphan of the group that nobody reaps (bubblewrap's inner process, once the outer one died, under an
+    init that is not a reaper) stays in the group as a zombie. The group is gone all the same: killing it neither
+    waits out its grace nor waits for a watchdog that would."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of the group become this process's, which leaves them unreaped
+    owner = ProcessGroups()
+    try:
+        group = owner.start(
+            [sys.executable, "-c", PARENT_AND_CHILD.replace("{sleep}", "60")], dict(os.environ), tmp_path / "a.log", 30
+        )
+        job, child = logged_pids(tmp_path / "a.log")
+        started = time.monotonic()
+        owner.kill(group)
+        assert time.monotonic() - started < 5 and Path(f"/proc/{child}/stat").read_text().split(") ")[1][0] == "Z"
+    finally:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0)
+        os.waitpid(child, 0)
+
+
+PR_SET_CHILD_SUBREAPER = 36  # <sys/prctl.h>
+
+
 @pytest.mark.parametrize("holder", ["a job", "a registered group"])
 def test_a_job_dies_with_the_process_that_started_it_even_on_kill_9(tmp_path, holder):
     """The session's own process dies without closing anything: its watchdogs kill what it started."""

@@ -80,11 +80,15 @@ class ProcessGroup:
             self._release_watchdog()
 
     def _release_watchdog(self) -> None:
-        """The group is gone: closing the pipe lets the watchdog exit (it finds nothing left to kill)."""
+        """The group is gone, so its watchdog has nothing left to guard: it is ended at once. Closing its pipe instead
+        would make it signal the group and wait while any zombie of the group remains, and bubblewrap's inner
+        process, orphaned when the outer one dies first, stays a zombie until init reaps it: late, or never where the
+        first process is not a reaper (as in some containers)."""
         watchdog, self._watchdog = self._watchdog, None
         if watchdog is not None:
-            watchdog.stdin.close()  # type: ignore[union-attr]
+            watchdog.kill()
             watchdog.wait()
+            watchdog.stdin.close()  # type: ignore[union-attr]
 
 
 class ProcessGroups:
