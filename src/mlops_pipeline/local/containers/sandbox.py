@@ -29,12 +29,12 @@ from pathlib import Path
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.local.containers.environments import PythonEnvironment
 from mlops_pipeline.local.containers.image import ContainerImage
+from mlops_pipeline.local.fork_servers import ZYGOTE
 
 ISOLATION_ENV = "MLOPS_ISOLATION"
 OPT_ML = "/opt/ml"
 BRIDGE_DIR = "/run/mlops"
 BRIDGE_SCRIPT = Path(__file__).with_name("bridge.py")
-ZYGOTE = Path(__file__).parents[1] / "zygote.py"
 ZYGOTE_IN_VIEW = "/run/mlops-zygote.py"
 JOBS_IN_VIEW = f"{BRIDGE_DIR}/jobs"  # every job's folder, in a fork server's view
 SOCKETS_IN_VIEW = f"{BRIDGE_DIR}/fork-server"  # the fork server's socket folder, in its view
