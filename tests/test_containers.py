@@ -299,7 +299,7 @@ def test_a_job_with_network_isolation_cannot_reach_the_host(tmp_path):
 
 #: A ``train`` written for AWS (hard-coded ``/opt/ml``) that reports what its view shows it.
 PEEK_TRAIN = """#!/usr/bin/env python3
-import json, os
+import json, os, sys
 status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
 seen = {
     "mine": open("/opt/ml/mine").read(),
@@ -310,16 +310,23 @@ seen = {
     "parent": open(f"/proc/{os.getppid()}/cmdline").read().replace(chr(0), " "),
     "cwd": os.getcwd(),
     "marked": "MLOPS_SESSION=session-test-view" in open("/proc/self/environ").read(),
+    "tmp": sorted(os.listdir("/tmp")) + sorted(os.listdir("/var/tmp")) + sorted(os.listdir(os.path.expanduser("~"))),
+    "environment": os.path.isfile(os.path.join(sys.prefix, "pyvenv.cfg")),
+    "late_import": bool(__import__("fractions").Fraction(1, 3)),  # from the standard library, after the fork
 }
+for folder in ("/tmp", "/var/tmp", os.path.expanduser("~")):
+    open(os.path.join(folder, "left-by-" + seen["mine"]), "w").write("x")
 json.dump(seen, open("/opt/ml/model/seen.json", "w"))
 """
 
 
 def test_jobs_forked_warm_in_a_view_each_see_their_own_opt_ml_and_nothing_of_the_others(tmp_path, monkeypatch):
     """With namespaces a warm job is forked in its fork server's view, which shows every job's folder: the child
-    makes its own folder its /opt/ml, hides the rest and the server's socket, and keeps no capability."""
+    makes its own folder its /opt/ml, gets a /tmp, /var/tmp and home of its own, hides the rest and the server's
+    socket, and keeps no capability."""
     namespaces_or_skip()
     monkeypatch.setenv("MLOPS_SESSION", "session-test-view")  # recovery finds a job by its environment's mark
+    monkeypatch.setenv("MLOPS_CACHE", str(tmp_path / "cache"))  # the environment under /tmp: kept in the job's /tmp
     folder = write_image(
         tmp_path / "containers" / "peek",
         """\
@@ -349,3 +356,5 @@ def test_jobs_forked_warm_in_a_view_each_see_their_own_opt_ml_and_nothing_of_the
     assert not seen["b"]["other_jobs"] and not seen["b"]["server_socket"]
     assert seen["b"]["capabilities"] == "0000000000000000" and seen["b"]["cwd"] == "/"
     assert seen["a"]["marked"] and seen["b"]["marked"]
+    assert not [name for name in seen["b"]["tmp"] if name.startswith("left-by-")]  # job a's /tmp, /var/tmp, home
+    assert seen["b"]["environment"] and seen["b"]["late_import"]

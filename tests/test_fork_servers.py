@@ -292,3 +292,11 @@ def test_a_server_still_starting_when_the_session_closes_is_stopped(tmp_path, se
     assert time.monotonic() - closed_at < 2.5  # it stopped waiting for the imports
     assert launched == [None] and gone_within(zygotes, 5)
     owner.close()
+
+
+def test_the_mounts_beneath_a_private_folder_are_moved_outermost_ones_only():
+    """Moving a mount takes what is mounted beneath it along, so only the outermost ones are moved."""
+    from mlops_pipeline.local import zygote
+
+    points = ["/tmp/env/lib", "/tmp/env", "/tmp/other", "/tmp/envy"]
+    assert sorted(zygote.outermost(points)) == ["/tmp/env", "/tmp/envy", "/tmp/other"]

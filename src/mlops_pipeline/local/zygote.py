@@ -18,16 +18,19 @@ single-threaded: it forks.
 
 With ``--jobs`` the server runs in a bubblewrap view (``containers/sandbox.py``) that shows every job's folder
 under FOLDER, and a request also names ``opt_ml``, the job's folder there: the child makes it its ``/opt/ml`` in a
-mount namespace of its own, unmounts FOLDER and the socket's folder there, and drops every capability (the
-server keeps ``CAP_SYS_ADMIN`` for this alone). The server checks that it can before it serves.
+mount namespace of its own, mounts an empty ``/tmp``, ``/var/tmp`` and ``/root`` of its own (as each fresh view has),
+unmounts FOLDER and the socket's folder there, and drops every capability (the server keeps ``CAP_SYS_ADMIN`` for
+this alone). The server checks that it can before it serves.
 """
 
 from __future__ import annotations
 
 import atexit
 import ctypes
+import functools
 import json
 import os
+import re
 import runpy
 import selectors
 import signal
@@ -42,7 +45,10 @@ REFUSED_VIEW = 4  # the exit status when a child could not be given its own /opt
 OPT_ML = "/opt/ml"
 # <sched.h>, <sys/mount.h>, <sys/prctl.h>, <linux/capability.h>
 CLONE_NEWNS = 0x00020000
-MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
+MS_NOSUID, MS_NODEV, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x2000, 0x4000, 0x40000
+#: What each job has of its own besides /opt/ml, as a fresh view gives it (``sandbox.py``): folder, mode.
+PRIVATE_FOLDERS = (("/tmp", "1777"), ("/var/tmp", "1777"), ("/root", "755"))
+STASH = "/run/mlops/stash"  # where the mounts beneath a private folder wait while it is replaced
 MNT_DETACH = 2
 PR_SET_NO_NEW_PRIVS = 38
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -92,26 +98,72 @@ def can_give_own_view(jobs: str, hidden: list[str]) -> bool:
 
 
 def own_view(opt_ml: str, hidden: list[str]) -> None:
-    """Make ``opt_ml`` this process's /opt/ml in a mount namespace of its own, unmount ``hidden`` there, then give up
+    """Make ``opt_ml`` this process's /opt/ml in a mount namespace of its own, with empty private folders of its own
+    (siblings forked from this server would otherwise share its ``/tmp``), unmount ``hidden`` there, then give up
     every capability (with no_new_privs, nothing it runs later gains one back)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def check(result: int, what: str) -> None:
-        if result != 0:
-            number = ctypes.get_errno()
-            raise OSError(number, f"{what}: {os.strerror(number)}")
-
-    check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-    check(libc.mount(b"none", b"/", None, ctypes.c_ulong(MS_REC | MS_PRIVATE), None), "mount --make-rprivate /")
-    check(libc.mount(opt_ml.encode(), OPT_ML.encode(), None, ctypes.c_ulong(MS_BIND | MS_REC), None), "bind mount")
+    check(libc().unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    mount("none", "/", None, MS_REC | MS_PRIVATE)
+    mount(opt_ml, OPT_ML, None, MS_BIND | MS_REC)
+    for folder, mode in PRIVATE_FOLDERS:
+        private_folder(folder, mode)
     for path in hidden:
-        check(libc.umount2(path.encode(), MNT_DETACH), f"umount {path}")
+        check(libc().umount2(path.encode(), MNT_DETACH), f"umount {path}")
     header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
-    check(libc.capset(header, (ctypes.c_uint32 * 6)()), "capset")  # effective, permitted, inheritable: none
-    check(
-        libc.prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)),
-        "prctl",
-    )
+    check(libc().capset(header, (ctypes.c_uint32 * 6)()), "capset")  # effective, permitted, inheritable: none
+    check(libc().prctl(PR_SET_NO_NEW_PRIVS, *(ctypes.c_ulong(n) for n in (1, 0, 0, 0))), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+
+def private_folder(folder: str, mode: str) -> None:
+    """An empty tmpfs on ``folder``, with the mounts that were beneath it (the environment's read-only binds, when
+    it lives under /tmp or the home folder) moved onto it at the same places."""
+    beneath = outermost([point for point in mount_points() if point.startswith(folder + "/")])
+    for index, point in enumerate(beneath):
+        mount(point, make_like(point, f"{STASH}/{index}"), None, MS_MOVE)
+    mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode}")
+    for index, point in enumerate(beneath):
+        mount(f"{STASH}/{index}", make_like(f"{STASH}/{index}", point), None, MS_MOVE)
+
+
+def mount_points() -> list[str]:
+    """This process's mount points (``/proc/self/mountinfo``'s fifth field, its octal escapes decoded)."""
+    with open("/proc/self/mountinfo") as mounts:
+        points = [line.split()[4] for line in mounts]
+    return [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), point) for point in points]
+
+
+def outermost(points: list[str]) -> list[str]:
+    """The points not beneath another one of them (moving a mount takes what is mounted beneath it along)."""
+    kept: list[str] = []
+    for point in sorted(set(points), key=len):
+        if not any(point.startswith(outer + "/") for outer in kept):
+            kept.append(point)
+    return kept
+
+
+def make_like(source: str, target: str) -> str:
+    """A folder, or an empty file, at ``target`` for ``source``'s mount to be moved onto."""
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    return target
+
+
+def mount(source: str, target: str, kind: str | None, flags: int, data: str | None = None) -> None:
+    encoded = [None if value is None else value.encode() for value in (source, target, kind, data)]
+    check(libc().mount(encoded[0], encoded[1], encoded[2], ctypes.c_ulong(flags), encoded[3]), f"mount {target}")
+
+
+@functools.cache
+def libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def check(result: int, what: str) -> None:
+    if result != 0:
+        number = ctypes.get_errno()
+        raise OSError(number, f"{what}: {os.strerror(number)}")
 
 
 def serve(listener: socket.socket, program: str, hidden: list[str]) -> None:

@@ -9,8 +9,8 @@ Every process of a view dies with it (``--unshare-pid``); a job's view also dies
 (``--die-with-parent``, which follows the *thread*), while a server's and a fork server's, which outlive the Task
 that started them, end with their process group (the session's close, or its watchdog). A training job forked warm
 (``fork_servers.py``) runs in its fork server's view instead, which is the same but for ``/opt/ml``: the job makes
-its own folder its ``/opt/ml`` as it starts, and shares the server's PID namespace (and private network, if any)
-with the server's other jobs.
+its own folder its ``/opt/ml``, with an empty ``/tmp``, ``/var/tmp`` and home of its own, as it starts, and shares the
+server's PID namespace (and private network, if any) with the server's other jobs.
 
 Where namespaces are unavailable (no bubblewrap, macOS, a kernel that refuses them) jobs run directly,
 as before: the same programs and environment, with the ``SM_*`` variables naming host folders instead of
