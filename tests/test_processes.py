@@ -16,6 +16,8 @@ import pytest
 from mlops_pipeline.local.processes import ProcessGroups, group_members, run_job
 from mlops_pipeline.local.tasks import TaskControl, TaskStopped
 
+PR_SET_CHILD_SUBREAPER = 36  # <sys/prctl.h>
+
 #: A program that starts a child which outlives it unless someone kills it, prints both pids, then sleeps.
 PARENT_AND_CHILD = (
     "import subprocess, sys, time; "
@@ -135,9 +137,6 @@ def test_a_zombie_left_in_a_killed_group_does_not_hold_up_the_kill(tmp_path):
     finally:
         libc.prctl(PR_SET_CHILD_SUBREAPER, 0)
         os.waitpid(child, 0)
-
-
-PR_SET_CHILD_SUBREAPER = 36  # <sys/prctl.h>
 
 
 @pytest.mark.parametrize("holder", ["a job", "a registered group"])
