@@ -460,7 +460,7 @@ def test_an_execution_stopped_right_after_it_starts_is_aborted(monkeypatch):
     begin, began = ExecutionWorker.start, threading.Event()
 
     def late_start(worker):  # the worker thread begins only after the stop was asked for
-        threading.Timer(0.3, lambda: (begin(worker), began.set())).start()
+        threading.Timer(0.3, lambda: (began.set(), begin(worker))).start()  # set first: the stop waits for begin
 
     waiting = json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": True}}})
     with Engine(lambda *a: None, []) as engine:
