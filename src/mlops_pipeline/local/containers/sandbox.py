@@ -104,12 +104,12 @@ class JobView:
         return [shutil.which("bwrap") or "bwrap", *arguments, "--", *inner]
 
     def program(self, action: str) -> tuple[list[str], Path | None]:
-        """The program line as the view shows it (``python /opt/program/train``), and the file here that the
-        interpreter runs (None when it runs none, as with ``python -m``)."""
+        """The program line as the view shows it (``python /opt/program/train``), and the image file here that its
+        first argument names (None when it names none, as with ``python -m``); whether an interpreter runs it is the
+        fork servers' check."""
         command = self._program(action, inside=True)
-        if len(command) < 2 or command[0] != str(self.environment.python) or not command[1].startswith("/"):
-            return command, None
-        return command, self.image.host_path(command[1])
+        named = command[1] if len(command) > 1 and command[1].startswith("/") else None
+        return command, self.image.host_path(named) if named else None
 
     def fork_server_command(
         self, zygote_arguments: list[str], sockets: Path, env: dict[str, str], jobs: Path
