@@ -61,6 +61,10 @@ def test_training_then_scoring_publishes_one_prediction_per_row_in_order(example
     trials = [e for e in events if isinstance(e, TrialEvent)]
     assert len(trials) == 2 and trials[-1].best is not None
     assert (trained.folder / "history.json").exists() and list((trained.folder / "logs").rglob("*.log"))
+    # the model server was started while the scoring Glue job ran (the model was known), and the transform used it
+    (transform_log,) = (scored.folder / "logs" / "transform-jobs").glob("attrition-*.log")
+    assert "the model server started ahead of this job answers" in transform_log.read_text()
+    assert "BatchTransform.model-server.log" in transform_log.read_text()
     tables = json.loads(runtime.workspace.path("attrition-metadata", "attrition/catalog/tables.json").read_text())
     assert tables["Tables"]["predictions"]["Columns"] == [
         {"Name": "employee_id", "Type": "string"},

@@ -169,7 +169,7 @@ def test_a_job_warmed_up_ahead_is_forked_from_the_server_started_for_it(tmp_path
     """``warm_up`` (called while earlier states run) starts the fork server the job then uses: one server."""
     services, prefix = sleepy_services(tmp_path, "warm")
     request = training_request(prefix, "ahead-1", sleep="0")
-    warm_up(services, {**request, "TrainingJobName.$": "$.name"})
+    warm_up(services, {**request, "TrainingJobName.$": "$.name"}, running_control())
     assert len(server_starts) == 1
     create_training_job_sync(services, request, running_control())
     assert started_warm(services.logs_root / "exec-1" / "logs" / "training-jobs" / "ahead-1.log")
@@ -191,17 +191,17 @@ def test_no_warm_up_for_what_only_the_execution_input_gives_or_is_not_valid(tmp_
     request = {**training_request(prefix), **written}
     if "AlgorithmSpecification.$" in written:
         del request["AlgorithmSpecification"]
-    warm_up(services, request)
+    warm_up(services, request, running_control())
     assert server_starts == []
     services.close()
 
 
 def test_no_warm_up_where_jobs_start_fresh(tmp_path, server_starts, monkeypatch):
     services, prefix = sleepy_services(tmp_path, "fresh")
-    warm_up(services, training_request(prefix))
+    warm_up(services, training_request(prefix), running_control())
     monkeypatch.setenv("MLOPS_WARM_START", "0")
     warm, _ = sleepy_services(tmp_path / "off", "warm")
-    warm_up(warm, training_request(prefix))
+    warm_up(warm, training_request(prefix), running_control())
     assert server_starts == []
     services.close(), warm.close()
 
@@ -210,5 +210,5 @@ def test_no_warm_up_after_the_session_closed(tmp_path, server_starts):
     """A warm-up still on its way when the session ends starts nothing that would outlive it."""
     services, prefix = sleepy_services(tmp_path, "warm")
     services.close()
-    warm_up(services, training_request(prefix))
+    warm_up(services, training_request(prefix), running_control())
     assert server_starts == []

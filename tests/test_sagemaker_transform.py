@@ -10,12 +10,14 @@ import time
 import pytest
 
 from conftest import dispatch, running_control
+from mlops_pipeline.local.integrations import default_table
 from mlops_pipeline.local.integrations.sagemaker_model import create_model
 from mlops_pipeline.local.integrations.sagemaker_transform import (
     TransformFailed,
     apply_filter,
     create_transform_job_sync,
     mini_batches,
+    warm_up,
 )
 from mlops_pipeline.local.processes import group_members
 from mlops_pipeline.local.tasks import TaskControl, TaskFailure, TaskStopped
@@ -233,6 +235,65 @@ def test_a_second_transform_of_the_same_model_reuses_the_idle_server_until_the_s
     services.close()
     assert services.processes.pids() == [] and all(group_members(group) == [] for group in groups[2])
     assert not list((services.workspace.root / "jobs").glob("*"))
+
+
+AHEAD = TaskControl(running=lambda: True, execution_name="exec-1", state_name="BatchTransform")
+
+
+def known_ahead(**overrides) -> dict:
+    """The transform's Parameters as a state before it knows them: its job name is still to be formatted."""
+    request = transform_request(**overrides)
+    del request["TransformJobName"]
+    return {**request, "TransformJobName.$": "States.Format('attrition-{}', $.job_stem)"}
+
+
+def test_a_transform_takes_the_server_started_ahead_of_it_waiting_while_it_starts(services, model, demo_extract):
+    """``warm_up`` (while the scoring Glue job runs) starts the model server; the transform, begun while it is
+    still starting, waits for it and uses it: one server, the same predictions as a server of its own."""
+    services.workspace.put_file("attrition-extracts", "s1/score/score.csv", demo_extract / "extract/score/score.csv")
+    ahead_log = services.logs_root / "exec-1" / "logs" / "transform-jobs" / "BatchTransform.model-server.log"
+    preparing = threading.Thread(target=warm_up, args=(services, known_ahead(), AHEAD))
+    preparing.start()
+    deadline = time.monotonic() + 30
+    while not ahead_log.exists() and time.monotonic() < deadline:  # the server is on its way
+        time.sleep(0.01)
+    job = in_a_thread_of_its_own(create_transform_job_sync, services, transform_request("ahead"))
+    preparing.join(60)
+    assert job["TransformJobStatus"] == "Completed"
+    assert len(services.processes.pids()) == 1  # the one started ahead, idle again
+    log = (services.logs_root / "exec-1" / "logs" / "transform-jobs" / "ahead.log").read_text()
+    assert "the model server started ahead of this job answers" in log and str(ahead_log) in log
+    assert "starting the inference server" in ahead_log.read_text()
+    output = services.workspace.path("attrition-output", "s1/transform/score.csv.out")
+    ahead_answer = output.read_text()
+    own = in_a_thread_of_its_own(create_transform_job_sync, services, transform_request("own", MaxPayloadInMB=2))
+    assert own["TransformJobStatus"] == "Completed" and len(services.processes.pids()) == 2  # a server of its own
+    assert output.read_text() == ahead_answer
+    services.close()
+    assert services.processes.pids() == [] and not list((services.workspace.root / "jobs").glob("*"))
+
+
+@pytest.mark.parametrize(
+    "known",
+    [
+        {"ModelName.$": "$.approved.record.model_name"},  # the input does not tell it yet
+        {"Environment.$": "$.variables"},
+        {"BatchStrategy": "Bogus"},  # the transform refuses it itself
+        {"ModelName": "no-such-model"},
+    ],
+)
+def test_no_server_is_started_ahead_for_what_is_not_known_or_not_valid(services, model, known):
+    request = {**known_ahead(), **known}
+    if "ModelName.$" in known:
+        del request["ModelName"]
+    default_table().warm_up(services, [("sagemaker:createTransformJob.sync", request, AHEAD)])
+    assert services.processes.pids() == []
+
+
+def test_no_server_is_started_ahead_once_the_session_ended(services, model):
+    services.close()
+    warm_up(services, known_ahead(), AHEAD)
+    assert services.processes.pids() == [] and not list((services.workspace.root / "jobs").glob("*"))
 
 
 def test_a_server_whose_transform_failed_is_not_reused(services, model, demo_extract):

@@ -285,7 +285,7 @@ def test_trials_are_forked_from_the_server_warmed_up_for_their_share_of_the_core
     services, prefix = sleepy_services(tmp_path, "warm")
     ranges = {"CategoricalParameterRanges": [{"Name": "roc_auc", "Values": ["0.6", "0.7"]}, sleep_zero()]}
     request = tuning_request(prefix, ranges, jobs=2, parallel=2, strategy="Grid")
-    warm_up_tuning(services, {**request, "HyperParameterTuningJobName.$": "$.name"})
+    warm_up_tuning(services, {**request, "HyperParameterTuningJobName.$": "$.name"}, running_control())
     assert len(server_starts) == 1
     create_tuning_job_sync(services, request, running_control())
     trials = services.records.get("tuning-jobs", "tune-1")["Local"]["Trials"]

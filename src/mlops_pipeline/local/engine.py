@@ -188,7 +188,11 @@ class LocalServiceTask(StateTaskService):
     def _eval_service_task(self, env, resource_runtime_part, normalised_parameters, state_credentials) -> None:
         context = env.states.context_object.context_object_data
         control = TaskControl(
-            running=env.is_running, execution_name=context["Execution"]["Name"], state_name=context["State"]["Name"]
+            running=env.is_running,
+            execution_name=context["Execution"]["Name"],
+            state_name=context["State"]["Name"],
+            state_input=env.states.get_input(),
+            context=env.states.get_context(),
         )
         try:
             response = self._dispatcher(resource_key(self.resource.resource_arn), normalised_parameters, control)

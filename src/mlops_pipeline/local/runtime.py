@@ -24,6 +24,7 @@ from mlops_pipeline.builders import build_definitions, definition_json
 from mlops_pipeline.config import PipelineConfig
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.handlers.s3_landing import LandingFailed, Settings, handle_event, s3_time, scheduled_event
+from mlops_pipeline.local.ahead import known_parameters, tasks_ahead
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, choose_isolation
 from mlops_pipeline.local.engine import Engine, resource_key, task_states
 from mlops_pipeline.local.events import (
@@ -49,7 +50,7 @@ from mlops_pipeline.local.scheduler import LocalScheduler, pipeline_schedules, u
 from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.sessions import Session
 from mlops_pipeline.local.stores import Workspace
-from mlops_pipeline.local.tasks import TaskStopped
+from mlops_pipeline.local.tasks import TaskControl, TaskStopped
 from mlops_pipeline.local.watcher import FeatureStoreWatcher
 from mlops_pipeline.naming import Workflow, model_package_group_name
 from mlops_pipeline.target import STORES, Target, local_target
@@ -85,6 +86,8 @@ class LocalRuntime:
         self._shown: dict[str, int] = {}  # events of each execution the live view has shown
         self._ending = threading.Event()  # set when the session stops what still runs
         self._warm_ups: dict[Workflow, threading.Thread] = {}  # each workflow's warm-up, once per session
+        self._ahead: list[threading.Thread] = []  # preparations for Tasks to come (prepare_ahead)
+        self._prepared: set[tuple[str, str, str]] = set()  # (execution, state, Parameters known) prepared for
         self.stopped: list[str] = []  # executions still running when the session ended, recorded ABORTED
         self.target: Target = local_target(self.config.name)
         self.services = LocalServices(
@@ -102,6 +105,7 @@ class LocalRuntime:
         self.records = ExecutionRecords(self.executions_root)
         self.notifier = LocalNotifier.of_pipeline(self.workspace, self.target, self.config.notifications.webhook_url)
         self.definitions = {w: definition_json(d) for w, d in build_definitions(self.config, self.target).items()}
+        self._parsed = {workflow: json.loads(text) for workflow, text in self.definitions.items()}
         faults = Faults.parse(self.faults, self.fault_targets())
         self.engine = Engine(
             self._checkpointing(self.table.dispatcher(self.services, faults)),
@@ -115,8 +119,8 @@ class LocalRuntime:
     def fault_targets(self) -> dict[str, str]:
         """What ``--inject`` may name: every served resource, and each Task state of both workflows."""
         targets = {resource: resource for resource in self.table.resources}
-        for text in self.definitions.values():
-            for name, state in json.loads(text)["States"].items():
+        for definition in self._parsed.values():
+            for name, state in definition["States"].items():
                 if state["Type"] == "Task":
                     targets[name] = resource_key(state["Resource"])
         return targets
@@ -165,8 +169,8 @@ class LocalRuntime:
 
     def _close_services(self) -> None:
         self.services.close()
-        for thread in self._warm_ups.values():  # nothing starts after the close; one still starting stops itself
-            thread.join(WARM_UP_JOIN_SECONDS)
+        for thread in [*self._warm_ups.values(), *self._ahead]:  # nothing starts after the close; one still
+            thread.join(WARM_UP_JOIN_SECONDS)  # starting stops itself
 
     def recover(self) -> list[str]:
         """Clean up after sessions that ended without doing it (``local.recovery``); each line is reported."""
@@ -411,21 +415,52 @@ class LocalRuntime:
         self.warm_up(Workflow.of_execution(name))
 
     def warm_up(self, workflow: Workflow) -> None:
-        """Once per workflow and session, in the background: let its Tasks' integrations prepare while its
-        first states run (the training jobs' fork server imports its libraries during the Glue job); when its
-        execution starts, or as the session begins for ``warm_up_first``."""
+        """Once per workflow and session, in the background: let its Tasks' integrations prepare from their
+        Parameters as written while its first states run (the training jobs' fork server imports its libraries
+        during the Glue job); when its execution starts, or as the session begins for ``warm_up_first``."""
         with self._record_lock:
             if workflow in self._warm_ups:
                 return
             tasks = [
-                (resource_key(state["Resource"]), state["Parameters"])
-                for state in task_states(json.loads(self.definitions[workflow]))
+                (resource_key(state["Resource"]), state["Parameters"], self._control_ahead("", ""))
+                for state in task_states(self._parsed[workflow])
                 if isinstance(state.get("Parameters"), dict)
             ]
-            thread = self._warm_ups[workflow] = threading.Thread(
-                target=self.table.warm_up, args=(self.services, tasks), name=f"warm-up-{workflow.value}", daemon=True
-            )
+            thread = self._warm_ups[workflow] = self._preparing(tasks, f"warm-up-{workflow.value}")
         thread.start()
+
+    def prepare_ahead(self, control: TaskControl) -> None:
+        """As a Task starts, in the background: let the Tasks that follow it prepare from what its input already
+        tells of their Parameters (``ahead.py``: the batch transform's model server starts while the scoring
+        Glue job runs). Each (execution, state, what is known) once per session."""
+        workflow = Workflow.of_execution(control.execution_name)
+        tasks = []
+        for name, state in tasks_ahead(self._parsed[workflow], control.state_name):
+            resource = resource_key(state["Resource"])
+            if not (self.table.warms_up(resource) and isinstance(state.get("Parameters"), dict)):
+                continue
+            parameters = known_parameters(state["Parameters"], control.state_input, control.context)
+            seen = (control.execution_name, name, json.dumps(parameters, sort_keys=True, default=str))
+            with self._record_lock:
+                if seen in self._prepared:
+                    continue
+                self._prepared.add(seen)
+            tasks.append((resource, parameters, self._control_ahead(control.execution_name, name)))
+        if tasks:
+            thread = self._preparing(tasks, f"ahead-of-{control.state_name}")
+            with self._record_lock:
+                self._ahead.append(thread)
+            thread.start()
+
+    def _control_ahead(self, execution_name: str, state_name: str) -> TaskControl:
+        """What a preparation knows of the Task it prepares for: its execution and state (names where logs go);
+        it runs until the session ends, not with the state that started it."""
+        return TaskControl(
+            running=lambda: not self._ending.is_set(), execution_name=execution_name, state_name=state_name
+        )
+
+    def _preparing(self, tasks: list, name: str) -> threading.Thread:
+        return threading.Thread(target=self.table.warm_up, args=(self.services, tasks), name=name, daemon=True)
 
     def checkpoint(self, name: str) -> None:
         """Write the RUNNING record as the execution is now (never an older picture over a newer one)."""
@@ -451,6 +486,7 @@ class LocalRuntime:
                     self.checkpoint(control.execution_name)
                 except PipelineError as unwritten:  # a full disk: the record lags, the Task says the rest
                     self.on_event(SessionEvent(f"the record of {control.execution_name} is behind: {unwritten}"))
+                self.prepare_ahead(control)
             return dispatcher(resource, parameters, control)
 
         return dispatch
@@ -464,7 +500,7 @@ class LocalRuntime:
         previous = self.records.read(name)
         state, state_input = self.records.redrive_point(previous)
         workflow = Workflow(previous["workflow"])
-        if json.loads(previous["definition"]) != json.loads(self.definitions[workflow]):
+        if json.loads(previous["definition"]) != self._parsed[workflow]:
             raise PipelineError(
                 f"execution {name} ran an earlier definition of {workflow.state_machine_name(self.config.name)} than "
                 f"the workflow renders now; a redrive re-runs the one it ran, as Step Functions does. To run the "

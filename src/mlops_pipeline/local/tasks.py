@@ -28,11 +28,15 @@ class TaskStopped(Exception):
 
 @dataclass(frozen=True)
 class TaskControl:
-    """Handed to each integration call: ``running()`` turns false on a state timeout or StopExecution."""
+    """Handed to each integration call: ``running()`` turns false on a state timeout or StopExecution (and when
+    the state ends); ``state_input`` and ``context`` (the state's raw input and context object) let the Tasks
+    ahead read what is already known of their Parameters (``ahead.py``)."""
 
     running: Callable[[], bool]
     execution_name: str = ""
     state_name: str = ""
+    state_input: Any = None
+    context: dict | None = None
 
     def check(self) -> None:
         if not self.running():

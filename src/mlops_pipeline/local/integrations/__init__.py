@@ -24,8 +24,9 @@ from mlops_pipeline.local.tasks import TASK_FAILED, Dispatcher, TaskControl, Tas
 #: An integration: (services, the Task's resolved Parameters, control) -> the AWS response shape.
 Integration = Callable[[LocalServices, dict, TaskControl], Any]
 
-#: Ahead of a Task: (services, its Parameters as the definition writes them) -> None; best effort.
-WarmUp = Callable[[LocalServices, dict], None]
+#: Ahead of a Task: (services, its Parameters as far as they are known ahead (``ahead.py``), the control naming
+#: the execution and state that will run it) -> None; best effort.
+WarmUp = Callable[[LocalServices, dict, TaskControl], None]
 
 #: The error Step Functions reports when the runtime itself cannot run a state.
 RUNTIME_ERROR = "States.Runtime"
@@ -34,7 +35,7 @@ RUNTIME_ERROR = "States.Runtime"
 def serves(*resources: str, client_error: str, warm_up: WarmUp | None = None) -> Callable[[Integration], Integration]:
     """Mark a function as serving ``resources``; ``client_error`` is the API's error code for a request it
     refuses (``ValidationException``); ``warm_up``, if any, prepares what the Task will need from its Parameters
-    as the definition writes them, while the execution's earlier states run."""
+    as far as they are known, while the execution's earlier states run."""
 
     def mark(function: Integration) -> Integration:
         function.resources = resources  # type: ignore[attr-defined]
@@ -102,16 +103,19 @@ class IntegrationTable:
                 raise
             raise TaskFailure(TASK_FAILED, full) from None  # the job fails, as one whose disk filled does
 
-    def warm_up(self, services: LocalServices, tasks: Iterable[tuple[str, dict]]) -> None:
-        """Let the integrations of an execution's Tasks ((resource, Parameters as written) pairs) prepare ahead,
-        e.g. start a fork server while the Glue job runs. Best effort: what cannot be prepared is left to the
-        Task, which reports any problem itself."""
-        for resource, parameters in tasks:
-            warm_up = getattr(self.routes.get(resource), "warm_up", None)
-            if warm_up is not None:
+    def warms_up(self, resource: str) -> bool:
+        """Whether the integration serving ``resource`` prepares ahead of its Task."""
+        return getattr(self.routes.get(resource), "warm_up", None) is not None
+
+    def warm_up(self, services: LocalServices, tasks: Iterable[tuple[str, dict, TaskControl]]) -> None:
+        """Let the integrations of Tasks to come ((resource, Parameters as far as known, control) triples)
+        prepare ahead, e.g. start a fork server while the Glue job runs. Best effort: what cannot be prepared
+        is left to the Task, which reports any problem itself."""
+        for resource, parameters, control in tasks:
+            if self.warms_up(resource):
                 try:
-                    warm_up(services, parameters)
-                except (PipelineError, OSError):
+                    self.routes[resource].warm_up(services, parameters, control)  # type: ignore[attr-defined]
+                except (PipelineError, AwsError, TaskStopped, OSError):
                     pass
 
     def dispatcher(self, services: LocalServices, faults: Faults | None = None) -> Dispatcher:

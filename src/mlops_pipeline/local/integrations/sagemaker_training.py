@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from mlops_pipeline.aws_errors import AwsError
+from mlops_pipeline.local.ahead import written_out
 from mlops_pipeline.local.containers import Containers
 from mlops_pipeline.local.containers.sandbox import JobView
 from mlops_pipeline.local.integrations import serves
@@ -44,10 +45,10 @@ MAX_RUNTIME_EXCEEDED = "MaxRuntimeExceeded"  # the SecondaryStatus of a job stop
 SERVER_KEYED = ("AlgorithmSpecification", "Environment", "EnableNetworkIsolation")
 
 
-def warm_up(services: LocalServices, request: dict, cpus: int | None = None) -> None:
+def warm_up(services: LocalServices, request: dict, control: TaskControl, cpus: int | None = None) -> None:
     """Start the fork server the request's jobs will be forked from (``fork_servers.py``), so its imports
-    overlap the states before them instead of delaying the first job. From the Parameters as the definition
-    writes them: skipped when the image or ``Environment`` comes from the execution's input, and when jobs
+    overlap the states before them instead of delaying the first job. From the Parameters as far as they are
+    known ahead (``ahead.py``): skipped when the image or ``Environment`` is not known yet, and when jobs
     cannot be served warm; the job itself then starts as it would have."""
     containers = services.containers
     keyed = {key: value for key, value in request.items() if key.removesuffix(".$") in SERVER_KEYED}
@@ -60,15 +61,6 @@ def warm_up(services: LocalServices, request: dict, cpus: int | None = None) -> 
     job = {**keyed, "TrainingJobName": "warm-up"}  # the name, channels and paths are per job: not in the key
     view, command, env = _train_command(containers, job, Path(tempfile.gettempdir()), [], "warm-up", cpus)
     containers.launcher(view, command, env)
-
-
-def written_out(value: object) -> bool:
-    """Whether a Parameters value is written out in the definition (no ``.$`` key anywhere in it)."""
-    if isinstance(value, dict):
-        return all(not key.endswith(".$") and written_out(item) for key, item in value.items())
-    if isinstance(value, list):
-        return all(written_out(item) for item in value)
-    return True
 
 
 @serves("sagemaker:createTrainingJob.sync", client_error=CLIENT_ERROR, warm_up=warm_up)

@@ -26,9 +26,10 @@ import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from mlops_pipeline.errors import PipelineError
+from mlops_pipeline.local.ahead import written_out
 from mlops_pipeline.local.containers import http
 from mlops_pipeline.local.containers.warm import WarmServer
 from mlops_pipeline.local.integrations import serves
@@ -57,7 +58,40 @@ class TransformFailed(Exception):
     """The job fails with this reason (a bad record, an error answer from the model server)."""
 
 
-@serves("sagemaker:createTransformJob.sync", client_error=CLIENT_ERROR)
+def serving_variables(params: dict) -> dict[str, str]:
+    """What SageMaker sets in a batch transform's container; the last three only when the request names them."""
+    env = {"SAGEMAKER_BATCH": "true"}
+    if params.get("MaxPayloadInMB") is not None:
+        env["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(params["MaxPayloadInMB"])
+    if params.get("BatchStrategy"):
+        env["SAGEMAKER_BATCH_STRATEGY"] = STRATEGY_VARIABLE[params["BatchStrategy"]]
+    if params.get("MaxConcurrentTransforms"):
+        env["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"] = str(params["MaxConcurrentTransforms"])
+    return env
+
+
+#: The request's parts the server's variables come from (with the model): what picks a server.
+SERVER_KEYED = ("ModelName", "MaxPayloadInMB", "BatchStrategy", "MaxConcurrentTransforms", "Environment")
+
+
+def warm_up(services: LocalServices, params: dict, control: TaskControl) -> None:
+    """Start the model server the transform will use while the states before it run (the scoring Glue job),
+    when its model and serving variables are already known (``ahead.py``); the transform takes it
+    (``WarmServers.lease``). A server the transform cannot use (its model changed meanwhile) only idles until
+    the session ends."""
+    keyed = {key: value for key, value in params.items() if key.removesuffix(".$") in SERVER_KEYED}
+    if not (written_out(keyed) and isinstance(params.get("ModelName"), str)):
+        return
+    model = MODELS.describe(services, params["ModelName"])
+    log_path = services.log_path(control, TRANSFORM_JOBS.folder, f"{control.state_name}.model-server")
+    try:
+        key, start = _server(services, params, model, log_path, control)
+    except (KeyError, TypeError):  # a request or model the transform refuses, and says why itself
+        return
+    services.containers.servers.start_ahead(key, start)
+
+
+@serves("sagemaker:createTransformJob.sync", client_error=CLIENT_ERROR, warm_up=warm_up)
 def create_transform_job_sync(services: LocalServices, params: dict, control: TaskControl) -> dict:
     name = params["TransformJobName"]
     model = MODELS.describe(services, params["ModelName"])
@@ -88,28 +122,30 @@ def describe_transform_job(services: LocalServices, params: dict, control: TaskC
     return TRANSFORM_JOBS.describe(services, params["TransformJobName"])
 
 
-def serving_variables(params: dict) -> dict[str, str]:
-    """What SageMaker sets in a batch transform's container; the last three only when the request names them."""
-    env = {"SAGEMAKER_BATCH": "true"}
-    if params.get("MaxPayloadInMB") is not None:
-        env["SAGEMAKER_MAX_PAYLOAD_IN_MB"] = str(params["MaxPayloadInMB"])
-    if params.get("BatchStrategy"):
-        env["SAGEMAKER_BATCH_STRATEGY"] = STRATEGY_VARIABLE[params["BatchStrategy"]]
-    if params.get("MaxConcurrentTransforms"):
-        env["SAGEMAKER_MAX_CONCURRENT_TRANSFORMS"] = str(params["MaxConcurrentTransforms"])
-    return env
-
-
 def _run(services: LocalServices, params: dict, model: dict, log_path: Path, control: TaskControl) -> None:
-    container = model["PrimaryContainer"]
     concurrency = int(params.get("MaxConcurrentTransforms") or 1)
+    with services.containers.servers.lease(*_server(services, params, model, log_path, control)) as (warm, running):
+        if running:
+            started = "started ahead of this job" if warm.ahead else "of an earlier transform of this model"
+            _note(log_path, f"the model server {started} answers; its log: {warm.server.log_path}")
+        for source, target in _inputs(services, params):
+            control.check()
+            _transform_file(warm.server.endpoint, source, target, params, concurrency, control)
+
+
+def _server(
+    services: LocalServices, params: dict, model: dict, log_path: Path, control: TaskControl
+) -> tuple[tuple, Callable[[], WarmServer]]:
+    """What picks the model server for this request (image, artifact and its bytes, variables), and how to start
+    one: the model unpacked into a folder of its own, ``serve`` logging to ``log_path``."""
+    container = model["PrimaryContainer"]
     env = {**container.get("Environment", {}), **serving_variables(params), **params.get("Environment", {})}
     archive = services.workspace.path_of(container["ModelDataUrl"])
 
     def start() -> WarmServer:
         jobs = services.workspace.root / JOBS_FOLDER
         jobs.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix=f"{params['TransformJobName']}-", dir=jobs))
+        folder = Path(tempfile.mkdtemp(prefix=f"{model['ModelName']}-", dir=jobs))
         try:
             unpack_model(archive, folder / "opt_ml" / "model")
             server = services.containers.start_server(
@@ -120,16 +156,7 @@ def _run(services: LocalServices, params: dict, model: dict, log_path: Path, con
             raise
         return WarmServer(server, folder)
 
-    key = (container["Image"], container["ModelDataUrl"], _identity(archive), tuple(sorted(env.items())))
-    with services.containers.servers.lease(key, start) as (warm, reused):
-        if reused:
-            _note(
-                log_path,
-                f"the model server of an earlier transform of this model answers; its log: {warm.server.log_path}",
-            )
-        for source, target in _inputs(services, params):
-            control.check()
-            _transform_file(warm.server.endpoint, source, target, params, concurrency, control)
+    return (container["Image"], container["ModelDataUrl"], _identity(archive), tuple(sorted(env.items()))), start
 
 
 def _identity(path: Path) -> tuple[int, int]:

@@ -26,6 +26,7 @@ from pathlib import Path
 import optuna
 
 from mlops_pipeline.aws_errors import AwsError
+from mlops_pipeline.local.ahead import written_out
 from mlops_pipeline.local.events import TrialEvent
 from mlops_pipeline.local.integrations import serves
 from mlops_pipeline.local.integrations.sagemaker_training import (
@@ -34,7 +35,6 @@ from mlops_pipeline.local.integrations.sagemaker_training import (
     max_runtime_seconds,
     run_training_job,
     warm_up,
-    written_out,
 )
 from mlops_pipeline.local.jobs import JobKind, now
 from mlops_pipeline.local.records import Records
@@ -53,13 +53,13 @@ CLIENT_ERROR = "ValidationException"
 REVERSE_LOG_SUFFIX = "__one_minus"
 
 
-def warm_up_tuning(services: LocalServices, params: dict) -> None:
+def warm_up_tuning(services: LocalServices, params: dict, control: TaskControl) -> None:
     """Ahead of the Task: the fork server its trials will be forked from (``sagemaker_training.warm_up``)."""
     config = params.get("HyperParameterTuningJobConfig")
     limits = config.get("ResourceLimits") if isinstance(config, dict) else None
     parallel = limits.get("MaxParallelTrainingJobs", 1) if isinstance(limits, dict) and written_out(limits) else None
     if isinstance(parallel, int) and isinstance(params.get("TrainingJobDefinition"), dict):
-        warm_up(services, params["TrainingJobDefinition"], cpus_per_trial(parallel))
+        warm_up(services, params["TrainingJobDefinition"], control, cpus_per_trial(parallel))
 
 
 @serves("sagemaker:createHyperParameterTuningJob.sync", client_error=CLIENT_ERROR, warm_up=warm_up_tuning)
