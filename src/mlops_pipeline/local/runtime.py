@@ -448,9 +448,9 @@ class LocalRuntime:
             tasks.append((resource, parameters, self._control_ahead(control.execution_name, name)))
         if tasks:
             thread = self._preparing(tasks, f"ahead-of-{control.state_name}")
-            with self._record_lock:
-                self._ahead.append(thread)
-            thread.start()
+            with self._record_lock:  # started under the lock: a thread not yet started is never pruned
+                self._ahead = [*(other for other in self._ahead if other.is_alive()), thread]
+                thread.start()
 
     def _control_ahead(self, execution_name: str, state_name: str) -> TaskControl:
         """What a preparation knows of the Task it prepares for: its execution and state (names where logs go);
