@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_pipeline.local.ahead import known_parameters, tasks_ahead, written_out
+from mlops_pipeline.local.ahead import known_parameters, tasks, tasks_ahead, written_out
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -53,6 +53,7 @@ def test_the_tasks_ahead_of_a_state_in_a_branch_are_those_of_its_branch_and_a_lo
         },
     }
     assert [name for name, _ in tasks_ahead(definition, "A")] == ["B"]
+    assert [name for name, _ in tasks(definition)] == ["A", "B"]  # every Task, those of branches included
 
 
 INPUT = {"approved": {"record": {"model_name": "m-7", "versions": [3, 4]}}, "job_stem": "s1", "count": 0}

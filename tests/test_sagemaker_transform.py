@@ -290,6 +290,11 @@ def test_no_server_is_started_ahead_for_what_is_not_known_or_not_valid(services,
     assert services.processes.pids() == []
 
 
+def test_no_server_is_started_ahead_outside_an_execution_where_its_log_would_have_no_place(services, model):
+    warm_up(services, known_ahead(), TaskControl(running=lambda: True, state_name="BatchTransform"))
+    assert services.processes.pids() == []
+
+
 def test_no_server_is_started_ahead_once_the_session_ended(services, model):
     services.close()
     warm_up(services, known_ahead(), AHEAD)

@@ -14,16 +14,23 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from mlops_pipeline.validation import jsonpath
+from mlops_pipeline.validation.asl import all_states, top_machine
 
 #: The states a look ahead passes through: their ``Next`` is always the state that follows.
 _PASSED_THROUGH = ("Task", "Pass")
 _MISSING = object()
 
 
+def tasks(definition: dict) -> Iterator[tuple[str, dict]]:
+    """(name, state) of every Task state, those of Parallel branches and Map processors included."""
+    return ((name, state) for name, state, _ in all_states(top_machine(definition)) if state.get("Type") == "Task")
+
+
 def tasks_ahead(definition: dict, state_name: str) -> Iterator[tuple[str, dict]]:
     """(name, state) of each Task that follows ``state_name`` along ``Next``, through Task and Pass states only
     (a Choice, Wait, Map or Parallel ends the look ahead), in the machine (or branch) that holds the state."""
-    states = _machine_of(definition, state_name) or {}
+    holder = next((machine for name, _, machine in all_states(top_machine(definition)) if name == state_name), None)
+    states = holder.states if holder is not None else {}
     seen = {state_name}
     name = states.get(state_name, {}).get("Next")
     while isinstance(name, str) and name not in seen and states.get(name, {}).get("Type") in _PASSED_THROUGH:
@@ -32,19 +39,6 @@ def tasks_ahead(definition: dict, state_name: str) -> Iterator[tuple[str, dict]]
         if state["Type"] == "Task":
             yield name, state
         name = state.get("Next")
-
-
-def _machine_of(definition: dict, state_name: str) -> dict | None:
-    """The ``States`` of the machine, branch or iterator that holds ``state_name``."""
-    states = definition.get("States", {})
-    if state_name in states:
-        return states
-    for state in states.values():
-        for inner in [*state.get("Branches", []), state.get("Iterator"), state.get("ItemProcessor")]:
-            found = _machine_of(inner, state_name) if isinstance(inner, dict) else None
-            if found is not None:
-                return found
-    return None
 
 
 def known_parameters(parameters: Any, state_input: Any, context: dict | None) -> Any:

@@ -126,6 +126,7 @@ from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.local import parity
+from mlops_pipeline.local.ahead import tasks
 from mlops_pipeline.local.events import RetryEvent
 from mlops_pipeline.local.tasks import Dispatcher, TaskControl, TaskFailure, TaskStopped
 
@@ -156,23 +157,9 @@ def parse_definition(text: str) -> list[str]:
     return list(program.states.states)
 
 
-def task_states(definition: dict) -> list[dict]:
-    """Every Task state, including those inside Parallel branches and Map iterators."""
-    found: list[dict] = []
-    for state in definition.get("States", {}).values():
-        if state.get("Type") == "Task":
-            found.append(state)
-        for branch in state.get("Branches", []):
-            found.extend(task_states(branch))
-        for key in ("Iterator", "ItemProcessor"):
-            if key in state:
-                found.extend(task_states(state[key]))
-    return found
-
-
 def task_resources(definition: dict) -> list[str]:
-    """Every Task state's Resource."""
-    return [state["Resource"] for state in task_states(definition)]
+    """Every Task state's Resource, including those inside Parallel branches and Map processors."""
+    return [state["Resource"] for _, state in tasks(definition)]
 
 
 class LocalServiceTask(StateTaskService):

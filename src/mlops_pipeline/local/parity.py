@@ -17,6 +17,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from mlops_pipeline.validation.asl import all_states, top_machine
+
 # ---------------------------------------------------------------------------------------------- timestamps
 
 
@@ -160,14 +162,7 @@ class FunctionName:
 
 def find_state(definition: dict, name: str) -> dict | None:
     """A state by name anywhere in a definition (names are unique in a state machine)."""
-    for state_name, state in definition.get("States", {}).items():
-        if state_name == name:
-            return state
-        for inner in [*state.get("Branches", []), state.get("Iterator"), state.get("ItemProcessor")]:
-            found = find_state(inner, name) if isinstance(inner, dict) else None
-            if found is not None:
-                return found
-    return None
+    return next((state for found, state, _ in all_states(top_machine(definition)) if found == name), None)
 
 
 def expression_location(state: dict, expression: str, nearest_field: str | None) -> str | None:

@@ -24,9 +24,9 @@ from mlops_pipeline.builders import build_definitions, definition_json
 from mlops_pipeline.config import PipelineConfig
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.handlers.s3_landing import LandingFailed, Settings, handle_event, s3_time, scheduled_event
-from mlops_pipeline.local.ahead import known_parameters, tasks_ahead
+from mlops_pipeline.local import ahead
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, choose_isolation
-from mlops_pipeline.local.engine import Engine, resource_key, task_states
+from mlops_pipeline.local.engine import Engine, resource_key
 from mlops_pipeline.local.events import (
     ContainerEvent,
     ExecutionEnded,
@@ -422,8 +422,8 @@ class LocalRuntime:
             if workflow in self._warm_ups:
                 return
             tasks = [
-                (resource_key(state["Resource"]), state["Parameters"], self._control_ahead("", ""))
-                for state in task_states(self._parsed[workflow])
+                (resource_key(state["Resource"]), state["Parameters"], self._control_ahead("", name))
+                for name, state in ahead.tasks(self._parsed[workflow])
                 if isinstance(state.get("Parameters"), dict)
             ]
             thread = self._warm_ups[workflow] = self._preparing(tasks, f"warm-up-{workflow.value}")
@@ -435,11 +435,11 @@ class LocalRuntime:
         Glue job runs). Each (execution, state, what is known) once per session."""
         workflow = Workflow.of_execution(control.execution_name)
         tasks = []
-        for name, state in tasks_ahead(self._parsed[workflow], control.state_name):
+        for name, state in ahead.tasks_ahead(self._parsed[workflow], control.state_name):
             resource = resource_key(state["Resource"])
             if not (self.table.warms_up(resource) and isinstance(state.get("Parameters"), dict)):
                 continue
-            parameters = known_parameters(state["Parameters"], control.state_input, control.context)
+            parameters = ahead.known_parameters(state["Parameters"], control.state_input, control.context)
             seen = (control.execution_name, name, json.dumps(parameters, sort_keys=True, default=str))
             with self._record_lock:
                 if seen in self._prepared:

@@ -76,11 +76,11 @@ SERVER_KEYED = ("ModelName", "MaxPayloadInMB", "BatchStrategy", "MaxConcurrentTr
 
 def warm_up(services: LocalServices, params: dict, control: TaskControl) -> None:
     """Start the model server the transform will use while the states before it run (the scoring Glue job),
-    when its model and serving variables are already known (``ahead.py``); the transform takes it
-    (``WarmServers.lease``). A server the transform cannot use (its model changed meanwhile) only idles until
-    the session ends."""
+    when its model and serving variables are already known (``ahead.py``) within an execution (its log goes
+    with it); the transform takes it (``WarmServers.lease``). A server the transform cannot use (its model
+    changed meanwhile) only idles until the session ends."""
     keyed = {key: value for key, value in params.items() if key.removesuffix(".$") in SERVER_KEYED}
-    if not (written_out(keyed) and isinstance(params.get("ModelName"), str)):
+    if not (control.execution_name and written_out(keyed) and isinstance(params.get("ModelName"), str)):
         return
     model = MODELS.describe(services, params["ModelName"])
     log_path = services.log_path(control, TRANSFORM_JOBS.folder, f"{control.state_name}.model-server")
