@@ -37,6 +37,10 @@ class WarmServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+#: How often a transform waiting for a server starting ahead checks that its state still runs.
+WAIT_SECONDS = 0.1
+
+
 class WarmServers:
     """One session's idle servers, by what they serve (``key``)."""
 
@@ -47,11 +51,13 @@ class WarmServers:
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
-    def lease(self, key: Hashable, start: Callable[[], WarmServer]) -> Iterator[tuple[WarmServer, bool]]:
-        """An idle server for ``key`` that still answers (waiting for one still starting ahead), else a new one
-        from ``start``; and whether it was already running. Kept for the next lease when the block ends
-        normally, stopped when it raises."""
-        warm = self._take(key)
+    def lease(
+        self, key: Hashable, start: Callable[[], WarmServer], check: Callable[[], None] = lambda: None
+    ) -> Iterator[tuple[WarmServer, bool]]:
+        """An idle server for ``key`` that still answers (waiting for one still starting ahead, while ``check``
+        does not raise: the state's end), else a new one from ``start``; and whether it was already running.
+        Kept for the next lease when the block ends normally, stopped when it raises."""
+        warm = self._take(key, check)
         reused = warm is not None
         warm = warm or start()
         try:
@@ -88,11 +94,11 @@ class WarmServers:
         if previous is not None:  # two transforms of one model ran at once: one server stays warm
             previous.stop()
 
-    def _take(self, key: Hashable) -> WarmServer | None:
+    def _take(self, key: Hashable, check: Callable[[], None]) -> WarmServer | None:
         with self._lock:
             starting = self._starting.get(key)
-        if starting is not None:
-            starting.wait()
+        while starting is not None and not starting.wait(WAIT_SECONDS):
+            check()
         with self._lock:
             warm = self._idle.pop(key, None)
         if warm is not None and not warm.server.answers():

@@ -124,7 +124,8 @@ def describe_transform_job(services: LocalServices, params: dict, control: TaskC
 
 def _run(services: LocalServices, params: dict, model: dict, log_path: Path, control: TaskControl) -> None:
     concurrency = int(params.get("MaxConcurrentTransforms") or 1)
-    with services.containers.servers.lease(*_server(services, params, model, log_path, control)) as (warm, running):
+    key, start = _server(services, params, model, log_path, control)
+    with services.containers.servers.lease(key, start, control.check) as (warm, running):
         if running:
             started = "started ahead of this job" if warm.ahead else "of an earlier transform of this model"
             _note(log_path, f"the model server {started} answers; its log: {warm.server.log_path}")

@@ -1,0 +1,90 @@
+"""WarmServers: servers started ahead of a lease, idle ones reused, all stopped with the session."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from mlops_pipeline.local.containers.warm import WarmServer, WarmServers
+from mlops_pipeline.local.tasks import TaskStopped
+
+
+@dataclass
+class StandIn:
+    """A server that answers until it is stopped."""
+
+    stopped: bool = False
+    log_path: Path = field(default_factory=lambda: Path("serve.log"))
+
+    def answers(self) -> bool:
+        return not self.stopped
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def starting(started: list, release: threading.Event | None = None):
+    """A ``start`` that records each server it makes, after ``release`` is set (when given)."""
+
+    def start() -> WarmServer:
+        if release is not None:
+            release.wait(30)
+        server = StandIn()
+        started.append(server)
+        return WarmServer(server, Path("/nonexistent/folder"))  # type: ignore[arg-type]
+
+    return start
+
+
+def test_a_lease_waits_for_the_server_starting_ahead_and_takes_it():
+    servers, started, release = WarmServers(), [], threading.Event()
+    ahead = threading.Thread(target=servers.start_ahead, args=("m", starting(started, release)))
+    ahead.start()
+    time.sleep(0.05)
+    threading.Timer(0.3, release.set).start()
+    with servers.lease("m", starting(started)) as (warm, running):
+        assert running and warm.ahead and warm.server is started[0]
+    ahead.join(5)
+    assert len(started) == 1
+    with servers.lease("m", starting(started)) as (warm, running):
+        assert running and not warm.ahead  # it has served one transform: now it is an earlier transform's
+    servers.close()
+    assert started[0].stopped
+
+
+def test_a_lease_waiting_for_a_server_starting_ahead_gives_up_when_its_state_ends():
+    servers, started, release = WarmServers(), [], threading.Event()
+    ahead = threading.Thread(target=servers.start_ahead, args=("m", starting(started, release)))
+    ahead.start()
+    time.sleep(0.05)
+    ended = time.monotonic() + 0.3
+
+    def check() -> None:
+        if time.monotonic() > ended:
+            raise TaskStopped("the state ended")
+
+    with pytest.raises(TaskStopped):
+        with servers.lease("m", starting(started), check):
+            pass
+    assert time.monotonic() - ended < 5 and started == []  # it did not wait for the start, nor start its own
+    release.set()
+    ahead.join(5)
+    servers.close()
+    assert len(started) == 1 and started[0].stopped
+
+
+def test_a_server_that_finishes_starting_after_the_session_closed_is_stopped():
+    servers, started, release = WarmServers(), [], threading.Event()
+    ahead = threading.Thread(target=servers.start_ahead, args=("m", starting(started, release)))
+    ahead.start()
+    time.sleep(0.05)
+    servers.close()
+    release.set()
+    ahead.join(5)
+    assert len(started) == 1 and started[0].stopped
+    servers.start_ahead("m", starting(started))
+    assert len(started) == 1  # nothing starts after the close
