@@ -11,6 +11,7 @@ import time
 import pytest
 
 from conftest import dispatch, local_project, namespaces_or_skip, running_control, stage_extract, training_request
+from mlops_pipeline.local.ahead import known_parameters
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, choose_isolation
 from mlops_pipeline.local.integrations.sagemaker_training import (
     create_training_job_sync,
@@ -193,6 +194,22 @@ def test_no_warm_up_for_what_only_the_execution_input_gives_or_is_not_valid(tmp_
         del request["AlgorithmSpecification"]
     warm_up(services, request, running_control())
     assert server_starts == []
+    services.close()
+
+
+def test_a_warm_up_from_an_image_the_execution_input_names_starts_once_a_task_has_it_in_its_input(
+    tmp_path, server_starts
+):
+    """The image given by the execution (``TrainingImage.$``): nothing while it is unknown; the server once the
+    Parameters are read with the input of a Task before the job (``ahead.known_parameters``)."""
+    services, prefix = sleepy_services(tmp_path, "warm")
+    request = training_request(prefix)
+    image = request["AlgorithmSpecification"].pop("TrainingImage")
+    request["AlgorithmSpecification"]["TrainingImage.$"] = "$.image"
+    warm_up(services, request, running_control())
+    assert server_starts == []
+    warm_up(services, known_parameters(request, {"image": image}, None), running_control())
+    assert len(server_starts) == 1
     services.close()
 
 
