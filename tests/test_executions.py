@@ -156,3 +156,26 @@ def test_a_redrive_keeps_the_first_start_date_also_when_recovery_closes_it(tmp_p
         "2026-01-01T00:00:00+00:00",
         "2026-01-02T00:00:00+00:00",
     )
+
+
+def test_the_log_a_failure_points_to_is_the_newest_job_log_never_a_server_started_ahead(tmp_path):
+    """A scoring Glue job that fails while the batch transform's server is still starting ahead (its log written
+    last): the failure's log is the Glue job's."""
+    import os
+
+    from mlops_pipeline.local.executions import ExecutionResult
+    from mlops_pipeline.naming import Workflow
+
+    logs = tmp_path / "logs"
+    for relative, written in (
+        ("training-jobs/t1.log", 1),
+        ("glue/attrition-transform-jr_1.log", 2),
+        ("model-servers/Batch.log", 3),
+    ):
+        (logs / relative).parent.mkdir(parents=True, exist_ok=True)
+        (logs / relative).write_text("...")
+        os.utime(logs / relative, (written, written))
+    failed = ExecutionResult("score-a", Workflow.SCORING, "FAILED", None, "E", "c", "Glue", None, tmp_path)
+    assert failed.newest_log() == logs / "glue" / "attrition-transform-jr_1.log"
+    empty = ExecutionResult("score-b", Workflow.SCORING, "FAILED", None, "E", "c", "Glue", None, tmp_path / "none")
+    assert empty.newest_log() is None

@@ -64,7 +64,7 @@ def test_training_then_scoring_publishes_one_prediction_per_row_in_order(example
     # the model server was started while the scoring Glue job ran (the model was known), and the transform used it
     (transform_log,) = (scored.folder / "logs" / "transform-jobs").glob("attrition-*.log")
     assert "the model server started ahead of this job answers" in transform_log.read_text()
-    assert "BatchTransform.model-server.log" in transform_log.read_text()
+    assert str(scored.folder / "logs" / "model-servers" / "BatchTransform.log") in transform_log.read_text()
     tables = json.loads(runtime.workspace.path("attrition-metadata", "attrition/catalog/tables.json").read_text())
     assert tables["Tables"]["predictions"]["Columns"] == [
         {"Name": "employee_id", "Type": "string"},

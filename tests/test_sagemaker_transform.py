@@ -251,7 +251,7 @@ def test_a_transform_takes_the_server_started_ahead_of_it_waiting_while_it_start
     """``warm_up`` (while the scoring Glue job runs) starts the model server; the transform, begun while it is
     still starting, waits for it and uses it: one server, the same predictions as a server of its own."""
     services.workspace.put_file("attrition-extracts", "s1/score/score.csv", demo_extract / "extract/score/score.csv")
-    ahead_log = services.logs_root / "exec-1" / "logs" / "transform-jobs" / "BatchTransform.model-server.log"
+    ahead_log = services.logs_root / "exec-1" / "logs" / "model-servers" / "BatchTransform.log"
     preparing = threading.Thread(target=warm_up, args=(services, known_ahead(), AHEAD))
     preparing.start()
     deadline = time.monotonic() + 30

@@ -17,7 +17,7 @@ from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.handlers.failure_notice import NOTIFIED_STATUSES
 from mlops_pipeline.layout import executions_prefix
 from mlops_pipeline.local.events import reused_detail
-from mlops_pipeline.local.stores import Workspace, disk_full, write_atomic
+from mlops_pipeline.local.stores import LOGS, SERVER_LOGS, Workspace, disk_full, write_atomic
 from mlops_pipeline.naming import Workflow
 from mlops_pipeline.target import Target
 
@@ -55,8 +55,9 @@ class ExecutionResult:
         return self.status == "SUCCEEDED"
 
     def newest_log(self) -> Path | None:
-        logs = sorted((self.folder / "logs").rglob("*.log"), key=lambda p: p.stat().st_mtime)
-        return logs[-1] if logs else None
+        """The job log written last (the failed job's); a server started ahead may have written since."""
+        logs = [path for path in (self.folder / LOGS).glob("*/*.log") if path.parent.name != SERVER_LOGS]
+        return max(logs, key=lambda path: path.stat().st_mtime, default=None)
 
 
 def summarize(

@@ -14,7 +14,7 @@ from mlops_pipeline.local.events import ContainerEvent
 from mlops_pipeline.local.processes import ProcessGroups
 from mlops_pipeline.local.records import Records
 from mlops_pipeline.local.s3_endpoint import S3Endpoint
-from mlops_pipeline.local.stores import JOBS_FOLDER, Workspace
+from mlops_pipeline.local.stores import JOBS_FOLDER, LOGS, SERVER_LOGS, Workspace
 from mlops_pipeline.local.tasks import TaskControl
 
 
@@ -54,7 +54,12 @@ class LocalServices:
 
     def log_path(self, control: TaskControl, kind: str, name: str) -> Path:
         """Job logs live with the execution that ran the job: ``<execution>/logs/<kind>/<job>.log``."""
-        return self.logs_root / (control.execution_name or "no-execution") / "logs" / kind / f"{name}.log"
+        return self.logs_root / (control.execution_name or "no-execution") / LOGS / kind / f"{name}.log"
+
+    def server_log_path(self, control: TaskControl) -> Path:
+        """A server started ahead of the Task ``control`` names logs with its execution, apart from the job logs
+        (``SERVER_LOGS``): the log a failure points to is a job's, never a server's still starting."""
+        return self.log_path(control, SERVER_LOGS, control.state_name)
 
     def arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"

@@ -83,7 +83,7 @@ def warm_up(services: LocalServices, params: dict, control: TaskControl) -> None
     if not (control.execution_name and written_out(keyed) and isinstance(params.get("ModelName"), str)):
         return
     model = MODELS.describe(services, params["ModelName"])
-    log_path = services.log_path(control, TRANSFORM_JOBS.folder, f"{control.state_name}.model-server")
+    log_path = services.server_log_path(control)
     try:
         key, start = _server(services, params, model, log_path, control)
     except (KeyError, TypeError):  # a request or model the transform refuses, and says why itself
