@@ -27,10 +27,13 @@ class StandIn:
         self.stopped = True
 
 
-def starting(started: list, release: threading.Event | None = None):
-    """A ``start`` that records each server it makes, after ``release`` is set (when given)."""
+def starting(started: list, release: threading.Event | None = None, entered: threading.Event | None = None):
+    """A ``start`` that records each server it makes, after ``release`` is set (when given); ``entered`` is set
+    as it begins (the server is then registered as starting)."""
 
     def start() -> WarmServer:
+        if entered is not None:
+            entered.set()
         if release is not None:
             release.wait(30)
         server = StandIn()
@@ -42,9 +45,10 @@ def starting(started: list, release: threading.Event | None = None):
 
 def test_a_lease_waits_for_the_server_starting_ahead_and_takes_it():
     servers, started, release = WarmServers(), [], threading.Event()
-    ahead = threading.Thread(target=servers.start_ahead, args=("m", starting(started, release)))
+    entered = threading.Event()
+    ahead = threading.Thread(target=servers.start_ahead, args=("m", starting(started, release, entered)))
     ahead.start()
-    time.sleep(0.05)
+    assert entered.wait(10)
     threading.Timer(0.3, release.set).start()
     with servers.lease("m", starting(started)) as (warm, running):
         assert running and warm.ahead and warm.server is started[0]
@@ -58,9 +62,10 @@ def test_a_lease_waits_for_the_server_starting_ahead_and_takes_it():
 
 def test_a_lease_waiting_for_a_server_starting_ahead_gives_up_when_its_state_ends():
     servers, started, release = WarmServers(), [], threading.Event()
-    ahead = threading.Thread(target=servers.start_ahead, args=("m", starting(started, release)))
+    entered = threading.Event()
+    ahead = threading.Thread(target=servers.start_ahead, args=("m", starting(started, release, entered)))
     ahead.start()
-    time.sleep(0.05)
+    assert entered.wait(10)
     ended = time.monotonic() + 0.3
 
     def check() -> None:
@@ -79,9 +84,10 @@ def test_a_lease_waiting_for_a_server_starting_ahead_gives_up_when_its_state_end
 
 def test_a_server_that_finishes_starting_after_the_session_closed_is_stopped():
     servers, started, release = WarmServers(), [], threading.Event()
-    ahead = threading.Thread(target=servers.start_ahead, args=("m", starting(started, release)))
+    entered = threading.Event()
+    ahead = threading.Thread(target=servers.start_ahead, args=("m", starting(started, release, entered)))
     ahead.start()
-    time.sleep(0.05)
+    assert entered.wait(10)
     servers.close()
     release.set()
     ahead.join(5)
