@@ -43,12 +43,19 @@ def starting(started: list, release: threading.Event | None = None, entered: thr
     return start
 
 
-def test_a_lease_waits_for_the_server_starting_ahead_and_takes_it():
-    servers, started, release = WarmServers(), [], threading.Event()
+def starting_ahead(servers: WarmServers, started: list, release: threading.Event) -> threading.Thread:
+    """A thread starting a server ahead for ``m`` (done once ``release`` is set), returned once the server is
+    registered as starting."""
     entered = threading.Event()
     ahead = threading.Thread(target=servers.start_ahead, args=("m", starting(started, release, entered)))
     ahead.start()
     assert entered.wait(10)
+    return ahead
+
+
+def test_a_lease_waits_for_the_server_starting_ahead_and_takes_it():
+    servers, started, release = WarmServers(), [], threading.Event()
+    ahead = starting_ahead(servers, started, release)
     threading.Timer(0.3, release.set).start()
     with servers.lease("m", starting(started)) as (warm, running):
         assert running and warm.ahead and warm.server is started[0]
@@ -62,10 +69,7 @@ def test_a_lease_waits_for_the_server_starting_ahead_and_takes_it():
 
 def test_a_lease_waiting_for_a_server_starting_ahead_gives_up_when_its_state_ends():
     servers, started, release = WarmServers(), [], threading.Event()
-    entered = threading.Event()
-    ahead = threading.Thread(target=servers.start_ahead, args=("m", starting(started, release, entered)))
-    ahead.start()
-    assert entered.wait(10)
+    ahead = starting_ahead(servers, started, release)
     ended = time.monotonic() + 0.3
 
     def check() -> None:
@@ -84,10 +88,7 @@ def test_a_lease_waiting_for_a_server_starting_ahead_gives_up_when_its_state_end
 
 def test_a_server_that_finishes_starting_after_the_session_closed_is_stopped():
     servers, started, release = WarmServers(), [], threading.Event()
-    entered = threading.Event()
-    ahead = threading.Thread(target=servers.start_ahead, args=("m", starting(started, release, entered)))
-    ahead.start()
-    assert entered.wait(10)
+    ahead = starting_ahead(servers, started, release)
     servers.close()
     release.set()
     ahead.join(5)
