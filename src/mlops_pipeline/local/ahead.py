@@ -85,6 +85,12 @@ def _read(text: Any, state_input: Any, context: dict | None) -> Any:
     return data
 
 
+def part_of(parameters: dict, names: tuple[str, ...]) -> dict:
+    """The entries of ``parameters`` for ``names``, whether known (``Key``) or not yet (``Key.$``): the part a
+    preparation keys what it prepares by."""
+    return {key: value for key, value in parameters.items() if key.removesuffix(".$") in names}
+
+
 def written_out(value: object) -> bool:
     """Whether a Parameters value is known in full: no ``.$`` key anywhere in it."""
     if isinstance(value, dict):

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from mlops_pipeline.aws_errors import AwsError
-from mlops_pipeline.local.ahead import written_out
+from mlops_pipeline.local.ahead import part_of, written_out
 from mlops_pipeline.local.containers import Containers
 from mlops_pipeline.local.containers.sandbox import JobView
 from mlops_pipeline.local.integrations import serves
@@ -51,7 +51,7 @@ def warm_up(services: LocalServices, request: dict, control: TaskControl, cpus: 
     known ahead (``ahead.py``): skipped when the image or ``Environment`` is not known yet, and when jobs
     cannot be served warm; the job itself then starts as it would have."""
     containers = services.containers
-    keyed = {key: value for key, value in request.items() if key.removesuffix(".$") in SERVER_KEYED}
+    keyed = part_of(request, SERVER_KEYED)
     algorithm = keyed.get("AlgorithmSpecification") if written_out(keyed) else None
     image = algorithm.get("TrainingImage") if isinstance(algorithm, dict) else None
     environment = keyed.get("Environment", {})

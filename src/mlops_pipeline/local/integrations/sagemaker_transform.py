@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from mlops_pipeline.errors import PipelineError
-from mlops_pipeline.local.ahead import written_out
+from mlops_pipeline.local.ahead import part_of, written_out
 from mlops_pipeline.local.containers import http
 from mlops_pipeline.local.containers.warm import WarmServer
 from mlops_pipeline.local.integrations import serves
@@ -79,7 +79,7 @@ def warm_up(services: LocalServices, params: dict, control: TaskControl) -> None
     when its model and serving variables are already known (``ahead.py``) within an execution (its log goes
     with it); the transform takes it (``WarmServers.lease``). A server the transform cannot use (its model
     changed meanwhile) only idles until the session ends."""
-    keyed = {key: value for key, value in params.items() if key.removesuffix(".$") in SERVER_KEYED}
+    keyed = part_of(params, SERVER_KEYED)
     if not (control.execution_name and written_out(keyed) and isinstance(params.get("ModelName"), str)):
         return
     model = MODELS.describe(services, params["ModelName"])
