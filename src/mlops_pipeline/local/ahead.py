@@ -50,13 +50,12 @@ def known_parameters(parameters: Any, state_input: Any, context: dict | None) ->
         return parameters
     known: dict = {}
     for key, value in parameters.items():
-        found = _read(value, state_input, context) if key.endswith(".$") else _MISSING
-        if found is not _MISSING:
-            known[key[:-2]] = found
-        elif key.endswith(".$"):
+        if not key.endswith(".$"):
+            known[key] = known_parameters(value, state_input, context)
+        elif (found := _read(value, state_input, context)) is _MISSING:
             known[key] = value
         else:
-            known[key] = known_parameters(value, state_input, context)
+            known[key.removesuffix(".$")] = found
     return known
 
 
