@@ -48,11 +48,19 @@ def warm_start_enabled() -> bool:
     return os.environ.get(WARM_START_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+#: One ``ast.parse`` at a time: CPython 3.11 keeps the AST constructor's recursion depth in interpreter-wide state,
+#: so two threads parsing at once (fork servers of two environments started ahead together) can fail with
+#: "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905; seen here on 3.11.7).
+_PARSING = threading.Lock()
+
+
 def program_imports(program: Path) -> list[str]:
     """The absolute imports anywhere in the program's file (those inside functions are the slow ones: a
     program typically imports xgboost where it trains); for ``from a import b`` both ``a`` and ``a.b``."""
     try:
-        tree = ast.parse(program.read_bytes(), filename=str(program))
+        source = program.read_bytes()
+        with _PARSING:
+            tree = ast.parse(source, filename=str(program))
     except (OSError, SyntaxError, ValueError):
         return []
     names: list[str] = []
