@@ -49,7 +49,8 @@ def warm_start_enabled() -> bool:
 
 
 #: One ``ast.parse`` at a time: CPython 3.11 keeps the AST constructor's recursion depth in interpreter-wide state,
-#: so two threads parsing at once (fork servers of two environments started ahead together) can fail with
+#: so two threads parsing at once (two fork servers starting together, e.g. the tuning trials' and the training
+#: job's, which their OpenMP threads key apart) can fail with
 #: "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905; seen here on 3.11.7).
 _PARSING = threading.Lock()
 
