@@ -200,6 +200,25 @@ def test_a_fork_server_pre_imports_what_the_program_imports_anywhere_in_its_file
     assert program_imports(tmp_path / "broken") == []
 
 
+def test_a_parse_failed_by_another_threads_parse_is_made_again(tmp_path, monkeypatch):
+    """CPython 3.11's AST state is shared by the interpreter's threads (python/cpython#106905): a parse can fail
+    with SystemError because another thread (a traceback's caret) parsed at the same time."""
+    import ast
+
+    program = tmp_path / "train"
+    program.write_text("def f():\n    import xgboost\n")
+    parse, calls = ast.parse, []
+
+    def parse_failing_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise SystemError("AST constructor recursion depth mismatch (before=36, after=102)")
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", parse_failing_once)
+    assert program_imports(program) == ["xgboost"] and len(calls) == 2
+
+
 def project_services(tmp_path, warm_starts: bool, isolation: IsolationChoice) -> LocalServices:
     from conftest import REPO
 

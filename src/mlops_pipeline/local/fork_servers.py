@@ -48,10 +48,11 @@ def warm_start_enabled() -> bool:
     return os.environ.get(WARM_START_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-#: One ``ast.parse`` at a time: CPython 3.11 keeps the AST constructor's recursion depth in interpreter-wide state,
-#: so two threads parsing at once (two fork servers starting together, e.g. the tuning trials' and the training
-#: job's, which their OpenMP threads key apart) can fail with
-#: "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905; seen here on 3.11.7).
+#: One ``ast.parse`` of ours at a time: CPython 3.11 keeps the AST constructor's recursion depth in
+#: interpreter-wide state, so two threads parsing at once can fail one with "SystemError: AST constructor
+#: recursion depth mismatch" (python/cpython#106905; seen here on 3.11.7, a warm-up thread's parse failing in
+#: CI). The other parse may be one this lock cannot hold: 3.11's ``traceback`` parses each source line it
+#: formats (``_extract_caret_anchors_from_line_segment``), so a parse that fails so is made once more.
 _PARSING = threading.Lock()
 
 
@@ -61,7 +62,10 @@ def program_imports(program: Path) -> list[str]:
     try:
         source = program.read_bytes()
         with _PARSING:
-            tree = ast.parse(source, filename=str(program))
+            try:
+                tree = ast.parse(source, filename=str(program))
+            except SystemError:  # the CPython bug above: another thread parsed at the same time
+                tree = ast.parse(source, filename=str(program))
     except (OSError, SyntaxError, ValueError):
         return []
     names: list[str] = []
