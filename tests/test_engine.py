@@ -88,6 +88,7 @@ def test_the_patched_seams_keep_their_signatures():
 
     assert "_history_event_list" in inspect.getsource(EventManager.__init__)
     assert isinstance(Execution.status, property)
+    assert "get_event_history()" in inspect.getsource(Execution.to_history_output)
     # RetrierDecl._eval_body is replaced by a copy that announces the wait: moto's must still be the steps copied
     from moto.stepfunctions.parser.asl.component.common.retry.max_attempts_decl import MaxAttemptsDecl
     from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
@@ -129,8 +130,9 @@ def run(engine: Engine, definition: str, payload: dict, name: str = "run-1", red
 
 
 def test_polling_a_running_execution_asks_the_api_again_only_when_it_has_moved_on():
-    """A Task that runs for a while is polled many times; moto serializes the whole history on every API call,
-    so describe and history answer from what they read while nothing changed, and see every change."""
+    """A Task that runs for a while is polled many times; moto serializes the whole answer on every API call,
+    so describe answers from what it read while nothing changed, history never asks (it reads moto's events,
+    ``test_the_history_is_what_get_execution_history_answers``), and both see every change."""
     release = threading.Event()
 
     def dispatch(resource, parameters, control):
@@ -156,7 +158,54 @@ def test_polling_a_running_execution_asks_the_api_again_only_when_it_has_moved_o
             time.sleep(0.02)
         events = engine.history(arn)
     assert events[-1]["type"] == "ExecutionSucceeded"
-    assert len(events) > running[0][1] and "GetExecutionHistory" in calls and "DescribeExecution" in calls
+    assert len(events) > running[0][1] and "DescribeExecution" in calls and "GetExecutionHistory" not in calls
+
+
+def typed(value):
+    """``value`` with the type of each part beside it: a str enum equals its text, and a datetime its instant."""
+    if isinstance(value, dict):
+        return {key: typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [typed(item) for item in value]
+    return (type(value), value.isoformat() if hasattr(value, "isoformat") else value)
+
+
+def test_the_history_is_what_get_execution_history_answers():
+    """Engine.history reads moto's events instead of asking the API: the same events, fields and timestamps
+    (botocore's datetimes in the local zone), across Parallel and Map branches, a retry, a caught failure,
+    variables and a failed end; an execution moto does not have is refused by the API, as AWS refuses it."""
+    from botocore.exceptions import ClientError
+
+    calls = []
+    task = {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createModel"}
+    caught = {
+        **task,
+        "Retry": [{"ErrorEquals": [THROTTLED], "IntervalSeconds": 1, "MaxAttempts": 1}],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Branches", "ResultPath": "$.error"}],
+    }
+    branch = {"StartAt": "Create", "States": {"Create": {**task, "End": True}}}
+    definition = {
+        "StartAt": "Remember",
+        "States": {
+            "Remember": {"Type": "Pass", "Assign": {"size": 3}, "Next": "Throttled"},
+            "Throttled": {**caught, "Next": "Branches"},
+            "Branches": {"Type": "Parallel", "Branches": [branch, branch], "Next": "Each"},
+            "Each": {"Type": "Map", "ItemProcessor": branch, "Next": "Give up"},
+            "Give up": {"Type": "Fail", "Error": "Done", "Cause": "the end of the test"},
+        },
+    }
+    with Engine(failing(2, calls), ["sagemaker:createModel"]) as engine:
+        result = run(engine, json.dumps(definition), {})
+        arn = result["describe"]["executionArn"]
+        pages = engine.client.get_paginator("get_execution_history").paginate(executionArn=arn)
+        answered = [event for page in pages for event in page["events"]]
+        with pytest.raises(ClientError) as missing:
+            engine.history(arn.replace("run-1", "run-2"))
+    events = result["history"]
+    assert result["describe"]["status"] == "FAILED" and len(events) > 30
+    assert {"MapIterationSucceeded", "ParallelStateSucceeded", "TaskFailed"} <= {event["type"] for event in events}
+    assert typed(events) == typed(answered)
+    assert missing.value.response["Error"]["Code"] == "ExecutionDoesNotExist"
 
 
 def test_local_tasks_get_their_parameters_and_return_aws_shapes_unchanged():
@@ -334,6 +383,7 @@ def seam_points() -> list[tuple[object, str]]:
     from moto.stepfunctions.parser.asl.component.common.retry.retrier_decl import RetrierDecl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils, state_task_factory
     from moto.stepfunctions.parser.asl.eval import states, variable_store
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
@@ -357,6 +407,7 @@ def seam_points() -> list[tuple[object, str]]:
         (StepFunctionsParserBackend, "_validate_definition"),
         (BaseExecutionWorkerCommunication, "_reflect_execution_status"),
         (RetrierDecl, "_eval_body"),
+        (AmazonStateLanguageParser, "parse"),
     ]
 
 
@@ -388,6 +439,25 @@ def test_each_retry_is_announced_as_its_wait_starts_and_still_waits():
     told = [(e.execution, e.state, e.error, e.seconds, e.attempt, e.max_attempts) for e in heard]
     assert told == [("run-1", "Create", THROTTLED, 1.0, 1, 4), ("run-1", "Create", THROTTLED, 1.5, 2, 4)]
     assert calls[1] - calls[0] >= 1.0 and calls[2] - calls[1] >= 1.5
+
+
+def test_a_definition_is_parsed_once_per_session_and_each_execution_runs_its_own_copy(monkeypatch):
+    """Each execution retries its own first failure: nothing one run did is left in the program the next gets."""
+    parsed, calls = [], []
+    original = engine_module._ORIGINAL_PARSE
+    monkeypatch.setattr(engine_module, "_ORIGINAL_PARSE", lambda text: parsed.append(text) or original(text))
+
+    def every_first_call_fails(resource, parameters, control):
+        calls.append(control.execution_name)
+        if calls.count(control.execution_name) == 1:
+            raise TaskFailure(THROTTLED, "Rate exceeded")
+        return {"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/m"}
+
+    with Engine(every_first_call_fails, ["sagemaker:createModel"]) as engine:
+        results = [run(engine, retried(1, 1, 2), {}, name=name) for name in ("run-1", "run-2")]
+    assert [result["describe"]["status"] for result in results] == ["SUCCEEDED", "SUCCEEDED"]
+    assert [[e["type"] for e in r["history"]].count("TaskFailed") for r in results] == [1, 1]
+    assert calls == ["run-1", "run-1", "run-2", "run-2"] and parsed == [retried(1, 1, 2)]
 
 
 def test_stopping_an_execution_ends_its_retry_wait():

@@ -30,6 +30,8 @@ Seams (moto ``MOTO_VERSION``; each patched for the session only, pinned by tests
   the ``InvalidDefinition`` code (moto's had none).
 - ``BaseExecutionWorkerCommunication._reflect_execution_status``: the output DescribeExecution returns is
   JSON text for every value (moto returned a string output without its quotes).
+- ``AmazonStateLanguageParser.parse``: a definition is parsed once per session, and each execution runs its
+  own copy of that program (moto parsed it at CreateStateMachine and again at every StartExecution).
 - ``RetrierDecl._eval_body``: a retry's wait is announced when it starts (``on_retry``: the history has no
   event for it, so a long backoff looked like a Task still running) and ends when the execution stops (moto
   slept it out).
@@ -40,16 +42,19 @@ Seams (moto ``MOTO_VERSION``; each patched for the session only, pinned by tests
 One method is overridden rather than patched: ``LocalServiceTask._after_eval_execution`` (moto's
 ``StateTaskService``), so that a Task stopped with its execution, or by its state's timeout, records no
 ``TaskSucceeded``.
-Everything else goes through the public Step Functions API of ``mock_aws``; one read looks inside without
+Everything else goes through the public Step Functions API of ``mock_aws``; two reads look inside without
 patching anything: an execution's status and how many events it has (``Execution.status``,
-``EventManager._history_event_list``), so that :meth:`Engine.history` and :meth:`Engine.describe` ask the API
-again only when something changed (moto serializes the whole history on every call, which polling ten times a
-second turned into seconds of CPU per run, taken from the jobs).
+``EventManager._history_event_list``), so that :meth:`Engine.describe` asks the API again only when something
+changed; and its events (``Execution.to_history_output``, what moto's GetExecutionHistory serializes), which
+:meth:`Engine.history` turns into the API's answer itself. moto's serializer walks every member of the event
+shape for each event: polling ten times a second, and a checkpoint as each Task starts, spent most of a second
+of CPU per run on it, taken from the jobs and from the execution's own thread.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import importlib
 import json
@@ -66,6 +71,7 @@ from unittest import mock
 import boto3
 import moto
 from botocore.exceptions import ClientError
+from dateutil.tz import tzlocal
 from moto import mock_aws
 
 _BATCH_SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch"
@@ -294,6 +300,7 @@ class Engine:
         self._stack: contextlib.ExitStack | None = None
         self._histories: dict[str, tuple[object, list[dict]]] = {}  # arn -> (moto's execution, its events)
         self._descriptions: dict[str, tuple[tuple | None, dict]] = {}  # arn -> (probe, DescribeExecution answer)
+        self._programs: dict[str, tuple[Any, Any]] = {}  # definition -> moto's parse of it (``_parse``)
         self._cache_lock = threading.Lock()
         self.client = None
 
@@ -332,7 +339,22 @@ class Engine:
             (StepFunctionsParserBackend, "_validate_definition", staticmethod(_validate_definition)),
             (BaseExecutionWorkerCommunication, "_reflect_execution_status", _output_as_json(reflect)),
             (RetrierDecl, "_eval_body", _announced_retrier(self._on_retry)),
+            (AmazonStateLanguageParser, "parse", staticmethod(self._parse)),
         ]
+
+    def _parse(self, definition: str) -> tuple[Any, Any]:
+        """moto's parse of a definition, made once per session; each caller gets its own copy of the program.
+        moto parses a definition when the state machine is created and again as each execution starts, 0.2-0.4 s
+        of CPU each time (four times in every ``local run``); a copy takes about 10 ms. The program parsed first
+        is never evaluated itself, so every copy starts as a fresh parse would."""
+        with self._cache_lock:
+            parsed = self._programs.get(definition)
+        if parsed is None:
+            parsed = _ORIGINAL_PARSE(definition)
+            with self._cache_lock:
+                self._programs[definition] = parsed
+        program, tree = parsed
+        return copy.deepcopy(program), tree
 
     def __exit__(self, *exc: object) -> None:
         if self._stack is not None:
@@ -493,16 +515,24 @@ class Engine:
         return dict(answer)
 
     def history(self, execution_arn: str) -> list[dict]:
-        """GetExecutionHistory's events; those read before when the execution has had none since."""
+        """GetExecutionHistory's events as the API answers them; those read before when the execution has had
+        none since. They are read from moto's execution, the list its GetExecutionHistory serializes: that
+        serializer took ~25 ms for a few dozen events on each read after a new one (most of a second of CPU per
+        run, part of it on the execution's own thread as each Task checkpoints). An execution moto cannot find
+        asks the API, which answers as AWS does (``ExecutionDoesNotExist``)."""
         probe = self._probe(execution_arn)
+        if probe is None:
+            pages = self.client.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+            return [event for page in pages for event in page["events"]]
+        execution, _, count = probe
         with self._cache_lock:
             known = self._histories.get(execution_arn)
-        if probe is not None and known is not None and known[0] is probe[0] and len(known[1]) == probe[2]:
+        if known is not None and known[0] is execution and len(known[1]) == count:
             return list(known[1])
-        pages = self.client.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
-        events = [event for page in pages for event in page["events"]]
+        # no event yet: moto's worker may not exist yet, and to_history_output needs it
+        events = [_as_answered(event) for event in execution.to_history_output()["events"]] if count else []
         with self._cache_lock:
-            self._histories[execution_arn] = (None if probe is None else probe[0], events)
+            self._histories[execution_arn] = (execution, events)
         return list(events)
 
     def _probe(self, execution_arn: str) -> tuple[object, str, int] | None:
@@ -524,6 +554,16 @@ class Engine:
         while not self.history(execution_arn) and time.monotonic() < deadline:
             time.sleep(0.01)
         self.client.stop_execution(executionArn=execution_arn, cause=cause)
+
+
+def _as_answered(event: dict) -> dict:
+    """One of moto's history events as GetExecutionHistory answers it through botocore: plain JSON values
+    (moto keeps ``type`` and other names as str enums, whose ``str()`` is not their text) and the timestamp,
+    which moto keeps as ISO 8601 text and its serializer sends as epoch seconds, a datetime in the local zone
+    as botocore parses it (``botocore.utils.parse_timestamp`` tries ``tzlocal`` first)."""
+    answered = json.loads(json.dumps(event))
+    answered["timestamp"] = datetime.datetime.fromisoformat(answered["timestamp"]).astimezone(tzlocal())
+    return answered
 
 
 def _account_of(arn: str) -> str:
@@ -624,6 +664,7 @@ def _invalid_definition(message: str) -> Exception:
 
 
 _ORIGINAL_VALIDATE_DEFINITION = StepFunctionsParserBackend._validate_definition
+_ORIGINAL_PARSE = AmazonStateLanguageParser.parse
 
 
 def _output_as_json(original):
