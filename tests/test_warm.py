@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_pipeline.local.containers.warm import WarmServer, WarmServers
+from mlops_pipeline.local.containers.warm import MAX_IDLE_SERVERS, WarmServer, WarmServers
 from mlops_pipeline.local.tasks import TaskStopped
 
 
@@ -95,3 +95,32 @@ def test_a_server_that_finishes_starting_after_the_session_closed_is_stopped():
     assert len(started) == 1 and started[0].stopped
     servers.start_ahead("m", starting(started))
     assert len(started) == 1  # nothing starts after the close
+
+
+def lease_and_keep(servers: WarmServers, key: str, started: list) -> tuple[StandIn, bool]:
+    """One transform of ``key``'s model: the server it used, and whether that was already running."""
+    with servers.lease(key, starting(started)) as (warm, running):
+        return warm.server, running
+
+
+def test_idle_servers_beyond_the_limit_are_stopped_least_recently_used_first():
+    """A long `local watch` scores with a new model after each training: the servers of older models stop."""
+    assert MAX_IDLE_SERVERS == 2
+    servers, started = WarmServers(), []
+    a, b = (lease_and_keep(servers, key, started)[0] for key in ("a", "b"))
+    assert (lease_and_keep(servers, "a", started)) == (a, True)  # used again: now b is the least recent
+    c, running = lease_and_keep(servers, "c", started)
+    assert not running and b.stopped and not a.stopped and not c.stopped
+    assert lease_and_keep(servers, "a", started) == (a, True) and len(started) == 3
+    servers.close()
+    assert all(server.stopped for server in started)
+
+
+def test_a_server_started_ahead_for_a_transform_that_never_came_is_stopped_as_newer_ones_are_kept():
+    servers, started = WarmServers(), []
+    servers.start_ahead("failed-before-its-transform", starting(started))
+    orphan = started[0]
+    for key in ("b", "c"):
+        lease_and_keep(servers, key, started)
+    assert orphan.stopped and [server.stopped for server in started[1:]] == [False, False]
+    servers.close()

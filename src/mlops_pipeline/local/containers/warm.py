@@ -6,9 +6,12 @@ transform run (``start_ahead``, when the model is already known: ``sagemaker_tra
 batch transform of the same model artifact with the same serving variables (the same image,
 ``ModelDataUrl`` and bytes, environment) reuses the server the previous one left idle, when it still runs
 and answers ``/ping``. A transform whose server is still starting waits for it. A server whose transform
-failed or was stopped is stopped, never reused. The session's end stops every idle server and removes its
-folder. SageMaker starts a container per transform job; what differs is only that such a server's output
-goes on in the log it started with (the job's log names that file).
+failed or was stopped is stopped, never reused. At most ``MAX_IDLE_SERVERS`` idle at once, the least recently
+used stopped first: a ``local watch`` session that trains a new model each day (or whose scoring executions
+fail before their transform) would otherwise keep one server per model, each a few hundred MB, until it ends.
+The session's end stops every idle server and removes its folder. SageMaker starts a container per transform
+job; what differs is only that such a server's output goes on in the log it started with (the job's log names
+that file).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ class WarmServer:
 
 #: How often a transform waiting for a server starting ahead checks that its state still runs.
 WAIT_SECONDS = 0.1
+#: Idle servers kept at once: the newest model's, and the one before it (a session scoring with two models).
+MAX_IDLE_SERVERS = 2
 
 
 class WarmServers:
@@ -86,13 +91,19 @@ class WarmServers:
             ready.set()
 
     def _keep(self, key: Hashable, warm: WarmServer) -> None:
-        """``warm`` idles for the next lease of ``key``; stopped instead once the session has ended."""
+        """``warm`` idles for the next lease of ``key``, the most recently used; stopped instead once the session
+        has ended. Another idle for ``key`` (two transforms of one model ran at once) is stopped, and so are the
+        least recently used beyond ``MAX_IDLE_SERVERS``."""
         with self._lock:
-            previous = warm if self._closed else self._idle.get(key)
-            if not self._closed:
-                self._idle[key] = warm
-        if previous is not None:  # two transforms of one model ran at once: one server stays warm
-            previous.stop()
+            if self._closed:
+                stopping = [warm]
+            else:
+                previous = self._idle.pop(key, None)
+                self._idle[key] = warm  # last in the dict's order: the most recently used
+                oldest = list(self._idle)[: max(0, len(self._idle) - MAX_IDLE_SERVERS)]
+                stopping = [server for server in (previous, *map(self._idle.pop, oldest)) if server is not None]
+        for server in stopping:
+            server.stop()
 
     def _take(self, key: Hashable, check: Callable[[], None]) -> WarmServer | None:
         with self._lock:
