@@ -71,7 +71,7 @@ from unittest import mock
 import boto3
 import moto
 from botocore.exceptions import ClientError
-from dateutil.tz import tzlocal
+from botocore.utils import parse_timestamp
 from moto import mock_aws
 
 _BATCH_SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_batch"
@@ -558,11 +558,11 @@ class Engine:
 
 def _as_answered(event: dict) -> dict:
     """One of moto's history events as GetExecutionHistory answers it through botocore: plain JSON values
-    (moto keeps ``type`` and other names as str enums, whose ``str()`` is not their text) and the timestamp,
-    which moto keeps as ISO 8601 text and its serializer sends as epoch seconds, a datetime in the local zone
-    as botocore parses it (``botocore.utils.parse_timestamp`` tries ``tzlocal`` first)."""
+    (moto keeps ``type`` and other names as str enums, whose ``str()`` is not their text), and the timestamp,
+    which moto keeps as ISO 8601 text and its serializer sends as epoch seconds, parsed by botocore's own
+    ``parse_timestamp`` (a datetime in the local zone)."""
     answered = json.loads(json.dumps(event))
-    answered["timestamp"] = datetime.datetime.fromisoformat(answered["timestamp"]).astimezone(tzlocal())
+    answered["timestamp"] = parse_timestamp(datetime.datetime.fromisoformat(answered["timestamp"]).timestamp())
     return answered
 
 
