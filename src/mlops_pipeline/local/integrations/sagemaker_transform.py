@@ -78,7 +78,7 @@ def warm_up(services: LocalServices, params: dict, control: TaskControl) -> None
     """Start the model server the transform will use while the states before it run (the scoring Glue job),
     when its model and serving variables are already known (``ahead.py``) within an execution (its log goes
     with it); the transform takes it (``WarmServers.lease``). A server the transform cannot use (its model
-    changed meanwhile) only idles until the session ends."""
+    changed meanwhile) only idles, until newer ones or the session's end stop it (``warm.MAX_IDLE_SERVERS``)."""
     keyed = part_of(params, SERVER_KEYED)
     if not (control.execution_name and written_out(keyed) and isinstance(params.get("ModelName"), str)):
         return
