@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import textwrap
+import threading
 import time
 from datetime import datetime
 
@@ -352,6 +353,44 @@ def test_redrive_after_a_transform_failure_reruns_only_the_failed_part(example_c
     assert runtime.workspace.path_of(redriven.output["predictions"]).exists()
     again = json.loads((redriven.folder / "execution.json").read_text())
     assert again["start_date"] == first_start < again["redrive_date"]  # as DescribeExecution keeps its startDate
+
+
+def test_a_redrive_whose_first_task_checkpoints_before_the_start_returns_keeps_the_first_records(
+    example_config, tmp_path, landed, monkeypatch
+):
+    project = local_project(tmp_path / "project")
+    refused = "ResolveApprovedModel=SageMaker.ConflictException"  # an error no retrier names: a failed Task
+    config = configured(example_config, **FAST)
+    with LocalRuntime(config, Workspace.resolve(tmp_path / "ws"), project, faults=refused) as runtime:
+        failed = runtime.run_file("score", landed[1])
+    assert failed.error == "ResolveApprovedModelFailed"
+    first_record = json.loads((failed.folder / "execution.json").read_text())
+    first_history = (failed.folder / "history.json").read_bytes()
+    checkpointed, original_checkpoint, original_started = (
+        threading.Event(),
+        LocalRuntime.checkpoint,
+        LocalRuntime.record_started,
+    )
+
+    def checkpoint(self, name):  # the execution's own thread, as its first Task begins
+        original_checkpoint(self, name)
+        if threading.current_thread() is not threading.main_thread():
+            checkpointed.set()
+
+    def record_started(self, name, *args):  # the caller gets on only after the execution's thread checkpointed
+        assert checkpointed.wait(10)
+        original_started(self, name, *args)
+
+    monkeypatch.setattr(LocalRuntime, "checkpoint", checkpoint)
+    monkeypatch.setattr(LocalRuntime, "record_started", record_started)
+    with runtime_for(config, tmp_path, project) as runtime:
+        redriven = runtime.redrive(failed.name)
+    assert redriven.error == "NoApprovedModel"  # the Task ran this time; no model was ever approved
+    assert (failed.folder / "history.json").read_bytes() == first_history  # the first run's history is kept
+    record = json.loads((failed.folder / "execution.json").read_text())
+    assert record["redrive_count"] == 1 and record["start_date"] == first_record["start_date"] < record["redrive_date"]
+    redrive_history = json.loads((failed.folder / "history-redrive-1.json").read_text())
+    assert redrive_history[-1]["type"] == "ExecutionFailed"
 
 
 def test_scoring_landed_while_training_runs_waits_for_the_model(example_config, tmp_path, landed):

@@ -502,6 +502,11 @@ class Engine:
             "executionArn"
         ]
 
+    def redrive_count(self, name: str) -> int:
+        """How many times this session redrove the execution it last started as ``name`` (DescribeExecution's
+        ``redriveCount``): known before its first state runs, so a record written from its own thread has it."""
+        return self._redrive_counts.get(name, 0)
+
     def describe(self, execution_arn: str) -> dict:
         """DescribeExecution; while the execution runs and has no new event, the answer read before."""
         probe = self._probe(execution_arn)

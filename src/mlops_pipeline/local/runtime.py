@@ -82,7 +82,6 @@ class LocalRuntime:
         self.session = Session(self.workspace.root)
         self._record_lock = threading.Lock()
         self._recorded: dict[str, int] = {}  # events in each RUNNING record written
-        self._redrive_counts: dict[str, int] = {}
         self._shown: dict[str, int] = {}  # events of each execution the live view has shown
         self._ending = threading.Event()  # set when the session stops what still runs
         self._warm_ups: dict[Workflow, threading.Thread] = {}  # each workflow's warm-up, once per session
@@ -194,7 +193,7 @@ class LocalRuntime:
             self.stopped.append(name)
         for name, workflow in running.values():
             shown = {name: self._shown.get(name, 0)}  # the live view goes on where it was
-            self.follow({name: workflow}, self._redrive_counts.get(name, 0), seen=shown)
+            self.follow({name: workflow}, seen=shown)
 
     def provision(self) -> None:
         """The local counterpart of ``terraform apply`` + deploy's script upload."""
@@ -361,12 +360,10 @@ class LocalRuntime:
     def execution_arn(self, workflow: Workflow, name: str) -> str:
         return self.arns[workflow].replace(":stateMachine:", ":execution:") + f":{name}"
 
-    def wait(self, name: str, workflow: Workflow | None = None, redrive_count: int = 0) -> ExecutionResult:
-        return self.follow({name: workflow or Workflow.of_execution(name)}, redrive_count)[name]
+    def wait(self, name: str, workflow: Workflow | None = None) -> ExecutionResult:
+        return self.follow({name: workflow or Workflow.of_execution(name)})[name]
 
-    def follow(
-        self, executions: dict[str, Workflow], redrive_count: int = 0, seen: dict[str, int] | None = None
-    ) -> dict[str, ExecutionResult]:
+    def follow(self, executions: dict[str, Workflow], seen: dict[str, int] | None = None) -> dict[str, ExecutionResult]:
         """Follow executions ({name: workflow}) to their ends, reporting each state after the ``seen``
         first events; keep each record."""
         seen = {**dict.fromkeys(executions, 0), **(seen or {})}
@@ -374,16 +371,14 @@ class LocalRuntime:
         while len(results) < len(executions):
             for name, workflow in executions.items():
                 if name not in results:
-                    finished = self.poll(name, workflow, seen, redrive_count)
+                    finished = self.poll(name, workflow, seen)
                     if finished is not None:
                         results[name] = finished
             if len(results) < len(executions):
                 time.sleep(POLL_SECONDS)
         return results
 
-    def poll(
-        self, name: str, workflow: Workflow, seen: dict[str, int], redrive_count: int = 0
-    ) -> ExecutionResult | None:
+    def poll(self, name: str, workflow: Workflow, seen: dict[str, int]) -> ExecutionResult | None:
         """Report the events since ``seen[name]``; the result once the execution has ended, else None."""
         seen.setdefault(name, 0)
         arn = self.execution_arn(workflow, name)
@@ -398,6 +393,7 @@ class LocalRuntime:
                 self.on_event(StateEvent.from_history(name, event))
             return None
         with self._record_lock:
+            redrive_count = self.engine.redrive_count(name)
             record = summarize(status, events, workflow, self.definitions[workflow], redrive_count)
             result = self.records.write(record)
         for event in new:
@@ -408,9 +404,10 @@ class LocalRuntime:
             self.on_event(notified)
         return result
 
-    def record_started(self, name: str, redrive_count: int = 0) -> None:
-        """The execution's record exists from the moment it starts (RUNNING, owned by this session)."""
-        self._redrive_counts[name], self._recorded[name] = redrive_count, 0
+    def record_started(self, name: str) -> None:
+        """The execution's record exists from the moment it starts (RUNNING, owned by this session). Its own
+        thread may have written it first (each Task checkpoints), as this would: the redrive count is the
+        engine's, set before the execution starts."""
         self.checkpoint(name)
         self.warm_up(Workflow.of_execution(name))
 
@@ -471,7 +468,7 @@ class LocalRuntime:
             if status["status"] != "RUNNING" or len(events) <= self._recorded.get(name, 0):
                 return
             self._recorded[name] = len(events)
-            definition, redrive_count = self.definitions[workflow], self._redrive_counts.get(name, 0)
+            definition, redrive_count = self.definitions[workflow], self.engine.redrive_count(name)
             self.records.write(summarize(status, events, workflow, definition, redrive_count, self.session.id))
 
     def _checkpointing(self, dispatcher):
@@ -512,9 +509,11 @@ class LocalRuntime:
         self.engine.client.update_state_machine(stateMachineArn=machine, definition=json.dumps(definition))
         try:
             count = previous.get("redrive_count", 0) + 1
+            with self._record_lock:  # an earlier run in this session: its events are not this run's
+                self._recorded.pop(name, None)
             self.engine.start_execution(machine, name, state_input, redrive_count=count)
-            self.record_started(name, count)
-            return self.wait(name, workflow, redrive_count=count)
+            self.record_started(name)
+            return self.wait(name, workflow)
         finally:
             self.engine.client.update_state_machine(stateMachineArn=machine, definition=self.definitions[workflow])
 
