@@ -17,6 +17,7 @@ from mlops_pipeline.demo_data import write_demo_pair
 from mlops_pipeline.errors import PipelineError
 from mlops_pipeline.local.events import TrialEvent
 from mlops_pipeline.local.integrations.sagemaker_registry import group_versions
+from mlops_pipeline.local.notifications import LocalNotifier
 from mlops_pipeline.local.runtime import LocalRuntime
 from mlops_pipeline.local.stores import Workspace
 from mlops_pipeline.naming import Workflow, model_package_group_name
@@ -410,6 +411,43 @@ def test_scoring_landed_while_training_runs_waits_for_the_model(example_config, 
     assert [seconds for _, seconds in waits] == list(range(1, len(waits) + 1))  # backing off from 1 s
     trained = datetime.fromisoformat(runtime.records.read(results["training"].name)["stop_date"])
     assert len([at for at, _ in waits if at > trained]) <= 1  # no more than one wait after the model exists
+
+
+def test_an_execution_that_ended_after_it_was_last_followed_is_recorded_as_it_ended_when_the_session_closes(
+    example_config, tmp_path, landed
+):
+    with runtime_for(configured(example_config, **FAST), tmp_path) as runtime:
+        runtime.land("score", landed[1])
+        [started] = runtime.pass_on_landed(runtime.watcher())  # started, recorded RUNNING, never followed
+        arn = runtime.execution_arn(Workflow.SCORING, started.execution)
+        assert eventually(lambda: runtime.engine.describe(arn)["status"] != "RUNNING")
+    record = runtime.records.read(started.execution)
+    assert (record["status"], record["error"]) == ("FAILED", "NoApprovedModel")
+    assert runtime.stopped == []  # it ended on its own; the session stopped nothing
+    assert [notice["id"].rsplit("#", 1)[1] for notice in runtime.notifier.kept()] == ["FAILED"]  # not ABORTED
+    assert runtime.recover() == []  # nothing left for the next command to close
+
+
+def test_ctrl_c_while_an_ended_execution_is_being_recorded_leaves_its_record_and_notice_whole(
+    example_config, tmp_path, landed, monkeypatch
+):
+    original, calls = LocalNotifier.notify, []
+
+    def notify(self, *args, **kwargs):  # Ctrl-C arrives as the first notice is about to be kept
+        calls.append(args)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LocalNotifier, "notify", notify)
+    with pytest.raises(KeyboardInterrupt), runtime_for(configured(example_config, **FAST), tmp_path) as runtime:
+        runtime.run_file("score", landed[1])
+    [name] = runtime.records.names()
+    record = runtime.records.read(name)
+    assert (record["status"], record["error"]) == ("FAILED", "NoApprovedModel")
+    assert runtime.records.history(name)[-1]["type"] == "ExecutionFailed"
+    assert [notice["id"].rsplit("#", 1)[1] for notice in runtime.notifier.kept()] == ["FAILED"]
+    assert runtime.stopped == [] and runtime.recover() == []
 
 
 def test_ending_the_session_stops_running_executions_kills_their_jobs_and_records_them(

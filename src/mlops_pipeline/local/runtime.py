@@ -83,6 +83,7 @@ class LocalRuntime:
         self._record_lock = threading.Lock()
         self._recorded: dict[str, int] = {}  # events in each RUNNING record written
         self._shown: dict[str, int] = {}  # events of each execution the live view has shown
+        self._unended: set[str] = set()  # executions started in this session whose end is not yet recorded
         self._ending = threading.Event()  # set when the session stops what still runs
         self._warm_ups: dict[Workflow, threading.Thread] = {}  # each workflow's warm-up, once per session
         self._ahead: list[threading.Thread] = []  # preparations for Tasks to come (prepare_ahead)
@@ -182,18 +183,20 @@ class LocalRuntime:
         """Executions still running when the session ends are stopped (their jobs killed) and recorded
         as ABORTED, so `local executions` shows them and `local redrive` can resume them. Every Task
         that would start meanwhile waits for its own stop (``_held_until_stopped``): no execution goes
-        on having seen another one stopped (a scoring run waiting for its training would fail)."""
+        on having seen another one stopped (a scoring run waiting for its training would fail). One that
+        ended since it was last followed (or whose end was being recorded when the session was interrupted)
+        gets its end recorded too: left RUNNING, the next command's recovery would call it ABORTED."""
         self._ending.set()
-        running = {}
+        listed, pages = [], self.engine.client.get_paginator("list_executions")
         for workflow, machine in self.arns.items():
-            listed = self.engine.client.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]
-            running |= {execution["executionArn"]: (execution["name"], workflow) for execution in listed}
-        for arn, (name, _) in running.items():
-            self.engine.stop(arn, cause="the local runtime session ended")
-            self.stopped.append(name)
-        for name, workflow in running.values():
-            shown = {name: self._shown.get(name, 0)}  # the live view goes on where it was
-            self.follow({name: workflow}, seen=shown)
+            listed += [(e, workflow) for page in pages.paginate(stateMachineArn=machine) for e in page["executions"]]
+        for execution, _ in listed:
+            if execution["status"] == "RUNNING":
+                self.engine.stop(execution["executionArn"], cause="the local runtime session ended")
+                self.stopped.append(execution["name"])
+        ending = {e["name"]: w for e, w in listed if e["status"] == "RUNNING" or e["name"] in self._unended}
+        ended = self.follow(ending, seen={name: self._shown.get(name, 0) for name in ending})  # the view goes on
+        self.stopped = [name for name in self.stopped if ended[name].status == "ABORTED"]  # not one that ended first
 
     def provision(self) -> None:
         """The local counterpart of ``terraform apply`` + deploy's script upload."""
@@ -402,12 +405,14 @@ class LocalRuntime:
         notified = self.notifier.notify(status, events, redrive_count)
         if notified is not None:
             self.on_event(notified)
+        self._unended.discard(name)
         return result
 
     def record_started(self, name: str) -> None:
         """The execution's record exists from the moment it starts (RUNNING, owned by this session). Its own
         thread may have written it first (each Task checkpoints), as this would: the redrive count is the
         engine's, set before the execution starts."""
+        self._unended.add(name)
         self.checkpoint(name)
         self.warm_up(Workflow.of_execution(name))
 
