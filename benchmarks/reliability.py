@@ -64,6 +64,21 @@ GROUPS = (
         ),
     ),
     Group(
+        "Records whatever the order of threads and commands: a redrive's first Task before its start returns, an "
+        "execution ending after it was last followed, Ctrl-C while an end is recorded, a recovery while a session "
+        "opens or closes, two recoveries at once",
+        (
+            "tests/test_runtime.py::test_a_redrive_whose_first_task_checkpoints_before_the_start_returns_keeps_the"
+            "_first_records",
+            "tests/test_runtime.py::test_an_execution_that_ended_after_it_was_last_followed_is_recorded_as_it_ended"
+            "_when_the_session_closes",
+            "tests/test_runtime.py::test_ctrl_c_while_an_ended_execution_is_being_recorded_leaves_its_record_and"
+            "_notice_whole",
+            "tests/test_sessions.py",
+            "tests/test_recovery.py",
+        ),
+    ),
+    Group(
         "Landing handler: malformed records beside a good one, duplicates (1 000 sequential, 16 threads), 200 "
         "concurrent files, throttling beyond retries",
         (

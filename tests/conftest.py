@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -441,3 +442,42 @@ def training_job_counters(**counts: int) -> dict[str, int]:
     given."""
     statuses = ("Completed", "InProgress", "RetryableError", "NonRetryableError", "Stopped")
     return {status: counts.pop(status, 0) for status in statuses} | counts  # an unknown status shows in the diff
+
+
+def left_running(workspace, target) -> str:
+    """The record a session killed with ``kill -9`` leaves: an execution RUNNING under a dead session."""
+    from mlops_pipeline.local.executions import ExecutionRecords, executions_root
+
+    records = ExecutionRecords(executions_root(workspace, target))
+    machine = target.state_machine_arn("attrition-scoring")
+    records.write(
+        {
+            "name": "score-x-0123456789abcdef",
+            "workflow": "scoring",
+            "status": "RUNNING",
+            "execution_arn": machine.replace(":stateMachine:", ":execution:") + ":score-x-0123456789abcdef",
+            "state_machine_arn": machine,
+            "start_date": "2024-05-02T10:00:00+00:00",
+            "stop_date": None,
+            "input": {},
+            "output": None,
+            "error": None,
+            "cause": None,
+            "failed_state": None,
+            "fail_state": None,
+            "failed_state_input": None,
+            "redrive_count": 0,
+            "definition": json.dumps({"StartAt": "BatchTransform", "States": {"BatchTransform": {"Type": "Task"}}}),
+            "history": [
+                {"id": 1, "type": "ExecutionStarted", "timestamp": "2024-05-02 10:00:00+00:00"},
+                {
+                    "id": 2,
+                    "type": "TaskStateEntered",
+                    "timestamp": "2024-05-02 10:00:01+00:00",
+                    "stateEnteredEventDetails": {"name": "BatchTransform"},
+                },
+            ],
+            "session": "a-session-that-died",
+        }
+    )
+    return "score-x-0123456789abcdef"

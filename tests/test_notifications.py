@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from click.testing import CliRunner
 
-from conftest import EXAMPLE_WORKFLOW, local_project, run_cli
+from conftest import EXAMPLE_WORKFLOW, left_running, local_project, run_cli
 from mlops_pipeline.cli import main
 from mlops_pipeline.demo_data import write_demo_pair
 from mlops_pipeline.local.notifications import LocalNotifier
@@ -166,45 +166,6 @@ def test_a_notice_that_cannot_be_kept_is_said_and_the_session_goes_on(tmp_path, 
     event = LocalNotifier(tmp_path / "failures.jsonl").notify(ended(), HISTORY)
     assert event.unkept.startswith(f"no space left on the device writing {tmp_path / 'failures.jsonl'}")
     assert event.notice["status"] == "FAILED" and not (tmp_path / "failures.jsonl").exists()
-
-
-def left_running(workspace, target) -> str:
-    """The record a session killed with ``kill -9`` leaves: an execution RUNNING under a dead session."""
-    from mlops_pipeline.local.executions import ExecutionRecords, executions_root
-
-    records = ExecutionRecords(executions_root(workspace, target))
-    machine = target.state_machine_arn("attrition-scoring")
-    records.write(
-        {
-            "name": "score-x-0123456789abcdef",
-            "workflow": "scoring",
-            "status": "RUNNING",
-            "execution_arn": machine.replace(":stateMachine:", ":execution:") + ":score-x-0123456789abcdef",
-            "state_machine_arn": machine,
-            "start_date": "2024-05-02T10:00:00+00:00",
-            "stop_date": None,
-            "input": {},
-            "output": None,
-            "error": None,
-            "cause": None,
-            "failed_state": None,
-            "fail_state": None,
-            "failed_state_input": None,
-            "redrive_count": 0,
-            "definition": json.dumps({"StartAt": "BatchTransform", "States": {"BatchTransform": {"Type": "Task"}}}),
-            "history": [
-                {"id": 1, "type": "ExecutionStarted", "timestamp": "2024-05-02 10:00:00+00:00"},
-                {
-                    "id": 2,
-                    "type": "TaskStateEntered",
-                    "timestamp": "2024-05-02 10:00:01+00:00",
-                    "stateEnteredEventDetails": {"name": "BatchTransform"},
-                },
-            ],
-            "session": "a-session-that-died",
-        }
-    )
-    return "score-x-0123456789abcdef"
 
 
 def test_an_execution_a_dead_session_left_running_gets_its_notice_when_recovery_closes_it(tmp_path):

@@ -23,14 +23,25 @@ from mlops_pipeline.local.sessions import (
     live_sessions,
     marked_process_groups,
 )
-from mlops_pipeline.local.stores import JOBS_FOLDER, TEMP_PREFIX, Workspace
+from mlops_pipeline.local.stores import JOBS_FOLDER, TEMP_PREFIX, Workspace, exclusively
 from mlops_pipeline.local.watcher import FeatureStoreWatcher
 from mlops_pipeline.target import Target
+
+#: Held while a command recovers, so two commands starting at once do not both close the same record.
+RECOVERY_LOCK = ".recovery.lock"
 
 
 def recover(workspace: Workspace, target: Target, notifier=None) -> list[str]:
     """What was cleaned up, one line each (nothing when every session ended properly); each execution closed
-    ABORTED gets its failure notice from ``notifier`` (``local.notifications.LocalNotifier``) when given."""
+    ABORTED gets its failure notice from ``notifier`` (``local.notifications.LocalNotifier``) when given. One
+    command at a time: another starting meanwhile waits, then finds nothing left to close."""
+    if not workspace.root.is_dir():  # no session ever ran here
+        return []
+    with exclusively(workspace.root / RECOVERY_LOCK):
+        return _recover(workspace, target, notifier)
+
+
+def _recover(workspace: Workspace, target: Target, notifier) -> list[str]:
     root, done = workspace.root, []
     dead = dead_sessions(root)
     for session in dead:

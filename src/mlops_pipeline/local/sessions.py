@@ -21,6 +21,7 @@ from typing import IO
 #: The environment variable that marks a job process with the session that started it.
 SESSION_ENV = "MLOPS_SESSION"
 SESSIONS = "sessions"
+OPENING = ".lock.opening"  # a lock file's name while its session takes the lock (not a ``*.lock``)
 
 
 @dataclass
@@ -36,20 +37,25 @@ class Session:
         return self.workspace_root / SESSIONS / f"{self.id}.lock"
 
     def open(self) -> "Session":
+        """The lock file appears already locked (locked under another name, then renamed): another command's
+        recovery never finds it unlocked and takes this session for a dead one."""
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = open(self.lock_path, "w")
+        opening = self.lock_path.with_name(f"{self.id}{OPENING}")
+        self._lock = open(opening, "w")
         fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._lock.write(f"{os.getpid()}\n")
         self._lock.flush()
+        os.rename(opening, self.lock_path)
         os.environ[SESSION_ENV] = self.id  # inherited by every job process, see processes.marked
         return self
 
     def close(self) -> None:
+        """The lock file goes before the lock: never seen unlocked, as a dead session's would be."""
         if os.environ.get(SESSION_ENV) == self.id:
             del os.environ[SESSION_ENV]
         if self._lock is not None:
-            self._lock.close()
             self.lock_path.unlink(missing_ok=True)
+            self._lock.close()
             self._lock = None
 
 

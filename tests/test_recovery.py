@@ -1,0 +1,46 @@
+"""Recovery after a session that died: one command at a time closes what it left."""
+
+from __future__ import annotations
+
+import threading
+
+from conftest import left_running
+from mlops_pipeline.local.executions import ExecutionRecords, executions_root
+from mlops_pipeline.local.recovery import recover
+from mlops_pipeline.local.stores import Workspace
+from mlops_pipeline.target import local_target
+
+
+def test_two_commands_recovering_at_once_close_a_record_left_running_once(tmp_path, monkeypatch):
+    workspace, target = Workspace.resolve(tmp_path / "ws"), local_target("attrition")
+    name = left_running(workspace, target)
+    first_closing, go_on, original_abort = threading.Event(), threading.Event(), ExecutionRecords.abort
+
+    def abort(self, *args):  # the first command is closing the record when the second one starts
+        first_closing.set()
+        assert go_on.wait(10)
+        return original_abort(self, *args)
+
+    monkeypatch.setattr(ExecutionRecords, "abort", abort)
+    found: dict[str, list[str]] = {}
+    first = threading.Thread(target=lambda: found.setdefault("first", recover(workspace, target)))
+    second = threading.Thread(target=lambda: found.setdefault("second", recover(workspace, target)))
+    first.start()
+    assert first_closing.wait(10)
+    second.start()
+    second.join(0.5)
+    go_on.set()
+    first.join(10)
+    second.join(10)
+    assert [line for line in found["first"] if "recorded ABORTED" in line] == [
+        f"execution {name} recorded ABORTED (the local session a-session-that-died that ran it ended without "
+        "stopping it); `local redrive` resumes it"
+    ]
+    assert found["second"] == []
+    history = ExecutionRecords(executions_root(workspace, target)).history(name)
+    assert [event["type"] for event in history].count("ExecutionAborted") == 1
+
+
+def test_a_workspace_no_session_ever_ran_in_is_left_as_it_is(tmp_path):
+    assert recover(Workspace.resolve(tmp_path / "nothing-here"), local_target("attrition")) == []
+    assert not (tmp_path / "nothing-here").exists()
