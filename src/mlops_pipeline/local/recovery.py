@@ -63,7 +63,10 @@ def _recover(workspace: Workspace, target: Target, notifier) -> list[str]:
     if dead and not live_sessions(root, besides=os.environ.get(SESSION_ENV, "")):
         done += sweep_leftovers(workspace)
     watcher = FeatureStoreWatcher(workspace, target.feature_store_bucket, None, None)
-    for key in watcher.forget_unrecorded(lambda name: (records.root / name / "execution.json").exists()):
+    unrecorded = watcher.forget_unrecorded(
+        lambda name: (records.root / name / "execution.json").exists(), lambda session: is_alive(root, session)
+    )
+    for key in unrecorded:
         done.append(f"s3://{target.feature_store_bucket}/{key} will be passed on again: its execution left no record")
     return done
 

@@ -267,7 +267,7 @@ class LocalRuntime:
 
     def watcher(self) -> FeatureStoreWatcher:
         bucket = self.target.feature_store_bucket
-        return FeatureStoreWatcher(self.workspace, bucket, self.landing_settings(), self.engine.client)
+        return FeatureStoreWatcher(self.workspace, bucket, self.landing_settings(), self.engine.client, self.session.id)
 
     def scheduler(self) -> LocalScheduler:
         """The workflow's schedules, counted from now by the session's clock."""

@@ -15,7 +15,7 @@ from typing import Callable
 from urllib.parse import quote_plus
 
 from mlops_pipeline.handlers.s3_landing import Settings, handle_event
-from mlops_pipeline.local.stores import Workspace, etag_of, version_of, write_atomic
+from mlops_pipeline.local.stores import Workspace, etag_of, exclusively, version_of, write_atomic
 
 
 def object_created_event(bucket: str, key: str, path: Path, region: str = "us-east-1") -> dict:
@@ -53,43 +53,58 @@ def object_created_event(bucket: str, key: str, path: Path, region: str = "us-ea
 
 @dataclass
 class FeatureStoreWatcher:
+    """Sessions sharing a workspace share what was passed on: each reads and writes it holding its lock."""
+
     workspace: Workspace
     bucket: str
     settings: Settings
     sfn: object
+    session: str = ""  # the session passing objects on: a key it passed on is its own while it lives
 
     @property
     def _state_path(self) -> Path:
         return self.workspace.root / "watcher" / f"{self.bucket}.json"
 
+    def _passing_on(self):
+        """What was passed on, held by one watcher at a time across the workspace's sessions and commands."""
+        return exclusively(self._state_path.with_name(f".{self._state_path.name}.lock"))
+
     def _seen(self) -> dict[str, dict]:
-        """key -> {"stamp": size:mtime of the version passed on, "execution": what it started, if anything}."""
+        """key -> {"stamp": size:mtime of the version passed on, "execution": what it started, if anything,
+        "session": the session that passed it on}."""
         seen = json.loads(self._state_path.read_text()) if self._state_path.exists() else {}
         return {key: value if isinstance(value, dict) else {"stamp": value} for key, value in seen.items()}
 
     def poll(self, keys: set[str] | None = None) -> list[dict]:
         """Pass every new or changed object (of ``keys``, when given) to the handler once, oldest first (the
         order S3 would notify in); the handler's outcome per object."""
-        seen = self._seen()
-        outcomes = []
-        landed = sorted(self.workspace.objects(self.bucket), key=lambda item: item[1].stat().st_mtime_ns)
-        for key, path in landed:
-            stamp = f"{path.stat().st_size}:{path.stat().st_mtime_ns}"
-            if seen.get(key, {}).get("stamp") == stamp or (keys is not None and key not in keys):
-                continue
-            summary = handle_event(object_created_event(self.bucket, key, path), self.sfn, self.settings)
-            outcomes.append({"key": key, **{action: items for action, items in summary.items() if items}})
-            seen[key] = {"stamp": stamp, "execution": (summary.get("started") or [None])[0]}
-            write_atomic(self._state_path, json.dumps(seen, indent=2).encode())
+        with self._passing_on():
+            seen = self._seen()
+            outcomes = []
+            landed = sorted(self.workspace.objects(self.bucket), key=lambda item: item[1].stat().st_mtime_ns)
+            for key, path in landed:
+                stamp = f"{path.stat().st_size}:{path.stat().st_mtime_ns}"
+                if seen.get(key, {}).get("stamp") == stamp or (keys is not None and key not in keys):
+                    continue
+                summary = handle_event(object_created_event(self.bucket, key, path), self.sfn, self.settings)
+                outcomes.append({"key": key, **{action: items for action, items in summary.items() if items}})
+                started = (summary.get("started") or [None])[0]
+                seen[key] = {"stamp": stamp, "execution": started, "session": self.session}
+                write_atomic(self._state_path, json.dumps(seen, indent=2).encode())
         return outcomes
 
-    def forget_unrecorded(self, recorded: Callable[[str], bool]) -> list[str]:
-        """Pass a file on again when the execution it started left no record (its session died before
-        writing one): the keys forgotten."""
-        seen = self._seen()
-        lost = [key for key, value in seen.items() if value.get("execution") and not recorded(value["execution"])]
-        for key in lost:
-            del seen[key]
-        if lost:
-            write_atomic(self._state_path, json.dumps(seen, indent=2).encode())
+    def forget_unrecorded(self, recorded: Callable[[str], bool], alive: Callable[[str], bool]) -> list[str]:
+        """Pass a file on again when the execution it started left no record and the session that started it
+        is gone (it died before writing one; a live one writes it as it goes on): the keys forgotten."""
+        with self._passing_on():
+            seen = self._seen()
+            lost = [
+                key
+                for key, value in seen.items()
+                if value.get("execution") and not recorded(value["execution"]) and not alive(value.get("session", ""))
+            ]
+            for key in lost:
+                del seen[key]
+            if lost:
+                write_atomic(self._state_path, json.dumps(seen, indent=2).encode())
         return lost
