@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -481,3 +482,14 @@ def left_running(workspace, target) -> str:
         }
     )
     return "score-x-0123456789abcdef"
+
+
+def read_only_open(real_open):
+    """``open`` as a workspace this process may only read answers it: refused for writing."""
+
+    def opening(path, mode="r", *args, **kwargs):
+        if any(letter in mode for letter in "aw+x"):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, mode, *args, **kwargs)
+
+    return opening

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from conftest import left_running
+from conftest import left_running, read_only_open
 from mlops_pipeline.local.executions import ExecutionRecords, executions_root
 from mlops_pipeline.local.recovery import recover
 from mlops_pipeline.local.stores import Workspace
@@ -44,3 +44,15 @@ def test_two_commands_recovering_at_once_close_a_record_left_running_once(tmp_pa
 def test_a_workspace_no_session_ever_ran_in_is_left_as_it_is(tmp_path):
     assert recover(Workspace.resolve(tmp_path / "nothing-here"), local_target("attrition")) == []
     assert not (tmp_path / "nothing-here").exists()
+
+
+def test_a_workspace_this_process_may_only_read_is_recovered_without_writing(tmp_path, monkeypatch):
+    import builtins
+
+    from mlops_pipeline.local import stores
+
+    workspace = Workspace.resolve(tmp_path / "ws")
+    (workspace.root / "watcher").mkdir(parents=True)
+    monkeypatch.setattr(stores, "open", read_only_open(builtins.open), raising=False)
+    assert recover(workspace, local_target("attrition")) == []
+    assert [path.name for path in workspace.root.rglob("*")] == ["watcher"]

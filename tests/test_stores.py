@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import stat
 
 import pytest
 
+from conftest import read_only_open
 from mlops_pipeline.errors import PipelineError
-from mlops_pipeline.local.stores import Workspace, etag_of, parse_s3_uri, write_atomic
+from mlops_pipeline.local.stores import Workspace, etag_of, exclusively, parse_s3_uri, write_atomic
 
 
 def test_uris_map_to_files_under_the_workspace(tmp_path):
@@ -123,3 +125,18 @@ def test_written_files_get_the_permissions_of_any_new_file(tmp_path, umask, mode
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "predictions.csv").stat().st_mode) == mode
     assert stat.S_IMODE(Workspace.resolve(tmp_path / "ws").path("bucket", "data/x.csv").stat().st_mode) == mode
+
+
+def test_a_lock_in_a_workspace_this_process_may_only_read_is_taken_read_only_or_not_at_all(tmp_path, monkeypatch):
+    import builtins
+
+    from mlops_pipeline.local import stores
+
+    present = tmp_path / "present.lock"
+    present.write_text("")
+    monkeypatch.setattr(stores, "open", read_only_open(builtins.open), raising=False)
+    with exclusively(tmp_path / "absent.lock"):
+        assert not (tmp_path / "absent.lock").exists()
+    with exclusively(present), open(present) as other:
+        with pytest.raises(BlockingIOError):  # held: another holder waits its turn
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)

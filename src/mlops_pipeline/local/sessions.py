@@ -50,7 +50,7 @@ class Session:
         return self
 
     def close(self) -> None:
-        """The lock file goes before the lock: never seen unlocked, as a dead session's would be."""
+        """The lock file goes before the lock: a recovery that still finds it unlocked finds a closed session."""
         if os.environ.get(SESSION_ENV) == self.id:
             del os.environ[SESSION_ENV]
         if self._lock is not None:

@@ -219,12 +219,26 @@ def write_atomic_stream(target: Path, source: BinaryIO) -> None:
         raise
 
 
+#: What opening a lock file for writing answers in a workspace this process may only read.
+READ_ONLY_ERRORS = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
 @contextlib.contextmanager
 def exclusively(lock_file: Path) -> Iterator[None]:
     """One holder at a time across processes (sessions and commands sharing a workspace): an advisory lock
-    on ``lock_file``, released when the block ends or the process dies."""
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_file, "a") as handle:
+    on ``lock_file``, released when the block ends or the process dies. In a workspace this process may only
+    read, the lock is taken on the file read-only, or (no such file) not at all: it writes nothing there."""
+    try:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_file, "a")
+    except OSError as error:
+        if error.errno not in READ_ONLY_ERRORS:
+            raise
+        if not lock_file.is_file():
+            yield
+            return
+        handle = open(lock_file, "r")
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
