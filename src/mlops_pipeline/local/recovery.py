@@ -9,6 +9,7 @@ engine.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 
@@ -43,6 +44,7 @@ def recover(workspace: Workspace, target: Target, notifier=None) -> list[str]:
 
 def _recover(workspace: Workspace, target: Target, notifier) -> list[str]:
     root, done = workspace.root, []
+    alive = functools.partial(is_alive, root)  # a session, by its id
     dead = dead_sessions(root)
     for session in dead:
         groups = marked_process_groups(session)
@@ -52,21 +54,18 @@ def _recover(workspace: Workspace, target: Target, notifier) -> list[str]:
             done.append(f"killed {len(groups)} job process group(s) left by session {session}")
     records = ExecutionRecords(executions_root(workspace, target))
     for record in records.running():
-        if not is_alive(root, record.get("session", "")):
+        if not alive(record.get("session", "")):
             cause = f"the local session {record.get('session') or '?'} that ran it ended without stopping it"
             records.abort(record["name"], cause)
             done.append(f"execution {record['name']} recorded ABORTED ({cause}); `local redrive` resumes it")
             if notifier is not None:
                 done += notifier.notify_recorded(records.read(record["name"]), records.history(record["name"]))
     if dead or done:
-        done += _stop_orphaned_jobs(workspace, lambda session: is_alive(root, session))
+        done += _stop_orphaned_jobs(workspace, alive)
     if dead and not live_sessions(root, besides=os.environ.get(SESSION_ENV, "")):
         done += sweep_leftovers(workspace)
     watcher = FeatureStoreWatcher(workspace, target.feature_store_bucket, None, None)
-    unrecorded = watcher.forget_unrecorded(
-        lambda name: (records.root / name / "execution.json").exists(), lambda session: is_alive(root, session)
-    )
-    for key in unrecorded:
+    for key in watcher.forget_unrecorded(lambda name: (records.root / name / "execution.json").exists(), alive):
         done.append(f"s3://{target.feature_store_bucket}/{key} will be passed on again: its execution left no record")
     return done
 
