@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops_pipeline.local import watchdog
 from mlops_pipeline.local.processes import ProcessGroups, group_members, run_job
 from mlops_pipeline.local.tasks import TaskControl, TaskStopped
 
@@ -139,27 +140,110 @@ def test_a_zombie_left_in_a_killed_group_does_not_hold_up_the_kill(tmp_path):
         os.waitpid(child, 0)
 
 
-@pytest.mark.parametrize("holder", ["a job", "a registered group"])
+@pytest.mark.parametrize("holder", ["a job", "two registered groups"])
 def test_a_job_dies_with_the_process_that_started_it_even_on_kill_9(tmp_path, holder):
-    """The session's own process dies without closing anything: its watchdogs kill what it started."""
-    log = tmp_path / "job.log"
+    """The session's own process dies without closing anything: its watchdog, one for all its groups, kills what
+    it started."""
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    sleeper = PARENT_AND_CHILD.replace("{sleep}", "60")
     start = (
-        f"run_job([sys.executable, '-c', {PARENT_AND_CHILD.replace('{sleep}', '60')!r}], dict(os.environ), "
-        f"Path({str(log)!r}), TaskControl(running=lambda: True))"
+        f"run_job([sys.executable, '-c', {sleeper!r}], dict(os.environ), Path({str(logs[0])!r}), "
+        "TaskControl(running=lambda: True))"
         if holder == "a job"
-        else f"groups = ProcessGroups(); groups.start([sys.executable, '-c', "
-        f"{PARENT_AND_CHILD.replace('{sleep}', '60')!r}], dict(os.environ), Path({str(log)!r})); time.sleep(60)"
+        else "groups = ProcessGroups(); "
+        + "; ".join(
+            f"groups.start([sys.executable, '-c', {sleeper!r}], dict(os.environ), Path({str(log)!r}))" for log in logs
+        )
+        + "; time.sleep(60)"
     )
-    script = (
-        "import os, sys, time; from pathlib import Path; "
-        "from mlops_pipeline.local.processes import ProcessGroups, run_job; "
-        f"from mlops_pipeline.local.tasks import TaskControl; {start}"
-    )
-    owner = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ))
+    owner = subprocess.Popen([sys.executable, "-c", owner_script(start)], env=dict(os.environ))
     try:
-        pids = logged_pids(log)
-        assert all(map(running, pids))
+        pids = [pid for log in (logs if holder != "a job" else logs[:1]) for pid in logged_pids(log)]
+        assert all(map(running, pids)) and len(watchdogs_of(owner.pid)) == 1
     finally:
         owner.send_signal(signal.SIGKILL)
         owner.wait()
     assert gone_within(pids, 5)
+
+
+def test_a_watchdog_killed_from_outside_is_replaced_by_one_told_of_every_group(tmp_path):
+    first, second, go = tmp_path / "a.log", tmp_path / "b.log", tmp_path / "go"
+    sleeper = PARENT_AND_CHILD.replace("{sleep}", "60")
+    start = (
+        f"groups = ProcessGroups(); groups.start([sys.executable, '-c', {sleeper!r}], dict(os.environ), "
+        f"Path({str(first)!r})); "
+        f"[time.sleep(0.02) for _ in iter(lambda: os.path.exists({str(go)!r}), True)]; "
+        f"groups.start([sys.executable, '-c', {sleeper!r}], dict(os.environ), Path({str(second)!r})); time.sleep(60)"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", owner_script(start)], env=dict(os.environ))
+    try:
+        pids = logged_pids(first)
+        (killed,) = watchdogs_of(owner.pid)
+        os.kill(killed, signal.SIGKILL)
+        go.touch()
+        pids += logged_pids(second)
+        deadline = time.monotonic() + 5
+        while watchdogs_of(owner.pid) in ([], [killed]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert all(map(running, pids)) and len(watchdogs_of(owner.pid)) == 1
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+    assert gone_within(pids, 5)  # the first group too, started before the new watchdog
+
+
+def owner_script(start: str) -> str:
+    """A session's process in miniature: it starts what ``start`` says with this module's functions."""
+    return (
+        "import os, sys, time; from pathlib import Path; "
+        "from mlops_pipeline.local.processes import ProcessGroups, run_job; "
+        f"from mlops_pipeline.local.tasks import TaskControl; {start}"
+    )
+
+
+def watchdogs_of(parent: int) -> list[int]:
+    """The running watchdog processes ``parent`` started."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == parent and fields[0] != "Z" and any(part.endswith(b"watchdog.py") for part in command):
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_the_watchdog_forgets_a_group_once_told_it_ended():
+    """Lines may arrive split anywhere; what is left watched when the pipe closes is what gets killed."""
+    read, write = os.pipe()
+    for chunk in (b"101 5\n10", b"2 120.0\n-1", b"01\n103 2\n", b"-999\n"):
+        os.write(write, chunk)
+    os.close(write)
+    try:
+        assert watchdog.watched_until_closed(read) == {102: 120.0, 103: 2.0}
+    finally:
+        os.close(read)
+
+
+def test_the_watchdog_kills_a_group_that_ignores_sigterm_once_its_own_grace_has_passed(tmp_path):
+    stubborn = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(1, flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    obliging = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    stubborn.stdout.readline()  # its handler is in place
+    started = time.monotonic()
+    killing = threading.Thread(target=watchdog.kill_all, args=({stubborn.pid: 0.5, obliging.pid: 30},))
+    killing.start()
+    try:  # reaped here, as the groups of a dead session are by their new parent
+        assert obliging.wait(5) == -signal.SIGTERM and stubborn.wait(5) == -signal.SIGKILL
+    finally:
+        killing.join()
+    assert 0.5 <= time.monotonic() - started < 3

@@ -4,8 +4,8 @@ Each one starts in a session (so a process group) of its own: one signal reaches
 it started. The whole group is killed when its state ends (a state timeout, StopExecution, a job's own time
 limit), when the program at its head exits (what it left running goes with it: a dead ``serve`` wrapper does
 not leave gunicorn answering), when the session closes (:meth:`ProcessGroups.close`), and when the session's
-own process dies without closing: a watchdog (``watchdog.py``) holds the read end of a pipe only this process
-writes to and kills the group when that pipe closes.
+own process dies without closing: a watchdog (``watchdog.py``), one for all the groups of a session, holds the read
+end of a pipe only this process writes to and kills the groups still running when that pipe closes.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def start_process(argv: list[str], env: dict[str, str], log_path: Path) -> subpr
 
 
 class ProcessGroup:
-    """A program started in a process group of its own, watched by a watchdog process.
+    """A program started in a process group of its own, watched by its owner's watchdog.
 
     ``launcher(argv, env, log_path)`` starts the program (default: :func:`start_process`); whatever it
     returns must behave like ``Popen`` (``pid``, ``poll``, ``wait(timeout)``, ``returncode``) and head a
@@ -52,6 +52,7 @@ class ProcessGroup:
         argv: list[str],
         env: dict[str, str],
         log_path: Path,
+        watchdog: Watchdog,
         grace: float = STOP_GRACE_SECONDS,
         launcher=None,
     ):
@@ -60,7 +61,8 @@ class ProcessGroup:
         self.pid = self.process.pid  # also the group's id
         self.grace = grace
         self._lock = threading.Lock()
-        self._watchdog: subprocess.Popen | None = _start_watchdog(self.pid, grace)
+        self._watchdog = watchdog
+        watchdog.watch(self.pid, grace)
 
     def poll(self) -> int | None:
         return self.process.poll()
@@ -73,22 +75,63 @@ class ProcessGroup:
         return group_alive(self.pid)
 
     def kill(self, grace: float | None = None) -> None:
-        """SIGTERM the whole group, SIGKILL what is left after ``grace`` seconds; then release the watchdog."""
+        """SIGTERM the whole group, SIGKILL what is left after ``grace`` seconds; then the watchdog forgets it (the
+        group's id may be another's from now on)."""
         with self._lock:
             terminate_group(self.pid, self.grace if grace is None else grace, reap=self.process.poll)
             self.process.wait()
-            self._release_watchdog()
+            self._watchdog.forget(self.pid)
 
-    def _release_watchdog(self) -> None:
-        """The group is gone, so its watchdog has nothing left to guard: it is ended at once. Closing its pipe instead
-        would make it signal the group and wait while any zombie of the group remains, and bubblewrap's inner
-        process, orphaned when the outer one dies first, stays a zombie until init reaps it: late, or never where the
-        first process is not a reaper (as in some containers)."""
-        watchdog, self._watchdog = self._watchdog, None
-        if watchdog is not None:
-            watchdog.kill()
-            watchdog.wait()
-            watchdog.stdin.close()  # type: ignore[union-attr]
+
+class Watchdog:
+    """The watchdog process (``watchdog.py``) of the groups one owner starts: told of each group as it starts and
+    as it ends, it kills those still running when this process dies without ending them. One for all of them, so a
+    job costs no interpreter start-up besides its own; started on first use, and again (told of every group still
+    watched) if it is gone."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen | None = None
+        self._watched: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def watch(self, pgid: int, grace: float) -> None:
+        with self._lock:
+            self._watched[pgid] = grace
+            self._tell(f"{pgid} {grace}\n")
+
+    def forget(self, pgid: int) -> None:
+        with self._lock:
+            if self._watched.pop(pgid, None) is not None:
+                self._tell(f"-{pgid}\n")
+
+    def close(self) -> None:
+        """End the process at once, once its groups are gone. Closing its pipe instead would make it signal the
+        groups still watched and wait while any zombie of theirs remains (bubblewrap's inner process, orphaned when
+        the outer one dies first, stays a zombie until init reaps it: late, or never where the first process is
+        not a reaper, as in some containers)."""
+        with self._lock:
+            process, self._process = self._process, None
+        if process is not None:
+            _end(process)
+
+    def _tell(self, line: str) -> None:
+        """Write ``line``, starting the process first when it is not running (it then learns every group; with none
+        to guard, none is started)."""
+        for _ in range(2):
+            if self._process is None:
+                if not self._watched:
+                    return
+                self._process = _start_watchdog()
+                if self._process is None:  # no watchdog is no reason to refuse a job: the session still kills them
+                    return
+                line = "".join(f"{pgid} {grace}\n" for pgid, grace in self._watched.items())
+            try:
+                self._process.stdin.write(line.encode())  # type: ignore[union-attr]
+                self._process.stdin.flush()  # type: ignore[union-attr]
+                return
+            except OSError:  # it was killed: a new one takes over
+                process, self._process = self._process, None
+                _end(process)
 
 
 class ProcessGroups:
@@ -97,11 +140,12 @@ class ProcessGroups:
     def __init__(self) -> None:
         self._groups: set[ProcessGroup] = set()
         self._lock = threading.Lock()
+        self.watchdog = Watchdog()
 
     def start(
         self, argv: list[str], env: dict[str, str], log_path: Path, grace: float = STOP_GRACE_SECONDS, launcher=None
     ) -> ProcessGroup:
-        group = ProcessGroup(argv, env, log_path, grace, launcher)
+        group = ProcessGroup(argv, env, log_path, self.watchdog, grace, launcher)
         with self._lock:
             self._groups.add(group)
         return group
@@ -112,7 +156,8 @@ class ProcessGroups:
             self._groups.discard(group)
 
     def close(self) -> None:
-        """Kill every group still registered, all at once (SIGTERM to all, then SIGKILL what is left)."""
+        """Kill every group still registered, all at once (SIGTERM to all, then SIGKILL what is left); then end the
+        watchdog, which has nothing left to guard."""
         with self._lock:
             groups, self._groups = list(self._groups), set()
         threads = [threading.Thread(target=group.kill, daemon=True) for group in groups]
@@ -120,6 +165,7 @@ class ProcessGroups:
             thread.start()
         for thread in threads:
             thread.join()
+        self.watchdog.close()
 
     def pids(self) -> list[int]:
         """The ids of the groups still registered (each group's id is its first process's pid)."""
@@ -140,8 +186,13 @@ def run_job(
     """Run to completion with output appended to ``log_path`` and return the exit status. When the program
     exits, whatever it left running in its group is killed; when the state ends first, the whole group is
     killed (SIGTERM, SIGKILL after ``grace`` seconds) and :class:`TaskStopped` raised. ``launcher``: see
-    :class:`ProcessGroup`."""
-    owner = owner or ProcessGroups()
+    :class:`ProcessGroup`. Without an ``owner``, the job is one of its own."""
+    if owner is None:
+        owner = ProcessGroups()
+        try:
+            return run_job(argv, env, log_path, control, on_start, owner, grace, launcher)
+        finally:
+            owner.close()
     group = owner.start(argv, env, log_path, grace, launcher)
     try:
         if on_start is not None:
@@ -220,16 +271,25 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def _start_watchdog(pgid: int, grace: float) -> subprocess.Popen | None:
-    """A process of its own session that kills the group once the pipe on its stdin closes: when this
-    process releases it, or dies (kill -9 included). Standard library only, started without site packages."""
+def _start_watchdog() -> subprocess.Popen | None:
+    """The watchdog: a process of its own session that kills the groups it was told of once the pipe on its stdin
+    closes (this process died, kill -9 included). Standard library only, started without site packages."""
     try:
         return subprocess.Popen(
-            [sys.executable, "-I", "-S", str(WATCHDOG), str(pgid), str(grace)],
+            [sys.executable, "-I", "-S", str(WATCHDOG)],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-    except OSError:  # no watchdog is no reason to refuse the job; the session still kills its groups
+    except OSError:
         return None
+
+
+def _end(watchdog: subprocess.Popen) -> None:
+    watchdog.kill()
+    watchdog.wait()
+    try:
+        watchdog.stdin.close()  # type: ignore[union-attr]
+    except OSError:  # what it had not read yet cannot be flushed: it is gone
+        pass
