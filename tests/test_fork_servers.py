@@ -26,6 +26,7 @@ from mlops_pipeline.local.services import LocalServices
 from mlops_pipeline.local.sessions import SESSION_ENV
 from mlops_pipeline.local.stores import Workspace
 from mlops_pipeline.local.tasks import TaskControl, TaskStopped
+from mlops_pipeline.local.zygote import REAP_SECONDS
 
 #: Prints who it is, starts a child that outlives it unless killed, sleeps ``argv[1]`` seconds, exits ``argv[2]``.
 PROGRAM = """import json, os, subprocess, sys, time
@@ -140,6 +141,23 @@ def test_a_killed_warm_job_reports_the_signal_as_popen_does(warm, tmp_path):
     os.kill(group.pid, 9)
     assert group.wait(timeout=5) == -9
     owner.kill(group)
+
+
+def test_a_warm_job_s_exit_is_reported_the_moment_it_exits_not_at_the_server_s_next_look(warm, tmp_path):
+    """The server sleeps up to ``REAP_SECONDS`` between looks; a child's exit (SIGCHLD) wakes it at once."""
+    program, owner, starts = warm
+    argv = [sys.executable, str(program), "60", "0"]
+    launcher = starts.launcher(argv, dict(os.environ), Path(sys.executable))
+    waits = []
+    for number in range(5):
+        group = owner.start(argv, dict(os.environ), tmp_path / f"{number}.log", launcher=launcher)
+        printed(tmp_path / f"{number}.log")
+        killed = time.monotonic()
+        os.kill(group.pid, 9)
+        assert group.wait(timeout=2 * REAP_SECONDS) == -9
+        waits.append(time.monotonic() - killed)
+        owner.kill(group)
+    assert max(waits) < 0.4 * REAP_SECONDS, waits
 
 
 def test_warm_jobs_carry_the_session_mark_and_die_with_the_session(tmp_path, monkeypatch):

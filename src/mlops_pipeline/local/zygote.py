@@ -39,7 +39,7 @@ import sys
 import threading
 import traceback
 
-REAP_SECONDS = 0.02
+REAP_SECONDS = 1.0  # a child's exit wakes the server at once (SIGCHLD); this only bounds a missed wake-up
 REFUSED_THREADS = 3  # the exit status when an import left a thread running
 REFUSED_VIEW = 4  # the exit status when a child could not be given its own /opt/ml
 OPT_ML = "/opt/ml"
@@ -167,13 +167,18 @@ def check(result: int, what: str) -> None:
 
 
 def serve(listener: socket.socket, program: str, hidden: list[str]) -> None:
-    """Accept jobs, fork them, and tell each client when its child exits."""
+    """Accept jobs, fork them, and tell each client the moment its child exits."""
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
+    exited, wake_up = child_exits()
+    selector.register(exited, selectors.EVENT_READ)
     children: dict[int, socket.socket] = {}
     pending: dict[socket.socket, tuple[bytes, list[int]]] = {}
     while True:
         for key, _ in selector.select(REAP_SECONDS):
+            if key.fileobj is exited:
+                exited.recv(4096)  # what woke the server; the children are reaped below
+                continue
             if key.fileobj is listener:
                 connection, _ = listener.accept()
                 pending[connection] = (b"", [])
@@ -196,11 +201,22 @@ def serve(listener: socket.socket, program: str, hidden: list[str]) -> None:
                     os.close(fd)
                 connection.close()
                 continue
-            others = [selector, listener, *pending, *children.values()]
+            others = [selector, listener, exited, wake_up, *pending, *children.values()]
             pid = fork_job(json.loads(request.split(b"\n", 1)[0]), program, connection, logs[0], hidden, others)
             os.close(logs[0])
             children[pid] = connection
         reap(children)
+
+
+def child_exits() -> tuple[socket.socket, socket.socket]:
+    """A pair of sockets whose first becomes readable when a child exits: SIGCHLD's handler does nothing, but Python
+    writes to the second, the wake-up socket, as the signal arrives (a forked child lets go of both first thing)."""
+    reader, writer = socket.socketpair()
+    for end in (reader, writer):
+        end.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda number, frame: None)
+    return reader, writer
 
 
 def reap(children: dict[int, socket.socket]) -> None:
@@ -236,6 +252,7 @@ def fork_job(
         return pid
     status = 1
     try:
+        signal.set_wakeup_fd(-1)  # before the wake-up socket closes below: a signal must not write to its number
         for handle in inherited:  # the server's sockets are not the job's
             handle.close()
         os.setsid()
