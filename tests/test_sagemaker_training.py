@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import tarfile
@@ -156,6 +157,45 @@ def test_an_empty_channel_is_a_clear_error(services):
     ) as failure:
         dispatch(services, "sagemaker:createTrainingJob.sync", training_request("s3://attrition-extracts/nothing/"))
     assert failure.value.error == "SageMaker.AmazonSageMakerException"  # a ValidationException, unmodelled
+
+
+def test_a_job_is_starting_until_its_fork_server_serves_and_training_from_its_training_start_time(tmp_path):
+    """SageMaker's TrainingStartTime is when a job starts on its provisioned instance, before its data is downloaded;
+    until then its SecondaryStatus is Starting. Here the instance is the container environment's fork server, whose
+    imports (one taking 1.5 s) the job waits for."""
+    services, prefix = sleepy_services(
+        tmp_path, "warm", train_program=SLEEPY_TRAIN.replace("import json", "import slow_start\nimport json", 1)
+    )
+    (tmp_path / "project" / "containers" / "byo-xgboost" / "program" / "slow_start.py").write_text(
+        "import time\ntime.sleep(1.5)\n"
+    )
+    seen, done = set(), threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            record = services.records.get("training-jobs", "patient-1")
+            if record is not None:
+                seen.add((record["SecondaryStatus"], "TrainingStartTime" in record))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        described = create_training_job_sync(
+            services, training_request(prefix, "patient-1", sleep="0"), running_control()
+        )
+    finally:
+        done.set()
+        watcher.join()
+        services.close()
+    created, started, ended = (
+        datetime.datetime.fromisoformat(described[key])
+        for key in ("CreationTime", "TrainingStartTime", "TrainingEndTime")
+    )
+    assert datetime.timedelta(seconds=1.5) <= started - created and started <= ended
+    assert ("Starting", False) in seen and not {("Starting", True), ("Training", False)} & seen
+    assert described["SecondaryStatus"] == "Completed"
+    assert started_warm(services.logs_root / "exec-1" / "logs" / "training-jobs" / "patient-1.log")
 
 
 def test_metrics_follow_sagemakers_rule_last_match_wins():

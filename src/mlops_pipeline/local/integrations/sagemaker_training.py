@@ -88,6 +88,7 @@ def run_training_job(services: LocalServices, request: dict, control: TaskContro
     root = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=_jobs_dir(services)))
     try:
         opt_ml = root / "opt_ml"
+        _start_on_its_instance(services, request, record, control, cpus)
         _stage_channels(services, request.get("InputDataConfig", []), opt_ml)
 
         def remember_pid(pid: int) -> None:
@@ -116,6 +117,17 @@ def run_training_job(services: LocalServices, request: dict, control: TaskContro
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return record
+
+
+def _start_on_its_instance(
+    services: LocalServices, request: dict, record: dict, control: TaskControl, cpus: int | None
+) -> None:
+    """``TrainingStartTime``: as SageMaker sets it, when the job starts on its instance, once that is provisioned and
+    before the data is downloaded ("You are billed for the time interval between this time and the value of
+    TrainingEndTime": DescribeTrainingJob). Here the instance is the container environment's fork server, serving."""
+    warm_up(services, request, control, cpus)  # waits for the server the job will be forked from, if any
+    record.update(TrainingStartTime=now().isoformat(), SecondaryStatus="Training")
+    TRAINING_JOBS.save(services, record)
 
 
 def train(
@@ -221,7 +233,7 @@ def _initial_record(services: LocalServices, request: dict) -> dict:
         "TrainingJobArn": services.arn("sagemaker", f"training-job/{name}"),
         "TuningJobArn": request.get("TuningJobArn"),
         "TrainingJobStatus": "InProgress",
-        "SecondaryStatus": "Training",
+        "SecondaryStatus": "Starting",  # Training from TrainingStartTime on
         "HyperParameters": request.get("HyperParameters", {}),
         "AlgorithmSpecification": request["AlgorithmSpecification"],
         "RoleArn": request.get("RoleArn"),
@@ -230,7 +242,6 @@ def _initial_record(services: LocalServices, request: dict) -> dict:
         "ResourceConfig": request.get("ResourceConfig", {}),
         "StoppingCondition": request.get("StoppingCondition", {}),
         "CreationTime": now().isoformat(),
-        "TrainingStartTime": now().isoformat(),
         "FinalMetricDataList": [],
     }
 
