@@ -74,15 +74,27 @@ def timed(argv: list, cwd: Path, env: dict[str, str]) -> tuple[float, str]:
     return seconds, done.stdout
 
 
-def seeded_workflow(folder: Path) -> Path:
-    """The demo workflow with the tuning seed (the module docstring says why)."""
-    path = folder / "attrition_seeded.py"
+def workflow_variant(path: Path, tuning_update: str) -> Path:
+    """A workflow file: the demo workflow with its tuning fields updated by ``tuning_update`` (Python source of a
+    dict, which may name ``CategoricalRange``)."""
     path.write_text(
-        "from mlops_pipeline.config import load_workflow\n"
+        "from mlops_pipeline.config import CategoricalRange, load_workflow\n"
         f"DEMO = load_workflow({str(WORKFLOW)!r})\n"
-        f"PIPELINE = DEMO.model_copy(update={{'tuning': DEMO.tuning.model_copy(update={{'seed': {SEED}}})}})\n"
+        f"PIPELINE = DEMO.model_copy(update={{'tuning': DEMO.tuning.model_copy(update={tuning_update})}})\n"
     )
     return path
+
+
+def seeded_workflow(folder: Path) -> Path:
+    """The demo workflow with the tuning seed (the module docstring says why)."""
+    return workflow_variant(folder / "attrition_seeded.py", f"{{'seed': {SEED}}}")
+
+
+def local_run(workflow: Path, train: Path, score: Path, workspace: Path, isolation: str) -> tuple[float, str]:
+    """``mlops-pipeline local run`` of this checkout as a fresh process: its wall time and what it printed."""
+    command = [sys.executable, "-m", "mlops_pipeline.cli", "local", "run", "--workflow", workflow, "--train", train]
+    command += ["--score", score, "--workspace", workspace, "--project", REPO, "--isolation", isolation]
+    return timed(command, REPO, project_env())
 
 
 def trial_hyperparameters(workspace: Path) -> list[dict]:
@@ -140,9 +152,7 @@ class Size:
         print(f"{self.rows:>7} rows  {contender:<8} run {index + 1}: {seconds:7.2f} s", flush=True)
 
     def project(self, work: Path) -> tuple[float, Path]:
-        command = [sys.executable, "-m", "mlops_pipeline.cli", "local", "run", "--workflow", self.workflow]
-        command += ["--train", self.train, "--score", self.score, "--workspace", work / "ws"]
-        seconds, printed = timed([*command, "--project", REPO, "--isolation", self.isolation], REPO, project_env())
+        seconds, printed = local_run(self.workflow, self.train, self.score, work / "ws", self.isolation)
         if self.spec is None:
             self.spec = write_spec(self.folder / "spec.json", trial_hyperparameters(work / "ws"))
         return seconds, Path(PREDICTIONS.search(printed).group(1))

@@ -7,11 +7,12 @@
    script doing the same work in one process tree: the same Glue transform, the same trainings with
    the hyperparameters the tuning job chose (two at a time, the same thread split), the same batch
    predictions. Target: runtime / plain <= 1.15 at 100 000 training rows.
-2. Tuning: the same eight Grid trials with MaxParallelTrainingJobs=1 and =2, --tuning-repeats pairs, in each
-   isolation the machine offers (namespaces where bubblewrap works, and direct; trials forked warm in both); each
-   pair's ratio and the median, of the tuning state and of its trials (from the first trial's TrainingStartTime:
-   without the wait for the fork server's imports, which a session pays once whatever the parallelism, and which
-   the state includes when tuning begins before they are done). Target: >= 1.8x.
+2. Tuning: the same eight Grid trials with MaxParallelTrainingJobs=1 and =2, each a cold `local run` (a fresh
+   process, as users run it; benchmarks/cold_cli.py's command), --tuning-repeats pairs, in each isolation the
+   machine offers (namespaces where bubblewrap works, and direct; trials forked warm in both); each pair's ratio
+   and the median, of the tuning state and of its trials (from the first trial's TrainingStartTime: without any
+   wait for the fork server's imports, which a session pays once whatever the parallelism), both read from the
+   workspace's records. Target: >= 1.8x.
 3. Memory: scoring a file of --rss-rows rows; the runtime process's peak RSS (target < 1.5 GB) and
    the largest job process's, measured in a fresh process.
 """
@@ -32,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlops_pipeline.config import CategoricalRange, load_workflow
+from mlops_pipeline.config import load_workflow
 from mlops_pipeline.local.containers import Containers
 from mlops_pipeline.local.containers.http import Session
 from mlops_pipeline.local.containers.sandbox import Isolation, IsolationChoice, choose_isolation
@@ -49,19 +50,15 @@ GLUE = REPO / "glue_transforms"
 CONFIG = load_workflow(REPO / "workflows" / "attrition.py")
 
 
-def run_runtime(
-    config, work: Path, train: Path, score: Path | None, isolation: IsolationChoice | None = None
-) -> tuple[float, LocalRuntime, list]:
-    """Wall time of the pipeline through the local runtime (``isolation`` as chosen for this machine when None),
-    begun as ``local run`` begins it (the training jobs warm up from the start); the runtime and its results."""
+def run_runtime(config, work: Path, train: Path, score: Path | None) -> tuple[float, LocalRuntime, list]:
+    """Wall time of the pipeline through the local runtime (isolation as chosen for this machine), begun as
+    ``local run`` begins it (the training jobs warm up from the start); the runtime and its results."""
     from mlops_pipeline.local.runtime import LocalRuntime
     from mlops_pipeline.local.stores import Workspace
     from mlops_pipeline.naming import Workflow
 
     started = time.perf_counter()
-    runtime = LocalRuntime(
-        config, Workspace.resolve(work / "ws"), REPO, isolation=isolation, warm_up_first=(Workflow.TRAINING,)
-    )
+    runtime = LocalRuntime(config, Workspace.resolve(work / "ws"), REPO, warm_up_first=(Workflow.TRAINING,))
     with runtime:
         results = [runtime.run_file("train", train)]
         if score is not None:
@@ -176,34 +173,45 @@ def overhead(rows: int, score_rows: int) -> float:
     return ratio
 
 
-def tuning_seconds(parallel: int, work: Path, train: Path, isolation: IsolationChoice) -> tuple[float, float]:
-    """The tuning state's seconds, and the trials' own: from the first trial's ``TrainingStartTime`` (its fork
-    server serving, as an instance is provisioned on SageMaker) to the state's exit. The state's may include a wait
-    for that server's imports, which one session pays once whatever the parallelism."""
-    grid = (
-        CategoricalRange(name="max_depth", values=("3", "4", "5", "6")),
-        CategoricalRange(name="eta", values=("0.1", "0.3")),
-    )
-    tuning = CONFIG.tuning.model_copy(
-        update={"strategy": "Grid", "max_jobs": None, "max_parallel_jobs": parallel, "ranges": grid}
-    )
-    config = CONFIG.model_copy(update={"tuning": tuning})
-    _, runtime, results = run_runtime(config, work / f"p{parallel}", train, None, isolation)
-    history = json.loads((results[0].folder / "history.json").read_text())
-    entered, exited = (
-        datetime.fromisoformat(
-            next(
-                e["timestamp"]
-                for e in history
-                if e.get(f"state{edge}EventDetails", {}).get("name") == "TuneHyperparameters"
-            )
-        )
+#: Scoring rows of each tuning run's scoring file: ``local run`` lands one after the training file.
+TUNING_SCORE_ROWS = 200
+#: Eight Grid trials (Python source for a workflow file): every run tunes the same hyperparameter sets.
+GRID = (
+    "(CategoricalRange(name='max_depth', values=('3', '4', '5', '6')), "
+    "CategoricalRange(name='eta', values=('0.1', '0.3')))"
+)
+
+
+def tuning_seconds(parallel: int, work: Path, train: Path, score: Path, isolation: Isolation) -> tuple[float, float]:
+    """A cold ``local run`` (a fresh process, as users run it) tuning the eight Grid trials ``parallel`` at a time:
+    the tuning state's seconds, and its trials' own, from the first trial's ``TrainingStartTime`` (its fork server
+    serving, as an instance is provisioned on SageMaker) to the state's exit; both from the workspace's records."""
+    from cold_cli import local_run, workflow_variant
+
+    from mlops_pipeline.local.executions import ExecutionRecords, executions_root
+    from mlops_pipeline.local.records import Records
+    from mlops_pipeline.local.stores import Workspace
+    from mlops_pipeline.naming import Workflow
+    from mlops_pipeline.target import local_target
+
+    work.mkdir(parents=True)
+    update = f"{{'strategy': 'Grid', 'max_jobs': None, 'max_parallel_jobs': {parallel}, 'ranges': {GRID}}}"
+    workspace = Workspace.resolve(work / "ws")
+    local_run(workflow_variant(work / "grid.py", update), train, score, workspace.root, isolation.value)
+    executions = ExecutionRecords(executions_root(workspace, local_target(CONFIG.name)))
+    (training,) = (name for name in executions.names() if Workflow.of_execution(name) is Workflow.TRAINING)
+    moments = {
+        (event[f"state{edge}EventDetails"]["name"], edge): datetime.fromisoformat(event["timestamp"])
+        for event in executions.history(training)
         for edge in ("Entered", "Exited")
-    )
-    trials = runtime.services.records.get("tuning-jobs", results[0].output["tuning_job_name"])["Local"]["Trials"]
+        if f"state{edge}EventDetails" in event
+    }
+    entered, exited = moments["TuneHyperparameters", "Entered"], moments["TuneHyperparameters", "Exited"]
+    jobs = Records.of_workspace(workspace.root)
+    (tuning_job,) = jobs.names("tuning-jobs")
     first = min(
-        datetime.fromisoformat(runtime.services.records.get("training-jobs", name)["TrainingStartTime"])
-        for name in trials
+        datetime.fromisoformat(jobs.get("training-jobs", name)["TrainingStartTime"])
+        for name in jobs.get("tuning-jobs", tuning_job)["Local"]["Trials"]
     )
     return (exited - entered).total_seconds(), (exited - first).total_seconds()
 
@@ -250,21 +258,22 @@ def warm_trial_seconds(extract: Path, root: Path, hyperparameters: dict, threads
 def tuning_speedup(rows: int, repeats: int) -> None:
     """In each isolation this machine offers: namespaces where bubblewrap works, and direct (in both, trials are
     forked warm from a fork server)."""
-    from mlops_pipeline.demo_data import write_demo_csv
+    from mlops_pipeline.demo_data import write_demo_pair
 
     modes = [Isolation.DIRECT]
     if choose_isolation("auto").mode is Isolation.NAMESPACES:
         modes.insert(0, Isolation.NAMESPACES)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        train = write_demo_csv(work / "employees_train.csv", rows)
+        train, score = write_demo_pair(work / "landed", rows, TUNING_SCORE_ROWS)
         trial_ceiling(rows, work, train)
         for mode in modes:
-            isolation = IsolationChoice(mode, "the benchmark")
             ratios: dict[str, list[float]] = {"state": [], "trials": []}
             for repeat in range(repeats):
-                one = tuning_seconds(1, work / f"{mode.value}-{repeat}", train, isolation)
-                two = tuning_seconds(2, work / f"{mode.value}-{repeat}", train, isolation)
+                one, two = (
+                    tuning_seconds(parallel, work / f"{mode.value}-{repeat}-p{parallel}", train, score, mode)
+                    for parallel in (1, 2)
+                )
                 ratios["state"].append(one[0] / two[0])
                 ratios["trials"].append(one[1] / two[1])
                 print(
