@@ -3,11 +3,13 @@ each job's own view (``/opt/ml``, ``/opt/program``, a private ``/tmp`` and netwo
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +133,25 @@ def test_an_environment_installs_what_only_the_image_declares_and_is_reused(tmp_
     assert (environment.bin / "gunicorn").read_text().startswith(f"#!{environment.python}\n")
     again: list[str] = []
     assert cache.prepare(image, again.append) == environment and again == []  # cached by its declarations
+
+
+def test_a_build_another_process_is_making_is_waited_for_with_a_line_saying_so(tmp_path):
+    cache = EnvironmentCache(tmp_path / "cache")
+    image = ContainerImage.load(write_image(tmp_path / "plain", "FROM python:3.11-slim\n"))
+    lock = cache.root / f"{cache.key(image)}.lock"
+    lock.parent.mkdir(parents=True)
+    progress: list[str] = []
+    with open(lock, "a") as held:  # another open file description: this process's own prepare must wait for it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        waiter = threading.Thread(target=cache.prepare, args=(image, progress.append))
+        waiter.start()
+        deadline = time.monotonic() + 10
+        while not progress and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert progress == [f"another process is building the Python environment of {image.name}; waiting for it"]
+        assert waiter.is_alive()
+    waiter.join(60)
+    assert not waiter.is_alive() and progress[1:] == [f"creating the Python environment of {image.name}"]
 
 
 def test_a_pin_that_cannot_install_here_is_one_line_naming_it_the_file_and_the_override(tmp_path):

@@ -24,7 +24,7 @@ import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 from urllib.parse import unquote
 
 from mlops_pipeline.errors import PipelineError
@@ -224,10 +224,11 @@ READ_ONLY_ERRORS = (errno.EACCES, errno.EPERM, errno.EROFS)
 
 
 @contextlib.contextmanager
-def exclusively(lock_file: Path) -> Iterator[None]:
+def exclusively(lock_file: Path, waiting: Callable[[], None] = lambda: None) -> Iterator[None]:
     """One holder at a time across processes (sessions and commands sharing a workspace): an advisory lock
-    on ``lock_file``, released when the block ends or the process dies. In a workspace this process may only
-    read, the lock is taken on the file read-only, or (no such file) not at all: it writes nothing there."""
+    on ``lock_file``, released when the block ends or the process dies; ``waiting`` is called once when another
+    holder has it, before this one waits its turn (a long wait is never silent). In a workspace this process may
+    only read, the lock is taken on the file read-only, or (no such file) not at all: it writes nothing there."""
     try:
         lock_file.parent.mkdir(parents=True, exist_ok=True)
         handle = open(lock_file, "a")
@@ -239,7 +240,11 @@ def exclusively(lock_file: Path) -> Iterator[None]:
             return
         handle = open(lock_file, "r")
     with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waiting()
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:

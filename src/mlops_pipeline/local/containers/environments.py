@@ -73,7 +73,8 @@ class EnvironmentCache:
         environment = PythonEnvironment(self.root / self.key(image))
         if (environment.root / READY).exists():
             return environment
-        with exclusively(self.root / f"{environment.root.name}.lock"):
+        building_elsewhere = f"another process is building the Python environment of {image.name}; waiting for it"
+        with exclusively(self.root / f"{environment.root.name}.lock", waiting=lambda: progress(building_elsewhere)):
             if not (environment.root / READY).exists():
                 self._build(image, environment, progress)
         return environment
