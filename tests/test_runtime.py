@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import textwrap
@@ -160,6 +161,27 @@ def test_scoring_before_any_approved_model_fails_clearly(example_config, tmp_pat
         result = runtime.run_file("score", landed[1])
     assert result.status == "FAILED" and result.error == "NoApprovedModel"
     assert "has no approved model" in result.cause and "Land a training file" in result.cause
+
+
+def test_the_file_a_run_lands_is_its_own_to_pass_on_though_local_up_watches_the_workspace(
+    example_config, tmp_path, landed
+):
+    """Another session's watcher (``local up`` in the same workspace) scanning between the landing and its
+    passing on finds the file passed on already, instead of starting its execution first."""
+    with runtime_for(configured(example_config, **FAST), tmp_path) as runtime:
+        local_up, land, scans, taken = dataclasses.replace(runtime.watcher(), session="local-up"), runtime.land, [], []
+
+        def land_while_local_up_scans(kind, source):
+            key = land(kind, source)
+            scans.append(threading.Thread(target=lambda: taken.extend(local_up.poll())))
+            scans[0].start()
+            scans[0].join(0.5)  # its scan, between this landing and the run passing it on
+            return key
+
+        runtime.land = land_while_local_up_scans
+        result = runtime.run_file("score", landed[1])
+        scans[0].join(10)
+    assert result.error == "NoApprovedModel" and taken == []
 
 
 def test_redrive_refuses_a_definition_the_workflow_no_longer_renders_and_land_again_runs_the_new_one(

@@ -308,13 +308,24 @@ class LocalRuntime:
     def pass_on_landed(self, watcher: FeatureStoreWatcher, keys: set[str] | None = None) -> list[LandingEvent]:
         """Hand new feature-store objects (of ``keys``, when given) to the landing handler; one event per
         object, also reported; each execution started is recorded at once."""
-        landed = []
-        for outcome in watcher.poll(keys):
-            execution, ignored = self._handled(outcome)
-            event = LandingEvent(outcome["key"], execution=execution, ignored=ignored)
-            self.on_event(event)
-            landed.append(event)
-        return landed
+        return [self._reported(outcome) for outcome in watcher.poll(keys)]
+
+    def _reported(self, outcome: dict) -> LandingEvent:
+        execution, ignored = self._handled(outcome)
+        event = LandingEvent(outcome["key"], execution=execution, ignored=ignored)
+        self.on_event(event)
+        return event
+
+    def _land_and_follow(self, put: Callable[[], str]) -> ExecutionResult:
+        """Put a file into the feature store (``put`` returns its key) and pass it on at once, as one step across
+        the workspace's sessions (a ``local up`` watching it cannot take it), then follow the execution it
+        started; other landed files wait for ``local up``."""
+        key, outcome = self.watcher().put_and_pass_on(put)
+        landed = None if outcome is None else self._reported(outcome)
+        if landed is None or landed.execution is None:
+            reason = "that version was passed on already" if landed is None else landed.ignored
+            raise PipelineError(f"landing s3://{self.target.feature_store_bucket}/{key} started no execution: {reason}")
+        return self.wait(landed.execution)
 
     def check_files(self, train: Path, score: Path) -> list[str]:
         """The checks of both files that need no compute, before training starts (the Glue job runs them
@@ -334,12 +345,7 @@ class LocalRuntime:
 
     def run_file(self, kind: str, source: Path) -> ExecutionResult:
         """Land a file, let the watcher and handler start its execution, and follow it to the end."""
-        key = self.land(kind, source)
-        landed = self.pass_on_landed(self.watcher(), keys={key})  # other landed files wait for `local up`
-        if not landed or landed[0].execution is None:
-            reason = landed[0].ignored if landed else "the file was not seen"
-            raise PipelineError(f"landing s3://{self.target.feature_store_bucket}/{key} started no execution: {reason}")
-        return self.wait(landed[0].execution)
+        return self._land_and_follow(lambda: self.land(kind, source))
 
     def watch(self, interval: float, rounds: int | None = None) -> list[ExecutionResult]:
         """Start executions for new files and for the workflow's schedules as they come due, and follow every
@@ -529,11 +535,12 @@ class LocalRuntime:
         path = self.workspace.path(bucket, key)
         if not path.is_file():
             raise PipelineError(f"s3://{bucket}/{key}, the file execution {name} ran on, is no longer in the workspace")
-        self.workspace.put_file(bucket, key, path, keep_version=True)
-        landed = self.pass_on_landed(self.watcher(), keys={key})  # other landed files wait for `local up`
-        if not landed or landed[0].execution is None:
-            raise PipelineError(f"landing s3://{bucket}/{key} again started no execution")
-        return self.wait(landed[0].execution)
+
+        def put_again() -> str:
+            self.workspace.put_file(bucket, key, path, keep_version=True)
+            return key
+
+        return self._land_and_follow(put_again)
 
 
 def _reason(item: object) -> str:

@@ -79,18 +79,30 @@ class FeatureStoreWatcher:
         """Pass every new or changed object (of ``keys``, when given) to the handler once, oldest first (the
         order S3 would notify in); the handler's outcome per object."""
         with self._passing_on():
-            seen = self._seen()
-            outcomes = []
-            landed = sorted(self.workspace.objects(self.bucket), key=lambda item: item[1].stat().st_mtime_ns)
-            for key, path in landed:
-                stamp = f"{path.stat().st_size}:{path.stat().st_mtime_ns}"
-                if seen.get(key, {}).get("stamp") == stamp or (keys is not None and key not in keys):
-                    continue
-                summary = handle_event(object_created_event(self.bucket, key, path), self.sfn, self.settings)
-                outcomes.append({"key": key, **{action: items for action, items in summary.items() if items}})
-                started = (summary.get("started") or [None])[0]
-                seen[key] = {"stamp": stamp, "execution": started, "session": self.session}
-                write_atomic(self._state_path, json.dumps(seen, indent=2).encode())
+            return self._pass_on(keys)
+
+    def put_and_pass_on(self, put: Callable[[], str]) -> tuple[str, dict | None]:
+        """Put one object (``put`` writes it and returns its key) and pass it on, holding what was passed on
+        throughout: a watcher of another session (``local up`` in the same workspace) cannot pass it on first.
+        Its key, and the handler's outcome (None: that version was passed on already)."""
+        with self._passing_on():
+            key = put()
+            return key, next(iter(self._pass_on({key})), None)
+
+    def _pass_on(self, keys: set[str] | None) -> list[dict]:
+        """The outcome of each object passed on (of ``keys``, when given); the caller holds ``_passing_on``."""
+        seen = self._seen()
+        outcomes = []
+        landed = sorted(self.workspace.objects(self.bucket), key=lambda item: item[1].stat().st_mtime_ns)
+        for key, path in landed:
+            stamp = f"{path.stat().st_size}:{path.stat().st_mtime_ns}"
+            if seen.get(key, {}).get("stamp") == stamp or (keys is not None and key not in keys):
+                continue
+            summary = handle_event(object_created_event(self.bucket, key, path), self.sfn, self.settings)
+            outcomes.append({"key": key, **{action: items for action, items in summary.items() if items}})
+            started = (summary.get("started") or [None])[0]
+            seen[key] = {"stamp": stamp, "execution": started, "session": self.session}
+            write_atomic(self._state_path, json.dumps(seen, indent=2).encode())
         return outcomes
 
     def forget_unrecorded(self, recorded: Callable[[str], bool], alive: Callable[[str], bool]) -> list[str]:
