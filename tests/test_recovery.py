@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 from conftest import left_running, read_only_open
 from mlops_pipeline.local.executions import ExecutionRecords, executions_root
 from mlops_pipeline.local.recovery import recover
+from mlops_pipeline.local.sessions import OPENING, SESSIONS, Session
 from mlops_pipeline.local.stores import Workspace
 from mlops_pipeline.target import local_target
 
@@ -56,3 +64,26 @@ def test_a_workspace_this_process_may_only_read_is_recovered_without_writing(tmp
     monkeypatch.setattr(stores, "open", read_only_open(builtins.open), raising=False)
     assert recover(workspace, local_target("attrition")) == []
     assert [path.name for path in workspace.root.rglob("*")] == ["watcher"]
+
+
+def test_the_lock_file_of_a_session_killed_while_it_started_is_removed_by_the_next_recovery(tmp_path):
+    workspace, target = Workspace.resolve(tmp_path / "ws"), local_target("attrition")
+    killed_while_renaming = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from mlops_pipeline.local.sessions import Session\n"
+        "os.rename = lambda *args: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "Session(Path(sys.argv[1])).open()\n"
+    )
+    ended = subprocess.run([sys.executable, "-c", killed_while_renaming, str(workspace.root)], capture_output=True)
+    assert ended.returncode == -signal.SIGKILL, ended.stderr
+    (left,) = (workspace.root / SESSIONS).glob(f"*{OPENING}")
+    opening_now = Session(workspace.root)  # another session taking its lock at this moment: locked, and new
+    with open(opening_now.lock_path.with_name(f"{opening_now.id}{OPENING}"), "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert recover(workspace, target) == []  # the killed one is new too: a session may be opening it
+        an_hour_ago = time.time() - 3600
+        for path in (left, Path(held.name)):
+            os.utime(path, (an_hour_ago, an_hour_ago))
+        assert recover(workspace, target) == ["removed 1 lock file(s) of session(s) killed while they started"]
+        assert not left.exists() and Path(held.name).exists()  # still locked: its session lives

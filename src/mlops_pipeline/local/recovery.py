@@ -3,8 +3,8 @@
 Every command that runs or shows executions calls :func:`recover` first: the job processes a dead session
 left are killed (``sessions``), its executions recorded RUNNING become ABORTED with the state they were
 in (so ``local redrive`` resumes them; each gets its failure notice), its jobs recorded InProgress become
-Stopped, and a landed file whose execution never got a record is passed on again by the watcher. Needs no
-engine.
+Stopped, a session's lock file left half-made (killed while it started) is removed, and a landed file whose
+execution never got a record is passed on again by the watcher. Needs no engine.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from mlops_pipeline.local.sessions import (
     SESSION_ENV,
     dead_sessions,
     forget,
+    forget_abandoned_openings,
     is_alive,
     kill_process_groups,
     live_sessions,
@@ -64,6 +65,9 @@ def _recover(workspace: Workspace, target: Target, notifier) -> list[str]:
         done += _stop_orphaned_jobs(workspace, alive)
     if dead and not live_sessions(root, besides=os.environ.get(SESSION_ENV, "")):
         done += sweep_leftovers(workspace)
+    abandoned = forget_abandoned_openings(root)
+    if abandoned:
+        done.append(f"removed {abandoned} lock file(s) of session(s) killed while they started")
     watcher = FeatureStoreWatcher(workspace, target.feature_store_bucket, None, None)
     for key in watcher.forget_unrecorded(lambda name: (records.root / name / "execution.json").exists(), alive):
         done.append(f"s3://{target.feature_store_bucket}/{key} will be passed on again: its execution left no record")

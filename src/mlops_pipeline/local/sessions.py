@@ -89,6 +89,34 @@ def live_sessions(workspace_root: Path, besides: str = "") -> list[str]:
     return [session for session in found if session != besides and is_alive(workspace_root, session)]
 
 
+#: An opening lock file older than this is not a session taking its lock now (that takes microseconds).
+OPENING_SECONDS = 60.0
+
+
+def forget_abandoned_openings(workspace_root: Path) -> int:
+    """Remove the lock files of sessions killed while taking their lock (between creating the file and
+    renaming it): unlocked, and older than any opening takes. How many."""
+    folder, removed = workspace_root / SESSIONS, 0
+    for path in folder.glob(f"*{OPENING}") if folder.is_dir() else ():
+        try:
+            handle = open(path, "r")
+        except FileNotFoundError:
+            continue  # renamed or removed meanwhile
+        with handle:
+            if time.time() - os.fstat(handle.fileno()).st_mtime < OPENING_SECONDS:
+                continue
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its session lives (stopped before renaming it)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                continue  # a workspace this process may only read keeps it
+            removed += 1
+    return removed
+
+
 def forget(workspace_root: Path, session_id: str) -> None:
     (workspace_root / SESSIONS / f"{session_id}.lock").unlink(missing_ok=True)
 
