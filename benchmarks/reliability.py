@@ -66,7 +66,8 @@ GROUPS = (
     Group(
         "Records whatever the order of threads and commands: a redrive's first Task before its start returns, an "
         "execution ending after it was last followed, Ctrl-C while an end is recorded, a recovery while a session "
-        "opens or closes, two recoveries at once, two sessions passing landed files on at once",
+        "opens or closes or is killed while it takes its lock, two recoveries at once, two sessions passing landed "
+        "files on at once, `local up` scanning while `local run` lands its file",
         (
             "tests/test_runtime.py::test_a_redrive_whose_first_task_checkpoints_before_the_start_returns_keeps_the"
             "_first_records",
@@ -79,6 +80,8 @@ GROUPS = (
             "tests/test_watcher.py::test_two_sessions_polling_one_workspace_pass_each_landed_version_on_once",
             "tests/test_watcher.py::test_a_key_whose_execution_has_no_record_yet_is_forgotten_only_once_its_session"
             "_is_gone",
+            "tests/test_runtime.py::test_the_file_a_run_lands_is_its_own_to_pass_on_though_local_up_watches_the"
+            "_workspace",
         ),
     ),
     Group(
