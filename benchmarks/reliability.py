@@ -51,7 +51,8 @@ GROUPS = (
     ),
     Group(
         "Kill matrix: local run / local up x SIGINT, SIGTERM, SIGHUP, SIGKILL x tuning / transform; no process "
-        "left, every execution ABORTED or ended, redrive completes without re-running finished states",
+        "left, every execution ABORTED or ended, redrive completes without re-running finished states; a second "
+        "signal while the session ends (a trainer ignoring SIGTERM) kills its jobs at once, each execution recorded",
         ("tests/test_kill_matrix.py",),
     ),
     Group(

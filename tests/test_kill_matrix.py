@@ -6,7 +6,8 @@ for each signal; all sixteen with ``MLOPS_FULL_KILL_MATRIX=1``). Afterwards: a c
 handles exits with 128 + the signal, naming what it stopped; no process of the session is alive, every
 execution it started is recorded ABORTED (after SIGKILL, once the next command has looked), no half-written
 file is left, and ``local redrive`` finishes each one without running again what had succeeded. The container
-programs wait while a ``hold-*`` file exists, so the kill lands in the phase.
+programs wait while a ``hold-*`` file exists, so the kill lands in the phase. A second signal while a session
+ends (its trainer ignoring SIGTERM) kills its jobs at once, and the session still records its execution.
 """
 
 from __future__ import annotations
@@ -220,3 +221,38 @@ def test_every_way_a_session_ends_leaves_records_the_next_command_understands(co
     failures = [f"{case}: {future.exception()}" for case, future in futures.items() if future.exception()]
     if failures:  # in full: each names a session's whole output
         pytest.fail("\n\n".join(failures), pytrace=False)
+
+
+#: A trainer slow to stop: it ignores SIGTERM, so ending its session waits for its stop grace (SageMaker's 120 s).
+IGNORES_SIGTERM = textwrap.dedent("""\
+    #!/usr/bin/env python3
+    import signal, time
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    while True:
+        time.sleep(0.1)
+    """)
+
+
+def test_a_second_signal_while_the_session_ends_kills_its_jobs_at_once_and_still_records_each_execution(tmp_path, data):
+    project, workspace = holding_project(tmp_path / "project"), tmp_path / "ws"
+    (project / "containers" / "byo-xgboost" / "program" / "train").write_text(IGNORES_SIGTERM)
+    process = start("run", project, workspace, data)
+    try:
+        wait_until(lambda: reached(workspace, "tuning"), 180, "the training job")
+        wait_until(lambda: session_processes(workspace), 30, "the session's job processes")
+        pids = session_processes(workspace)
+        process.send_signal(signal.SIGINT)
+        time.sleep(1.5)  # the session is ending, its trainer ignoring SIGTERM
+        assert process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    log = " ".join((workspace.parent / "run.log").read_text().split())
+    assert process.returncode == 128 + signal.SIGINT, log
+    assert "SIGTERM while the session ends: its jobs are killed now" in log, log
+    assert not [pid for pid in pids if alive(pid)], "processes of the session outlived it"
+    records = workspace / "s3" / "attrition-metadata" / "attrition" / "executions"
+    (record,) = [json.loads(path.read_text()) for path in records.glob("*/execution.json")]  # no command since:
+    assert record["status"] == "ABORTED" and record["failed_state"] == "TuneHyperparameters"  # recorded by the session

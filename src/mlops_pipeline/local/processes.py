@@ -167,6 +167,16 @@ class ProcessGroups:
             thread.join()
         self.watchdog.close()
 
+    def kill_now(self) -> None:
+        """SIGKILL every group still registered, without its grace (asked again to end while the session ends);
+        each one's own stop then finds it gone. Takes no lock: it may run in a signal handler (``set.copy`` is
+        atomic)."""
+        for group in self._groups.copy():
+            try:
+                os.killpg(group.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass  # ended meanwhile
+
     def pids(self) -> list[int]:
         """The ids of the groups still registered (each group's id is its first process's pid)."""
         with self._lock:

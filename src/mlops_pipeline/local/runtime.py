@@ -11,8 +11,10 @@ what happens from typed events (``mlops_pipeline.local.events``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -60,6 +62,9 @@ POLL_SECONDS = 0.1
 ENDING_SECONDS = 30.0
 #: How long the session's end waits for a warm-up still building an environment (it can start nothing after).
 WARM_UP_JOIN_SECONDS = 5.0
+#: Signals that end a session (the CLI's door makes SIGTERM and SIGHUP interrupt as Ctrl-C does); while it
+#: ends, they hurry it instead (``_hurried_by_signals``).
+ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass
@@ -158,14 +163,38 @@ class LocalRuntime:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        try:
-            self._stop_and_record_running()
-        finally:
+        with self._hurried_by_signals():
             try:
-                self._close_services()
-                self.engine.__exit__(*exc)
+                self._stop_and_record_running()
             finally:
-                self.session.close()
+                try:
+                    self._close_services()
+                    self.engine.__exit__(*exc)
+                finally:
+                    self.session.close()
+
+    @contextlib.contextmanager
+    def _hurried_by_signals(self):
+        """While the session ends, Ctrl-C, SIGTERM and SIGHUP kill its jobs at once instead of interrupting the
+        ending: a trainer may take SageMaker's 120 s stop grace, and every execution must still be recorded."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {number: signal.signal(number, self._hurry) for number in ENDING_SIGNALS}
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def _hurry(self, signum: int, frame: object) -> None:
+        self.on_event(
+            SessionEvent(
+                f"{signal.Signals(signum).name} while the session ends: its jobs are killed now, without their stop "
+                "grace; each execution is still recorded"
+            )
+        )
+        self.services.processes.kill_now()
 
     def _close_services(self) -> None:
         self.services.close()
