@@ -251,7 +251,7 @@ def test_a_second_signal_while_the_session_ends_kills_its_jobs_at_once_and_still
             process.kill()
     log = " ".join((workspace.parent / "run.log").read_text().split())
     assert process.returncode == 128 + signal.SIGINT, log
-    assert "SIGTERM while the session ends: its jobs are killed now" in log, log
+    assert "Ending: SIGTERM while the session ended: its jobs were killed at once, without their grace" in log, log
     assert not [pid for pid in pids if alive(pid)], "processes of the session outlived it"
     records = workspace / "s3" / "attrition-metadata" / "attrition" / "executions"
     (record,) = [json.loads(path.read_text()) for path in records.glob("*/execution.json")]  # no command since:

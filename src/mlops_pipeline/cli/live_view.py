@@ -73,7 +73,7 @@ class Reporter:
             elif isinstance(event, ContainerEvent):
                 self.console.print(f"  [dim]{plain(event.message)}[/]")
             elif isinstance(event, SessionEvent):
-                self.console.print(f"[yellow]Recovered:[/] {plain(event.message)}")
+                self.console.print(f"[yellow]{event.headline}:[/] {plain(event.message)}")
             elif isinstance(event, NotificationEvent):
                 print_notification(self.console, event)
 

@@ -117,9 +117,11 @@ class ContainerEvent:
 
 @dataclass(frozen=True)
 class SessionEvent:
-    """What a session did on start to clean up after one that ended without doing it."""
+    """What a session did of its own: on start, to clean up after one that ended without doing it
+    (``Recovered``); as it ends (``Ending``)."""
 
     message: str
+    headline: str = "Recovered"
 
 
 @dataclass(frozen=True)

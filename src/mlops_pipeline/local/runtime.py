@@ -180,21 +180,21 @@ class LocalRuntime:
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        previous = {number: signal.signal(number, self._hurry) for number in ENDING_SIGNALS}
+        hurried_by: list[str] = []
+
+        def hurry(signum: int, frame: object) -> None:  # takes no lock: the code it interrupts may hold one
+            hurried_by.append(signal.Signals(signum).name)
+            self.services.processes.kill_now()
+
+        previous = {number: signal.signal(number, hurry) for number in ENDING_SIGNALS}
         try:
             yield
         finally:
             for number, handler in previous.items():
                 signal.signal(number, handler)
-
-    def _hurry(self, signum: int, frame: object) -> None:
-        self.on_event(
-            SessionEvent(
-                f"{signal.Signals(signum).name} while the session ends: its jobs are killed now, without their stop "
-                "grace; each execution is still recorded"
-            )
-        )
-        self.services.processes.kill_now()
+            if hurried_by:
+                message = f"{hurried_by[0]} while the session ended: its jobs were killed at once, without their grace"
+                self.on_event(SessionEvent(message, headline="Ending"))
 
     def _close_services(self) -> None:
         self.services.close()
