@@ -304,13 +304,17 @@ def test_stopping_the_execution_tells_the_running_job_to_stop(stop_how):
         execution = engine.start_execution(engine.create_state_machine("sm", definition, ROLE), "run-1", {})
         assert started.wait(10)
         if stop_how == "StopExecution":
-            engine.stop(execution)
+            engine.stop(execution, cause="its landing was replaced")
             assert stopped.wait(5)
             deadline = time.monotonic() + 5
             while engine.describe(execution)["status"] == "RUNNING" and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert engine.describe(execution)["status"] == "ABORTED"
             assert_aborted_in_its_task(engine.history(execution))
+            # the cause given, and no error (none was given; AWS writes neither when neither is given)
+            assert engine.history(execution)[-1]["executionAbortedEventDetails"] == {
+                "cause": "its landing was replaced"
+            }
     assert stopped.is_set()
 
 

@@ -256,3 +256,4 @@ def test_a_second_signal_while_the_session_ends_kills_its_jobs_at_once_and_still
     records = workspace / "s3" / "attrition-metadata" / "attrition" / "executions"
     (record,) = [json.loads(path.read_text()) for path in records.glob("*/execution.json")]  # no command since:
     assert record["status"] == "ABORTED" and record["failed_state"] == "TuneHyperparameters"  # recorded by the session
+    assert record["cause"] == "the local runtime session ended"  # its StopExecution's cause, not recovery's

@@ -554,11 +554,20 @@ class Engine:
 
     def stop(self, execution_arn: str, cause: str = "stopped by the user") -> None:
         """StopExecution, once moto's worker thread has begun the execution (its first event): stopping one
-        whose thread has not run yet fails inside moto."""
+        whose thread has not run yet fails inside moto. ``cause`` is kept as AWS keeps it, in ExecutionAborted's
+        details, with no ``error`` (none was given): moto's StopExecution drops both and writes them empty, where
+        AWS writes neither when none is given (LocalStack's AWS-validated snapshot
+        tests/aws/services/stepfunctions/v2/test_sfn_api.snapshot.json, ``test_stop_execution``, 06-05-2024:
+        ``"executionAbortedEventDetails": {}``). One moto cannot find running asks the API, which answers as
+        AWS does."""
         deadline = time.monotonic() + STARTING_SECONDS
         while not self.history(execution_arn) and time.monotonic() < deadline:
             time.sleep(0.01)
-        self.client.stop_execution(executionArn=execution_arn, cause=cause)
+        probe = self._probe(execution_arn)
+        if probe is None or probe[1] != "RUNNING":
+            self.client.stop_execution(executionArn=execution_arn, cause=cause)
+            return
+        probe[0].stop(stop_date=datetime.datetime.now(datetime.timezone.utc), error=None, cause=cause)
 
 
 def _as_answered(event: dict) -> dict:
@@ -567,6 +576,9 @@ def _as_answered(event: dict) -> dict:
     which moto keeps as ISO 8601 text and its serializer sends as epoch seconds, parsed by botocore's own
     ``parse_timestamp`` (a datetime in the local zone)."""
     answered = json.loads(json.dumps(event))
+    for name, value in answered.items():  # a member moto holds as None is absent, as the API leaves it out
+        if name.endswith("EventDetails") and isinstance(value, dict):
+            answered[name] = {member: given for member, given in value.items() if given is not None}
     answered["timestamp"] = parse_timestamp(datetime.datetime.fromisoformat(answered["timestamp"]).timestamp())
     return answered
 

@@ -31,6 +31,9 @@ FAILURE_EVENTS = (
     "ExecutionTimedOut",
 )
 
+#: The history events whose details give an execution's error and cause: a failure's, or a stop's (StopExecution's).
+END_DETAILS = {"ExecutionFailed": "executionFailedEventDetails", "ExecutionAborted": "executionAbortedEventDetails"}
+
 #: The ``previousEventId`` AWS gives an ``ExecutionAborted`` event, whatever came before it (as moto's interpreter
 #: writes it for a stopped execution; AWS's recorded history: LocalStack's AWS-validated snapshot
 #: tests/aws/services/stepfunctions/v2/test_sfn_api.snapshot.json, ``test_stop_execution``, 06-05-2024).
@@ -66,8 +69,8 @@ def summarize(
     """The execution.json record of an execution: written when it starts, as its states end, and when it
     ends; ``session`` names the local session that runs it (while it runs)."""
     failed_state, fail_state, state_input = failure_point(events, json.loads(definition), status["status"])
-    failure = next((e for e in reversed(events) if e["type"] == "ExecutionFailed"), None)
-    details = failure.get("executionFailedEventDetails", {}) if failure else {}
+    end = next((e for e in reversed(events) if e["type"] in END_DETAILS), None)
+    details = end.get(END_DETAILS[end["type"]], {}) if end else {}
     return {
         "name": status["name"],
         "workflow": workflow.value,
