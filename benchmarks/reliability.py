@@ -148,7 +148,7 @@ def _outcome(case: ElementTree.Element) -> str:
 
 
 def kill_matrix_scenarios() -> int:
-    """How many scenarios the kill matrix's two test cases run, by the test's own rule."""
+    """How many scenarios the kill matrix's two test cases (``run``, ``up``) run, by the test's own rule."""
     sys.path.insert(0, str(ROOT / "tests"))
     from test_kill_matrix import cases
 
@@ -169,7 +169,7 @@ def main() -> int:
         outcome = run(group, env)
         cases = str(outcome.cases)
         if group.tests == ("tests/test_kill_matrix.py",):
-            cases += f" ({kill_matrix_scenarios()} scenarios)"
+            cases += f" (the matrix's 2 run {kill_matrix_scenarios()} scenarios)"
         print(
             f"| {group.tried} | {cases} | {outcome.passed} | {outcome.failed} | {outcome.skipped} "
             f"| {outcome.seconds:.0f} |",
