@@ -8,12 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from conftest import EXAMPLE_WORKFLOW, REPO, cli_env, run_cli
 from mlops_pipeline.cli import main
+from mlops_pipeline.local.sessions import SESSION_ENV, SESSIONS
 
 
 def cli(*args: str):
@@ -201,11 +203,25 @@ def test_reuse_is_an_option_of_the_commands_that_run_pipelines(command):
     assert "--reuse" in cli(*command, "--help").output
 
 
+def session_fork_servers(session: str) -> list[int]:
+    """Pids of the session's fork server processes (``zygote.py`` in the command line, the session's mark in the
+    environment; in a view, also the bubblewrap processes that run one)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            command, environ = (entry / "cmdline").read_bytes(), (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"zygote.py" in command and f"{SESSION_ENV}={session}".encode() in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_up_watches_the_workspace_s_pipeline_and_a_signal_ends_it_as_it_ends_run(signum, tmp_path):
     """`local up` without --workflow in a workspace that only ran hr-churn (from the repository's folder, where the
-    example workflow is too) watches hr-churn; Ctrl-C or SIGTERM, even of an idle `up`, ends it with 128 + the
-    signal and says what it stopped."""
+    example workflow is too) watches hr-churn, its training jobs' fork server warming up before any file lands;
+    Ctrl-C or SIGTERM, even of an idle `up`, ends it with 128 + the signal and says what it stopped."""
     from mlops_pipeline.local.stores import Workspace
 
     workflow = tmp_path / "hr_churn.py"
@@ -218,12 +234,15 @@ def test_up_watches_the_workspace_s_pipeline_and_a_signal_ends_it_as_it_ends_run
     try:
         first = process.stdout.readline()
         time.sleep(1.0)  # into the watch loop
+        (session,) = [path.stem for path in (workspace.root / SESSIONS).glob("*.lock")]
+        fork_servers = session_fork_servers(session)  # the training jobs' own, before any file lands
         process.send_signal(signum)
         rest, errors = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
     assert first.startswith(f"Watching {workspace.root / 's3' / 'hr-churn-feature-store'} "), first + rest + errors
+    assert fork_servers, "no fork server was warming up for the training jobs"
     assert process.returncode == 128 + signum, first + rest + errors
     name = signal.Signals(signum).name
     assert errors.splitlines() == [f"pipeline hr-churn ({workflow})", f"Stopped by {name}: no execution was running."]

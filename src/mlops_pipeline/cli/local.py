@@ -60,13 +60,14 @@ def open_runtime(
     inject: str = "",
     summaries: bool = False,
     reuse: bool = False,
-    runs_at_once: bool = False,
+    warm_training: bool = False,
 ):
     """A LocalRuntime session reporting to ``out`` (imported here: the engine loads moto), ended as Ctrl-C
     ends it by SIGTERM and SIGHUP too: running executions are stopped, their jobs killed, all recorded; once
     it has closed, the program may end without the interpreter's teardown; ``reuse``: Glue runs identical to an
-    earlier successful one are served from its outputs; ``runs_at_once``: the session lands a training file as
-    soon as it begins (local run, demo), so the training jobs warm up from its start."""
+    earlier successful one are served from its outputs; ``warm_training``: the training jobs warm up from the
+    session's start, for a session that trains at once (local run, demo) or waits for files to train on (local
+    up), so that its first tuning does not wait for their environment's imports."""
     from mlops_pipeline.cli.live_view import Reporter
     from mlops_pipeline.config import load_workflow
     from mlops_pipeline.local.containers.sandbox import choose_isolation
@@ -86,7 +87,7 @@ def open_runtime(
         workflow_file=workflow,
         faults=inject,
         reuse=reuse,
-        warm_up_first=(Workflow.TRAINING,) if runs_at_once else (),
+        warm_up_first=(Workflow.TRAINING,) if warm_training else (),
     )
     try:
         with stopped_by_signals(), runtime:
@@ -195,7 +196,7 @@ def run_cmd(
     reuse: bool,
 ) -> None:
     out = console()
-    with open_runtime(workflow, workspace, project, out, isolation, inject, reuse=reuse, runs_at_once=True) as runtime:
+    with open_runtime(workflow, workspace, project, out, isolation, inject, reuse=reuse, warm_training=True) as runtime:
         run_pipeline(runtime, out, train, score)
 
 
@@ -228,7 +229,15 @@ def up_cmd(
     pipeline = _pipeline(workflow, workspace)
     out = console()
     with open_runtime(
-        pipeline.workflow, workspace, project or pipeline.project, out, isolation, inject, summaries=True, reuse=reuse
+        pipeline.workflow,
+        workspace,
+        project or pipeline.project,
+        out,
+        isolation,
+        inject,
+        summaries=True,
+        reuse=reuse,
+        warm_training=True,
     ) as runtime:
         folder = runtime.workspace.path(runtime.target.feature_store_bucket)
         out.print(
@@ -582,5 +591,5 @@ def demo(rows: int, score_rows: int, workspace: Path | None, project: Path, isol
     train, score = write_demo_pair(_workspace(workspace).root / "demo-data", rows, score_rows)
     out.print(f"Generated {rows} training and {score_rows} scoring rows in {train.parent}")
     workflow = project / DEFAULT_WORKFLOW
-    with open_runtime(workflow, workspace, project, out, isolation, reuse=reuse, runs_at_once=True) as runtime:
+    with open_runtime(workflow, workspace, project, out, isolation, reuse=reuse, warm_training=True) as runtime:
         run_pipeline(runtime, out, train, score)

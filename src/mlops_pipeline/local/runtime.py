@@ -80,7 +80,7 @@ class LocalRuntime:
     faults: str = ""  # TARGET=ERROR[*N],... (local.faults): API errors to inject, to try Retry and Catch
     clock: Callable[[], datetime.datetime] = utc_now  # when the workflow's schedules fire (tests inject one)
     reuse: bool = False  # serve a Glue run identical to an earlier successful one from its outputs (glue_reuse)
-    warm_up_first: tuple[Workflow, ...] = ()  # workflows the session runs at once (local run, demo): see warm_up
+    warm_up_first: tuple[Workflow, ...] = ()  # workflows to warm up as the session begins (local run, up, demo)
     session: Session = field(init=False)
 
     def __post_init__(self) -> None:
