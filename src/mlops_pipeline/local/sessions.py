@@ -67,12 +67,16 @@ def is_alive(workspace_root: Path, session_id: str) -> bool:
     except FileNotFoundError:
         return False
     with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+        return _held_elsewhere(handle)
+
+
+def _held_elsewhere(handle: IO) -> bool:
+    """Whether another open file holds the lock on this one's file; if not, ``handle`` holds it until closed."""
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    return False
 
 
 def dead_sessions(workspace_root: Path) -> list[str]:
@@ -103,12 +107,8 @@ def forget_abandoned_openings(workspace_root: Path) -> int:
         except FileNotFoundError:
             continue  # renamed or removed meanwhile
         with handle:
-            if time.time() - os.fstat(handle.fileno()).st_mtime < OPENING_SECONDS:
-                continue
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # its session lives (stopped before renaming it)
+            if time.time() - os.fstat(handle.fileno()).st_mtime < OPENING_SECONDS or _held_elsewhere(handle):
+                continue  # a session taking its lock now, or one that lives (stopped before renaming it)
             try:
                 path.unlink(missing_ok=True)
             except OSError:
