@@ -97,15 +97,19 @@ def local_run(workflow: Path, train: Path, score: Path, workspace: Path, isolati
     return timed(command, REPO, project_env())
 
 
-def trial_hyperparameters(workspace: Path) -> list[dict]:
-    """The hyperparameter sets of the tuning job's trials, in launch order, from the workspace's records."""
+def trial_jobs(workspace: Path) -> list[dict]:
+    """The training job records of the workspace's one tuning job's trials, in launch order."""
     from mlops_pipeline.local.records import Records
     from mlops_pipeline.local.stores import Workspace
 
     records = Records.of_workspace(Workspace.resolve(workspace).root)
     (tuning_job,) = records.names("tuning-jobs")
-    trials = records.get("tuning-jobs", tuning_job)["Local"]["Trials"]
-    return [records.get("training-jobs", name)["HyperParameters"] for name in trials]
+    return [records.get("training-jobs", name) for name in records.get("tuning-jobs", tuning_job)["Local"]["Trials"]]
+
+
+def trial_hyperparameters(workspace: Path) -> list[dict]:
+    """The hyperparameter sets of the tuning job's trials, in launch order, from the workspace's records."""
+    return [job["HyperParameters"] for job in trial_jobs(workspace)]
 
 
 def write_spec(path: Path, hyperparameters: list[dict]) -> Path:

@@ -186,10 +186,9 @@ def tuning_seconds(parallel: int, work: Path, train: Path, score: Path, isolatio
     """A cold ``local run`` (a fresh process, as users run it) tuning the eight Grid trials ``parallel`` at a time:
     the tuning state's seconds, and its trials' own, from the first trial's ``TrainingStartTime`` (its fork server
     serving, as an instance is provisioned on SageMaker) to the state's exit; both from the workspace's records."""
-    from cold_cli import local_run, workflow_variant
+    from cold_cli import local_run, trial_jobs, workflow_variant
 
     from mlops_pipeline.local.executions import ExecutionRecords, executions_root
-    from mlops_pipeline.local.records import Records
     from mlops_pipeline.local.stores import Workspace
     from mlops_pipeline.naming import Workflow
     from mlops_pipeline.target import local_target
@@ -207,12 +206,7 @@ def tuning_seconds(parallel: int, work: Path, train: Path, score: Path, isolatio
         if f"state{edge}EventDetails" in event
     }
     entered, exited = moments["TuneHyperparameters", "Entered"], moments["TuneHyperparameters", "Exited"]
-    jobs = Records.of_workspace(workspace.root)
-    (tuning_job,) = jobs.names("tuning-jobs")
-    first = min(
-        datetime.fromisoformat(jobs.get("training-jobs", name)["TrainingStartTime"])
-        for name in jobs.get("tuning-jobs", tuning_job)["Local"]["Trials"]
-    )
+    first = min(datetime.fromisoformat(job["TrainingStartTime"]) for job in trial_jobs(workspace.root))
     return (exited - entered).total_seconds(), (exited - first).total_seconds()
 
 
