@@ -334,10 +334,10 @@ class LocalRuntime:
     def _versions(self, bucket: str, prefix: str):
         return workspace_versions(self.workspace, bucket, prefix)
 
-    def pass_on_landed(self, watcher: FeatureStoreWatcher, keys: set[str] | None = None) -> list[LandingEvent]:
-        """Hand new feature-store objects (of ``keys``, when given) to the landing handler; one event per
-        object, also reported; each execution started is recorded at once."""
-        return [self._reported(outcome) for outcome in watcher.poll(keys)]
+    def pass_on_landed(self, watcher: FeatureStoreWatcher) -> list[LandingEvent]:
+        """Hand new feature-store objects to the landing handler; one event per object, also reported; each
+        execution started is recorded at once."""
+        return [self._reported(outcome) for outcome in watcher.poll()]
 
     def _reported(self, outcome: dict) -> LandingEvent:
         execution, ignored = self._handled(outcome)

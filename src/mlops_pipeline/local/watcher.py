@@ -75,11 +75,11 @@ class FeatureStoreWatcher:
         seen = json.loads(self._state_path.read_text()) if self._state_path.exists() else {}
         return {key: value if isinstance(value, dict) else {"stamp": value} for key, value in seen.items()}
 
-    def poll(self, keys: set[str] | None = None) -> list[dict]:
-        """Pass every new or changed object (of ``keys``, when given) to the handler once, oldest first (the
-        order S3 would notify in); the handler's outcome per object."""
+    def poll(self) -> list[dict]:
+        """Pass every new or changed object to the handler once, oldest first (the order S3 would notify in); the
+        handler's outcome per object."""
         with self._passing_on():
-            return self._pass_on(keys)
+            return self._pass_on(None)
 
     def put_and_pass_on(self, put: Callable[[], str]) -> tuple[str, dict | None]:
         """Put one object (``put`` writes it and returns its key) and pass it on, holding what was passed on
